@@ -1,0 +1,249 @@
+"""The codec API: images in, .kmc bytes out, and back.
+
+Arguments are validated here, once; the modules below trust them.
+
+>>> import numpy as np, kmcodec
+>>> rng = np.random.default_rng(0)
+>>> image = rng.integers(0, 256, size=(4, 6, 3), dtype=np.uint8)
+>>> data = kmcodec.encode(image, k=4, seed=0)
+>>> len(data) == 32 + 3 * 4 + (4 * 6 * 2 + 7) // 8
+True
+>>> kmcodec.decode(data).shape
+(4, 6, 3)
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import container
+from .atomicfile import atomic_output
+from .clustering import ENGINES, quantize as _quantize
+from .errors import ParameterError
+from .images import to_rgb_array
+
+__all__ = [
+    "Quantized",
+    "quantize",
+    "encode",
+    "decode",
+    "decode_palette",
+    "read",
+    "write",
+    "info",
+]
+
+
+@dataclass(frozen=True)
+class Quantized:
+    """An image reduced to a palette, before it is written as bytes.
+
+    Attributes
+    ----------
+    palette : ndarray of shape (K, 3), uint8
+    indices : ndarray of shape (H, W), uint8 or uint16
+    iterations : int
+        Lloyd iterations the clustering took (0 when none was needed).
+    """
+
+    palette: np.ndarray
+    indices: np.ndarray
+    iterations: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.indices.shape
+
+    def to_bytes(self) -> bytes:
+        """The .kmc file for this palette and these indices."""
+        height, width = self.indices.shape
+        return container.build(width, height, self.palette, self.indices.reshape(-1))
+
+    def to_rgb(self) -> np.ndarray:
+        """The decoded image: (H, W, 3) uint8."""
+        return self.palette[self.indices]
+
+
+def _check_int(name: str, value, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ParameterError(f"{name} is {value!r}; it must be an integer")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        rule = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise ParameterError(f"{name} is {value}; it must be {rule}")
+    return value
+
+
+def _check_options(k, seed, n_init, engine, max_iter, tol) -> None:
+    _check_int("k", k, 1, container.MAX_COLORS)
+    _check_int("seed", seed, 0, 2**63 - 1)
+    _check_int("n_init", n_init, 1)
+    _check_int("max_iter", max_iter, 1)
+    if engine not in ENGINES:
+        raise ParameterError(f"engine is {engine!r}; it must be one of {ENGINES}")
+    if not isinstance(tol, numbers.Real) or not tol >= 0:
+        raise ParameterError(f"tol is {tol!r}; it must be a number >= 0")
+
+
+def quantize(
+    image,
+    k: int = 16,
+    seed: int = 0,
+    *,
+    n_init: int = 1,
+    engine: str = "kmeans",
+    max_iter: int = 300,
+    tol: float = 1e-4,
+) -> Quantized:
+    """Reduce an image to at most ``k`` colours by k-means.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image, str, os.PathLike or ndarray of shape (H, W, 3), uint8
+    k : int, default 16
+        Largest palette size, 1 to 65536.  An image with ``k`` or fewer
+        distinct colours is kept exactly.
+    seed : int, default 0
+        Seeds every random choice: same image and seed, same result.
+    n_init : int, default 1
+        Independent k-means runs; the best (lowest squared error) is kept.
+    engine : {"kmeans", "sklearn"}, default "kmeans"
+        kmcodec's own engine, or scikit-learn's ``KMeans``.
+    max_iter : int, default 300
+        Cap on Lloyd iterations per run.
+    tol : float, default 1e-4
+        Convergence tolerance, relative to the image's colour variance.
+
+    Returns
+    -------
+    Quantized
+    """
+    _check_options(k, seed, n_init, engine, max_iter, tol)
+    rgb = to_rgb_array(image)
+    height, width, _ = rgb.shape
+    result = _quantize(
+        rgb.reshape(-1, 3),
+        k,
+        seed=seed,
+        n_init=n_init,
+        engine=engine,
+        max_iter=max_iter,
+        tol=float(tol),
+    )
+    return Quantized(result.palette, result.indices.reshape(height, width), result.iterations)
+
+
+def encode(image, k: int = 16, seed: int = 0, **options) -> bytes:
+    """Encode an image as a .kmc file.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image, str, os.PathLike or ndarray of shape (H, W, 3), uint8
+    k, seed, **options
+        As for :func:`quantize`.
+
+    Returns
+    -------
+    bytes
+        Exactly ``32 + 3*K + ceil(H*W*ceil(log2 K)/8)`` bytes, where K is the
+        number of palette entries used (at most ``k``).
+    """
+    return quantize(image, k, seed, **options).to_bytes()
+
+
+def _as_buffer(data) -> memoryview:
+    if isinstance(data, (str, os.PathLike)):
+        raise ParameterError(
+            f"data is a path ({os.fspath(data)!r}); decode takes the file's "
+            "bytes: use kmcodec.read(path) for files"
+        )
+    try:
+        return memoryview(data)
+    except TypeError:
+        raise ParameterError(
+            f"data is a {type(data).__name__}; expected bytes, bytearray or memoryview"
+        ) from None
+
+
+def decode_palette(data) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a .kmc file to its palette and index image.
+
+    Returns
+    -------
+    palette : ndarray of shape (K, 3), uint8
+    indices : ndarray of shape (H, W), uint8 or uint16
+    """
+    header, palette, indices = container.parse(_as_buffer(data))
+    return palette, indices.reshape(header.height, header.width)
+
+
+def decode(data) -> np.ndarray:
+    """Decode a .kmc file to RGB pixels.
+
+    Parameters
+    ----------
+    data : bytes, bytearray or memoryview
+        The whole file.
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), uint8
+
+    Raises
+    ------
+    FormatError
+        If the bytes are not a valid .kmc file (the message names the field).
+    PixelLimitError
+        If width * height exceeds ``PIL.Image.MAX_IMAGE_PIXELS``.
+    """
+    palette, indices = decode_palette(data)
+    return palette[indices]
+
+
+def info(data) -> container.KmcInfo:
+    """Check a .kmc file's structure and checksum and describe it.
+
+    Parameters
+    ----------
+    data : bytes-like, str or os.PathLike
+        The file's bytes or its path.
+    """
+    if isinstance(data, (str, os.PathLike)):
+        with open(data, "rb") as fh:
+            data = fh.read()
+    return container.info(_as_buffer(data))
+
+
+def read(path: str | os.PathLike) -> np.ndarray:
+    """Decode the .kmc file at ``path`` to an (H, W, 3) uint8 array."""
+    with open(path, "rb") as fh:
+        return decode(fh.read())
+
+
+def write(
+    path: str | os.PathLike,
+    image,
+    k: int = 16,
+    seed: int = 0,
+    *,
+    overwrite: bool = False,
+    **options,
+) -> container.KmcInfo:
+    """Encode ``image`` into the file ``path``, atomically.
+
+    Nothing is written unless encoding succeeds; an existing file is kept
+    unless ``overwrite`` is true (``FileExistsError`` otherwise).
+
+    Returns
+    -------
+    KmcInfo
+        The description of the written file.
+    """
+    with atomic_output(path, overwrite) as fh:
+        data = encode(image, k, seed, **options)
+        fh.write(data)
+    return container.info(data)

@@ -1,0 +1,145 @@
+"""Turning whatever the caller gives into an (H, W, 3) uint8 RGB array.
+
+A .kmc file stores 8-bit RGB.  Inputs in other modes are converted here, once,
+at the public boundary: greyscale and palette images are expanded, CMYK and
+YCbCr converted by Pillow, 16-bit samples scaled to 8 bits, EXIF orientation
+applied, and alpha composited onto white with a :class:`KmcWarning` saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .errors import InputError, KmcError, KmcWarning, ParameterError, PixelLimitError
+
+__all__ = ["to_rgb_array", "open_image"]
+
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+
+def _check_pixel_limit(size: tuple[int, int], what: str) -> None:
+    limit = Image.MAX_IMAGE_PIXELS
+    width, height = size
+    if limit is not None and width * height > limit:
+        raise PixelLimitError(
+            f"{what}: width x height is {width} x {height} = {width * height} "
+            f"pixels, above the limit of {limit} (PIL.Image.MAX_IMAGE_PIXELS)"
+        )
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Open and fully load an image file, mapping Pillow's failures to InputError."""
+    name = os.fspath(path)
+    try:
+        with warnings.catch_warnings():
+            # Our own limit check replaces Pillow's warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(name)
+            _check_pixel_limit(im.size, repr(name))
+            im.load()
+    except KmcError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise PixelLimitError(f"{name!r}: {exc}") from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise  # a real I/O error (missing, permissions, a directory)
+        raise InputError(f"cannot read image {name!r}: {exc}") from None
+    except (SyntaxError, ValueError, EOFError, struct.error) as exc:
+        raise InputError(f"cannot read image {name!r}: {exc}") from None
+    return im
+
+
+def to_rgb_array(image) -> np.ndarray:
+    """Return the pixels of ``image`` as an (H, W, 3) uint8 array.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image, str, os.PathLike or ndarray
+        A Pillow image, the path of any image file Pillow reads, or an
+        array of shape (H, W, 3) and dtype uint8 (used as is).
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), uint8, C-contiguous
+
+    Raises
+    ------
+    ParameterError
+        For an array of the wrong shape or dtype, or an unsupported type.
+    InputError
+        For a file Pillow cannot read or a mode that has no RGB meaning.
+    PixelLimitError
+        For an image above ``PIL.Image.MAX_IMAGE_PIXELS``.
+    """
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ParameterError(
+                f"image array has shape {image.shape} and dtype {image.dtype}; "
+                "it must have shape (H, W, 3) and dtype uint8"
+            )
+        if image.shape[0] == 0 or image.shape[1] == 0:
+            raise ParameterError(f"image array has shape {image.shape}: no pixels")
+        return np.ascontiguousarray(image)
+    if isinstance(image, (str, os.PathLike)):
+        image = open_image(image)
+    if not isinstance(image, Image.Image):
+        raise ParameterError(
+            f"image is a {type(image).__name__}; expected a PIL image, a path or "
+            "an (H, W, 3) uint8 array"
+        )
+    return _pil_to_rgb(image)
+
+
+def _pil_to_rgb(im: Image.Image) -> np.ndarray:
+    _check_pixel_limit(im.size, "image")
+    if im.width == 0 or im.height == 0:
+        raise InputError(f"image is {im.width} x {im.height}: no pixels")
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1:
+        warnings.warn(
+            f"input has {frames} frames; only the first is encoded",
+            KmcWarning,
+            stacklevel=3,
+        )
+    im = ImageOps.exif_transpose(im)
+    mode = im.mode
+    if mode == "P" and "transparency" in im.info:
+        im, mode = im.convert("RGBA"), "RGBA"
+    if mode in _ALPHA_MODES:
+        return _composite_on_white(np.asarray(im.convert("RGBA")))
+    if mode in _SIXTEEN_BIT:
+        grey = np.asarray(im).astype(np.int64)
+        # Round to the nearest of 256 levels: v * 255 / 65535 = v / 257.
+        grey8 = np.clip((grey + 128) // 257, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey8[:, :, None], 3, axis=2))
+    if mode == "F":
+        raise InputError(
+            "image mode is 'F' (32-bit float), which has no fixed range; "
+            "convert it to 8 or 16 bits first"
+        )
+    try:
+        rgb = im if mode == "RGB" else im.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise InputError(f"cannot convert image mode {mode!r} to RGB: {exc}") from None
+    return np.array(rgb, dtype=np.uint8)
+
+
+def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
+    alpha = rgba[:, :, 3:4].astype(np.uint32)
+    translucent = int(np.count_nonzero(alpha < 255))
+    warnings.warn(
+        f"input has an alpha channel; {translucent} of {alpha.size} pixels are "
+        "not fully opaque and were composited onto white (.kmc stores RGB only)",
+        KmcWarning,
+        stacklevel=4,
+    )
+    rgb = rgba[:, :, :3].astype(np.uint32)
+    out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
+    return out.astype(np.uint8)

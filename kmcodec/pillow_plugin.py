@@ -1,0 +1,80 @@
+"""Pillow plugin: ``Image.open("x.kmc")`` and ``im.save("x.kmc", colors=K)``.
+
+Registered by ``import kmcodec``.  Opening reads only the 28-byte header and
+the palette; pixels are decoded, and the whole file checked, on ``load()``.
+A file with up to 256 colours opens in mode "P" with its palette; a larger
+palette does not fit Pillow's "P" mode, so such a file opens as "RGB".
+
+Save options: ``colors`` (K, default 16), ``seed``, ``n_init``, ``engine``.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from PIL import Image, ImageFile, ImagePalette
+
+from . import container
+
+_MAX_P_COLORS = 256
+
+
+def _accept(prefix: bytes) -> bool:
+    return prefix[:4] == container.MAGIC
+
+
+class KmcImageFile(ImageFile.ImageFile):
+    format = "KMC"
+    format_description = "k-means palette image (kmcodec)"
+
+    def _open(self) -> None:
+        assert self.fp is not None
+        header = container.parse_header(self.fp.read(container.HEADER_SIZE))
+        self._size = (header.width, header.height)
+        self.info["colors"] = header.colors
+        self.info["coder"] = container.CODER_NAMES[header.coder]
+        if header.colors <= _MAX_P_COLORS:
+            self._mode = "P"
+            raw = self.fp.read(header.palette_bytes)
+            self.palette = ImagePalette.raw("RGB", raw)
+        else:
+            self._mode = "RGB"
+        self.tile = [ImageFile._Tile("kmc", (0, 0, *self._size), 0, header.total_bytes)]
+
+
+class KmcDecoder(ImageFile.PyDecoder):
+    _pulls_fd = True
+
+    def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
+        from .codec import decode_palette
+
+        assert self.fd is not None
+        total = self.args[0]
+        data = self.fd.read(total)
+        palette, indices = decode_palette(data)
+        if self.mode == "P":
+            self.set_as_raw(indices.tobytes(), "P")
+        else:
+            self.set_as_raw(palette[indices].tobytes(), "RGB")
+        return -1, 0
+
+
+def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    from .codec import encode
+
+    opts = im.encoderinfo
+    data = encode(
+        im,
+        k=opts.get("colors", 16),
+        seed=opts.get("seed", 0),
+        n_init=opts.get("n_init", 1),
+        engine=opts.get("engine", "kmeans"),
+    )
+    fp.write(data)
+
+
+Image.register_open(KmcImageFile.format, KmcImageFile, _accept)
+Image.register_decoder("kmc", KmcDecoder)
+Image.register_save(KmcImageFile.format, _save)
+Image.register_extension(KmcImageFile.format, ".kmc")
+Image.register_mime(KmcImageFile.format, "image/x-kmc")
