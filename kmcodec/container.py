@@ -156,16 +156,15 @@ def parse_header(data: bytes | memoryview, total_size: int | None = None) -> Hea
     PixelLimitError
         If width * height exceeds ``PIL.Image.MAX_IMAGE_PIXELS``.
     """
+    magic = bytes(data[: len(MAGIC)])
+    if magic != MAGIC[: len(magic)]:
+        raise FormatError(f"magic is {magic!r}, expected {MAGIC!r}: not a .kmc file")
     if len(data) < HEADER_SIZE:
         raise FormatError(
             f"file is {len(data)} bytes, shorter than the {HEADER_SIZE}-byte "
-            "header: truncated or not a .kmc file"
+            "header: truncated"
         )
-    magic, version, coder, bits, flags, width, height, colors, payload = (
-        _HEADER.unpack_from(data)
-    )
-    if magic != MAGIC:
-        raise FormatError(f"magic is {magic!r}, expected {MAGIC!r}: not a .kmc file")
+    _, version, coder, bits, flags, width, height, colors, payload = _HEADER.unpack_from(data)
     if version != VERSION:
         raise UnsupportedFormatError(
             f"version is {version}; this reader supports version {VERSION} only"

@@ -1,0 +1,193 @@
+"""The kmc command: outputs, exit codes, one-line errors, no partial files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import kmcodec
+from kmcodec.cli import main
+
+from .conftest import palette_image
+
+
+def digest(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def listing(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture
+def photo(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_encode_decode_info(tmp_path, photo, capsys):
+    code, out, err = run(capsys, "encode", photo, "-k", 8, "--seed", 3)
+    assert code == 0 and err == ""
+    kmc = tmp_path / "photo.kmc"
+    assert kmc.read_bytes() == kmcodec.encode(photo, k=8, seed=3)
+    assert "photo.kmc: 40x30, 8 colours (3 bits/index)" in out and "PSNR" in out
+
+    code, out, _ = run(capsys, "info", kmc, "--json")
+    meta = json.loads(out)
+    assert code == 0
+    for key in ("width", "height", "colors", "bits_per_index", "header_bytes", "palette_bytes",
+                "index_bytes", "total_bytes", "formula_bits"):
+        assert key in meta
+    assert meta["total_bytes"] == kmc.stat().st_size == 32 + 3 * 8 + (1200 * 3 + 7) // 8
+    assert meta["formula_bits"] == 24 * 8 + 1200 * 3
+
+    code, out, _ = run(capsys, "info", kmc)
+    assert code == 0 and "24K + N*ceil(log2 K) = 3,792 bits" in out and "the file adds 32 bytes" in out
+
+    os.remove(photo)  # the default decode output is photo.png
+    code, out, _ = run(capsys, "decode", kmc)
+    assert code == 0
+    assert np.array_equal(np.asarray(Image.open(photo)), kmcodec.read(kmc))
+
+
+def test_decode_format_follows_suffix(tmp_path, photo, capsys):
+    kmc = tmp_path / "p.kmc"
+    assert run(capsys, "encode", photo, "-o", kmc, "-k", 4)[0] == 0
+    for suffix, fmt in [(".bmp", "BMP"), (".tif", "TIFF"), (".webp", "WEBP"), (".jpg", "JPEG")]:
+        out = tmp_path / f"out{suffix}"
+        assert run(capsys, "decode", kmc, "-o", out)[0] == 0
+        assert Image.open(out).format == fmt
+
+
+def test_refuses_to_overwrite_without_force(tmp_path, photo, capsys):
+    out = tmp_path / "o.kmc"
+    out.write_bytes(b"keep me")
+    code, _, err = run(capsys, "encode", photo, "-o", out)
+    assert code == 1 and "file exists" in err and "-f" in err
+    assert out.read_bytes() == b"keep me"
+    code, _, _ = run(capsys, "encode", photo, "-o", out, "-f", "-k", 2)
+    assert code == 0 and kmcodec.info(out).colors == 2
+
+
+def test_never_overwrites_its_input(tmp_path, capsys):
+    kmc = tmp_path / "a.kmc"
+    kmc.write_bytes(kmcodec.encode(palette_image(4, 4, 3), k=3))
+    before = digest(kmc)
+    code, _, err = run(capsys, "decode", kmc, "-o", kmc, "-f")
+    assert code == 2 or code == 1
+    assert digest(kmc) == before
+
+
+def test_input_is_never_modified(tmp_path, photo, capsys):
+    before = digest(photo)
+    run(capsys, "encode", photo, "-k", 4)
+    run(capsys, "encode", photo, "-k", 4, "-f")
+    code, _, err = run(capsys, "encode", photo, "-o", photo, "-f")
+    assert code == 1 and "would overwrite the input" in err
+    assert digest(photo) == before
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["encode", "{missing}"], "no such file"),
+        (["encode", "{junkimg}"], "cannot read image"),
+        (["decode", "{junk}"], "magic is"),
+        (["decode", "{missing}"], "no such file"),
+        (["info", "{junk}"], "magic is"),
+        (["info", "{corrupt}"], "crc32"),
+        (["decode", "{corrupt}"], "crc32"),
+        (["encode", "{dir}"], "is a directory"),
+    ],
+)
+def test_bad_input_one_line_exit_1_no_output(tmp_path, photo, capsys, argv, message):
+    junk = tmp_path / "junk.kmc"
+    junk.write_bytes(b"this is not an image at all")
+    (tmp_path / "notimage.png").write_bytes(b"this is not an image either")
+    corrupt = tmp_path / "corrupt.kmc"
+    data = bytearray(kmcodec.encode(photo, k=4))
+    data[40] ^= 1
+    corrupt.write_bytes(bytes(data))
+    (tmp_path / "sub").mkdir()
+    names = {"missing": tmp_path / "nope.png", "junk": junk, "junkimg": tmp_path / "notimage.png", "corrupt": corrupt, "dir": tmp_path / "sub"}
+    before = listing(tmp_path)
+    code, out, err = run(capsys, *[a.format(**names) for a in argv])
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("kmc: error:") and message in err
+    assert "Traceback" not in err and out == ""
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["encode", "x.png", "-k", "0"], "-k is 0; it must be from 1 to 65536"),
+        (["encode", "x.png", "-k", "65537"], "-k is 65537"),
+        (["encode", "x.png", "-k", "many"], "-k is 'many'; it must be an integer"),
+        (["encode", "x.png", "--seed", "-3"], "--seed is -3"),
+        (["encode", "x.png", "--engine", "faiss"], "invalid choice"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+        (["decode", "{kmc}", "-o", "out.xyz"], "output suffix '.xyz'"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, capsys, argv, message):
+    kmc = tmp_path / "a.kmc"
+    kmc.write_bytes(kmcodec.encode(palette_image(4, 4, 3), k=3))
+    code, _, err = run(capsys, *[a.format(kmc=kmc) for a in argv])
+    assert code == 2 and message in err
+
+
+def test_alpha_warning_is_printed(tmp_path, capsys):
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 3] = 128
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    code, _, err = run(capsys, "encode", tmp_path / "a.png", "-q")
+    assert code == 0 and err.startswith("kmc: warning: input has an alpha channel")
+
+
+def test_quiet_prints_nothing(tmp_path, photo, capsys):
+    assert run(capsys, "encode", photo, "-q") == (0, "", "")
+
+
+def test_engine_sklearn_from_cli(tmp_path, photo, capsys):
+    assert run(capsys, "encode", photo, "-k", 4, "--engine", "sklearn", "-o", tmp_path / "s.kmc")[0] == 0
+    assert (tmp_path / "s.kmc").read_bytes() == kmcodec.encode(photo, k=4, engine="sklearn")
+
+
+def test_python_dash_m_and_console_script(tmp_path, photo):
+    out = tmp_path / "m.kmc"
+    proc = subprocess.run([sys.executable, "-m", "kmcodec", "encode", str(photo), "-o", str(out), "-k", "4"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "kmcodec", "info", str(tmp_path / "nope.kmc")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.strip() == f"kmc: error: {tmp_path / 'nope.kmc'}: no such file"
+
+
+def test_decode_and_info_do_not_import_heavy_packages(tmp_path, photo):
+    kmc = tmp_path / "p.kmc"
+    kmcodec.write(kmc, photo, k=4)
+    code = (
+        "import sys; from kmcodec.cli import main; "
+        f"main(['info', {str(kmc)!r}]); main(['decode', {str(kmc)!r}, '-o', {str(tmp_path / 'o.png')!r}]); "
+        "print(sorted(m for m in ('sklearn', 'scipy', 'matplotlib') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
