@@ -41,8 +41,12 @@ def open_image(path: str | os.PathLike) -> Image.Image:
             # Our own limit check replaces Pillow's warning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(name)
-            _check_pixel_limit(im.size, repr(name))
-            im.load()
+            try:
+                _check_pixel_limit(im.size, repr(name))
+                im.load()
+            except BaseException:
+                im.close()  # do not leak the file handle on failure
+                raise
     except KmcError:
         raise
     except Image.DecompressionBombError as exc:
@@ -88,7 +92,9 @@ def to_rgb_array(image) -> np.ndarray:
             raise ParameterError(f"image array has shape {image.shape}: no pixels")
         return np.ascontiguousarray(image)
     if isinstance(image, (str, os.PathLike)):
-        image = open_image(image)
+        # Multi-frame files keep their handle open after load(); close it.
+        with open_image(image) as im:
+            return _pil_to_rgb(im)
     if not isinstance(image, Image.Image):
         raise ParameterError(
             f"image is a {type(image).__name__}; expected a PIL image, a path or "
@@ -104,16 +110,21 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
     frames = getattr(im, "n_frames", 1)
     if frames > 1:
         warnings.warn(
-            f"input has {frames} frames; only the first is encoded",
+            f"input has {frames} frames; only frame {im.tell()} is encoded",
             KmcWarning,
             stacklevel=3,
         )
     im = ImageOps.exif_transpose(im)
     mode = im.mode
-    if mode == "P" and "transparency" in im.info:
+    if mode in ("P", "L", "RGB", "1") and "transparency" in im.info:
+        # A tRNS palette entry or colour key is alpha too.
         im, mode = im.convert("RGBA"), "RGBA"
     if mode in _ALPHA_MODES:
-        return _composite_on_white(np.asarray(im.convert("RGBA")))
+        try:
+            rgba = im if mode == "RGBA" else im.convert("RGBA")
+        except ValueError as exc:
+            raise InputError(f"cannot convert image mode {mode!r} to RGBA: {exc}") from None
+        return _composite_on_white(np.asarray(rgba))
     if mode in _SIXTEEN_BIT:
         grey = np.asarray(im).astype(np.int64)
         # Round to the nearest of 256 levels: v * 255 / 65535 = v / 257.

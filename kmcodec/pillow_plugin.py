@@ -39,7 +39,15 @@ class KmcImageFile(ImageFile.ImageFile):
             self.palette = ImagePalette.raw("RGB", raw)
         else:
             self._mode = "RGB"
+        self._total_bytes = header.total_bytes
         self.tile = [ImageFile._Tile("kmc", (0, 0, *self._size), 0, header.total_bytes)]
+
+    def verify(self) -> None:
+        """Make every decoder check of the spec on the whole file."""
+        assert self.fp is not None
+        self.fp.seek(0)
+        container.info(self.fp.read(self._total_bytes + 1))
+        super().verify()
 
 
 class KmcDecoder(ImageFile.PyDecoder):
@@ -50,7 +58,8 @@ class KmcDecoder(ImageFile.PyDecoder):
 
         assert self.fd is not None
         total = self.args[0]
-        data = self.fd.read(total)
+        # One byte more than declared, so that trailing bytes are reported.
+        data = self.fd.read(total + 1)
         palette, indices = decode_palette(data)
         if self.mode == "P":
             self.set_as_raw(indices.tobytes(), "P")
