@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -36,6 +37,10 @@ def _int_in(name: str, low: int, high: int | None = None):
     return parse
 
 
+def _n_init(text: str):
+    return "auto" if text == "auto" else _int_in("--n-init", 1)(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -58,8 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         help="random seed (default 0); same input and seed give the same bytes",
     )
     enc.add_argument(
-        "--n-init", type=_int_in("--n-init", 1), default=1, metavar="N",
-        help="k-means restarts, keeping the best (default 1)",
+        "--n-init", type=_n_init, default="auto", metavar="N",
+        help="k-means seedings, keeping the best; 'auto' (default) is 3 for "
+        "K <= 32, 2 for K <= 128, else 1",
     )
     enc.add_argument(
         "--max-iter", type=_int_in("--max-iter", 1), default=300, metavar="N",
@@ -104,8 +110,6 @@ def _check_paths(src: str, dst: str) -> None:
 
 
 def _encode(args) -> None:
-    import numpy as np
-
     from .atomicfile import atomic_output
     from .codec import quantize
     from .container import OVERHEAD
@@ -129,9 +133,8 @@ def _encode(args) -> None:
     height, width = q.shape
     k = len(q.palette)
     bits = (k - 1).bit_length()
-    diff = q.to_rgb().astype(np.int32) - rgb
-    mse = float(np.mean(diff * diff))
-    psnr = "inf (lossless)" if mse == 0 else f"{10 * np.log10(255**2 / mse):.2f} dB"
+    mse = q.mse
+    psnr = "inf (lossless)" if mse == 0 else f"{10 * math.log10(255**2 / mse):.2f} dB"
     print(
         f"{out}: {width}x{height}, {k} colours ({bits} bits/index), "
         f"{len(data):,} bytes = formula {24 * k + width * height * bits:,} bits "

@@ -43,13 +43,15 @@ __all__ = ["ENGINES", "Quantization", "quantize", "color_histogram"]
 
 ENGINES = ("kmeans", "sklearn")
 _LUT_THRESHOLD = 1 << 18  # pixels; above this a 2**24 table beats sorting
+_CHUNK = 1 << 20  # pixels per chunk: bounds the temporaries of index arithmetic
 _LEVELS = (2,)  # grid cells of 4x4x4 colours
 _COARSE_MIN_COLORS = 1 << 14  # below this many colours, work on them directly
 _PLUSPLUS_BUDGET = 2 * 10**8  # distance evaluations k-means++ may spend
 _SWAP_PATIENCE = 4  # rejected swaps in a row that end the refinement
-_SWAP_ITER = 10  # Lloyd iterations to judge one swap
+_SWAP_ITER = 3  # Lloyd iterations to judge one swap
 _SWAP_BATCH_DIVISOR = 32  # the first rounds move K/32 centres at once
-_POLISH_ITER = 300  # Lloyd iterations on the full colours after the grid
+_POLISH_ITER = 20  # Lloyd iterations on the full colours after the grid
+_POLISH_SHIFT = 0
 _EXACT_MOVERS = 4  # centres per Lloyd step whose distances are computed exactly
 
 
@@ -66,11 +68,15 @@ class Quantization:
         Palette index of each pixel, in the order of the input pixels.
     iterations : int
         Lloyd iterations, all stages together (0 when no clustering was needed).
+    error : int
+        Sum over pixels and channels of the squared difference between the
+        input and the decoded image (0 when lossless).
     """
 
     palette: np.ndarray
     indices: np.ndarray
     iterations: int
+    error: int
 
 
 # --- histogram ----------------------------------------------------------------
@@ -100,13 +106,33 @@ def _colors_of(keys: np.ndarray) -> np.ndarray:
     return np.stack((keys & 255, (keys >> 8) & 255, keys >> 16), 1).astype(np.uint8)
 
 
-def _histogram(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if keys.size >= _LUT_THRESHOLD:
-        counts = np.bincount(keys, minlength=1 << 24)
-        uniq = np.flatnonzero(counts).astype(np.uint32)
-        return uniq, counts[uniq]
-    uniq, counts = np.unique(keys, return_counts=True)
-    return uniq, counts.astype(np.int64)
+def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys and their counts; each key is replaced, in place, by the
+    position of its value among the distinct keys.
+
+    For large images: mark the keys seen in a 16 MiB table, rank them in a
+    second table, and look the ranks up chunk by chunk.  This touches far
+    less fresh memory than ``np.bincount`` over 2**24 int64 counters, and
+    the ranks are what the final lookup needs anyway.
+    """
+    n = keys.size
+    if n < _LUT_THRESHOLD:
+        uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        keys[:] = inverse.reshape(-1)
+        return uniq.astype(np.uint32), counts.astype(np.int64)
+    seen = np.zeros(1 << 24, dtype=np.uint8)
+    for start in range(0, n, _CHUNK):
+        seen[keys[start : start + _CHUNK]] = 1
+    uniq = np.flatnonzero(seen).astype(np.uint32)
+    del seen
+    rank = np.empty(1 << 24, dtype=np.uint32)  # read only where written
+    rank[uniq] = np.arange(len(uniq), dtype=np.uint32)
+    counts = np.zeros(len(uniq), dtype=np.int64)
+    for start in range(0, n, _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        chunk[:] = rank[chunk]
+        counts += np.bincount(chunk, minlength=len(uniq))
+    return uniq, counts
 
 
 def color_histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,17 +147,16 @@ def color_histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     colors : ndarray of shape (U, 3), uint8, in a fixed but unspecified order
     counts : ndarray of shape (U,), int64
     """
-    keys, counts = _histogram(_keys(pixels))
-    return _colors_of(keys), counts
+    uniq, counts = _distinct(_keys(pixels))
+    return _colors_of(uniq), counts
 
 
-def _lookup(keys: np.ndarray, uniq: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Label of each pixel from the label of each distinct colour."""
-    if keys.size >= _LUT_THRESHOLD:
-        lut = np.zeros(1 << 24, dtype=labels.dtype)
-        lut[uniq] = labels
-        return lut[keys]
-    return labels[np.searchsorted(uniq, keys)]
+def _lookup(ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Label of each pixel from its colour's rank and each colour's label."""
+    out = np.empty(ranks.size, dtype=labels.dtype)
+    for start in range(0, ranks.size, _CHUNK):
+        out[start : start + _CHUNK] = labels[ranks[start : start + _CHUNK]]
+    return out
 
 
 # --- the public entry ---------------------------------------------------------
@@ -142,7 +167,7 @@ def quantize(
     k: int,
     *,
     seed: int = 0,
-    n_init: int = 1,
+    n_init: int | str = "auto",
     engine: str = "kmeans",
     max_iter: int = 300,
     tol: float = 1e-4,
@@ -158,8 +183,9 @@ def quantize(
         Largest palette size, 1 to 65536.  An image with ``k`` or fewer
         distinct colours is returned losslessly.
     seed : int, default 0
-    n_init : int, default 1
-        Independent seedings; the one with the lowest error is kept.
+    n_init : int or "auto", default "auto"
+        Independent seedings; the one with the lowest error is kept.  "auto"
+        is 3 for k <= 32, 2 for k <= 128, else 1.
     engine : {"kmeans", "sklearn"}, default "kmeans"
     max_iter : int, default 300
         Cap on Lloyd iterations of each stage.
@@ -171,10 +197,12 @@ def quantize(
     -------
     Quantization
     """
-    keys = _keys(pixels)
-    uniq, counts = _histogram(keys)
+    ranks = _keys(pixels)
+    uniq, counts = _distinct(ranks)
     colors = _colors_of(uniq)
     iterations = 0
+    if n_init == "auto":
+        n_init = 3 if k <= 32 else 2 if k <= 128 else 1
     if len(uniq) <= k:
         palette, labels = colors, np.arange(len(uniq))
     else:
@@ -187,9 +215,11 @@ def quantize(
         palette = np.unique(np.clip(np.rint(centers), 0, 255).astype(np.uint8), axis=0)
         labels = _nearest(x, palette.astype(np.float64))
     palette, labels = _canonical(palette, labels)
+    diff = colors.astype(np.int64) - palette[labels]
+    error = int(counts @ np.einsum("ij,ij->i", diff, diff))
     dtype = np.uint8 if len(palette) <= 256 else np.uint16
-    indices = _lookup(keys, uniq, labels.astype(dtype))
-    return Quantization(np.ascontiguousarray(palette), indices, iterations)
+    indices = _lookup(ranks, labels.astype(dtype))
+    return Quantization(np.ascontiguousarray(palette), indices, iterations, error)
 
 
 def _canonical(palette: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -252,7 +282,7 @@ def _kmeans(x, w, k, seed, n_init, max_iter, tol):
     variance = np.average((x - mean) ** 2, axis=0, weights=w)
     tol_abs = float(np.mean(variance)) * tol
     iterations = 0
-    levels = [(x, w)]
+    levels = [(x, w) if not _POLISH_SHIFT else _coarsen(x, w, _POLISH_SHIFT)]
     for shift in _LEVELS:
         if len(levels[-1][0]) < _COARSE_MIN_COLORS:
             break
@@ -425,15 +455,27 @@ def _shift_bounds(x, centers, move, labels, upper, lower):
         np.minimum(lower, dist, out=lower)
 
 
+def _gap(centers, tree):
+    """Distance from each centre to its nearest other centre."""
+    k = len(centers)
+    if k == 1:
+        return np.full(1, np.inf)
+    if k <= 1024:  # a dense k x k matrix is cheaper than k tree queries
+        sq = np.einsum("ij,ij->i", centers, centers)
+        d = (sq[:, None] + sq) - 2 * (centers @ centers.T)
+        np.fill_diagonal(d, np.inf)
+        # Less a margin for the rounding of |a|^2 + |b|^2 - 2ab, so that the
+        # bound never exceeds the true gap.
+        return np.sqrt(np.maximum(d.min(1) - 1e-9 * (1 + 4 * sq.max()), 0))
+    return tree.query(centers, k=2)[0][:, 1]
+
+
 def _bounded_assign(x, centers, labels, upper, lower, tree):
     """Hamerly's assignment step, in place.
 
     Returns the indices whose label changed and their old labels, or None.
     """
-    if len(centers) > 1:
-        half_gap = 0.5 * tree.query(centers, k=2)[0][:, 1]
-    else:
-        half_gap = np.full(1, np.inf)
+    half_gap = 0.5 * _gap(centers, tree)
     bound = np.maximum(lower, half_gap[labels])
     cand = np.flatnonzero(upper > bound)
     if cand.size:

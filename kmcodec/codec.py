@@ -48,11 +48,20 @@ class Quantized:
     indices : ndarray of shape (H, W), uint8 or uint16
     iterations : int
         Lloyd iterations the clustering took (0 when none was needed).
+    error : int
+        Sum of squared differences between input and decoded image over all
+        pixels and channels.
     """
 
     palette: np.ndarray
     indices: np.ndarray
     iterations: int
+    error: int
+
+    @property
+    def mse(self) -> float:
+        """Mean squared error per channel sample, 0-255 scale."""
+        return self.error / (3 * self.indices.size)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -81,7 +90,8 @@ def _check_int(name: str, value, low: int, high: int | None = None) -> int:
 def _check_options(k, seed, n_init, engine, max_iter, tol) -> None:
     _check_int("k", k, 1, container.MAX_COLORS)
     _check_int("seed", seed, 0, 2**63 - 1)
-    _check_int("n_init", n_init, 1)
+    if n_init != "auto":
+        _check_int("n_init", n_init, 1)
     _check_int("max_iter", max_iter, 1)
     if engine not in ENGINES:
         raise ParameterError(f"engine is {engine!r}; it must be one of {ENGINES}")
@@ -94,7 +104,7 @@ def quantize(
     k: int = 16,
     seed: int = 0,
     *,
-    n_init: int = 1,
+    n_init: int | str = "auto",
     engine: str = "kmeans",
     max_iter: int = 300,
     tol: float = 1e-4,
@@ -109,8 +119,10 @@ def quantize(
         distinct colours is kept exactly.
     seed : int, default 0
         Seeds every random choice: same image and seed, same result.
-    n_init : int, default 1
-        Independent k-means runs; the best (lowest squared error) is kept.
+    n_init : int or "auto", default "auto"
+        Independent k-means seedings; the best (lowest squared error) is
+        kept.  "auto" is 3 for k <= 32, 2 for k <= 128 and 1 above, where
+        restarts are cheap and small palettes most prone to poor optima.
     engine : {"kmeans", "sklearn"}, default "kmeans"
         kmcodec's own engine, or scikit-learn's ``KMeans``.
     max_iter : int, default 300
@@ -134,7 +146,9 @@ def quantize(
         max_iter=max_iter,
         tol=float(tol),
     )
-    return Quantized(result.palette, result.indices.reshape(height, width), result.iterations)
+    return Quantized(
+        result.palette, result.indices.reshape(height, width), result.iterations, result.error
+    )
 
 
 def encode(image, k: int = 16, seed: int = 0, **options) -> bytes:

@@ -76,7 +76,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         im,
         k=opts.get("colors", 16),
         seed=opts.get("seed", 0),
-        n_init=opts.get("n_init", 1),
+        n_init=opts.get("n_init", "auto"),
         engine=opts.get("engine", "kmeans"),
     )
     fp.write(data)
