@@ -44,14 +44,13 @@ __all__ = ["ENGINES", "Quantization", "quantize", "color_histogram"]
 ENGINES = ("kmeans", "sklearn")
 _LUT_THRESHOLD = 1 << 18  # pixels; above this a 2**24 table beats sorting
 _CHUNK = 1 << 20  # pixels per chunk: bounds the temporaries of index arithmetic
-_LEVELS = (2,)  # grid cells of 4x4x4 colours
+_COARSE_SHIFT = 2  # grid cells of 4x4x4 colours
 _COARSE_MIN_COLORS = 1 << 14  # below this many colours, work on them directly
 _PLUSPLUS_BUDGET = 2 * 10**8  # distance evaluations k-means++ may spend
 _SWAP_PATIENCE = 4  # rejected swaps in a row that end the refinement
 _SWAP_ITER = 3  # Lloyd iterations to judge one swap
 _SWAP_BATCH_DIVISOR = 32  # the first rounds move K/32 centres at once
 _POLISH_ITER = 20  # Lloyd iterations on the full colours after the grid
-_POLISH_SHIFT = 0
 _EXACT_MOVERS = 4  # centres per Lloyd step whose distances are computed exactly
 
 
@@ -281,20 +280,14 @@ def _kmeans(x, w, k, seed, n_init, max_iter, tol):
     mean = np.average(x, axis=0, weights=w)
     variance = np.average((x - mean) ** 2, axis=0, weights=w)
     tol_abs = float(np.mean(variance)) * tol
-    iterations = 0
-    levels = [(x, w) if not _POLISH_SHIFT else _coarsen(x, w, _POLISH_SHIFT)]
-    for shift in _LEVELS:
-        if len(levels[-1][0]) < _COARSE_MIN_COLORS:
-            break
-        xc, wc = _coarsen(x, w, shift)
-        if len(xc) <= 4 * k:
-            break
-        levels.append((xc, wc))
-    centers, iterations = _kmeans_on(*levels[-1], k, rng, n_init, max_iter, tol_abs)
-    for xl, wl in reversed(levels[:-1]):
-        centers, _, _, more = _lloyd(xl, wl, centers, min(max_iter, _POLISH_ITER), tol_abs)
-        iterations += more
-    return centers, iterations
+    if len(x) >= _COARSE_MIN_COLORS:
+        xc, wc = _coarsen(x, w, _COARSE_SHIFT)
+        if len(xc) > 4 * k:
+            centers, iterations = _kmeans_on(xc, wc, k, rng, n_init, max_iter, tol_abs)
+            polish = min(max_iter, _POLISH_ITER)
+            centers, _, _, more = _lloyd(x, w, centers, polish, tol_abs)
+            return centers, iterations + more
+    return _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs)
 
 
 def _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs):
@@ -545,8 +538,7 @@ def _swap_refine(x, w, centers, inertia, state, rng, tol_abs):
         )
         extra += iterations
         if trial_inertia < inertia * (1 - 1e-9):
-            centers, inertia, exact = trial, trial_inertia, None
-            failures = 0
+            centers, inertia, exact, failures = trial, trial_inertia, None, 0
         elif batch > 1:
             batch //= 2
             exact = None  # re-rank with the smaller batch

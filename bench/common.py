@@ -1,0 +1,96 @@
+"""Helpers shared by the benchmarks: test images, timing, memory, metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTOS = [ROOT / "samples" / n for n in ("chelsea.png", "coffee.png", "rocket.jpg", "astronaut.png")]
+
+
+def tiled(paths, width: int, height: int) -> np.ndarray:
+    """A width x height RGB canvas tiled row by row with the given photographs.
+
+    Tiles are copied at their own size, never scaled, cycling through
+    ``paths``; the last tile of a row or column is cropped.
+    """
+    photos = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+    canvas = np.empty((height, width, 3), np.uint8)
+    y, i = 0, 0
+    while y < height:
+        x, row_h = 0, 0
+        while x < width:
+            tile = photos[i % len(photos)]
+            i += 1
+            h, w = min(tile.shape[0], height - y), min(tile.shape[1], width - x)
+            canvas[y : y + h, x : x + w] = tile[:h, :w]
+            x += w
+            row_h = max(row_h, h)
+        y += row_h
+    return canvas
+
+
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean of squared differences over all pixels and channels (0-255 scale)."""
+    total = 0.0
+    a2, b2 = a.reshape(-1, 3), b.reshape(-1, 3)
+    for start in range(0, len(a2), 1 << 20):  # chunks: bounded memory
+        d = a2[start : start + (1 << 20)].astype(np.int32) - b2[start : start + (1 << 20)]
+        total += float(np.einsum("ij,ij->", d, d, dtype=np.int64))
+    return total / a2.size
+
+
+def psnr(m: float) -> float:
+    return float("inf") if m == 0 else 10 * np.log10(255.0**2 / m)
+
+
+def run_measured(argv: list[str]) -> tuple[float, float, str]:
+    """Run a command; return its wall seconds, peak RSS in MB, and stderr.
+
+    A small Python parent starts the command and reads the children's
+    ``ru_maxrss``, so that the peak belongs to that command alone.
+    """
+    code = (
+        "import json, resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
+        "seconds = time.perf_counter() - t\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(json.dumps([seconds, peak, p.returncode, p.stderr.decode(errors='replace')[-2000:]]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    seconds, maxrss_kb, rc, err = json.loads(proc.stdout)
+    if rc != 0:
+        raise RuntimeError(f"{argv[0]} exited {rc}: {err}")
+    return seconds, maxrss_kb / 1024, err
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} "
+        f"{platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}"
+    )
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
