@@ -114,16 +114,26 @@ def unpack(data: bytes | memoryview | np.ndarray, n: int, bits: int) -> np.ndarr
         return buf.copy()
     if bits == 16:
         return buf.view(">u2").astype(np.uint16)
+    if 8 % bits == 0:
+        # 1, 2 or 4 bits: several whole indices per byte, shifted out in place.
+        per = 8 // bits
+        out = np.empty((buf.size, per), dtype=np.uint8)
+        mask = (1 << bits) - 1
+        for i in range(per):
+            np.bitwise_and(buf >> (8 - bits * (i + 1)), mask, out=out[:, i])
+        return out.reshape(-1)[:n]
     g = _group(bits)
     if g == 0:
         return _unpack_bitmatrix(buf, n, bits)
     nbytes = g * bits // 8
     groups = -(-n // g)
-    words = np.zeros((groups, 8), dtype=np.uint8)
     flat = np.zeros(groups * nbytes, dtype=np.uint8)
     flat[: buf.size] = buf
-    words[:, :nbytes] = flat.reshape(groups, nbytes)
-    acc = words.view(">u8").reshape(groups)
+    # Byte j of a group goes to byte 7 - j of a native little-endian word,
+    # so the group's first bit is the word's most significant bit.
+    words = np.zeros((groups, 8), dtype=np.uint8)
+    words[:, 8 - nbytes :] = flat.reshape(groups, nbytes)[:, ::-1]
+    acc = words.view("<u8").reshape(groups)
     out = np.empty((groups, g), dtype=dtype)
     mask = np.uint64((1 << bits) - 1)
     for i in range(g):
