@@ -16,13 +16,13 @@ Our engine works coarse to fine, and never on a random sample:
 2. On the cells: greedy k-means++ seeding (weighted, as scikit-learn's), or
    a weighted median cut when K is in the thousands; Lloyd iterations; then
    a swap refinement that escapes Lloyd's local optimum.
-3. On all distinct colours: Lloyd again from those centres, which lets the
-   clusters split cells, until scikit-learn's tolerance rule is met.
+3. On all distinct colours: up to ``_POLISH_ITER`` Lloyd steps from those
+   centres, which lets the clusters split cells.
 
 Lloyd uses Hamerly's bounds (an upper bound on each colour's distance to its
 centre, a lower bound on the distance to any other), so late iterations only
 look at the few colours near a cluster boundary; nearest centres come from a
-k-d tree (SciPy).  Every random draw comes from a ``numpy.random.Generator``
+k-d tree (pykdtree).  Every random draw comes from a ``numpy.random.Generator``
 seeded by ``seed``, so results are reproducible.
 
 The finish is shared by both engines: centres are rounded to the uint8
@@ -50,7 +50,7 @@ _PLUSPLUS_BUDGET = 2 * 10**8  # distance evaluations k-means++ may spend
 _SWAP_PATIENCE = 4  # rejected swaps in a row that end the refinement
 _SWAP_ITER = 3  # Lloyd iterations to judge one swap
 _SWAP_BATCH_DIVISOR = 32  # the first rounds move K/32 centres at once
-_POLISH_ITER = 20  # Lloyd iterations on the full colours after the grid
+_POLISH_ITER = 10  # Lloyd iterations on the full colours after the grid
 _EXACT_MOVERS = 4  # centres per Lloyd step whose distances are computed exactly
 
 

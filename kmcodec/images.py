@@ -72,6 +72,7 @@ def to_rgb_array(image) -> np.ndarray:
     Returns
     -------
     ndarray of shape (H, W, 3), uint8, C-contiguous
+        Read-only when it comes from a PIL image or a file.
 
     Raises
     ------
@@ -139,7 +140,9 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
         rgb = im if mode == "RGB" else im.convert("RGB")
     except (ValueError, OSError) as exc:
         raise InputError(f"cannot convert image mode {mode!r} to RGB: {exc}") from None
-    return np.array(rgb, dtype=np.uint8)
+    # One copy out of Pillow, not two: the array is read-only, and nothing
+    # downstream writes to it.
+    return np.asarray(rgb)
 
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:

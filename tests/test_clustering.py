@@ -1,0 +1,92 @@
+"""The k-means engine's parts against plain, obviously correct versions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kmcodec import clustering
+from kmcodec.codec import expand
+
+
+def naive_lloyd(x, w, centers, max_iter):
+    """Textbook weighted Lloyd with the engine's stopping rule (tol = 0)."""
+    labels = None
+    for iteration in range(1, max_iter + 1):
+        d = ((x[:, None, :] - centers[None, :, :]) ** 2).sum(2)
+        new_labels = d.argmin(1)
+        if labels is not None and np.array_equal(new_labels, labels):
+            return centers, labels, iteration - 1
+        labels = new_labels
+        weight = np.bincount(labels, weights=w, minlength=len(centers))
+        assert (weight > 0).all(), "pick data where no cluster empties"
+        centers = np.stack([np.bincount(labels, weights=w * x[:, c], minlength=len(centers)) for c in range(3)], 1)
+        centers /= weight[:, None]
+    return centers, labels, max_iter
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("k", [2, 7, 40])
+def test_bounded_lloyd_equals_textbook_lloyd(seed, k):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(128, 40, size=(3000, 3)).clip(0, 255)
+    w = rng.integers(1, 20, size=3000).astype(np.float64)
+    start = x[rng.choice(3000, k, replace=False)] + 0.25
+    ours, inertia, (labels, upper, lower), _ = clustering._lloyd(x, w, start, 200, 0.0)
+    reference, ref_labels, _ = naive_lloyd(x, w, start, 200)
+    assert np.allclose(ours, reference, atol=1e-9)
+    d = ((x[:, None, :] - ours[None, :, :]) ** 2).sum(2)
+    assert np.array_equal(labels, d.argmin(1))
+    exact = np.sqrt(d)
+    assert np.all(upper >= exact[np.arange(3000), labels] - 1e-9)  # the bounds hold
+    others = exact.copy()
+    others[np.arange(3000), labels] = np.inf
+    assert np.all(lower <= others.min(1) + 1e-9)
+    assert inertia == pytest.approx(float(w @ d.min(1)), rel=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (7, 9), (600, 500)])
+def test_keys_and_histogram(shape):
+    # (600, 500) = 300,000 pixels takes the table path, the others np.unique.
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 40, size=(*shape, 3), dtype=np.uint8).reshape(-1, 3)
+    keys = clustering._keys(pixels)
+    p = pixels.astype(np.uint32)
+    assert np.array_equal(keys, p[:, 0] | p[:, 1] << 8 | p[:, 2] << 16)
+    colors, counts = clustering.color_histogram(pixels)
+    expected, expected_counts = np.unique(pixels, axis=0, return_counts=True)
+    order = np.lexsort(colors.T[::-1])
+    assert np.array_equal(colors[order], expected) and np.array_equal(counts[order], expected_counts)
+
+
+@pytest.mark.parametrize("shape, k", [((20, 30), 6), ((600, 500), 12)])
+def test_error_and_indices_match_the_pixels(shape, k):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, size=(shape[0] * shape[1], 3), dtype=np.uint8)
+    q = clustering.quantize(pixels, k, seed=0)
+    decoded = q.palette[q.indices].astype(np.int64)
+    assert q.error == int(((decoded - pixels) ** 2).sum())
+    # Every pixel got its nearest palette entry.
+    d = ((pixels[:, None, :].astype(np.int64) - q.palette[None].astype(np.int64)) ** 2).sum(2)
+    assert np.array_equal(d[np.arange(len(pixels)), q.indices], d.min(1))
+
+
+def test_expand_is_palette_lookup():
+    rng = np.random.default_rng(2)
+    for k, dtype in [(1, np.uint8), (256, np.uint8), (5000, np.uint16)]:
+        palette = rng.integers(0, 256, size=(k, 3), dtype=np.uint8)
+        indices = rng.integers(0, k, size=(123, 77)).astype(dtype)
+        out = expand(palette, indices)
+        assert out.shape == (123, 77, 3) and out.dtype == np.uint8
+        assert np.array_equal(out, palette[indices])
+
+
+@pytest.mark.parametrize("k, expected", [(2, 3), (32, 3), (33, 2), (128, 2), (129, 1), (65536, 1)])
+def test_auto_restarts(k, expected, monkeypatch):
+    seen = []
+    monkeypatch.setattr(clustering, "_kmeans", lambda x, w, k, seed, n_init, *a: seen.append(n_init) or (x[:k], 0))
+    pixels = np.random.default_rng(0).integers(0, 256, size=(k + 5, 3), dtype=np.uint8)
+    pixels[:, 0] = np.arange(k + 5) % 256  # more distinct colours than k
+    pixels[:, 1] = np.arange(k + 5) // 256
+    clustering.quantize(pixels, k)
+    assert seen == [expected]
