@@ -10,7 +10,19 @@ Importing this package registers a Pillow plugin for ``.kmc`` files.
 from __future__ import annotations
 
 from . import pillow_plugin as _pillow_plugin  # noqa: F401  (registers "KMC")
-from .codec import Quantized, decode, decode_palette, encode, info, quantize, read, write
+from .codec import (
+    Quantized,
+    decode,
+    decode_palette,
+    encode,
+    info,
+    k_for_bytes,
+    quantize,
+    quantize_for_psnr,
+    read,
+    write,
+)
+from . import container
 from .container import KmcInfo
 from .errors import (
     FormatError,
@@ -29,6 +41,8 @@ __all__ = [
     "decode",
     "decode_palette",
     "quantize",
+    "quantize_for_psnr",
+    "k_for_bytes",
     "read",
     "write",
     "info",

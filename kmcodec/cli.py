@@ -53,9 +53,18 @@ def _parser() -> argparse.ArgumentParser:
 
     enc = sub.add_parser("encode", help="compress an image into a .kmc file")
     enc.add_argument("input", metavar="INPUT", help="any image Pillow can read")
-    enc.add_argument(
-        "-k", "--colors", type=_int_in("-k", 1, 65536), default=16, metavar="K",
+    choose = enc.add_mutually_exclusive_group()
+    choose.add_argument(
+        "-k", "--colors", type=_int_in("-k", 1, 65536), default=None, metavar="K",
         help="largest palette size, 1 to 65536 (default 16)",
+    )
+    choose.add_argument(
+        "--target-psnr", type=_positive_float("--target-psnr"), metavar="DB",
+        help="choose the smallest K whose decoded PSNR reaches DB (by search)",
+    )
+    choose.add_argument(
+        "--max-bytes", type=_int_in("--max-bytes", 1), metavar="N",
+        help="choose the largest K whose file fits in N bytes",
     )
     enc.add_argument("-o", "--output", metavar="OUT", help="default: INPUT with suffix .kmc")
     enc.add_argument(
@@ -88,7 +97,56 @@ def _parser() -> argparse.ArgumentParser:
     inf = sub.add_parser("info", help="describe a .kmc file and check it")
     inf.add_argument("input", metavar="FILE.kmc")
     inf.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    cmp_ = sub.add_parser(
+        "compare", help="true size and quality of .kmc against PNG, JPEG, WebP and GIF"
+    )
+    cmp_.add_argument("images", nargs="+", metavar="IMAGE")
+    cmp_.add_argument(
+        "-k", type=_k_list, default=None, metavar="LIST",
+        help="comma-separated K values (default 2,4,8,16,32,64,128,256)",
+    )
+    cmp_.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0)
+    cmp_.add_argument("--json", metavar="F", help="write the rows as a JSON array")
+    cmp_.add_argument("--csv", metavar="F", help="write the rows as CSV")
+    cmp_.add_argument("--plot", metavar="F.png", help="write images, rate-distortion chart and table")
+    cmp_.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster on huge images)")
+    cmp_.add_argument("-f", "--force", action="store_true", help="overwrite the output files")
+
+    plot = sub.add_parser("plot", help="illustrate k-means on an image")
+    kinds = plot.add_subparsers(dest="kind", required=True, metavar="KIND")
+    for kind, help_text, suffix in (
+        ("colors", "pixels in RGB space before and after, palette as large markers", "F.png"),
+        ("iterations", "animated GIF of k-means moving its centroids", "F.gif"),
+    ):
+        p = kinds.add_parser(kind, help=help_text)
+        p.add_argument("input", metavar="IMAGE")
+        p.add_argument("-k", type=_int_in("-k", 1, 256), default=8, metavar="K", help="colours (default 8)")
+        p.add_argument("-o", "--output", required=True, metavar=suffix)
+        p.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0)
+        p.add_argument("-f", "--force", action="store_true", help="overwrite OUT")
     return parser
+
+
+def _k_list(text: str) -> list[int]:
+    parse = _int_in("-k", 1, 65536)
+    values = [parse(part.strip()) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"-k is {text!r}; give K values such as 4,16,64")
+    return sorted(set(values))
+
+
+def _positive_float(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be a number")
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} is {value}; it must be positive and finite")
+        return value
+
+    return parse
 
 
 def _common_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -116,15 +174,20 @@ def _encode(args) -> None:
 
     out = args.output or _default_output(args.input, ".kmc")
     _check_paths(args.input, out)
+    options = dict(n_init=args.n_init, engine=args.engine, max_iter=args.max_iter)
     with atomic_output(out, args.force) as fh:
         start = time.perf_counter()
+        from .codec import k_for_bytes, quantize_for_psnr
         from .images import to_rgb_array
 
         rgb = to_rgb_array(args.input)
-        q = quantize(
-            rgb, args.colors, args.seed, n_init=args.n_init,
-            engine=args.engine, max_iter=args.max_iter,
-        )
+        if args.target_psnr is not None:
+            q = quantize_for_psnr(rgb, args.target_psnr, args.seed, **options)
+        else:
+            k = args.colors or 16
+            if args.max_bytes is not None:
+                k = k_for_bytes(rgb.shape[1], rgb.shape[0], args.max_bytes)
+            q = quantize(rgb, k, args.seed, **options)
         data = q.to_bytes()
         fh.write(data)
         seconds = time.perf_counter() - start
@@ -202,11 +265,87 @@ def _info(args) -> None:
         print(f"  {label:<10} {text}")
 
 
+def _compare(args) -> None:
+    try:
+        from .compare import DEFAULT_KS, compare, format_table, write_csv, write_json
+        import tqdm  # noqa: F401
+        if not args.no_ssim:
+            import skimage  # noqa: F401
+    except ImportError as exc:
+        raise _Failure(f"kmc compare needs its extra: pip install \"kmcodec[compare]\" ({exc})")
+    from .atomicfile import atomic_output
+
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise _Failure('--plot needs matplotlib: pip install "kmcodec[plot]"')
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise _Failure(f"{path}: no such file")
+    for target in (args.json, args.csv, args.plot):
+        if target and os.path.lexists(target) and not args.force:
+            raise _Failure(f"{target}: file exists (use -f to overwrite)")
+    ks = args.k or list(DEFAULT_KS)
+    thumbs = {} if args.plot else None
+    rows = compare(args.images, ks, args.seed, want_ssim=not args.no_ssim,
+                   progress=sys.stderr.isatty(), thumbs=thumbs)
+    print(format_table(rows))
+    if args.json:
+        with atomic_output(args.json, args.force) as fh:
+            import io
+
+            text = io.StringIO()
+            write_json(rows, text)
+            fh.write(text.getvalue().encode())
+    if args.csv:
+        with atomic_output(args.csv, args.force) as fh:
+            import io
+
+            text = io.StringIO()
+            write_csv(rows, text)
+            fh.write(text.getvalue().encode())
+    if args.plot:
+        from .plots import comparison_figure
+
+        with atomic_output(args.plot, args.force) as fh:
+            comparison_figure(rows, thumbs, fh)
+
+
+def _plot(args) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise _Failure('kmc plot needs matplotlib: pip install "kmcodec[plot]"')
+    from . import plots
+    from .atomicfile import atomic_output
+    from .codec import quantize
+    from .images import to_rgb_array
+
+    _check_paths(args.input, args.output)
+    rgb = to_rgb_array(args.input)
+    with atomic_output(args.output, args.force) as fh:
+        if args.kind == "colors":
+            plots.colors_figure(rgb, quantize(rgb, args.k, args.seed), fh, args.seed)
+        else:
+            frames = plots.iterations_animation(rgb, args.k, fh, args.seed)
+    if args.kind == "iterations":
+        print(f"{args.output}: {frames} frames")
+    else:
+        print(args.output)
+
+
 class _Usage(Exception):
     """A usage error found after parsing: exit status 2."""
 
 
-_COMMANDS = {"encode": _encode, "decode": _decode, "info": _info}
+_COMMANDS = {
+    "encode": _encode,
+    "decode": _decode,
+    "info": _info,
+    "compare": _compare,
+    "plot": _plot,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,9 @@ __all__ = [
     "read",
     "write",
     "info",
+    "expand",
+    "k_for_bytes",
+    "quantize_for_psnr",
 ]
 
 
@@ -293,3 +296,76 @@ def write(
         data = encode(image, k, seed, **options)
         fh.write(data)
     return container.info(data)
+
+
+def k_for_bytes(width: int, height: int, max_bytes: int) -> int:
+    """Largest K whose .kmc file (packed coder) fits in ``max_bytes``.
+
+    The size depends only on width, height and K (``32 + 3K +
+    ceil(N*ceil(log2 K)/8)``), so no encoding is needed: a binary search on
+    that formula, which never decreases as K grows.
+
+    Raises
+    ------
+    ParameterError
+        If even K = 1 does not fit.
+    """
+    _check_int("max_bytes", max_bytes, 1)
+    smallest = container.file_size(width, height, 1)
+    if smallest > max_bytes:
+        raise ParameterError(
+            f"max_bytes is {max_bytes}; the smallest {width}x{height} file "
+            f"(one colour) is {smallest} bytes"
+        )
+    lo, hi = 1, container.MAX_COLORS
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if container.file_size(width, height, mid) <= max_bytes:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def quantize_for_psnr(image, target_psnr: float, seed: int = 0, **options) -> Quantized:
+    """The smallest K whose decoded image reaches ``target_psnr`` dB.
+
+    Searches, never sweeps: K doubles from 1 until the target is met (an
+    image with no more than K colours is lossless, PSNR infinite), then a
+    bisection between the last two K values finds the smallest that meets
+    it, taking PSNR as growing with K.  About 2*log2(K) encodes.
+
+    Raises
+    ------
+    ParameterError
+        For a target that is not a positive number, or one that even
+        K = 65536 does not reach.
+    """
+    from .metrics import psnr_from_mse
+
+    if not isinstance(target_psnr, numbers.Real) or not 0 < target_psnr < float("inf"):
+        raise ParameterError(f"target_psnr is {target_psnr!r}; it must be a positive number of dB")
+    rgb = to_rgb_array(image)
+    cache: dict[int, Quantized] = {}
+
+    def reaches(k: int) -> bool:
+        if k not in cache:
+            cache[k] = quantize(rgb, k, seed, **options)
+        return psnr_from_mse(cache[k].mse) >= target_psnr
+
+    k = 1
+    while not reaches(k):
+        if k == container.MAX_COLORS:
+            best = psnr_from_mse(cache[k].mse)
+            raise ParameterError(
+                f"target_psnr is {target_psnr} dB; even K = {k} gives only {best:.2f} dB"
+            )
+        k = min(2 * k, container.MAX_COLORS)
+    lo, hi = k // 2 + 1, k
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if reaches(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return cache[hi]

@@ -1,0 +1,168 @@
+"""Figures: the comparison, the colour space, k-means at work (matplotlib).
+
+matplotlib is an optional extra: ``pip install "kmcodec[plot]"``.  Figures
+are written with the non-interactive Agg backend, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+__all__ = ["comparison_figure", "colors_figure", "iterations_animation", "thumbnail"]
+
+_SAMPLE = 20_000  # pixels drawn in 3-D scatter plots (drawing millions is useless)
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError('plotting needs matplotlib: pip install "kmcodec[plot]"') from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def thumbnail(rgb: np.ndarray, width: int = 320) -> np.ndarray:
+    """Every n-th pixel, so that the result is at most ``width`` wide."""
+    step = max(1, math.ceil(rgb.shape[1] / width))
+    return np.ascontiguousarray(rgb[::step, ::step])
+
+
+def comparison_figure(rows, thumbs: dict, fh) -> None:
+    """Decoded images per K, a rate-distortion chart and a size table, per image.
+
+    ``thumbs`` maps (image, None) to the original's thumbnail and (image, k)
+    to the decoded image's.
+    """
+    plt = _pyplot()
+    images = list(dict.fromkeys(r.image for r in rows))
+    ks = sorted({r.k for r in rows if r.k is not None})
+    cols = len(ks) + 1
+    fig = plt.figure(figsize=(max(12, 2.2 * cols), 7.5 * len(images)), constrained_layout=True)
+    grid = fig.add_gridspec(2 * len(images), cols, height_ratios=[1, 2] * len(images))
+    for i, image in enumerate(images):
+        name = os.path.basename(image)
+        for j, k in enumerate([None, *ks]):
+            ax = fig.add_subplot(grid[2 * i, j])
+            ax.imshow(thumbs[(image, k)])
+            ax.set_axis_off()
+            ax.set_title(f"{name}: original" if k is None else f"K = {k}", fontsize=9)
+        mine = [r for r in rows if r.image == image]
+        ax = fig.add_subplot(grid[2 * i + 1, : cols // 2 + 1])
+        for method in dict.fromkeys(r.method for r in mine if r.k is not None):
+            pts = sorted((r.bpp, r.psnr) for r in mine if r.method == method and r.psnr is not None)
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=3, label=method)
+        for r in mine:
+            if r.method == "kmc" and r.extra.get("elbow") and r.psnr is not None:
+                ax.annotate(f"elbow K={r.k}", (r.bpp, r.psnr), xytext=(12, -18),
+                            textcoords="offset points", arrowprops={"arrowstyle": "->"})
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title(f"{name}: rate and distortion")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        table_ax = fig.add_subplot(grid[2 * i + 1, cols // 2 + 1 :])
+        table_ax.set_axis_off()
+        methods = list(dict.fromkeys(r.method for r in mine if r.k is not None))
+        cells = []
+        for method in methods:
+            by_k = {r.k: r.bytes for r in mine if r.method == method}
+            cells.append([f"{by_k[k] / 1024:.1f}" if k in by_k else "-" for k in ks])
+        table = table_ax.table(cellText=cells, rowLabels=methods, colLabels=[f"K={k}" for k in ks],
+                               loc="center")
+        table.auto_set_font_size(False)
+        table.set_fontsize(7)
+        table_ax.set_title("file size, KiB")
+    fig.savefig(fh, format="png", dpi=90)
+    plt.close(fig)
+
+
+def _sample(rgb: np.ndarray, seed: int) -> np.ndarray:
+    pixels = rgb.reshape(-1, 3)
+    if len(pixels) <= _SAMPLE:
+        return pixels
+    rng = np.random.default_rng(seed)
+    return pixels[np.sort(rng.choice(len(pixels), _SAMPLE, replace=False))]
+
+
+def _scatter(ax, points, colours, title):
+    ax.scatter(points[:, 0], points[:, 1], points[:, 2], c=colours / 255.0, s=2, depthshade=False)
+    ax.set_xlabel("R")
+    ax.set_ylabel("G")
+    ax.set_zlabel("B")
+    for setter in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
+        setter(0, 255)
+    ax.set_title(title, fontsize=10)
+
+
+def colors_figure(rgb: np.ndarray, quantized, fh, seed: int = 0) -> None:
+    """The pixels in RGB space before and after quantisation; palette as large markers."""
+    plt = _pyplot()
+    pixels = rgb.reshape(-1, 3)
+    idx = np.sort(np.random.default_rng(seed).choice(len(pixels), min(_SAMPLE, len(pixels)), replace=False))
+    before = pixels[idx]
+    after = quantized.palette[quantized.indices.reshape(-1)[idx]]
+    fig = plt.figure(figsize=(12, 5.5))
+    shown = f"{len(idx):,} of {len(pixels):,} pixels"
+    ax = fig.add_subplot(1, 2, 1, projection="3d")
+    _scatter(ax, before.astype(float), before.astype(float), f"before: {shown}")
+    ax = fig.add_subplot(1, 2, 2, projection="3d")
+    _scatter(ax, before.astype(float), after.astype(float), f"after, K = {len(quantized.palette)}")
+    pal = quantized.palette.astype(float)
+    ax.scatter(pal[:, 0], pal[:, 1], pal[:, 2], c=pal / 255.0, s=120, edgecolors="black", depthshade=False)
+    fig.savefig(fh, format="png", dpi=90)
+    plt.close(fig)
+
+
+def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames: int = 30) -> int:
+    """Animate plain k-means (k-means++ seeding, then Lloyd) step by step as a GIF.
+
+    Left, the colours in RGB space with the centroids moving among them;
+    right, the image recoloured by the current centroids.  Writes to the
+    binary file ``fh``; returns the number of frames.
+    """
+    plt = _pyplot()
+    from PIL import Image
+
+    from . import clustering
+
+    colors, counts = clustering.color_histogram(rgb.reshape(-1, 3))
+    x, w = colors.astype(np.float64), counts.astype(np.float64)
+    k = min(k, len(x))
+    rng = np.random.default_rng(seed)
+    centers = clustering._kmeans_plusplus(x, w, k, rng) if len(x) > k else x.copy()
+    history = [centers]
+    for _ in range(max_frames - 1):
+        centers, _, _, _ = clustering._lloyd(x, w, centers, 1, 0.0)
+        if np.allclose(centers, history[-1]):
+            break
+        history.append(centers)
+    small = thumbnail(rgb, 240)
+    flat = small.reshape(-1, 3).astype(float)
+    sample = _sample(rgb, seed).astype(float)
+    fig = plt.figure(figsize=(10, 4.5))
+    frames = []
+    for i, c in enumerate(history):
+        fig.clf()
+        ax3 = fig.add_subplot(1, 2, 1, projection="3d")
+        _scatter(ax3, sample, sample, f"iteration {i}: {k} centroids")
+        ax3.scatter(c[:, 0], c[:, 1], c[:, 2], c=np.clip(c, 0, 255) / 255.0, s=140,
+                    edgecolors="black", depthshade=False)
+        ax2 = fig.add_subplot(1, 2, 2)
+        palette = np.clip(np.rint(c), 0, 255).astype(np.uint8)
+        ax2.imshow(palette[clustering._nearest(flat, c)].reshape(small.shape))
+        ax2.set_axis_off()
+        ax2.set_title(f"recoloured, iteration {i}")
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())
+        frames.append(Image.fromarray(np.ascontiguousarray(rgba[:, :, :3])).quantize(255))
+    plt.close(fig)
+    frames[0].save(fh, format="GIF", save_all=True, append_images=frames[1:], duration=600, loop=0)
+    return len(frames)
