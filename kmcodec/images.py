@@ -130,7 +130,13 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
         grey = np.asarray(im).astype(np.int64)
         # Round to the nearest of 256 levels: v * 255 / 65535 = v / 257.
         grey8 = np.clip((grey + 128) // 257, 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(grey8[:, :, None], 3, axis=2))
+        rgb = np.repeat(grey8[:, :, None], 3, axis=2)
+        key = im.info.get("transparency")
+        if isinstance(key, int):
+            # A tRNS grey key: that exact 16-bit value is fully transparent.
+            alpha = np.where(grey == key, 0, 255).astype(np.uint8)[:, :, None]
+            return _composite_on_white(np.concatenate([rgb, alpha], axis=2))
+        return np.ascontiguousarray(rgb)
     if mode == "F":
         raise InputError(
             "image mode is 'F' (32-bit float), which has no fixed range; "
