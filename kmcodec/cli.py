@@ -51,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kmcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    enc = sub.add_parser("encode", help="compress an image into a .kmc file")
-    enc.add_argument("input", metavar="INPUT", help="any image Pillow can read")
+    enc = sub.add_parser("encode", help="compress images into .kmc files")
+    enc.add_argument("input", nargs="+", metavar="INPUT",
+                     help="images Pillow can read, or folders of them")
     choose = enc.add_mutually_exclusive_group()
     choose.add_argument(
         "-k", "--colors", type=_int_in("-k", 1, 65536), default=None, metavar="K",
@@ -66,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         "--max-bytes", type=_int_in("--max-bytes", 1), metavar="N",
         help="choose the largest K whose file fits in N bytes",
     )
-    enc.add_argument("-o", "--output", metavar="OUT", help="default: INPUT with suffix .kmc")
+    enc.add_argument("-o", "--output", metavar="OUT",
+                     help="default: INPUT with suffix .kmc (one input only)")
     enc.add_argument(
         "--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0,
         help="random seed (default 0); same input and seed give the same bytes",
@@ -85,14 +87,18 @@ def _parser() -> argparse.ArgumentParser:
         help="kmcodec's own k-means (default) or scikit-learn's KMeans",
     )
     _common_output_flags(enc)
+    _batch_flags(enc)
 
-    dec = sub.add_parser("decode", help="decode a .kmc file to an ordinary image")
-    dec.add_argument("input", metavar="IN.kmc")
+    dec = sub.add_parser("decode", help="decode .kmc files to ordinary images")
+    dec.add_argument("input", nargs="+", metavar="IN.kmc", help=".kmc files or folders of them")
     dec.add_argument(
         "-o", "--output", metavar="OUT",
-        help="format follows the suffix (default: IN with suffix .png)",
+        help="format follows the suffix (default: IN with suffix .png; one input only)",
     )
+    dec.add_argument("--format", default="png", metavar="EXT",
+                     help="output suffix for many inputs (default png)")
     _common_output_flags(dec)
+    _batch_flags(dec)
 
     inf = sub.add_parser("info", help="describe a .kmc file and check it")
     inf.add_argument("input", metavar="FILE.kmc")
@@ -154,6 +160,52 @@ def _common_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
 
+def _batch_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    parser.add_argument("--out-dir", metavar="D", help="write outputs here, mirroring the input tree")
+    parser.add_argument("-j", "--jobs", type=_int_in("-j", 1), default=None, metavar="N",
+                        help="worker processes for many files (default: all cores)")
+
+
+def _is_batch(args) -> bool:
+    return len(args.input) > 1 or args.out_dir is not None or any(os.path.isdir(p) for p in args.input)
+
+
+def _batch(args, kind: str) -> None:
+    from . import batch
+
+    if args.output:
+        raise _Usage("-o names one output; with several inputs or folders use --out-dir")
+    for path in args.input:
+        if not os.path.exists(path):
+            raise _Failure(f"{path}: no such file or folder")
+    common = dict(out_dir=args.out_dir, jobs=args.jobs, recursive=args.recursive,
+                  overwrite=args.force, progress=sys.stderr.isatty())
+    start = time.perf_counter()
+    try:
+        if kind == "encode":
+            results = batch.encode_many(
+                args.input, k=args.colors or 16, seed=args.seed, target_psnr=args.target_psnr,
+                max_bytes=args.max_bytes, n_init=args.n_init, engine=args.engine,
+                max_iter=args.max_iter, **common)
+        else:
+            results = batch.decode_many(args.input, fmt=args.format, **common)
+    except KeyboardInterrupt:
+        raise
+    for r in results:
+        if not r.ok:
+            print(f"{PROG}: error: {r.input}: {r.error}", file=sys.stderr)
+    summary = batch.summarize(results, time.perf_counter() - start)
+    if not args.quiet:
+        print(summary)
+    if summary.failed:
+        raise _Failed(summary.failed)
+
+
+class _Failed(Exception):
+    """Some files of a batch failed (already reported): exit status 1."""
+
+
 def _default_output(path: str, suffix: str) -> str:
     return os.path.splitext(path)[0] + suffix
 
@@ -168,6 +220,9 @@ def _check_paths(src: str, dst: str) -> None:
 
 
 def _encode(args) -> None:
+    if _is_batch(args):
+        return _batch(args, "encode")
+    args.input = args.input[0]
     from .atomicfile import atomic_output
     from .codec import quantize
     from .container import OVERHEAD
@@ -207,6 +262,9 @@ def _encode(args) -> None:
 
 
 def _decode(args) -> None:
+    if _is_batch(args):
+        return _batch(args, "decode")
+    args.input = args.input[0]
     from PIL import Image
 
     from .atomicfile import atomic_output
@@ -371,12 +429,14 @@ def main(argv: list[str] | None = None) -> int:
     except (_Failure, KmcError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+    except _Failed:
+        return 1
     except OSError as exc:
         name = exc.filename if exc.filename is not None else ""
         text = exc.strerror or str(exc)
         print(f"{PROG}: error: {name}{': ' if name else ''}{text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; no output written", file=sys.stderr)
+        print(f"{PROG}: interrupted; no partial output left, inputs untouched", file=sys.stderr)
         return 130
     return 0

@@ -112,7 +112,7 @@ def test_input_is_never_modified(tmp_path, photo, capsys):
         (["info", "{junk}"], "magic is"),
         (["info", "{corrupt}"], "crc32"),
         (["decode", "{corrupt}"], "crc32"),
-        (["encode", "{dir}"], "is a directory"),
+        (["encode", "{dir}", "-o", "{missing}"], "with several inputs or folders use --out-dir"),
     ],
 )
 def test_bad_input_one_line_exit_1_no_output(tmp_path, photo, capsys, argv, message):
@@ -127,8 +127,8 @@ def test_bad_input_one_line_exit_1_no_output(tmp_path, photo, capsys, argv, mess
     names = {"missing": tmp_path / "nope.png", "junk": junk, "junkimg": tmp_path / "notimage.png", "corrupt": corrupt, "dir": tmp_path / "sub"}
     before = listing(tmp_path)
     code, out, err = run(capsys, *[a.format(**names) for a in argv])
-    assert code == 1
-    assert err.count("\n") == 1 and err.startswith("kmc: error:") and message in err
+    assert code == (2 if "--out-dir" in message else 1)
+    assert err.count("\n") == 1 and err.startswith("kmc") and "error:" in err and message in err
     assert "Traceback" not in err and out == ""
     assert listing(tmp_path) == before
 

@@ -1,0 +1,236 @@
+"""Many files at once: folders, worker processes, or a cluster.
+
+:func:`encode_many` and :func:`decode_many` expand folders into files, plan
+each output path (beside its input, or mirrored under ``out_dir``), and run
+one task per file on any :class:`concurrent.futures.Executor`: by default a
+local process pool with one worker per core; a Dask cluster's
+``Client(...).get_executor()`` works the same way.  Workers return small
+:class:`Result` records (sizes, seconds, the error message), never pixels.
+One bad file is a failed result, not an exception: the rest go on.  Every
+output is written atomically, so an interrupted run leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Result", "Summary", "plan", "encode_many", "decode_many", "summarize"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one task did.  ``error`` is None on success."""
+
+    input: str
+    output: str
+    bytes_in: int
+    bytes_out: int
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Summary:
+    files: int
+    failed: int
+    bytes_in: int
+    bytes_out: int
+    seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return self.bytes_in / self.bytes_out if self.bytes_out else float("nan")
+
+    def __str__(self) -> str:
+        ok = self.files - self.failed
+        return (
+            f"{self.files} files: {ok} done, {self.failed} failed; "
+            f"{self.bytes_in:,} bytes in, {self.bytes_out:,} bytes out"
+            + (f" (ratio {self.ratio:.2f})" if ok else "")
+            + f"; {self.seconds:.1f} s"
+        )
+
+
+def summarize(results, seconds: float) -> Summary:
+    done = [r for r in results if r.ok]
+    return Summary(len(results), len(results) - len(done), sum(r.bytes_in for r in done),
+                   sum(r.bytes_out for r in done), seconds)
+
+
+def _is_image_name(path: Path) -> bool:
+    from PIL import Image
+
+    suffix = path.suffix.lower()
+    return suffix != ".kmc" and suffix in Image.registered_extensions()
+
+
+def plan(inputs, out_dir=None, suffix: str = ".kmc", recursive: bool = False,
+         accept=None) -> list[tuple[str, str]]:
+    """(input, output) pairs for files and folders.
+
+    A folder contributes the files ``accept`` approves (top level only
+    unless ``recursive``), sorted; a file given by name is always taken.
+    Outputs replace the suffix; under ``out_dir`` they mirror the input tree
+    (a folder's files keep their path below it, a file goes to the top).
+    """
+    accept = accept or (lambda p: True)
+    pairs = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = item.rglob("*") if recursive else item.iterdir()
+            files = sorted(p for p in found if p.is_file() and accept(p))
+            for f in files:
+                rel = f.relative_to(item)
+                base = Path(out_dir) / rel if out_dir else f
+                pairs.append((str(f), str(base.with_suffix(suffix))))
+        else:
+            base = Path(out_dir) / item.name if out_dir else item
+            pairs.append((str(item), str(base.with_suffix(suffix))))
+    return pairs
+
+
+def _encode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
+    from .atomicfile import atomic_output
+    from .codec import k_for_bytes, quantize, quantize_for_psnr
+    from .images import to_rgb_array
+
+    start = time.perf_counter()
+    try:
+        size_in = os.path.getsize(src)
+        if os.path.exists(dst) and os.path.samefile(src, dst):
+            raise OSError(f"{dst}: output would overwrite the input")
+        os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+        with atomic_output(dst, overwrite) as fh:
+            rgb = to_rgb_array(src)
+            options = dict(how.get("options", {}))
+            seed = how.get("seed", 0)
+            if how.get("target_psnr") is not None:
+                q = quantize_for_psnr(rgb, how["target_psnr"], seed, **options)
+            else:
+                k = how.get("k", 16)
+                if how.get("max_bytes") is not None:
+                    k = k_for_bytes(rgb.shape[1], rgb.shape[0], how["max_bytes"])
+                q = quantize(rgb, k, seed, **options)
+            data = q.to_bytes()
+            fh.write(data)
+        return Result(src, dst, size_in, len(data), time.perf_counter() - start)
+    except (ValueError, OSError) as exc:  # KmcError is a ValueError
+        return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
+
+
+def _decode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
+    from PIL import Image
+
+    from .atomicfile import atomic_output
+    from .codec import read
+
+    start = time.perf_counter()
+    try:
+        size_in = os.path.getsize(src)
+        if os.path.exists(dst) and os.path.samefile(src, dst):
+            raise OSError(f"{dst}: output would overwrite the input")
+        fmt = Image.registered_extensions().get(Path(dst).suffix.lower())
+        if fmt is None:
+            raise ValueError(f"{dst}: no image format for suffix {Path(dst).suffix!r}")
+        os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+        with atomic_output(dst, overwrite) as fh:
+            Image.fromarray(read(src), "RGB").save(fh, format=fmt)
+        return Result(src, dst, size_in, os.path.getsize(dst), time.perf_counter() - start)
+    except (ValueError, OSError, KeyError) as exc:
+        return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
+
+
+def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pairs), unit="file", desc="kmc")
+    results: list[Result] = []
+    own = None
+    try:
+        if executor is None and (jobs == 1 or len(pairs) <= 1):
+            for src, dst in pairs:
+                results.append(task(src, dst, overwrite, how))
+                if bar is not None:
+                    bar.update(1)
+            return results
+        if executor is None:
+            # Fresh interpreters, not forks: a fork of a process whose
+            # OpenMP runtime has started (pykdtree's) can hang in the child.
+            own = executor = ProcessPoolExecutor(
+                max_workers=jobs or os.cpu_count(), mp_context=multiprocessing.get_context("spawn")
+            )
+        futures = [executor.submit(task, src, dst, overwrite, how) for src, dst in pairs]
+        try:
+            for future in as_completed(futures):
+                results.append(future.result())
+                if bar is not None:
+                    bar.update(1)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        order = {src: i for i, (src, _) in enumerate(pairs)}
+        return sorted(results, key=lambda r: order[r.input])
+    finally:
+        if own is not None:
+            own.shutdown(wait=True, cancel_futures=True)
+        if bar is not None:
+            bar.close()
+
+
+def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: Executor | None = None,
+                jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
+                progress: bool = False, target_psnr=None, max_bytes=None, **options) -> list[Result]:
+    """Encode image files and folders to .kmc files.
+
+    Parameters
+    ----------
+    inputs : iterable of paths
+        Files (any image Pillow reads) and folders (their image files).
+    out_dir : path, optional
+        Mirror the inputs under this folder; default: beside each input.
+    k, seed, target_psnr, max_bytes, **options
+        As for ``kmc encode`` and :func:`kmcodec.quantize`.
+    executor : concurrent.futures.Executor, optional
+        Where tasks run; default a process pool of ``jobs`` workers (all
+        cores).  A Dask ``Client(...).get_executor()`` runs them on a cluster.
+    jobs : int, optional
+        Workers of the default pool; 1 runs in this process.
+
+    Returns
+    -------
+    list of Result, in input order
+    """
+    from .codec import _check_options
+
+    _check_options(k, seed, options.get("n_init", "auto"), options.get("engine", "kmeans"),
+                   options.get("max_iter", 300), options.get("tol", 1e-4))
+    pairs = plan(inputs, out_dir, ".kmc", recursive, _is_image_name)
+    how = dict(k=k, seed=seed, target_psnr=target_psnr, max_bytes=max_bytes, options=options)
+    return _run(_encode_task, pairs, overwrite, how, executor, jobs, progress)
+
+
+def decode_many(inputs, out_dir=None, fmt: str = "png", *, executor: Executor | None = None,
+                jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
+                progress: bool = False) -> list[Result]:
+    """Decode .kmc files and folders to images of format suffix ``fmt``."""
+    pairs = plan(inputs, out_dir, "." + fmt.lstrip("."), recursive,
+                 lambda p: p.suffix.lower() == ".kmc")
+    return _run(_decode_task, pairs, overwrite, {}, executor, jobs, progress)
