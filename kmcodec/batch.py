@@ -98,12 +98,21 @@ def plan(inputs, out_dir=None, suffix: str = ".kmc", recursive: bool = False,
     return pairs
 
 
+def _apply_limit(how: dict) -> None:
+    # Workers may be fresh processes: the caller's pixel limit travels with the task.
+    if how.get("max_pixels") is not None:
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = how["max_pixels"] or None
+
+
 def _encode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
     from .atomicfile import atomic_output
     from .codec import k_for_bytes, quantize, quantize_for_psnr
     from .images import to_rgb_array
 
     start = time.perf_counter()
+    _apply_limit(how)
     try:
         size_in = os.path.getsize(src)
         if os.path.exists(dst) and os.path.samefile(src, dst):
@@ -120,9 +129,9 @@ def _encode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
                 if how.get("max_bytes") is not None:
                     k = k_for_bytes(rgb.shape[1], rgb.shape[0], how["max_bytes"])
                 q = quantize(rgb, k, seed, **options)
-            data = q.to_bytes()
-            fh.write(data)
-        return Result(src, dst, size_in, len(data), time.perf_counter() - start)
+            del rgb
+            size = q.write_to(fh)
+        return Result(src, dst, size_in, size, time.perf_counter() - start)
     except (ValueError, OSError) as exc:  # KmcError is a ValueError
         return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
 
@@ -131,9 +140,10 @@ def _decode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
     from PIL import Image
 
     from .atomicfile import atomic_output
-    from .codec import read
+    from .codec import write_image
 
     start = time.perf_counter()
+    _apply_limit(how)
     try:
         size_in = os.path.getsize(src)
         if os.path.exists(dst) and os.path.samefile(src, dst):
@@ -143,7 +153,7 @@ def _decode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
             raise ValueError(f"{dst}: no image format for suffix {Path(dst).suffix!r}")
         os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
         with atomic_output(dst, overwrite) as fh:
-            Image.fromarray(read(src), "RGB").save(fh, format=fmt)
+            write_image(src, fh, fmt)
         return Result(src, dst, size_in, os.path.getsize(dst), time.perf_counter() - start)
     except (ValueError, OSError, KeyError) as exc:
         return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
@@ -197,7 +207,8 @@ def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
 
 def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: Executor | None = None,
                 jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
-                progress: bool = False, target_psnr=None, max_bytes=None, **options) -> list[Result]:
+                progress: bool = False, target_psnr=None, max_bytes=None, max_pixels=None,
+                **options) -> list[Result]:
     """Encode image files and folders to .kmc files.
 
     Parameters
@@ -213,6 +224,8 @@ def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: E
         cores).  A Dask ``Client(...).get_executor()`` runs them on a cluster.
     jobs : int, optional
         Workers of the default pool; 1 runs in this process.
+    max_pixels : int, optional
+        Pixel limit set in every worker (0: none); default Pillow's.
 
     Returns
     -------
@@ -223,14 +236,15 @@ def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: E
     _check_options(k, seed, options.get("n_init", "auto"), options.get("engine", "kmeans"),
                    options.get("max_iter", 300), options.get("tol", 1e-4))
     pairs = plan(inputs, out_dir, ".kmc", recursive, _is_image_name)
-    how = dict(k=k, seed=seed, target_psnr=target_psnr, max_bytes=max_bytes, options=options)
+    how = dict(k=k, seed=seed, target_psnr=target_psnr, max_bytes=max_bytes, options=options,
+               max_pixels=max_pixels)
     return _run(_encode_task, pairs, overwrite, how, executor, jobs, progress)
 
 
 def decode_many(inputs, out_dir=None, fmt: str = "png", *, executor: Executor | None = None,
                 jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
-                progress: bool = False) -> list[Result]:
+                progress: bool = False, max_pixels=None) -> list[Result]:
     """Decode .kmc files and folders to images of format suffix ``fmt``."""
     pairs = plan(inputs, out_dir, "." + fmt.lstrip("."), recursive,
                  lambda p: p.suffix.lower() == ".kmc")
-    return _run(_decode_task, pairs, overwrite, {}, executor, jobs, progress)
+    return _run(_decode_task, pairs, overwrite, {"max_pixels": max_pixels}, executor, jobs, progress)

@@ -103,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     inf = sub.add_parser("info", help="describe a .kmc file and check it")
     inf.add_argument("input", metavar="FILE.kmc")
     inf.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _limit_flag(inf)
 
     cmp_ = sub.add_parser(
         "compare", help="true size and quality of .kmc against PNG, JPEG, WebP and GIF"
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--plot", metavar="F.png", help="write images, rate-distortion chart and table")
     cmp_.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster on huge images)")
     cmp_.add_argument("-f", "--force", action="store_true", help="overwrite the output files")
+    _limit_flag(cmp_)
 
     plot = sub.add_parser("plot", help="illustrate k-means on an image")
     kinds = plot.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -131,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("-o", "--output", required=True, metavar=suffix)
         p.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0)
         p.add_argument("-f", "--force", action="store_true", help="overwrite OUT")
+        _limit_flag(p)
     return parser
 
 
@@ -155,7 +158,16 @@ def _positive_float(name: str):
     return parse
 
 
+def _limit_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-pixels", type=_int_in("--max-pixels", 0), default=None, metavar="N",
+        help="refuse images above N pixels (default: Pillow's MAX_IMAGE_PIXELS, "
+        "about 89 million); 0 removes the limit: only for trusted files",
+    )
+
+
 def _common_output_flags(parser: argparse.ArgumentParser) -> None:
+    _limit_flag(parser)
     parser.add_argument("-f", "--force", action="store_true", help="overwrite OUT")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
@@ -180,7 +192,7 @@ def _batch(args, kind: str) -> None:
         if not os.path.exists(path):
             raise _Failure(f"{path}: no such file or folder")
     common = dict(out_dir=args.out_dir, jobs=args.jobs, recursive=args.recursive,
-                  overwrite=args.force, progress=sys.stderr.isatty())
+                  overwrite=args.force, progress=sys.stderr.isatty(), max_pixels=args.max_pixels)
     start = time.perf_counter()
     try:
         if kind == "encode":
@@ -243,8 +255,8 @@ def _encode(args) -> None:
             if args.max_bytes is not None:
                 k = k_for_bytes(rgb.shape[1], rgb.shape[0], args.max_bytes)
             q = quantize(rgb, k, args.seed, **options)
-        data = q.to_bytes()
-        fh.write(data)
+        del rgb  # huge images: free the pixels before packing the indices
+        size = q.write_to(fh)
         seconds = time.perf_counter() - start
     if args.quiet:
         return
@@ -255,8 +267,8 @@ def _encode(args) -> None:
     psnr = "inf (lossless)" if mse == 0 else f"{10 * math.log10(255**2 / mse):.2f} dB"
     print(
         f"{out}: {width}x{height}, {k} colours ({bits} bits/index), "
-        f"{len(data):,} bytes = formula {24 * k + width * height * bits:,} bits "
-        f"+ {OVERHEAD} bytes; {len(data) * 8 / (width * height):.3f} bits/pixel, "
+        f"{size:,} bytes = formula {24 * k + width * height * bits:,} bits "
+        f"+ {OVERHEAD} bytes; {size * 8 / (width * height):.3f} bits/pixel, "
         f"MSE {mse:.2f}, PSNR {psnr}, {seconds:.2f} s"
     )
 
@@ -268,7 +280,7 @@ def _decode(args) -> None:
     from PIL import Image
 
     from .atomicfile import atomic_output
-    from .codec import read
+    from .codec import write_image
 
     out = args.output or _default_output(args.input, ".png")
     suffix = os.path.splitext(out)[1].lower()
@@ -279,15 +291,10 @@ def _decode(args) -> None:
             "use e.g. .png, .bmp, .tif, .webp or .jpg"
         )
     _check_paths(args.input, out)
-    pixels = read(args.input)
     with atomic_output(out, args.force) as fh:
-        try:
-            Image.fromarray(pixels, "RGB").save(fh, format=fmt)
-        except (ValueError, KeyError) as exc:
-            raise _Failure(f"{out}: cannot write RGB pixels as {fmt}: {exc}") from None
+        width, height, how = write_image(args.input, fh, fmt)
     if not args.quiet:
-        height, width, _ = pixels.shape
-        print(f"{out}: {width}x{height} RGB, {fmt}, {os.path.getsize(out):,} bytes")
+        print(f"{out}: {width}x{height}, {how}, {os.path.getsize(out):,} bytes")
 
 
 def _info(args) -> None:
@@ -413,8 +420,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    from .errors import KmcError
+    from .errors import KmcError, PixelLimitError
 
+    if getattr(args, "max_pixels", None) is not None:
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = args.max_pixels or None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -426,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     except _Usage as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except PixelLimitError as exc:
+        print(f"{PROG}: error: {exc}; --max-pixels N raises the limit", file=sys.stderr)
+        return 1
     except (_Failure, KmcError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

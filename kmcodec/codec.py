@@ -36,6 +36,7 @@ __all__ = [
     "write",
     "info",
     "expand",
+    "write_image",
     "k_for_bytes",
     "quantize_for_psnr",
 ]
@@ -74,6 +75,11 @@ class Quantized:
         """The .kmc file for this palette and these indices."""
         height, width = self.indices.shape
         return container.build(width, height, self.palette, self.indices.reshape(-1))
+
+    def write_to(self, fh) -> int:
+        """Write the .kmc file to the binary file ``fh``; return its size in bytes."""
+        height, width = self.indices.shape
+        return container.write(fh, width, height, self.palette, self.indices)
 
     def to_rgb(self) -> np.ndarray:
         """The decoded image: (H, W, 3) uint8."""
@@ -369,3 +375,33 @@ def quantize_for_psnr(image, target_psnr: float, seed: int = 0, **options) -> Qu
         else:
             lo = mid + 1
     return cache[hi]
+
+
+def write_image(path, fh, fmt: str) -> tuple[int, int, str]:
+    """Decode the .kmc file at ``path`` into ``fh`` as an image of Pillow format ``fmt``.
+
+    PNG is written row by row (a palette PNG when K <= 256: the same RGB
+    pixels), so memory stays near the size of the indices; other formats go
+    through Pillow, which needs the whole RGB image.
+
+    Returns
+    -------
+    width, height, description
+    """
+    from PIL import Image
+
+    with open(path, "rb") as src:
+        data = src.read()
+    palette, indices = decode_palette(data)
+    del data
+    height, width = indices.shape
+    if fmt == "PNG":
+        from .pngstream import write_png
+
+        write_png(fh, palette, indices)
+        return width, height, "palette PNG" if len(palette) <= 256 else "RGB PNG"
+    try:
+        Image.fromarray(np.ascontiguousarray(expand(palette, indices)), "RGB").save(fh, format=fmt)
+    except (KeyError, ValueError) as exc:
+        raise ParameterError(f"cannot write RGB pixels as {fmt}: {exc}") from None
+    return width, height, f"RGB {fmt}"

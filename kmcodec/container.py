@@ -45,6 +45,7 @@ __all__ = [
     "bits_for_colors",
     "file_size",
     "build",
+    "write",
     "parse_header",
     "parse",
     "info",
@@ -277,6 +278,29 @@ def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
                 f"column {where % header.width}) is >= colors = {header.colors}"
             )
     return header, palette.copy(), indices
+
+
+def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray) -> int:
+    """Write a packed-coder file to the binary file ``fh``; return its size.
+
+    The same bytes as :func:`build`, without holding the whole file in
+    memory: 8-bit indices are written straight from their array.
+    """
+    colors = len(palette)
+    bits = bits_for_colors(colors)
+    flat = np.ascontiguousarray(indices).reshape(-1)
+    if bits == 8:
+        payload = memoryview(flat.astype(np.uint8, copy=False))
+    else:
+        payload = memoryview(bitpack.pack(flat, bits))
+    head = _HEADER.pack(
+        MAGIC, VERSION, CODER_PACKED, bits, 0, width, height, colors, payload.nbytes
+    )
+    pal = np.ascontiguousarray(palette, np.uint8).tobytes()
+    crc = zlib.crc32(payload, zlib.crc32(pal, zlib.crc32(head)))
+    for part in (head, pal, payload, crc.to_bytes(TRAILER_SIZE, "little")):
+        fh.write(part)
+    return len(head) + len(pal) + payload.nbytes + TRAILER_SIZE
 
 
 def build(width: int, height: int, palette: np.ndarray, indices: np.ndarray) -> bytes:

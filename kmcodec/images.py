@@ -21,6 +21,7 @@ __all__ = ["to_rgb_array", "open_image"]
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+_ORIENTATION = 0x0112  # the EXIF Orientation tag
 
 
 def _check_pixel_limit(size: tuple[int, int], what: str) -> None:
@@ -115,7 +116,10 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
             KmcWarning,
             stacklevel=3,
         )
-    im = ImageOps.exif_transpose(im)
+    if im.getexif().get(_ORIENTATION, 1) not in (None, 1):
+        # Only when there is something to undo: exif_transpose copies the
+        # whole image even when the orientation is already upright.
+        im = ImageOps.exif_transpose(im)
     mode = im.mode
     if mode in ("P", "L", "RGB", "1") and "transparency" in im.info:
         # A tRNS palette entry or colour key is alpha too.

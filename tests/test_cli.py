@@ -62,7 +62,9 @@ def test_encode_decode_info(tmp_path, photo, capsys):
     os.remove(photo)  # the default decode output is photo.png
     code, out, _ = run(capsys, "decode", kmc)
     assert code == 0
-    assert np.array_equal(np.asarray(Image.open(photo)), kmcodec.read(kmc))
+    decoded = Image.open(photo)
+    assert decoded.mode == "P"  # K <= 256: a palette PNG, the same RGB pixels
+    assert np.array_equal(np.asarray(decoded.convert("RGB")), kmcodec.read(kmc))
 
 
 def test_decode_format_follows_suffix(tmp_path, photo, capsys):
@@ -191,3 +193,17 @@ def test_decode_and_info_do_not_import_heavy_packages(tmp_path, photo):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_pixel_limit_option(tmp_path, capsys, monkeypatch):
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", PILImage.MAX_IMAGE_PIXELS)
+    path = tmp_path / "p.png"
+    Image.fromarray(palette_image(20, 30, 4)).save(path)
+    code, _, err = run(capsys, "encode", path, "--max-pixels", 100)
+    assert code == 1 and "600 pixels" in err and "limit" in err and "--max-pixels" in err
+    assert not (tmp_path / "p.kmc").exists()
+    assert run(capsys, "encode", path, "--max-pixels", 600, "-q")[0] == 0
+    assert run(capsys, "info", tmp_path / "p.kmc", "--max-pixels", 599)[0] == 1
+    assert run(capsys, "decode", tmp_path / "p.kmc", "--max-pixels", 0, "-q")[0] == 0
