@@ -206,4 +206,4 @@ def test_pixel_limit_option(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "p.kmc").exists()
     assert run(capsys, "encode", path, "--max-pixels", 600, "-q")[0] == 0
     assert run(capsys, "info", tmp_path / "p.kmc", "--max-pixels", 599)[0] == 1
-    assert run(capsys, "decode", tmp_path / "p.kmc", "--max-pixels", 0, "-q")[0] == 0
+    assert run(capsys, "decode", tmp_path / "p.kmc", "-o", tmp_path / "d.png", "--max-pixels", 0, "-q")[0] == 0
