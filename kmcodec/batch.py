@@ -106,30 +106,26 @@ def _apply_limit(how: dict) -> None:
         Image.MAX_IMAGE_PIXELS = how["max_pixels"] or None
 
 
+def _prepare(src: str, dst: str, how: dict) -> int:
+    """Checks shared by every task; returns the input's size."""
+    _apply_limit(how)
+    size = os.path.getsize(src)
+    if os.path.exists(dst) and os.path.samefile(src, dst):
+        raise OSError(f"{dst}: output would overwrite the input")
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    return size
+
+
 def _encode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
     from .atomicfile import atomic_output
-    from .codec import k_for_bytes, quantize, quantize_for_psnr
-    from .images import to_rgb_array
+    from .codec import quantize_auto
 
     start = time.perf_counter()
-    _apply_limit(how)
     try:
-        size_in = os.path.getsize(src)
-        if os.path.exists(dst) and os.path.samefile(src, dst):
-            raise OSError(f"{dst}: output would overwrite the input")
-        os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+        size_in = _prepare(src, dst, how)
         with atomic_output(dst, overwrite) as fh:
-            rgb = to_rgb_array(src)
-            options = dict(how.get("options", {}))
-            seed = how.get("seed", 0)
-            if how.get("target_psnr") is not None:
-                q = quantize_for_psnr(rgb, how["target_psnr"], seed, **options)
-            else:
-                k = how.get("k", 16)
-                if how.get("max_bytes") is not None:
-                    k = k_for_bytes(rgb.shape[1], rgb.shape[0], how["max_bytes"])
-                q = quantize(rgb, k, seed, **options)
-            del rgb
+            q = quantize_auto(src, how["k"], how["seed"], target_psnr=how["target_psnr"],
+                              max_bytes=how["max_bytes"], **how["options"])
             size = q.write_to(fh)
         return Result(src, dst, size_in, size, time.perf_counter() - start)
     except (ValueError, OSError) as exc:  # KmcError is a ValueError
@@ -143,15 +139,11 @@ def _decode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
     from .codec import write_image
 
     start = time.perf_counter()
-    _apply_limit(how)
     try:
-        size_in = os.path.getsize(src)
-        if os.path.exists(dst) and os.path.samefile(src, dst):
-            raise OSError(f"{dst}: output would overwrite the input")
+        size_in = _prepare(src, dst, how)
         fmt = Image.registered_extensions().get(Path(dst).suffix.lower())
         if fmt is None:
             raise ValueError(f"{dst}: no image format for suffix {Path(dst).suffix!r}")
-        os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
         with atomic_output(dst, overwrite) as fh:
             write_image(src, fh, fmt)
         return Result(src, dst, size_in, os.path.getsize(dst), time.perf_counter() - start)

@@ -236,7 +236,7 @@ def _encode(args) -> None:
         return _batch(args, "encode")
     args.input = args.input[0]
     from .atomicfile import atomic_output
-    from .codec import quantize
+    from .codec import quantize_auto
     from .container import OVERHEAD
 
     out = args.output or _default_output(args.input, ".kmc")
@@ -244,18 +244,8 @@ def _encode(args) -> None:
     options = dict(n_init=args.n_init, engine=args.engine, max_iter=args.max_iter)
     with atomic_output(out, args.force) as fh:
         start = time.perf_counter()
-        from .codec import k_for_bytes, quantize_for_psnr
-        from .images import to_rgb_array
-
-        rgb = to_rgb_array(args.input)
-        if args.target_psnr is not None:
-            q = quantize_for_psnr(rgb, args.target_psnr, args.seed, **options)
-        else:
-            k = args.colors or 16
-            if args.max_bytes is not None:
-                k = k_for_bytes(rgb.shape[1], rgb.shape[0], args.max_bytes)
-            q = quantize(rgb, k, args.seed, **options)
-        del rgb  # huge images: free the pixels before packing the indices
+        q = quantize_auto(args.input, args.colors, args.seed, target_psnr=args.target_psnr,
+                          max_bytes=args.max_bytes, **options)
         size = q.write_to(fh)
         seconds = time.perf_counter() - start
     if args.quiet:

@@ -39,6 +39,7 @@ __all__ = [
     "write_image",
     "k_for_bytes",
     "quantize_for_psnr",
+    "quantize_auto",
 ]
 
 
@@ -405,3 +406,21 @@ def write_image(path, fh, fmt: str) -> tuple[int, int, str]:
     except (KeyError, ValueError) as exc:
         raise ParameterError(f"cannot write RGB pixels as {fmt}: {exc}") from None
     return width, height, f"RGB {fmt}"
+
+
+def quantize_auto(image, k: int | None = None, seed: int = 0, *, target_psnr=None,
+                  max_bytes=None, **options) -> Quantized:
+    """:func:`quantize` with K given, or chosen by ``target_psnr`` or ``max_bytes``.
+
+    At most one of ``target_psnr`` (see :func:`quantize_for_psnr`) and
+    ``max_bytes`` (see :func:`k_for_bytes`) may be given; without either, K
+    is ``k`` (default 16).
+    """
+    if target_psnr is not None and max_bytes is not None:
+        raise ParameterError("give target_psnr or max_bytes, not both")
+    rgb = to_rgb_array(image)
+    if target_psnr is not None:
+        return quantize_for_psnr(rgb, target_psnr, seed, **options)
+    if max_bytes is not None:
+        k = k_for_bytes(rgb.shape[1], rgb.shape[0], max_bytes)
+    return quantize(rgb, 16 if k is None else k, seed, **options)
