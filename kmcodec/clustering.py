@@ -48,6 +48,8 @@ _COARSE_SHIFT = 2  # grid cells of 4x4x4 colours
 _COARSE_MIN_COLORS = 1 << 14  # below this many colours, work on them directly
 _PLUSPLUS_BUDGET = 2 * 10**8  # distance evaluations k-means++ may spend
 _SWAP_PATIENCE = 4  # rejected swaps in a row that end the refinement
+_SWAP_PATIENCE_LARGE = 2  # the same for K >= _LARGE_K, where rounds cost most
+_LARGE_K = 128
 _SWAP_ITER = 3  # Lloyd iterations to judge one swap
 _SWAP_BATCH_DIVISOR = 32  # the first rounds move K/32 centres at once
 _POLISH_ITER = 10  # Lloyd iterations on the full colours after the grid
@@ -499,7 +501,8 @@ def _swap_refine(x, w, centers, inertia, state, rng, tol_abs):
     2018, which moves one centre at a time).  Moving several at once saves
     rounds when K is large; a rejected round halves ``m``, and once ``m`` is
     1, ``_SWAP_PATIENCE`` rejected rounds in a row (each trying the next
-    cheapest centre) end the search.
+    cheapest centre) end the search; ``_SWAP_PATIENCE_LARGE`` for large K,
+    where each round costs most and the gains left are smallest.
     """
     k = len(centers)
     extra = 0
@@ -508,7 +511,8 @@ def _swap_refine(x, w, centers, inertia, state, rng, tol_abs):
         return centers, inertia, 0
     batch = max(1, k // _SWAP_BATCH_DIVISOR)
     exact = None
-    while failures < _SWAP_PATIENCE:
+    patience = _SWAP_PATIENCE if k < _LARGE_K else _SWAP_PATIENCE_LARGE
+    while failures < patience:
         if exact is None:
             labels, d1, d2 = _two_nearest(x, centers)
             error = np.bincount(labels, weights=w * d1 * d1, minlength=k)
