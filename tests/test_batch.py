@@ -110,3 +110,32 @@ def test_dask_cluster(tree, tmp_path):
                                     executor=client.get_executor())
     assert [r.ok for r in results] == [True, True]
     assert (tmp_path / "dk" / "a.kmc").read_bytes() == kmcodec.encode(tree / "a.png", k=4)
+
+
+def test_ctrl_c_stops_cleanly(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    big = np.random.default_rng(0).integers(0, 256, size=(600, 800, 3), dtype=np.uint8)
+    for i in range(12):
+        Image.fromarray(np.roll(big, i, axis=1)).save(src / f"{i:02}.png")
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kmcodec", "encode", str(src), "--out-dir", str(out), "-k", "64", "-j", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    time.sleep(3)  # long enough to be mid-way: workers started, some files in progress
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before  # inputs untouched
+    for path in out.rglob("*") if out.exists() else []:
+        assert path.suffix == ".kmc" and not path.name.startswith(".")  # no temporary files left
+        kmcodec.info(path)  # and every output there is complete
