@@ -94,3 +94,18 @@ def machine() -> str:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def format_table(header: list[str], rows: list[list[str]], markdown: bool = False,
+                 left: int = 0) -> str:
+    """Aligned text (the first ``left`` columns flush left), or a Markdown table."""
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:{'<' if i < left else '>'}{w}}}" for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*header)] + [fmt.format(*r) for r in rows])
+
+
+def write_markdown(path, header, rows) -> None:
+    path.write_text(f"machine: {machine()}\n\n" + format_table(header, rows, markdown=True) + "\n")

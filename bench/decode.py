@@ -81,15 +81,11 @@ def main() -> None:
         rows.append([str(bits), str(len(q.palette)), f"{len(data):,}", f"{len(png):,}", f"{t_kmc:.4f}",
                      f"{t_png:.4f}", f"{t_kmc / t_png:.2f}", f"{width * height / t_kmc / 1e6:.0f}"])
         print("  ".join(rows[-1]), flush=True)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
     print()
-    print("\n".join([fmt.format(*header)] + [fmt.format(*r) for r in rows]))
+    print(common.format_table(header, rows))
     print("\nseconds: median of the runs, bytes in memory to an (H, W, 3) uint8 array; both decoders' pixels compared equal.")
     if args.markdown:
-        md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        md += ["| " + " | ".join(r) + " |" for r in rows]
-        args.markdown.write_text(f"machine: {common.machine()}\n\n" + "\n".join(md) + "\n")
+        common.write_markdown(args.markdown, header, rows)
 
 
 if __name__ == "__main__":

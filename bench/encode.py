@@ -92,13 +92,7 @@ def print_table(rows, markdown=False):
         m_ratio = f"{r['mse'] / ref['mse']:.3f}" if ref and ref["mse"] else "-"
         lines.append([r["image"], r["method"], str(r["k"]), f"{r['seconds']:.2f}", t_ratio,
                       f"{r['mse']:.2f}", m_ratio, f"{common.psnr(r['mse']):.2f}", f"{r['peak_mb']:.0f}"])
-    if markdown:
-        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(line) + " |" for line in lines]
-        return "\n".join(out)
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
-    return "\n".join([fmt.format(*header)] + [fmt.format(*line) for line in lines])
+    return common.format_table(header, lines, markdown=markdown, left=2)
 
 
 def main() -> None:
@@ -158,9 +152,7 @@ def main() -> None:
         print("peak MB: largest maximum resident set; MSE over all pixels and channels (0-255 scale);")
         print("x kmcodec: ratio to kmcodec's value for the same image and K (below 1 = better than kmcodec).")
         if args.markdown:
-            args.markdown.write_text(
-                f"machine: {common.machine()}\n\n" + print_table(rows, markdown=True) + "\n"
-            )
+            args.markdown.write_text(f"machine: {common.machine()}\n\n" + print_table(rows, markdown=True) + "\n")
 
 
 if __name__ == "__main__":

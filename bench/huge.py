@@ -54,14 +54,10 @@ def main() -> None:
             src.unlink()
             kmc.unlink()
             png.unlink()
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
     print()
-    print("\n".join([fmt.format(*header)] + [fmt.format(*r) for r in rows]))
+    print(common.format_table(header, rows))
     if args.markdown:
-        md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        md += ["| " + " | ".join(r) + " |" for r in rows]
-        args.markdown.write_text(f"machine: {common.machine()}\n\n" + "\n".join(md) + "\n")
+        common.write_markdown(args.markdown, header, rows)
 
 
 if __name__ == "__main__":
