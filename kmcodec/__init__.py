@@ -22,7 +22,7 @@ from .codec import (
     read,
     write,
 )
-from . import container
+from . import container  # noqa: F401  (kmcodec.container: the format module)
 from .container import KmcInfo
 from .errors import (
     FormatError,

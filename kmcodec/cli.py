@@ -28,7 +28,7 @@ def _int_in(name: str, low: int, high: int | None = None):
         try:
             value = int(text, 10)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be an integer")
+            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be an integer") from None
         if value < low or (high is not None and value > high):
             rule = f"from {low} to {high}" if high is not None else f">= {low}"
             raise argparse.ArgumentTypeError(f"{name} is {value}; it must be {rule}")
@@ -150,7 +150,7 @@ def _positive_float(name: str):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be a number")
+            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be a number") from None
         if not 0 < value < float("inf"):
             raise argparse.ArgumentTypeError(f"{name} is {value}; it must be positive and finite")
         return value
@@ -327,14 +327,14 @@ def _compare(args) -> None:
         if not args.no_ssim:
             import skimage  # noqa: F401
     except ImportError as exc:
-        raise _Failure(f"kmc compare needs its extra: pip install \"kmcodec[compare]\" ({exc})")
+        raise _Failure(f"kmc compare needs its extra: pip install \"kmcodec[compare]\" ({exc})") from None
     from .atomicfile import atomic_output
 
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise _Failure('--plot needs matplotlib: pip install "kmcodec[plot]"')
+            raise _Failure('--plot needs matplotlib: pip install "kmcodec[plot]"') from None
     for path in args.images:
         if not os.path.isfile(path):
             raise _Failure(f"{path}: no such file")
@@ -371,7 +371,7 @@ def _plot(args) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise _Failure('kmc plot needs matplotlib: pip install "kmcodec[plot]"')
+        raise _Failure('kmc plot needs matplotlib: pip install "kmcodec[plot]"') from None
     from . import plots
     from .atomicfile import atomic_output
     from .codec import quantize

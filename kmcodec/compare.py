@@ -325,9 +325,13 @@ def format_table(rows) -> str:
         best_psnr = max(finite)
         ssims = [r.ssim for r in group if r.ssim is not None and not math.isnan(r.ssim)]
         best_ssim = max(ssims) if ssims else None
+        several = len(group) > 1
         for r in group:
             p = r.psnr if r.psnr is not None else math.inf
-            mark = lambda hit: "*" if hit and len(group) > 1 else " "  # noqa: E731
+
+            def mark(hit: bool) -> str:
+                return "*" if hit and several else " "
+
             notes = []
             if r.lossless:
                 notes.append(f"lossless ({r.lossless} pixels)")

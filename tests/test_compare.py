@@ -51,7 +51,6 @@ def test_kmc_row_is_the_real_file(rows, photo):
         data = kmcodec.encode(photo, k=k, seed=0)
         row = by(rows, "kmc", k)
         assert row.bytes == len(data)
-        n = row.extra["colors"]
 
         meta = kmcodec.info(data)
         assert row.extra["formula_bits"] == meta.formula_bits
