@@ -8,11 +8,12 @@ thousand to a few million distinct colours, a graphic a few hundred.
 
 Our engine works coarse to fine, and never on a random sample:
 
-1. Colours are merged into cells of a 64x64x64 grid, each represented by the
-   weighted mean of its colours and their total weight.  For any centre c,
-   a cell's colours cost ``W*|mean - c|**2`` plus a constant, so k-means on
-   the cells optimises the true objective, except that a cell cannot be
-   split between two clusters.
+1. Colours are merged into cells of a 64x64x64 grid (128x128x128 where
+   pixels are dense), each represented by the weighted mean of its colours
+   and their total weight.  For any centre c, a cell's colours cost
+   ``W*|mean - c|**2`` plus a constant, so k-means on the cells optimises
+   the true objective, except that a cell cannot be split between two
+   clusters.
 2. On the cells: greedy k-means++ seeding (weighted, as scikit-learn's), or
    a weighted median cut when K is in the thousands; Lloyd iterations; then
    a swap refinement that escapes Lloyd's local optimum.
@@ -46,9 +47,10 @@ ENGINES = ("kmeans", "sklearn")
 _LUT_THRESHOLD = 1 << 18  # pixels; above this a 2**24 table beats sorting
 _CHUNK = 1 << 20  # pixels per chunk: bounds the temporaries of index arithmetic
 _COARSE_SHIFT = 2  # grid cells of 4x4x4 colours
+_DENSE_FACTOR = 16  # cells heavier than 1/16 of a cluster's average weight are halved
 _COARSE_MIN_COLORS = 1 << 14  # below this many colours, work on them directly
 _PLUSPLUS_BUDGET = 2 * 10**8  # distance evaluations k-means++ may spend
-_SWAP_PATIENCE = 4  # rejected swaps in a row that end the refinement
+_SWAP_PATIENCE = 6  # rejected swaps in a row that end the refinement
 _SWAP_PATIENCE_LARGE = 2  # the same for K >= _LARGE_K, where rounds cost most
 _LARGE_K = 128
 _SWAP_ITER = 3  # Lloyd iterations to judge one swap
@@ -269,18 +271,32 @@ def _two_nearest(x: np.ndarray, centers: np.ndarray, tree=None):
 # --- our engine ---------------------------------------------------------------
 
 
-def _coarsen(x: np.ndarray, w: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray]:
-    """Merge colours into grid cells of side ``2**shift``: weighted mean, weight."""
-    q = x.astype(np.intp) >> shift
-    side = 256 >> shift
-    cell = (q[:, 0] * side + q[:, 1]) * side + q[:, 2]
-    size = side**3
-    weight = np.bincount(cell, weights=w, minlength=size)
-    occupied = np.flatnonzero(weight)
+def _coarsen(x: np.ndarray, w: np.ndarray, shift: int, dense: float):
+    """Merge colours into grid cells: weighted mean colour and total weight.
+
+    Cells have side ``2**shift``, except that a cell heavier than ``dense``
+    is replaced by its eight half-size cells: fine where many pixels are,
+    where k-means wants several centres close together (a dark sky at
+    K=256 lost 2% of MSE to scikit-learn on uniform cells, and gains 0.8%
+    on these).  For any centre c, a cell's colours cost ``W*|mean - c|**2``
+    plus a constant, so k-means on the cells optimises the true objective,
+    except that a cell cannot be split between clusters.
+    """
+    q = x.astype(np.intp) >> (shift - 1)
+    side = 256 >> (shift - 1)
+    fine = (q[:, 0] * side + q[:, 1]) * side + q[:, 2]
+    q >>= 1
+    half = side >> 1
+    coarse = (q[:, 0] * half + q[:, 1]) * half + q[:, 2]
+    weight = np.bincount(coarse, weights=w, minlength=half**3)
+    cell = np.where(weight[coarse] > dense, fine + half**3, coarse)
+    size = half**3 + side**3
+    total = np.bincount(cell, weights=w, minlength=size)
+    occupied = np.flatnonzero(total)
     sums = np.stack(
         [np.bincount(cell, weights=w * x[:, c], minlength=size)[occupied] for c in range(3)], 1
     )
-    return sums / weight[occupied, None], weight[occupied]
+    return sums / total[occupied, None], total[occupied]
 
 
 def _kmeans(x, w, k, seed, n_init, max_iter, tol):
@@ -289,7 +305,7 @@ def _kmeans(x, w, k, seed, n_init, max_iter, tol):
     variance = np.average((x - mean) ** 2, axis=0, weights=w)
     tol_abs = float(np.mean(variance)) * tol
     if len(x) >= _COARSE_MIN_COLORS:
-        xc, wc = _coarsen(x, w, _COARSE_SHIFT)
+        xc, wc = _coarsen(x, w, _COARSE_SHIFT, w.sum() / (_DENSE_FACTOR * k))
         if len(xc) > 4 * k:
             centers, iterations = _kmeans_on(xc, wc, k, rng, n_init, max_iter, tol_abs)
             polish = min(max_iter, _POLISH_ITER)
