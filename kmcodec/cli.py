@@ -194,16 +194,13 @@ def _batch(args, kind: str) -> None:
     common = dict(out_dir=args.out_dir, jobs=args.jobs, recursive=args.recursive,
                   overwrite=args.force, progress=sys.stderr.isatty(), max_pixels=args.max_pixels)
     start = time.perf_counter()
-    try:
-        if kind == "encode":
-            results = batch.encode_many(
-                args.input, k=args.colors or 16, seed=args.seed, target_psnr=args.target_psnr,
-                max_bytes=args.max_bytes, n_init=args.n_init, engine=args.engine,
-                max_iter=args.max_iter, **common)
-        else:
-            results = batch.decode_many(args.input, fmt=args.format, **common)
-    except KeyboardInterrupt:
-        raise
+    if kind == "encode":
+        results = batch.encode_many(
+            args.input, k=args.colors or 16, seed=args.seed, target_psnr=args.target_psnr,
+            max_bytes=args.max_bytes, n_init=args.n_init, engine=args.engine,
+            max_iter=args.max_iter, **common)
+    else:
+        results = batch.decode_many(args.input, fmt=args.format, **common)
     for r in results:
         if not r.ok:
             print(f"{PROG}: error: {r.input}: {r.error}", file=sys.stderr)

@@ -54,7 +54,8 @@ _SWAP_PATIENCE = 6  # rejected swaps in a row that end the refinement
 _SWAP_PATIENCE_LARGE = 2  # the same for K >= _LARGE_K, where rounds cost most
 _LARGE_K = 128
 _SWAP_ITER = 3  # Lloyd iterations to judge one swap
-_SWAP_BATCH_DIVISOR = 32  # the first rounds move K/32 centres at once
+_SWAP_BATCH_DIVISOR = 32  # the first rounds move K/32 centres at once,
+_SWAP_BATCH_MAX = 64  # but never more than this: each costs a pass over the colours
 _POLISH_ITER = 10  # Lloyd iterations on the full colours after the grid
 _EXACT_MOVERS = 4  # centres per Lloyd step whose distances are computed exactly
 
@@ -320,8 +321,12 @@ def _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs):
     best = None
     for _ in range(n_init if plusplus else 1):  # median cut is deterministic
         centers = _kmeans_plusplus(x, w, k, rng) if plusplus else _median_cut(x, w, k)
-        centers, inertia, state, iterations = _lloyd(x, w, centers, max_iter, tol_abs)
-        centers, inertia, extra = _swap_refine(x, w, centers, inertia, state, rng, tol_abs)
+        centers, inertia, _, iterations = _lloyd(x, w, centers, max_iter, tol_abs)
+        extra = 0
+        if plusplus:
+            # With K in the thousands every swap round costs passes over K
+            # centres for gains too small to see; median cut seeds well there.
+            centers, inertia, extra = _swap_refine(x, w, centers, inertia, rng, tol_abs)
         if best is None or inertia < best[1]:
             best = (centers, inertia, iterations + extra)
     return best[0], best[2]
@@ -511,7 +516,7 @@ def _bounded_assign(x, centers, labels, upper, lower, tree):
     return idx, old
 
 
-def _swap_refine(x, w, centers, inertia, state, rng, tol_abs):
+def _swap_refine(x, w, centers, inertia, rng, tol_abs):
     """Escape Lloyd's local optimum by moving centres where they are needed.
 
     Lloyd never moves a centre far, so k-means++ leaves some regions with too
@@ -531,7 +536,7 @@ def _swap_refine(x, w, centers, inertia, state, rng, tol_abs):
     failures = 0
     if k < 2:
         return centers, inertia, 0
-    batch = max(1, k // _SWAP_BATCH_DIVISOR)
+    batch = min(max(1, k // _SWAP_BATCH_DIVISOR), _SWAP_BATCH_MAX)
     exact = None
     patience = _SWAP_PATIENCE if k < _LARGE_K else _SWAP_PATIENCE_LARGE
     while failures < patience:
