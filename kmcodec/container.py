@@ -23,6 +23,7 @@ end-4   4     u32     crc32               CRC-32 of every byte before it
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import asdict, dataclass
@@ -312,11 +313,6 @@ def build(width: int, height: int, palette: np.ndarray, indices: np.ndarray) -> 
     palette : ndarray of shape (K, 3), uint8
     indices : ndarray of shape (width * height,), values < K
     """
-    colors = len(palette)
-    bits = bits_for_colors(colors)
-    payload = bitpack.pack(indices, bits)
-    head = _HEADER.pack(
-        MAGIC, VERSION, CODER_PACKED, bits, 0, width, height, colors, len(payload)
-    )
-    body = b"".join((head, np.ascontiguousarray(palette, np.uint8).tobytes(), payload))
-    return body + zlib.crc32(body).to_bytes(TRAILER_SIZE, "little")
+    buf = io.BytesIO()
+    write(buf, width, height, palette, indices)
+    return buf.getvalue()
