@@ -126,7 +126,7 @@ def _encode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
         with atomic_output(dst, overwrite) as fh:
             q = quantize_auto(src, how["k"], how["seed"], target_psnr=how["target_psnr"],
                               max_bytes=how["max_bytes"], **how["options"])
-            size = q.write_to(fh)
+            size = q.write_to(fh, how.get("coder", "packed"))
         return Result(src, dst, size_in, size, time.perf_counter() - start)
     except (ValueError, OSError) as exc:  # KmcError is a ValueError
         return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
@@ -200,7 +200,7 @@ def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
 def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: Executor | None = None,
                 jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
                 progress: bool = False, target_psnr=None, max_bytes=None, max_pixels=None,
-                **options) -> list[Result]:
+                coder: str = "packed", **options) -> list[Result]:
     """Encode image files and folders to .kmc files.
 
     Parameters
@@ -209,7 +209,7 @@ def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: E
         Files (any image Pillow reads) and folders (their image files).
     out_dir : path, optional
         Mirror the inputs under this folder; default: beside each input.
-    k, seed, target_psnr, max_bytes, **options
+    k, seed, target_psnr, max_bytes, coder, **options
         As for ``kmc encode`` and :func:`kmcodec.quantize`.
     executor : concurrent.futures.Executor, optional
         Where tasks run; default a process pool of ``jobs`` workers (all
@@ -223,13 +223,14 @@ def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: E
     -------
     list of Result, in input order
     """
-    from .codec import _check_options
+    from .codec import _check_coder, _check_options
 
+    _check_coder(coder, max_bytes)
     _check_options(k, seed, options.get("n_init", "auto"), options.get("engine", "kmeans"),
                    options.get("max_iter", 300), options.get("tol", 1e-4))
     pairs = plan(inputs, out_dir, ".kmc", recursive, _is_image_name)
     how = dict(k=k, seed=seed, target_psnr=target_psnr, max_bytes=max_bytes, options=options,
-               max_pixels=max_pixels)
+               max_pixels=max_pixels, coder=coder)
     return _run(_encode_task, pairs, overwrite, how, executor, jobs, progress)
 
 

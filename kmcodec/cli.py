@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         "--engine", choices=("kmeans", "sklearn"), default="kmeans",
         help="kmcodec's own k-means (default) or scikit-learn's KMeans",
     )
+    enc.add_argument(
+        "--coder", choices=("packed", "entropy"), default="packed",
+        help="index coding: 'packed' (default) is the formula, ceil(log2 K) bits "
+        "per pixel; 'entropy' is context-modelled arithmetic coding, usually "
+        "smaller than lossless WebP of the same pixels",
+    )
     _common_output_flags(enc)
     _batch_flags(enc)
 
@@ -198,7 +204,7 @@ def _batch(args, kind: str) -> None:
         results = batch.encode_many(
             args.input, k=args.colors or 16, seed=args.seed, target_psnr=args.target_psnr,
             max_bytes=args.max_bytes, n_init=args.n_init, engine=args.engine,
-            max_iter=args.max_iter, **common)
+            max_iter=args.max_iter, coder=args.coder, **common)
     else:
         results = batch.decode_many(args.input, fmt=args.format, **common)
     for r in results:
@@ -236,6 +242,9 @@ def _encode(args) -> None:
     from .codec import quantize_auto
     from .container import OVERHEAD
 
+    from .codec import _check_coder
+
+    _check_coder(args.coder, args.max_bytes)
     out = args.output or _default_output(args.input, ".kmc")
     _check_paths(args.input, out)
     options = dict(n_init=args.n_init, engine=args.engine, max_iter=args.max_iter)
@@ -243,7 +252,7 @@ def _encode(args) -> None:
         start = time.perf_counter()
         q = quantize_auto(args.input, args.colors, args.seed, target_psnr=args.target_psnr,
                           max_bytes=args.max_bytes, **options)
-        size = q.write_to(fh)
+        size = q.write_to(fh, args.coder)
         seconds = time.perf_counter() - start
     if args.quiet:
         return
@@ -252,10 +261,12 @@ def _encode(args) -> None:
     bits = (k - 1).bit_length()
     mse = q.mse
     psnr = "inf (lossless)" if mse == 0 else f"{10 * math.log10(255**2 / mse):.2f} dB"
+    formula = 24 * k + width * height * bits
+    how = (f"formula {formula:,} bits + {OVERHEAD} bytes" if args.coder == "packed"
+           else f"{100 * size / (formula // 8 + OVERHEAD):.1f}% of the packed file")
     print(
         f"{out}: {width}x{height}, {k} colours ({bits} bits/index), "
-        f"{size:,} bytes = formula {24 * k + width * height * bits:,} bits "
-        f"+ {OVERHEAD} bytes; {size * 8 / (width * height):.3f} bits/pixel, "
+        f"{size:,} bytes ({args.coder} coder) = {how}; {size * 8 / (width * height):.3f} bits/pixel, "
         f"MSE {mse:.2f}, PSNR {psnr}, {seconds:.2f} s"
     )
 
@@ -284,6 +295,10 @@ def _decode(args) -> None:
         print(f"{out}: {width}x{height}, {how}, {os.path.getsize(out):,} bytes")
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else f"{part} bytes against 0"
+
+
 def _info(args) -> None:
     from .codec import info
 
@@ -301,14 +316,25 @@ def _info(args) -> None:
         ("coder", f"{meta.coder} (format version {meta.version})"),
         ("header", f"{meta.header_bytes:>12,} bytes"),
         ("palette", f"{meta.palette_bytes:>12,} bytes  = 3 x {k} (24 bits per colour)"),
-        ("indices", f"{meta.index_bytes:>12,} bytes  = ceil({n} x {b} / 8)"),
+        *(
+            [("indices", f"{meta.index_bytes:>12,} bytes  = ceil({n} x {b} / 8)")]
+            if meta.coder == "packed" else [
+                ("indices", f"{meta.index_bytes:>12,} bytes  = {meta.index_bytes * 8 / n:.4f} bits/index"
+                            f" ({_share(meta.index_bytes, -(-n * b // 8))} of packed)"),
+                ("  table", f"{meta.stripe_table_bytes:>12,} bytes  (stripe_rows and {meta.stripes} stripe length{'s' if meta.stripes > 1 else ''})"),
+                ("  streams", f"{meta.index_bytes - meta.stripe_table_bytes:>12,} bytes  "
+                              f"({meta.stripes} arithmetic-coded stripe{'s' if meta.stripes > 1 else ''})"),
+            ]
+        ),
         ("trailer", f"{meta.trailer_bytes:>12,} bytes  (CRC-32)"),
         ("total", f"{meta.total_bytes:>12,} bytes"),
         (
             "formula",
             f"24K + N*ceil(log2 K) = {meta.formula_bits:,} bits = "
-            f"{(meta.formula_bits + 7) // 8:,} bytes; the file adds "
-            f"{meta.total_bytes - (meta.formula_bits + 7) // 8} bytes",
+            f"{(meta.formula_bits + 7) // 8:,} bytes; "
+            + (f"the file adds {meta.total_bytes - (meta.formula_bits + 7) // 8} bytes"
+               if meta.coder == "packed" else
+               f"the file is {_share(meta.total_bytes, (meta.formula_bits + 7) // 8)} of it"),
         ),
         ("bits/pixel", f"{meta.total_bytes * 8 / n:.4f} (raw RGB: 24)"),
     ]

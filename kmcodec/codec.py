@@ -72,15 +72,21 @@ class Quantized:
     def shape(self) -> tuple[int, int]:
         return self.indices.shape
 
-    def to_bytes(self) -> bytes:
-        """The .kmc file for this palette and these indices."""
-        height, width = self.indices.shape
-        return container.build(width, height, self.palette, self.indices.reshape(-1))
+    def to_bytes(self, coder: str = "packed") -> bytes:
+        """The .kmc file for this palette and these indices.
 
-    def write_to(self, fh) -> int:
+        ``coder`` is "packed" (the formula, default) or "entropy" (smaller;
+        spec section 11).
+        """
+        height, width = self.indices.shape
+        return container.build(width, height, self.palette, self.indices.reshape(-1),
+                               container.coder_id(coder))
+
+    def write_to(self, fh, coder: str = "packed") -> int:
         """Write the .kmc file to the binary file ``fh``; return its size in bytes."""
         height, width = self.indices.shape
-        return container.write(fh, width, height, self.palette, self.indices)
+        return container.write(fh, width, height, self.palette, self.indices,
+                               container.coder_id(coder))
 
     def to_rgb(self) -> np.ndarray:
         """The decoded image: (H, W, 3) uint8."""
@@ -161,7 +167,7 @@ def quantize(
     )
 
 
-def encode(image, k: int = 16, seed: int = 0, **options) -> bytes:
+def encode(image, k: int = 16, seed: int = 0, *, coder: str = "packed", **options) -> bytes:
     """Encode an image as a .kmc file.
 
     Parameters
@@ -169,14 +175,18 @@ def encode(image, k: int = 16, seed: int = 0, **options) -> bytes:
     image : PIL.Image.Image, str, os.PathLike or ndarray of shape (H, W, 3), uint8
     k, seed, **options
         As for :func:`quantize`.
+    coder : {"packed", "entropy"}, default "packed"
+        How the indices are stored: bit-packed at ceil(log2 K) bits, or
+        context-modelled arithmetic coding (usually several times smaller).
 
     Returns
     -------
     bytes
-        Exactly ``32 + 3*K + ceil(H*W*ceil(log2 K)/8)`` bytes, where K is the
-        number of palette entries used (at most ``k``).
+        With the packed coder, exactly ``32 + 3*K + ceil(H*W*ceil(log2 K)/8)``
+        bytes, where K is the number of palette entries used (at most ``k``).
     """
-    return quantize(image, k, seed, **options).to_bytes()
+    number = container.coder_id(coder)
+    return quantize(image, k, seed, **options).to_bytes(container.CODER_NAMES[number])
 
 
 def _as_buffer(data) -> memoryview:
@@ -287,6 +297,7 @@ def write(
     seed: int = 0,
     *,
     overwrite: bool = False,
+    coder: str = "packed",
     **options,
 ) -> container.KmcInfo:
     """Encode ``image`` into the file ``path``, atomically.
@@ -300,7 +311,7 @@ def write(
         The description of the written file.
     """
     with atomic_output(path, overwrite) as fh:
-        data = encode(image, k, seed, **options)
+        data = encode(image, k, seed, coder=coder, **options)
         fh.write(data)
     return container.info(data)
 
@@ -406,6 +417,15 @@ def write_image(path, fh, fmt: str) -> tuple[int, int, str]:
     except (KeyError, ValueError) as exc:
         raise ParameterError(f"cannot write RGB pixels as {fmt}: {exc}") from None
     return width, height, f"RGB {fmt}"
+
+
+def _check_coder(coder, max_bytes=None) -> None:
+    name = container.CODER_NAMES[container.coder_id(coder)]
+    if max_bytes is not None and name != "packed":
+        raise ParameterError(
+            f"max_bytes is {max_bytes} with coder {name!r}: choosing K by size works"
+            " with the packed coder only, whose size the formula gives exactly"
+        )
 
 
 def quantize_auto(image, k: int | None = None, seed: int = 0, *, target_psnr=None,

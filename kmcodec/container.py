@@ -8,13 +8,14 @@ offset  size  type    field               allowed values
 ======  ====  ======  ==================  ===================================
 0       4     bytes   magic               ``4B 4D 43 46`` ("KMCF")
 4       1     u8      version             1
-5       1     u8      coder               0 = packed
+5       1     u8      coder               0 = packed, 1 = entropy
 6       1     u8      bits_per_index      ceil(log2(colors)), 0 to 16
 7       1     u8      flags               0
 8       4     u32     width               >= 1
 12      4     u32     height              >= 1
 16      4     u32     colors              1 to 65536
-20      8     u64     payload_bytes       ceil(width*height*bits/8) (packed)
+20      8     u64     payload_bytes       ceil(width*height*bits/8) (packed);
+                                          the payload's length (entropy)
 28      3K    u8[]    palette             K triplets R, G, B
 28+3K   P     bytes   payload             the coded indices
 end-4   4     u32     crc32               CRC-32 of every byte before it
@@ -37,6 +38,9 @@ __all__ = [
     "MAGIC",
     "VERSION",
     "CODER_PACKED",
+    "CODER_ENTROPY",
+    "CODER_NAMES",
+    "coder_id",
     "HEADER_SIZE",
     "TRAILER_SIZE",
     "OVERHEAD",
@@ -55,7 +59,8 @@ __all__ = [
 MAGIC = b"KMCF"
 VERSION = 1
 CODER_PACKED = 0
-CODER_NAMES = {CODER_PACKED: "packed"}
+CODER_ENTROPY = 1
+CODER_NAMES = {CODER_PACKED: "packed", CODER_ENTROPY: "entropy"}
 MAX_COLORS = 65536
 _HEADER = struct.Struct("<4sBBBBIIIQ")
 HEADER_SIZE = _HEADER.size  # 28
@@ -66,6 +71,17 @@ OVERHEAD = HEADER_SIZE + TRAILER_SIZE  # 32: the same for every image
 def bits_for_colors(colors: int) -> int:
     """``ceil(log2(colors))``: 0 for one colour, 1 for two, 8 for 256."""
     return (colors - 1).bit_length()
+
+
+def coder_id(coder: str | int) -> int:
+    """The header value of a coder given by name ("packed", "entropy") or id."""
+    for number, name in CODER_NAMES.items():
+        if coder == name or (isinstance(coder, int) and not isinstance(coder, bool) and coder == number):
+            return number
+    from .errors import ParameterError
+
+    known = ", ".join(repr(n) for n in CODER_NAMES.values())
+    raise ParameterError(f"coder is {coder!r}; it must be one of {known}")
 
 
 def file_size(width: int, height: int, colors: int) -> int:
@@ -106,7 +122,9 @@ class KmcInfo:
 
     ``formula_bits`` is the textbook count 24K + N*ceil(log2 K); the file
     is ``ceil(formula_bits / 8)`` bytes plus the fixed 32-byte overhead
-    (header 28 + trailer 4) for the packed coder.
+    (header 28 + trailer 4) for the packed coder.  For the entropy coder,
+    ``index_bytes`` is the whole payload: a stripe table of
+    ``stripe_table_bytes`` and ``stripes`` coded streams.
     """
 
     width: int
@@ -121,6 +139,8 @@ class KmcInfo:
     trailer_bytes: int
     total_bytes: int
     formula_bits: int
+    stripes: int = 1
+    stripe_table_bytes: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -195,7 +215,7 @@ def parse_header(data: bytes | memoryview, total_size: int | None = None) -> Hea
             "the limit only for files you trust"
         )
     expected = bitpack.packed_size(width * height, bits)
-    if payload != expected:
+    if coder == CODER_PACKED and payload != expected:
         raise FormatError(
             f"payload_bytes is {payload}, must be ceil({width}*{height}*{bits}/8)"
             f" = {expected} for the packed coder"
@@ -228,8 +248,24 @@ def _check_crc(data: memoryview, header: Header) -> None:
 
 
 def info(data: bytes | memoryview) -> KmcInfo:
-    """Make every decoder check on a whole file and describe it."""
-    header = parse(data)[0]
+    """Check a whole file and describe it.
+
+    Every decoder check is made, except that the coded streams of an
+    entropy-coded file are not decoded (its CRC-32, stripe table and
+    lengths are checked): describing a file stays fast.
+    """
+    view = memoryview(data).cast("B")
+    header = parse_header(view, len(view))
+    stripes, table = 1, 0
+    if header.coder == CODER_PACKED:
+        parse(view)
+    else:
+        _check_crc(view, header)
+        from .entropy import payload_layout
+
+        start = HEADER_SIZE + header.palette_bytes
+        lengths = payload_layout(view[start : start + header.payload_bytes], header.height)[1]
+        stripes, table = len(lengths), 4 + 4 * len(lengths)
     return KmcInfo(
         width=header.width,
         height=header.height,
@@ -243,6 +279,8 @@ def info(data: bytes | memoryview) -> KmcInfo:
         trailer_bytes=TRAILER_SIZE,
         total_bytes=header.total_bytes,
         formula_bits=24 * header.colors + header.pixels * header.bits_per_index,
+        stripes=stripes,
+        stripe_table_bytes=table,
     )
 
 
@@ -263,6 +301,12 @@ def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
     palette = np.frombuffer(view, np.uint8, header.palette_bytes, start).reshape(-1, 3)
     start += header.palette_bytes
     payload = view[start : start + header.payload_bytes]
+    if header.coder == CODER_ENTROPY:
+        from .entropy import decode_payload
+
+        indices = np.empty((header.height, header.width), np.uint8 if header.colors <= 256 else np.uint16)
+        decode_payload(payload, header.width, header.height, palette, indices)
+        return header, palette.copy(), indices.reshape(-1)
     pad = bitpack.padding_bits(header.pixels, header.bits_per_index)
     if pad and payload[-1] & ((1 << pad) - 1):
         raise FormatError(
@@ -281,22 +325,25 @@ def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
     return header, palette.copy(), indices
 
 
-def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray) -> int:
-    """Write a packed-coder file to the binary file ``fh``; return its size.
+def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray,
+          coder: int = CODER_PACKED) -> int:
+    """Write a .kmc file to the binary file ``fh``; return its size.
 
     The same bytes as :func:`build`, without holding the whole file in
-    memory: 8-bit indices are written straight from their array.
+    memory: 8-bit packed indices are written straight from their array.
     """
     colors = len(palette)
     bits = bits_for_colors(colors)
     flat = np.ascontiguousarray(indices).reshape(-1)
-    if bits == 8:
+    if coder == CODER_ENTROPY:
+        from .entropy import encode_payload
+
+        payload = memoryview(encode_payload(flat.reshape(height, width), colors, palette))
+    elif bits == 8:
         payload = memoryview(flat.astype(np.uint8, copy=False))
     else:
         payload = memoryview(bitpack.pack(flat, bits))
-    head = _HEADER.pack(
-        MAGIC, VERSION, CODER_PACKED, bits, 0, width, height, colors, payload.nbytes
-    )
+    head = _HEADER.pack(MAGIC, VERSION, coder, bits, 0, width, height, colors, payload.nbytes)
     pal = np.ascontiguousarray(palette, np.uint8).tobytes()
     crc = zlib.crc32(payload, zlib.crc32(pal, zlib.crc32(head)))
     for part in (head, pal, payload, crc.to_bytes(TRAILER_SIZE, "little")):
@@ -304,8 +351,9 @@ def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray)
     return len(head) + len(pal) + payload.nbytes + TRAILER_SIZE
 
 
-def build(width: int, height: int, palette: np.ndarray, indices: np.ndarray) -> bytes:
-    """Assemble a packed-coder file; inputs are trusted (validated upstream).
+def build(width: int, height: int, palette: np.ndarray, indices: np.ndarray,
+          coder: int = CODER_PACKED) -> bytes:
+    """Assemble a .kmc file; inputs are trusted (validated upstream).
 
     Parameters
     ----------
@@ -314,5 +362,5 @@ def build(width: int, height: int, palette: np.ndarray, indices: np.ndarray) -> 
     indices : ndarray of shape (width * height,), values < K
     """
     buf = io.BytesIO()
-    write(buf, width, height, palette, indices)
+    write(buf, width, height, palette, indices, coder)
     return buf.getvalue()

@@ -91,7 +91,7 @@ VALID = make_file(5, 3, 6)
         ({"magic": b"\x89PNG"}, FormatError, "not a .kmc file"),
         ({"version": 2}, UnsupportedFormatError, "version is 2; this reader supports version 1"),
         ({"version": 0}, UnsupportedFormatError, "version is 0"),
-        ({"coder": 1}, UnsupportedFormatError, "unsupported coder 1"),
+        ({"coder": 2}, UnsupportedFormatError, "unsupported coder 2"),
         ({"coder": 255}, UnsupportedFormatError, "unsupported coder 255"),
         ({"flags": 1}, FormatError, "flags is 0x01, must be 0"),
         ({"width": 0}, FormatError, "width x height is 0 x 3"),
@@ -222,5 +222,5 @@ def test_info_reports_breakdown():
     assert meta.to_dict() == {
         "width": 5, "height": 3, "colors": 6, "bits_per_index": 3, "coder": "packed", "version": 1,
         "header_bytes": 28, "palette_bytes": 18, "index_bytes": 6, "trailer_bytes": 4,
-        "total_bytes": 56, "formula_bits": 24 * 6 + 15 * 3,
+        "total_bytes": 56, "formula_bits": 24 * 6 + 15 * 3, "stripes": 1, "stripe_table_bytes": 0,
     }

@@ -1,0 +1,365 @@
+"""Compiled inner loops of coder 1 (see :mod:`kmcodec.entropy`, spec section 11).
+
+One function codes a stripe in either direction: the model is written once
+and asks :func:`_code_bit` to encode the bit it knows or decode the bit it
+does not, so encoder and decoder cannot drift apart.  Every quantity is an
+integer; ``>>`` on a negative number rounds towards minus infinity, as in
+the spec.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "kmcodec-numba"))
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+M32 = 0xFFFFFFFF
+HASH_BITS = 18
+# Context table sizes (spec section 11.4).
+N_FIRST = 256                 # question 1: pat
+N_SET = 256 * 8               # question 2: pat, m
+N_WHICH = 4 * 256 * 8         # question 2b: i, pat, m
+N_EXP = 8 * 8 * 17            # literal exponent: act, nc, bit
+N_MAN = 17 * 17 * 4           # literal mantissa: e, bit, prefix
+OFF_SET = N_FIRST
+OFF_WHICH = OFF_SET + N_SET
+OFF_EXP = OFF_WHICH + N_WHICH
+OFF_MAN = OFF_EXP + N_EXP
+N_COUNTERS = OFF_MAN + N_MAN
+
+# squash(d) at d = -2048, -1920, ..., 2048 (spec section 11.3), in 1/4096.
+_SQUASH_KNOTS = np.array(
+    [1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047, 2549, 2994,
+     3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094], np.int64)
+
+
+@njit(cache=True)
+def _tables(knots):
+    squash = np.empty(4096, np.int64)       # index d + 2048, d in [-2048, 2047]
+    for i in range(4096):
+        d = i - 2048
+        w = d & 127
+        j = (d >> 7) + 16
+        squash[i] = (knots[j] * (128 - w) + knots[j + 1] * w + 64) >> 7
+    stretch = np.empty(4096, np.int64)      # inverse of squash, index p12
+    pi = 0
+    for d in range(-2047, 2048):
+        v = squash[d + 2048]
+        for p in range(pi, v + 1):
+            stretch[p] = d
+        pi = max(pi, v + 1)
+    for p in range(pi, 4096):
+        stretch[p] = 2047
+    rate = np.empty(256, np.int64)
+    for n in range(256):
+        rate[n] = 655360 // (10 * n + 16)
+    return squash, stretch, rate
+
+
+@njit(inline="always")
+def _code_bit(dec, x1, x2, xv, pos, inbuf, out, p, bit):
+    """Binary arithmetic coder step; ``p`` is P(bit = 1) in 1/65536."""
+    r = x2 - x1
+    xmid = x1 + (r >> 16) * p + (((r & 0xFFFF) * p) >> 16)
+    if dec:
+        bit = np.int64(xv <= xmid)
+    x2 = xmid if bit else x2
+    x1 = x1 if bit else xmid + 1
+    while ((x1 ^ x2) & 0xFF000000) == 0:
+        if dec:
+            b = np.int64(inbuf[pos]) if pos < inbuf.shape[0] else np.int64(0)
+            xv = ((xv << 8) & M32) | b
+        else:
+            out[pos] = x2 >> 24
+        pos += 1
+        x1 = (x1 << 8) & M32
+        x2 = ((x2 << 8) & M32) | 255
+    return x1, x2, xv, pos, bit
+
+
+@njit(inline="always")
+def _update(T, c, bit, rate):
+    t = T[c]
+    p = np.int64(t >> 8)
+    n = np.int64(t & 255)
+    T[c] = ((p + ((((bit << 16) - p) * rate[n]) >> 16)) << 8) | (n + (n < 255))
+
+
+@njit(inline="always")
+def _plain(dec, x1, x2, xv, pos, inbuf, out, T, c, bit, rate):
+    p = np.int64(T[c] >> 8)
+    x1, x2, xv, pos, bit = _code_bit(dec, x1, x2, xv, pos, inbuf, out, min(max(p, 32), 65504), bit)
+    _update(T, c, bit, rate)
+    return x1, x2, xv, pos, bit
+
+
+@njit(inline="always")
+def _mixed(dec, x1, x2, xv, pos, inbuf, out, T, c, Hs, h, Wt, ws, bit, squash, stretch, rate):
+    s1 = stretch[T[c] >> 12]
+    s2 = stretch[Hs[h] >> 12]
+    w0 = Wt[ws, 0]
+    w1 = Wt[ws, 1]
+    w2 = Wt[ws, 2]
+    dot = (w0 * s1 + w1 * s2 + w2 * 256) >> 16
+    dot = min(max(dot, -2047), 2047)
+    p = min(max(squash[dot + 2048] * 16 + 8, 32), 65504)
+    x1, x2, xv, pos, bit = _code_bit(dec, x1, x2, xv, pos, inbuf, out, p, bit)
+    _update(T, c, bit, rate)
+    _update(Hs, h, bit, rate)
+    err = ((bit << 16) - p) >> 4
+    Wt[ws, 0] = w0 + ((s1 * err) >> 10)
+    Wt[ws, 1] = w1 + ((s2 * err) >> 10)
+    Wt[ws, 2] = w2 + ((256 * err) >> 10)
+    return x1, x2, xv, pos, bit
+
+
+@njit(cache=True)
+def cell_bits(K):
+    """Bits per channel of the prediction grid: 5, fewer when K is large."""
+    g = 5
+    while g > 1 and (1 << (3 * g)) * K > (1 << 23):
+        g -= 1
+    return g
+
+
+@njit(inline="always")
+def _hash(a, b, c):
+    h = (a * 0x9E3779B1 + b + 1) & M32
+    h = (h * 0x85EBCA77 + c + 1) & M32
+    h = (h * 0xC2B2AE3D) & M32
+    return h >> (32 - HASH_BITS)
+
+
+@njit(cache=True, nogil=True)
+def code_stripe(dec, block, pal, inbuf, out, status, order, rank, slot):
+    """Code one stripe.
+
+    block : (R, W) int32; read when encoding, written when decoding.
+    pal : (K, 3) int64 palette.
+    inbuf : uint8 coded stream (decoding); out : uint8 buffer (encoding),
+    grown as needed.  Returns ``(out, bytes_written)``; a decoding error
+    is reported in ``status`` as (code, y, x).
+    order, rank : (C, K) uint16 rows, and slot : (8**g + 1,) int32, the
+    palette orders by cell (spec section 11.6): ``slot[cell]`` is the row of
+    a cell's order, or -1 before its first use; ``slot[-1]`` counts the rows
+    used.  They depend only on the palette, so one set serves every stripe
+    coded by one thread; C >= min(8**g, pixels coded) rows suffice.
+    """
+    R, W = block.shape
+    K = pal.shape[0]
+    squash, stretch, rate = _tables(_SQUASH_KNOTS)
+    T = np.full(N_COUNTERS, 32768 << 8, np.int32)
+    Hs = np.full(1 << HASH_BITS, 32768 << 8, np.int32)
+    Wt = np.zeros((8, 3), np.int64)
+    Wt[:, 0] = 40000
+    Wt[:, 1] = 30000
+    g = cell_bits(K)
+    sh = 8 - g
+    keys = np.empty(K, np.int64)
+    seen = np.zeros(K, np.uint8)
+    vals = np.empty(6, np.int64)
+    rest = np.empty(6, np.int64)
+    crank = np.empty(6, np.int64)
+    # Rows y-2, y-1 and y, each with two absent (-1) columns on the left
+    # and one on the right, so that every neighbour is a plain load.
+    win = np.full((3, W + 3), -1, np.int64)
+    x1 = np.int64(0)
+    x2 = np.int64(M32)
+    xv = np.int64(0)
+    pos = np.int64(0)
+    if dec:
+        for i in range(4):
+            xv = (xv << 8) | (np.int64(inbuf[i]) if i < inbuf.shape[0] else 0)
+        pos = 4
+    for y in range(R):
+        if not dec and pos + 64 * W + 64 > out.shape[0]:
+            grown = np.empty(2 * out.shape[0] + 64 * W + 64, np.uint8)
+            grown[: out.shape[0]] = out
+            out = grown
+        row = win[y % 3]
+        up = win[(y + 2) % 3]
+        uu = win[(y + 1) % 3]
+        if not dec:
+            for x in range(W):
+                row[x + 2] = block[y, x]
+        for x in range(2, W + 2):
+            L = row[x - 1]
+            U = up[x]
+            UL = up[x - 1]
+            UR = up[x + 1]
+            LL = row[x - 2]
+            UU = uu[x]
+            pat = (np.int64(L == U) | (np.int64(L == UL) << 1) | (np.int64(L == UR) << 2)
+                   | (np.int64(U == UL) << 3) | (np.int64(U == UR) << 4) | (np.int64(UL == UR) << 5)
+                   | (np.int64(L == LL) << 6) | (np.int64(U == UU) << 7))
+            X = np.int64(-1) if dec else row[x]
+            # Question 1: same as the left neighbour?
+            if L >= 0:
+                x1, x2, xv, pos, b = _mixed(dec, x1, x2, xv, pos, inbuf, out, T, pat, Hs, _hash(0, L, U),
+                                            Wt, pat & 3, np.int64(X == L), squash, stretch, rate)
+                if b:
+                    row[x] = L
+                    continue
+            # Question 2: one of the other neighbours?
+            vals[0] = L
+            vals[1] = U
+            vals[2] = UR
+            vals[3] = UL
+            vals[4] = LL
+            vals[5] = UU
+            m = 0
+            for j in range(1, 6):
+                v = vals[j]
+                if v < 0 or v == L:
+                    continue
+                dup = False
+                for i in range(1, j):
+                    if vals[i] == v:
+                        dup = True
+                if not dup:
+                    rest[m] = v
+                    m += 1
+            if m > 0:
+                inset = np.int64(0)
+                if not dec:
+                    for i in range(m):
+                        if rest[i] == X:
+                            inset = np.int64(1)
+                x1, x2, xv, pos, inset = _mixed(dec, x1, x2, xv, pos, inbuf, out, T, OFF_SET + pat * 8 + m,
+                                                Hs, _hash(m, L, U), Wt, 4 + (pat & 3), inset,
+                                                squash, stretch, rate)
+                if inset:
+                    hit = rest[m - 1]
+                    for i in range(m - 1):
+                        c = OFF_WHICH + (i * 256 + pat) * 8 + m
+                        x1, x2, xv, pos, b = _plain(dec, x1, x2, xv, pos, inbuf, out, T, c,
+                                                    np.int64(X == rest[i]), rate)
+                        if b:
+                            hit = rest[i]
+                            break
+                    row[x] = hit
+                    continue
+            # Question 3: a literal, coded as a rank.
+            nc = 0
+            if L >= 0:
+                rest[m] = L
+                m += 1
+            # Prediction from the palette colours of L, U and UL.
+            act = np.int64(0)
+            if L >= 0 and U >= 0 and UL >= 0:
+                pr = pal[L, 0] + pal[U, 0] - pal[UL, 0]
+                pg = pal[L, 1] + pal[U, 1] - pal[UL, 1]
+                pb = pal[L, 2] + pal[U, 2] - pal[UL, 2]
+                for ch in range(3):
+                    act += abs(pal[L, ch] - pal[UL, ch]) + abs(pal[U, ch] - pal[UL, ch])
+            elif L >= 0:
+                pr = pal[L, 0]
+                pg = pal[L, 1]
+                pb = pal[L, 2]
+            elif U >= 0:
+                pr = pal[U, 0]
+                pg = pal[U, 1]
+                pb = pal[U, 2]
+            else:
+                pr = np.int64(128)
+                pg = np.int64(128)
+                pb = np.int64(128)
+            pr = min(max(pr, 0), 255)
+            pg = min(max(pg, 0), 255)
+            pb = min(max(pb, 0), 255)
+            aq = 0
+            while aq < 7 and act >= (4 << aq):
+                aq += 1
+            cell = ((pr >> sh) << (2 * g)) | ((pg >> sh) << g) | (pb >> sh)
+            row_of = slot[cell]
+            if row_of < 0:
+                row_of = slot[slot.shape[0] - 1]
+                slot[slot.shape[0] - 1] = row_of + 1
+                slot[cell] = row_of
+                half = (1 << sh) >> 1
+                cr = ((pr >> sh) << sh) + half
+                cg = ((pg >> sh) << sh) + half
+                cb = ((pb >> sh) << sh) + half
+                for i in range(K):
+                    dr = pal[i, 0] - cr
+                    dg = pal[i, 1] - cg
+                    db = pal[i, 2] - cb
+                    keys[i] = (dr * dr + dg * dg + db * db) * 65536 + i
+                o = np.argsort(keys)
+                for r in range(K):
+                    order[row_of, r] = o[r]
+                    rank[row_of, o[r]] = r
+            # The excluded entries: every neighbour value (none is X).
+            for i in range(m):
+                v = rest[i]
+                if seen[v] == 0:
+                    seen[v] = 1
+                    crank[nc] = rank[row_of, v]
+                    nc += 1
+            for i in range(m):
+                seen[rest[i]] = 0
+            for i in range(1, nc):  # insertion sort of at most 6 ranks
+                v = crank[i]
+                j = i - 1
+                while j >= 0 and crank[j] > v:
+                    crank[j + 1] = crank[j]
+                    j -= 1
+                crank[j + 1] = v
+            left = K - nc
+            if left <= 0:
+                status[0] = 2
+                status[1] = y
+                status[2] = x - 2
+                break
+            emax = 0
+            while (left >> (emax + 1)) > 0:
+                emax += 1
+            v = np.int64(0)
+            e = 0
+            if not dec:
+                r0 = np.int64(rank[row_of, X])
+                rx = r0
+                for i in range(nc):
+                    if crank[i] < r0:
+                        rx -= 1
+                v = rx + 1
+                while (v >> (e + 1)) > 0:
+                    e += 1
+            ncx = min(nc, 7)
+            ee = 0
+            while ee < emax:
+                c = OFF_EXP + (aq * 8 + ncx) * 17 + ee
+                x1, x2, xv, pos, b = _plain(dec, x1, x2, xv, pos, inbuf, out, T, c, np.int64(ee < e), rate)
+                if b == 0:
+                    break
+                ee += 1
+            e = ee
+            v2 = np.int64(1)
+            for i in range(e - 1, -1, -1):
+                c = OFF_MAN + (e * 17 + i) * 4 + (min(v2, 3) if e - 1 - i < 2 else 0)
+                x1, x2, xv, pos, b = _plain(dec, x1, x2, xv, pos, inbuf, out, T, c, (v >> i) & 1, rate)
+                v2 = (v2 << 1) | b
+            if dec:
+                t = v2 - 1
+                if t >= left:
+                    status[0] = 1
+                    status[1] = y
+                    status[2] = x - 2
+                    break
+                for i in range(nc):
+                    if crank[i] <= t:
+                        t += 1
+                row[x] = order[row_of, t]
+        if status[0] != 0:
+            break
+        if dec:
+            for x in range(W):
+                block[y, x] = row[x + 2]
+    if not dec:
+        for i in range(4):
+            out[pos] = (x1 >> (24 - 8 * i)) & 255
+            pos += 1
+    return out, pos
