@@ -10,8 +10,24 @@ the spec.
 from __future__ import annotations
 
 import os
+import tempfile
 
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "kmcodec-numba"))
+
+def _cache_dir() -> str:
+    # Compiled loops are cached so that only the first use on a machine pays
+    # the compile; Numba fails when its cache is not writable, so fall back.
+    for base in (os.path.join(os.path.expanduser("~"), ".cache"), tempfile.gettempdir()):
+        path = os.path.join(base, f"kmcodec-numba-{os.getuid() if hasattr(os, 'getuid') else 0}")
+        try:
+            os.makedirs(path, exist_ok=True)
+            if os.access(path, os.W_OK):
+                return path
+        except OSError:
+            continue
+    return tempfile.mkdtemp(prefix="kmcodec-numba-")
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
 
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402

@@ -4,6 +4,9 @@ For each image and K, :func:`compare` produces one :class:`Row` per method:
 
 ``kmc``
     the real .kmc file, the same bytes ``kmc encode`` writes.
+``kmc-entropy``
+    the same palette and indices with the entropy coder
+    (``kmc encode --coder entropy``): the same pixels, fewer bytes.
 ``png8``, ``gif``, ``webp-lossless``
     the *same quantised pixels* stored losslessly by general-purpose coders
     (an optimised palette PNG, a GIF when K <= 256, lossless WebP at its
@@ -213,6 +216,14 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
         }
         rows.append(kmc)
         kmc_rows.append(kmc)
+        coded, pack1 = _timed(q.to_bytes, "entropy")
+        decoded1, dec1 = _timed(codec.decode, coded)
+        if not np.array_equal(decoded1, decoded):
+            raise AssertionError("the entropy coder did not reproduce the packed coder's pixels")
+        ent = Row(name, k, "kmc-entropy", len(coded), 8 * len(coded) / n, kmc.psnr, kmc.ssim,
+                  enc + pack1, dec1, lossless=kmc.lossless)
+        ent.extra = {"colors": colors, "ratio_packed": len(coded) / len(data)}
+        rows.append(ent)
         quantized = np.ascontiguousarray(decoded)
         if thumbs is not None:
             thumbs[(name, k)] = thumbnail(quantized)

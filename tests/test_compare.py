@@ -42,7 +42,7 @@ def test_methods_present(rows):
     methods = {(r.method, r.k) for r in rows}
     assert ("png", None) in methods
     for k in (4, 16):
-        for m in ("kmc", "png8", "gif", "webp-lossless", "jpeg@size", "webp@size", "jpeg@psnr", "webp@psnr"):
+        for m in ("kmc", "kmc-entropy", "png8", "gif", "webp-lossless", "jpeg@size", "webp@size", "jpeg@psnr", "webp@psnr"):
             assert (m, k) in methods
 
 
@@ -55,6 +55,15 @@ def test_kmc_row_is_the_real_file(rows, photo):
         meta = kmcodec.info(data)
         assert row.extra["formula_bits"] == meta.formula_bits
         assert row.bpp == pytest.approx(8 * len(data) / (meta.width * meta.height))
+
+
+def test_kmc_entropy_row_is_the_real_entropy_file(rows, photo):
+    for k in (4, 16):
+        data = kmcodec.encode(photo, k=k, seed=0, coder="entropy")
+        row, packed = by(rows, "kmc-entropy", k), by(rows, "kmc", k)
+        assert row.bytes == len(data) < packed.bytes
+        assert (row.psnr, row.ssim) == (packed.psnr, packed.ssim)
+        assert row.extra["ratio_packed"] == pytest.approx(len(data) / packed.bytes)
 
 
 def test_psnr_and_ssim_match_independent_computation(rows, photo):
