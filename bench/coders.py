@@ -85,8 +85,7 @@ def images() -> dict[str, np.ndarray]:
 def _tool(argv, src: Path, dst: Path) -> int | None:
     if shutil.which(argv[0]) is None:
         return None
-    subprocess.run([*argv, str(src), "-o", str(dst)] if argv[0] != "gifsicle" else
-                   [*argv, str(src), "-o", str(dst)], check=True, capture_output=True)
+    subprocess.run([*argv, str(src), "-o", str(dst)], check=True, capture_output=True)
     return dst.stat().st_size
 
 

@@ -35,9 +35,11 @@ __all__ = ["encode_payload", "decode_payload", "payload_layout", "stripe_rows_fo
 
 #: Target pixels per stripe; stripes are whole rows (spec section 11.1).
 STRIPE_PIXELS = 1 << 20
-HASH_BITS = 18
 #: Error codes returned by the compiled decoder.
 _OK, _BAD_RANK, _NO_LITERAL = 0, 1, 2
+#: A read-only stand-in for the input stream when encoding: one compiled
+#: signature serves both directions.
+_EMPTY = np.frombuffer(b"\0", np.uint8)
 
 
 def stripe_rows_for(width: int, height: int) -> int:
@@ -129,8 +131,6 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
     head = struct.pack(f"<I{len(streams)}I", rows, *map(len, streams))
     return head + b"".join(streams)
 
-
-_EMPTY = np.frombuffer(b"\0", np.uint8)
 
 
 def decode_payload(payload: bytes | memoryview, width: int, height: int, palette: np.ndarray,
