@@ -29,6 +29,7 @@ from .errors import (
     InputError,
     KmcError,
     KmcWarning,
+    OutputExistsError,
     ParameterError,
     PixelLimitError,
     UnsupportedFormatError,
@@ -54,6 +55,7 @@ __all__ = [
     "PixelLimitError",
     "ParameterError",
     "InputError",
+    "OutputExistsError",
     "KmcWarning",
     "__version__",
 ]

@@ -4,45 +4,164 @@ The data goes to a hidden temporary file in the destination folder, is
 flushed to disk, and only then takes the final name: by ``os.replace`` when
 overwriting is allowed, otherwise by ``os.link``, which fails atomically if
 the name exists (no window between a check and the write).
+
+An existing FIFO or character device is not a file to replace: with
+``overwrite`` the finished data is copied into it (renaming over
+``/dev/null`` would destroy the device node).  A symbolic link is replaced
+itself, never the file it points to.  Errors always name the caller's path,
+never the temporary one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
+import io
 import os
 import secrets
+import stat
+import tempfile
 from typing import BinaryIO, Iterator
 
-__all__ = ["atomic_output"]
+from .errors import OutputExistsError
+
+__all__ = ["atomic_output", "temporary_name"]
+
+_SUFFIX = ".tmp"
+_TOKEN_HEX = 8  # characters of randomness in a temporary name
+
+
+def temporary_name(path: str) -> str:
+    """A hidden sibling of ``path``, unique, no longer than the folder allows.
+
+    ``.NAME.XXXXXXXX.tmp`` adds 14 bytes to NAME; when that passes NAME_MAX
+    the copy of NAME is shortened (the temporary name need only be unique,
+    which its random part makes it).
+    """
+    folder, name = os.path.split(path)
+    try:
+        limit = os.pathconf(folder or ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    token = secrets.token_hex(_TOKEN_HEX // 2)
+    room = limit - len(f"...{token}{_SUFFIX}")
+    raw = os.fsencode(name)[: max(room, 1)]
+    # Cut on a character boundary so that the name stays valid text.
+    short = raw.decode("utf-8", "ignore") or "o"
+    while len(os.fsencode(short)) > max(room, 1):
+        short = short[:-1]
+    return os.path.join(folder, f".{short}.{token}{_SUFFIX}")
+
+
+def _user_error(exc: OSError, path: str) -> OSError:
+    """The same error, naming ``path`` instead of a temporary file."""
+    return OSError(exc.errno, exc.strerror or str(exc), path)
+
+
+class _Output(io.BufferedWriter):
+    """A buffered file whose write errors (a full disk) name the output."""
+
+    def __init__(self, raw: io.RawIOBase, path: str) -> None:
+        super().__init__(raw)
+        self.output_path = path
+
+    def write(self, data) -> int:  # type: ignore[override]
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise _user_error(exc, self.output_path) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as exc:
+            raise _user_error(exc, self.output_path) from None
 
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[BinaryIO]:
     """Open a temporary file that becomes ``path`` when the block succeeds.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output.  An existing FIFO or character device receives the data
+        once it is complete; a block device, socket or folder is refused.
+    overwrite : bool, default False
+        Replace an existing ``path``.  Without it an existing ``path`` is
+        never touched.
+
     Raises
     ------
-    FileExistsError
+    OutputExistsError
         If ``path`` exists and ``overwrite`` is false.  Checked before the
         block runs, so no work is wasted, and again when publishing.
+    OSError
+        For real I/O failures (with ``errno``); ``filename`` is ``path``.
     """
     path = os.fspath(path)
-    if not overwrite and os.path.lexists(path):
-        raise FileExistsError(errno.EEXIST, "file exists (use -f to overwrite)", path)
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise _user_error(exc, path) from None
+    if st is not None:
+        if not overwrite:
+            raise OutputExistsError(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "is a directory", path)
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+            with _stream_into(path) as fh:
+                yield fh
+            return
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+            raise OSError(22, "not a regular file, FIFO or character device", path)
+    with _replace(path, overwrite) as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def _replace(path: str, overwrite: bool) -> Iterator[BinaryIO]:
+    tmp = temporary_name(os.path.abspath(path))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise _user_error(exc, path) from None
+    try:
+        with _Output(io.FileIO(fd, "wb"), path) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
-        _publish(tmp, path, overwrite)
+            try:
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _user_error(exc, path) from None
+        try:
+            _publish(tmp, path, overwrite)
+        except OSError as exc:
+            if isinstance(exc, OutputExistsError):
+                raise
+            raise _user_error(exc, path) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _stream_into(path: str) -> Iterator[BinaryIO]:
+    # The data is kept in an unnamed temporary file (nothing to clean up on
+    # any exit) and copied only when complete, so a reader of the FIFO never
+    # sees a partial file.
+    with tempfile.TemporaryFile() as spool:
+        yield spool
+        spool.flush()
+        spool.seek(0)
+        try:
+            with open(path, "wb") as out:
+                while chunk := spool.read(1 << 20):
+                    out.write(chunk)
+        except OSError as exc:
+            raise _user_error(exc, path) from None
 
 
 def _publish(tmp: str, path: str, overwrite: bool) -> None:
@@ -52,15 +171,11 @@ def _publish(tmp: str, path: str, overwrite: bool) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise FileExistsError(
-            errno.EEXIST, "file exists (use -f to overwrite)", path
-        ) from None
+        raise OutputExistsError(path) from None
     except OSError:
         # Some file systems have no hard links; fall back to a checked rename.
         if os.path.lexists(path):
-            raise FileExistsError(
-                errno.EEXIST, "file exists (use -f to overwrite)", path
-            ) from None
+            raise OutputExistsError(path) from None
         os.replace(tmp, path)
         return
     os.unlink(tmp)

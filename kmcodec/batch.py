@@ -12,12 +12,17 @@ output is written atomically, so an interrupted run leaves no partial file.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import _signals
+from .errors import ParameterError
 
 __all__ = ["Result", "Summary", "plan", "encode_many", "decode_many", "summarize"]
 
@@ -81,6 +86,13 @@ def plan(inputs, out_dir=None, suffix: str = ".kmc", recursive: bool = False,
     unless ``recursive``), sorted; a file given by name is always taken.
     Outputs replace the suffix; under ``out_dir`` they mirror the input tree
     (a folder's files keep their path below it, a file goes to the top).
+
+    Raises
+    ------
+    ParameterError
+        If two inputs would be written to one output (``a.png`` and
+        ``a.bmp`` in one folder), or an output would be one of the inputs;
+        checked before any work.
     """
     accept = accept or (lambda p: True)
     pairs = []
@@ -95,66 +107,138 @@ def plan(inputs, out_dir=None, suffix: str = ".kmc", recursive: bool = False,
         else:
             base = Path(out_dir) / item.name if out_dir else item
             pairs.append((str(item), str(base.with_suffix(suffix))))
+    _check_collisions(pairs)
     return pairs
 
 
-def _apply_limit(how: dict) -> None:
-    # Workers may be fresh processes: the caller's pixel limit travels with the task.
-    if how.get("max_pixels") is not None:
-        from PIL import Image
-
-        Image.MAX_IMAGE_PIXELS = how["max_pixels"] or None
+def _key(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
 
 
-def _prepare(src: str, dst: str, how: dict) -> int:
+def _check_collisions(pairs: list[tuple[str, str]]) -> None:
+    by_output: dict[str, list[str]] = {}
+    for src, dst in pairs:
+        by_output.setdefault(_key(dst), []).append(src)
+    inputs = {_key(src): src for src, _ in pairs}
+    for src, dst in pairs:
+        sources = by_output[_key(dst)]
+        if len(sources) > 1:
+            names = " and ".join(repr(s) for s in sources)
+            raise ParameterError(
+                f"inputs {names} would all be written to {dst!r}; encode them separately"
+                " or into different folders"
+            )
+        other = inputs.get(_key(dst))
+        if other is not None:
+            raise ParameterError(f"the output of {src!r} would be {dst!r}, which is an input")
+
+
+def _limit(max_pixels):
+    # A task may run in a fresh worker: the caller's pixel limit travels
+    # with it, and is put back afterwards where the task ran in-process.
+    from PIL import Image
+
+    @contextlib.contextmanager
+    def applied():
+        saved = Image.MAX_IMAGE_PIXELS
+        if max_pixels is not None:
+            Image.MAX_IMAGE_PIXELS = max_pixels or None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+    return applied()
+
+
+def _prepare(src: str, dst: str) -> int:
     """Checks shared by every task; returns the input's size."""
-    _apply_limit(how)
     size = os.path.getsize(src)
     if os.path.exists(dst) and os.path.samefile(src, dst):
-        raise OSError(f"{dst}: output would overwrite the input")
+        raise ParameterError(f"{dst}: output would overwrite the input")
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     return size
 
 
-def _encode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
+def _guarded(work, src: str, dst: str, overwrite: bool, how: dict) -> Result:
+    """Run one task's work; any failure becomes that file's error.
+
+    Only a stop request (a signal in a worker) escapes, after the work's
+    own clean-up has run.
+    """
+    start = time.perf_counter()
+    _signals.in_task(True)
+    try:
+        with _limit(how.get("max_pixels")):
+            size_in, size_out = work(src, dst, overwrite, how)
+        return Result(src, dst, size_in, size_out, time.perf_counter() - start)
+    except Exception as exc:
+        return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
+    except _signals.Stop as stop:
+        if _signals.is_worker():
+            os._exit(128 + stop.signum)  # the output's temporary file is gone by now
+        raise
+    finally:
+        _signals.in_task(False)
+
+
+def _encode_work(src: str, dst: str, overwrite: bool, how: dict) -> tuple[int, int]:
     from .atomicfile import atomic_output
     from .codec import quantize_auto
 
-    start = time.perf_counter()
-    try:
-        size_in = _prepare(src, dst, how)
-        with atomic_output(dst, overwrite) as fh:
-            q = quantize_auto(src, how["k"], how["seed"], target_psnr=how["target_psnr"],
-                              max_bytes=how["max_bytes"], **how["options"])
-            size = q.write_to(fh, how.get("coder", "packed"))
-        return Result(src, dst, size_in, size, time.perf_counter() - start)
-    except (ValueError, OSError) as exc:  # KmcError is a ValueError
-        return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
+    size_in = _prepare(src, dst)
+    with atomic_output(dst, overwrite) as fh:
+        q = quantize_auto(src, how["k"], how["seed"], target_psnr=how["target_psnr"],
+                          max_bytes=how["max_bytes"], **how["options"])
+        return size_in, q.write_to(fh, how.get("coder", "packed"))
+
+
+def _decode_work(src: str, dst: str, overwrite: bool, how: dict) -> tuple[int, int]:
+    from .atomicfile import atomic_output
+    from .outputs import output_format, write_image
+
+    size_in = _prepare(src, dst)
+    fmt = output_format(Path(dst).suffix)
+    with atomic_output(dst, overwrite) as fh:
+        write_image(src, fh, fmt)
+    return size_in, os.path.getsize(dst)
+
+
+def _encode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
+    return _guarded(_encode_work, src, dst, overwrite, how)
 
 
 def _decode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
-    from PIL import Image
-
-    from .atomicfile import atomic_output
-    from .codec import write_image
-
-    start = time.perf_counter()
-    try:
-        size_in = _prepare(src, dst, how)
-        fmt = Image.registered_extensions().get(Path(dst).suffix.lower())
-        if fmt is None:
-            raise ValueError(f"{dst}: no image format for suffix {Path(dst).suffix!r}")
-        with atomic_output(dst, overwrite) as fh:
-            write_image(src, fh, fmt)
-        return Result(src, dst, size_in, os.path.getsize(dst), time.perf_counter() - start)
-    except (ValueError, OSError, KeyError) as exc:
-        return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
+    return _guarded(_decode_work, src, dst, overwrite, how)
 
 
 def _message(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc)
+    return str(exc) or type(exc).__name__
+
+
+_DIED = ("the worker process died while working on this file (killed, crashed or"
+         " out of memory)")
+
+
+def _pool(jobs: int | None) -> ProcessPoolExecutor:
+    # Fresh interpreters, not forks: a fork of a process whose OpenMP
+    # runtime has started (pykdtree's) can hang in the child.
+    return ProcessPoolExecutor(
+        max_workers=jobs or os.cpu_count(), mp_context=multiprocessing.get_context("spawn"),
+        initializer=_signals.worker_init,
+    )
+
+
+def _isolated(task, pair, overwrite, how) -> Result:
+    """Run one task alone in a fresh worker: a crash is then this file's."""
+    src, dst = pair
+    with _pool(1) as pool:
+        try:
+            return pool.submit(task, src, dst, overwrite, how).result()
+        except BrokenProcessPool:
+            return Result(src, dst, 0, 0, 0.0, _DIED)
 
 
 def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
@@ -163,31 +247,44 @@ def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
         from tqdm import tqdm
 
         bar = tqdm(total=len(pairs), unit="file", desc="kmc")
+
+    def done(result: Result) -> None:
+        results.append(result)
+        if bar is not None:
+            bar.update(1)
+
     results: list[Result] = []
     own = None
     try:
         if executor is None and (jobs == 1 or len(pairs) <= 1):
             for src, dst in pairs:
-                results.append(task(src, dst, overwrite, how))
-                if bar is not None:
-                    bar.update(1)
+                done(task(src, dst, overwrite, how))
             return results
         if executor is None:
-            # Fresh interpreters, not forks: a fork of a process whose
-            # OpenMP runtime has started (pykdtree's) can hang in the child.
-            own = executor = ProcessPoolExecutor(
-                max_workers=jobs or os.cpu_count(), mp_context=multiprocessing.get_context("spawn")
-            )
-        futures = [executor.submit(task, src, dst, overwrite, how) for src, dst in pairs]
+            own = executor = _pool(jobs)
+        futures = {executor.submit(task, src, dst, overwrite, how): (src, dst)
+                   for src, dst in pairs}
+        broken = []
         try:
             for future in as_completed(futures):
-                results.append(future.result())
-                if bar is not None:
-                    bar.update(1)
+                src, dst = futures[future]
+                try:
+                    done(future.result())
+                except BrokenProcessPool:
+                    broken.append((src, dst))
+                except Exception as exc:  # the executor's failure, not the task's
+                    done(Result(src, dst, 0, 0, 0.0, _message(exc)))
         except BaseException:
             for future in futures:
                 future.cancel()
+            if own is not None:
+                _signals.stop_pool(own)
+                own = None
             raise
+        for pair in broken:
+            # The pool died under these files; one of them may have killed
+            # it.  Each runs again alone, so that only a real culprit fails.
+            done(_isolated(task, pair, overwrite, how))
         order = {src: i for i, (src, _) in enumerate(pairs)}
         return sorted(results, key=lambda r: order[r.input])
     finally:
@@ -237,7 +334,21 @@ def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: E
 def decode_many(inputs, out_dir=None, fmt: str = "png", *, executor: Executor | None = None,
                 jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
                 progress: bool = False, max_pixels=None) -> list[Result]:
-    """Decode .kmc files and folders to images of format suffix ``fmt``."""
-    pairs = plan(inputs, out_dir, "." + fmt.lstrip("."), recursive,
+    """Decode .kmc files and folders to images of format ``fmt`` (a suffix or name).
+
+    Raises
+    ------
+    ParameterError
+        For a format kmcodec does not write (see
+        :data:`kmcodec.outputs.OUTPUT_FORMATS`), or colliding outputs;
+        before any work.
+    """
+    from .outputs import output_format
+
+    chosen = output_format(fmt)
+    suffix = "." + fmt.lower().lstrip(".")
+    if suffix not in chosen.suffixes:
+        suffix = chosen.suffixes[0]  # a format's name, e.g. "JPEG"
+    pairs = plan(inputs, out_dir, suffix, recursive,
                  lambda p: p.suffix.lower() == ".kmc")
     return _run(_decode_task, pairs, overwrite, {"max_pixels": max_pixels}, executor, jobs, progress)

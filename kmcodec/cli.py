@@ -7,6 +7,7 @@ on stderr, no traceback, no partial output file), 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -101,8 +102,9 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="OUT",
         help="format follows the suffix (default: IN with suffix .png; one input only)",
     )
-    dec.add_argument("--format", default="png", metavar="EXT",
-                     help="output suffix for many inputs (default png)")
+    dec.add_argument("--format", default=None, metavar="EXT",
+                     help="output format by suffix: png (default), webp (lossless), tif, bmp,"
+                     " gif, jpg, ppm, tga, pcx, sgi, qoi")
     _common_output_flags(dec)
     _batch_flags(dec)
 
@@ -191,25 +193,29 @@ def _is_batch(args) -> bool:
 
 def _batch(args, kind: str) -> None:
     from . import batch
+    from .errors import ParameterError
 
     if args.output:
         raise _Usage("-o names one output; with several inputs or folders use --out-dir")
     for path in args.input:
         if not os.path.exists(path):
-            raise _Failure(f"{path}: no such file or folder")
+            raise _Failure(f"{_show(path)}: no such file or folder")
     common = dict(out_dir=args.out_dir, jobs=args.jobs, recursive=args.recursive,
                   overwrite=args.force, progress=sys.stderr.isatty(), max_pixels=args.max_pixels)
     start = time.perf_counter()
-    if kind == "encode":
-        results = batch.encode_many(
-            args.input, k=args.colors or 16, seed=args.seed, target_psnr=args.target_psnr,
-            max_bytes=args.max_bytes, n_init=args.n_init, engine=args.engine,
-            max_iter=args.max_iter, coder=args.coder, **common)
-    else:
-        results = batch.decode_many(args.input, fmt=args.format, **common)
+    try:
+        if kind == "encode":
+            results = batch.encode_many(
+                args.input, k=args.colors or 16, seed=args.seed, target_psnr=args.target_psnr,
+                max_bytes=args.max_bytes, n_init=args.n_init, engine=args.engine,
+                max_iter=args.max_iter, coder=args.coder, **common)
+        else:
+            results = batch.decode_many(args.input, fmt=args.format or "png", **common)
+    except ParameterError as exc:  # colliding outputs, found before any work
+        raise _Usage(str(exc)) from None
     for r in results:
         if not r.ok:
-            print(f"{PROG}: error: {r.input}: {r.error}", file=sys.stderr)
+            print(f"{PROG}: error: {_show(r.input)}: {r.error}", file=sys.stderr)
     summary = batch.summarize(results, time.perf_counter() - start)
     if not args.quiet:
         print(summary)
@@ -227,11 +233,31 @@ def _default_output(path: str, suffix: str) -> str:
 
 def _check_paths(src: str, dst: str) -> None:
     if not os.path.exists(src):
-        raise _Failure(f"{src}: no such file")
+        raise _Failure(f"{_show(src)}: no such file")
     if os.path.isdir(src):
-        raise _Failure(f"{src}: is a directory, not a file")
+        raise _Failure(f"{_show(src)}: is a directory, not a file")
     if os.path.exists(dst) and os.path.samefile(src, dst):
-        raise _Failure(f"{dst}: output would overwrite the input; choose another -o")
+        raise _Failure(f"{_show(dst)}: output would overwrite the input; choose another -o")
+
+
+def _show(path) -> str:
+    """A path as printable text: undecodable bytes of a name become \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+@contextlib.contextmanager
+def _about(path: str):
+    """Errors raised while working on ``path`` name it first."""
+    from .errors import KmcError, OutputExistsError
+
+    try:
+        yield
+    except OutputExistsError as exc:
+        raise _Failure(f"{_show(exc.filename)}: file exists (use -f to overwrite it)") from None
+    except KmcError as exc:
+        text = str(exc)
+        shown = _show(path)
+        raise type(exc)(text if text.startswith((shown, repr(shown))) else f"{shown}: {text}") from None
 
 
 def _encode(args) -> None:
@@ -248,7 +274,7 @@ def _encode(args) -> None:
     out = args.output or _default_output(args.input, ".kmc")
     _check_paths(args.input, out)
     options = dict(n_init=args.n_init, engine=args.engine, max_iter=args.max_iter)
-    with atomic_output(out, args.force) as fh:
+    with _about(args.input), atomic_output(out, args.force) as fh:
         start = time.perf_counter()
         q = quantize_auto(args.input, args.colors, args.seed, target_psnr=args.target_psnr,
                           max_bytes=args.max_bytes, **options)
@@ -265,34 +291,45 @@ def _encode(args) -> None:
     how = (f"formula {formula:,} bits + {OVERHEAD} bytes" if args.coder == "packed"
            else f"{100 * size / (formula // 8 + OVERHEAD):.1f}% of the packed file")
     print(
-        f"{out}: {width}x{height}, {k} colours ({bits} bits/index), "
+        f"{_show(out)}: {width}x{height}, {k} colours ({bits} bits/index), "
         f"{size:,} bytes ({args.coder} coder) = {how}; {size * 8 / (width * height):.3f} bits/pixel, "
         f"MSE {mse:.2f}, PSNR {psnr}, {seconds:.2f} s"
     )
 
 
+def _output_format(suffix: str):
+    from .errors import ParameterError
+    from .outputs import output_format
+
+    try:
+        return output_format(suffix)
+    except ParameterError as exc:
+        raise _Usage(str(exc)) from None
+
+
 def _decode(args) -> None:
+    if args.format is not None:
+        _output_format(args.format)  # a usage error before any work or folder
     if _is_batch(args):
         return _batch(args, "decode")
     args.input = args.input[0]
-    from PIL import Image
-
     from .atomicfile import atomic_output
-    from .codec import write_image
+    from .outputs import write_image
 
-    out = args.output or _default_output(args.input, ".png")
-    suffix = os.path.splitext(out)[1].lower()
-    fmt = Image.registered_extensions().get(suffix)
-    if fmt is None or fmt not in Image.SAVE:
-        raise _Usage(
-            f"output suffix {suffix!r} names no image format Pillow can write; "
-            "use e.g. .png, .bmp, .tif, .webp or .jpg"
-        )
+    if args.output:
+        fmt = _output_format(os.path.splitext(args.output)[1] or args.output)
+        if args.format is not None and _output_format(args.format) != fmt:
+            raise _Usage(f"--format is {args.format!r} but -o {_show(args.output)!r} names {fmt.name}")
+        out = args.output
+    else:
+        fmt = _output_format(args.format or "png")
+        suffix = "." + (args.format or "png").lower().lstrip(".")
+        out = _default_output(args.input, suffix if suffix in fmt.suffixes else fmt.suffixes[0])
     _check_paths(args.input, out)
-    with atomic_output(out, args.force) as fh:
+    with _about(args.input), atomic_output(out, args.force) as fh:
         width, height, how = write_image(args.input, fh, fmt)
     if not args.quiet:
-        print(f"{out}: {width}x{height}, {how}, {os.path.getsize(out):,} bytes")
+        print(f"{_show(out)}: {width}x{height}, {how}, {os.path.getsize(out):,} bytes")
 
 
 def _share(part: int, whole: int) -> str:
@@ -303,8 +340,9 @@ def _info(args) -> None:
     from .codec import info
 
     if not os.path.isfile(args.input):
-        raise _Failure(f"{args.input}: no such file")
-    meta = info(args.input)
+        raise _Failure(f"{_show(args.input)}: no such file")
+    with _about(args.input):
+        meta = info(args.input)
     if args.json:
         print(json.dumps(meta.to_dict(), indent=2))
         return
@@ -338,7 +376,7 @@ def _info(args) -> None:
         ),
         ("bits/pixel", f"{meta.total_bytes * 8 / n:.4f} (raw RGB: 24)"),
     ]
-    print(args.input)
+    print(_show(args.input))
     for label, text in rows:
         print(f"  {label:<10} {text}")
 
@@ -426,13 +464,36 @@ _COMMANDS = {
 }
 
 
+def _printable_streams() -> None:
+    # A name that the terminal's encoding cannot show is printed escaped,
+    # never a UnicodeEncodeError after the work is done.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    _printable_streams()
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
+    from ._signals import Stop, stop_signals
+
+    try:
+        with stop_signals():
+            return _run(args)
+    except Stop as stop:
+        print(f"{PROG}: stopped by signal {stop.signum}; no partial output left, inputs untouched",
+              file=sys.stderr)
+        return 128 + stop.signum
+
+
+def _run(args) -> int:
     from .errors import KmcError, PixelLimitError
 
     if getattr(args, "max_pixels", None) is not None:
@@ -459,11 +520,21 @@ def main(argv: list[str] | None = None) -> int:
     except _Failed:
         return 1
     except OSError as exc:
-        name = exc.filename if exc.filename is not None else ""
+        name = _show(exc.filename) if exc.filename is not None else ""
         text = exc.strerror or str(exc)
         print(f"{PROG}: error: {name}{': ' if name else ''}{text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; no partial output left, inputs untouched", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"{PROG}: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # A bug: still one line, never a traceback (KMC_DEBUG=1 shows it).
+        if os.environ.get("KMC_DEBUG"):
+            raise
+        print(f"{PROG}: error: internal error, please report it: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 70
     return 0

@@ -36,7 +36,6 @@ __all__ = [
     "write",
     "info",
     "expand",
-    "write_image",
     "k_for_bytes",
     "quantize_for_psnr",
     "quantize_auto",
@@ -196,11 +195,15 @@ def _as_buffer(data) -> memoryview:
             "bytes: use kmcodec.read(path) for files"
         )
     try:
-        return memoryview(data)
+        view = memoryview(data)
     except TypeError:
         raise ParameterError(
             f"data is a {type(data).__name__}; expected bytes, bytearray or memoryview"
         ) from None
+    if not view.c_contiguous:
+        # A strided view or array: its bytes in order, copied once.
+        view = memoryview(view.tobytes())
+    return view.cast("B")
 
 
 def decode_palette(data) -> tuple[np.ndarray, np.ndarray]:
@@ -328,6 +331,8 @@ def k_for_bytes(width: int, height: int, max_bytes: int) -> int:
     ParameterError
         If even K = 1 does not fit.
     """
+    _check_int("width", width, 1, 2**32 - 1)
+    _check_int("height", height, 1, 2**32 - 1)
     _check_int("max_bytes", max_bytes, 1)
     smallest = container.file_size(width, height, 1)
     if smallest > max_bytes:
@@ -387,36 +392,6 @@ def quantize_for_psnr(image, target_psnr: float, seed: int = 0, **options) -> Qu
         else:
             lo = mid + 1
     return cache[hi]
-
-
-def write_image(path, fh, fmt: str) -> tuple[int, int, str]:
-    """Decode the .kmc file at ``path`` into ``fh`` as an image of Pillow format ``fmt``.
-
-    PNG is written row by row (a palette PNG when K <= 256: the same RGB
-    pixels), so memory stays near the size of the indices; other formats go
-    through Pillow, which needs the whole RGB image.
-
-    Returns
-    -------
-    width, height, description
-    """
-    from PIL import Image
-
-    with open(path, "rb") as src:
-        data = src.read()
-    palette, indices = decode_palette(data)
-    del data
-    height, width = indices.shape
-    if fmt == "PNG":
-        from .pngstream import write_png
-
-        write_png(fh, palette, indices)
-        return width, height, "palette PNG" if len(palette) <= 256 else "RGB PNG"
-    try:
-        Image.fromarray(np.ascontiguousarray(expand(palette, indices)), "RGB").save(fh, format=fmt)
-    except (KeyError, ValueError) as exc:
-        raise ParameterError(f"cannot write RGB pixels as {fmt}: {exc}") from None
-    return width, height, f"RGB {fmt}"
 
 
 def _check_coder(coder, max_bytes=None) -> None:

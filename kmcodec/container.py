@@ -302,9 +302,10 @@ def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
     start += header.palette_bytes
     payload = view[start : start + header.payload_bytes]
     if header.coder == CODER_ENTROPY:
-        from .entropy import decode_payload
+        from .entropy import decode_payload, payload_layout
 
-        indices = np.empty((header.height, header.width), np.uint8 if header.colors <= 256 else np.uint16)
+        payload_layout(payload, header.height)  # checked before any pixel memory
+        indices = _allocate(header)
         decode_payload(payload, header.width, header.height, palette, indices)
         return header, palette.copy(), indices.reshape(-1)
     pad = bitpack.padding_bits(header.pixels, header.bits_per_index)
@@ -313,7 +314,10 @@ def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
             f"the last payload byte is {payload[-1]:#04x}; its {pad} padding "
             "bits must be zero"
         )
-    indices = bitpack.unpack(payload, header.pixels, header.bits_per_index)
+    try:
+        indices = bitpack.unpack(payload, header.pixels, header.bits_per_index)
+    except (MemoryError, ValueError):  # the length was checked: only size fails here
+        raise _too_big(header) from None
     if header.colors < (1 << header.bits_per_index):
         top = int(indices.max())
         if top >= header.colors:
@@ -323,6 +327,26 @@ def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
                 f"column {where % header.width}) is >= colors = {header.colors}"
             )
     return header, palette.copy(), indices
+
+
+def _allocate(header: Header) -> np.ndarray:
+    """The (H, W) index array, or a clean error when memory cannot hold it.
+
+    Reached only within the pixel limit, or with the limit removed by the
+    caller; then a forged size may still be more than memory.
+    """
+    dtype = np.uint8 if header.colors <= 256 else np.uint16
+    try:
+        return np.empty((header.height, header.width), dtype)
+    except (MemoryError, ValueError):  # ValueError: more than the address space
+        raise _too_big(header) from None
+
+
+def _too_big(header: Header) -> PixelLimitError:
+    return PixelLimitError(
+        f"width x height is {header.width} x {header.height} = {header.pixels} pixels,"
+        " more than this machine can allocate"
+    )
 
 
 def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray,

@@ -9,6 +9,8 @@ field, the value found and the rule it breaks.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "KmcError",
     "FormatError",
@@ -16,6 +18,7 @@ __all__ = [
     "PixelLimitError",
     "ParameterError",
     "InputError",
+    "OutputExistsError",
     "KmcWarning",
 ]
 
@@ -46,6 +49,20 @@ class ParameterError(KmcError):
 
 class InputError(KmcError):
     """An input image cannot be read or converted to RGB."""
+
+
+class OutputExistsError(KmcError, FileExistsError):
+    """The output file exists and overwriting was not allowed.
+
+    Also a :class:`FileExistsError`, so ``except FileExistsError`` works.
+    ``filename`` is the output's path.
+    """
+
+    def __init__(self, path: str) -> None:
+        FileExistsError.__init__(self, errno.EEXIST, "file exists", path)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: file exists"
 
 
 class KmcWarning(UserWarning):

@@ -8,20 +8,32 @@ applied, and alpha composited onto white with a :class:`KmcWarning` saying so.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import struct
 import warnings
+from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError, KmcError, KmcWarning, ParameterError, PixelLimitError
 
-__all__ = ["to_rgb_array", "open_image"]
+__all__ = ["INPUT_FORMATS", "to_rgb_array", "open_image", "pillow_errors"]
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 _ORIENTATION = 0x0112  # the EXIF Orientation tag
+
+
+#: The formats kmcodec reads, by content (never by file name): raster
+#: formats decoded in-process.  Formats that hand the file to an external
+#: program (EPS and PostScript run Ghostscript) or are rarely images
+#: (scientific stubs, fonts, thumbnails) are left out, so a hostile file
+#: cannot reach their parsers.
+INPUT_FORMATS = (
+    "PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP", "DIB", "AVIF", "JPEG2000",
+    "PPM", "TGA", "PCX", "SGI", "QOI", "ICO", "ICNS", "KMC",
+)
 
 
 def _check_pixel_limit(size: tuple[int, int], what: str) -> None:
@@ -34,30 +46,92 @@ def _check_pixel_limit(size: tuple[int, int], what: str) -> None:
         )
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
-    """Open and fully load an image file, mapping Pillow's failures to InputError."""
-    name = os.fspath(path)
+def _allowed() -> list[str]:
+    Image.init()
+    return [f for f in INPUT_FORMATS if f in Image.OPEN]
+
+
+def _sniff(path: str) -> str | None:
+    """The format Pillow would take the file for, from its first bytes only.
+
+    Only the formats' signature tests run (no parser), so a format we refuse
+    is named without being opened.
+    """
+    with open(path, "rb") as fh:
+        prefix = fh.read(16)
+    for fmt in Image.ID:
+        accept = Image.OPEN[fmt][1]
+        try:
+            if accept is not None and accept(prefix) and not isinstance(accept(prefix), str):
+                return fmt
+        except Exception:  # a signature test that fails is not a match
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def pillow_errors(name: str) -> Iterator[None]:
+    """The one place where Pillow's failures on an input become InputError.
+
+    Pillow's plugins raise many types on malformed data (SyntaxError,
+    TypeError, KeyError, IndexError, NotImplementedError, struct.error,
+    zlib.error, EOFError, ...); every call on an input image runs inside
+    this block.  kmcodec's own errors, and real I/O errors (an ``OSError``
+    with an errno: missing file, permissions), pass through unchanged.
+    """
     try:
         with warnings.catch_warnings():
             # Our own limit check replaces Pillow's warning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(name)
-            try:
-                _check_pixel_limit(im.size, repr(name))
-                im.load()
-            except BaseException:
-                im.close()  # do not leak the file handle on failure
-                raise
+            yield
     except KmcError:
         raise
     except Image.DecompressionBombError as exc:
-        raise PixelLimitError(f"{name!r}: {exc}") from None
+        raise PixelLimitError(f"{name}: {exc}") from None
     except OSError as exc:
         if exc.errno is not None:
-            raise  # a real I/O error (missing, permissions, a directory)
-        raise InputError(f"cannot read image {name!r}: {exc}") from None
-    except (SyntaxError, ValueError, EOFError, struct.error) as exc:
-        raise InputError(f"cannot read image {name!r}: {exc}") from None
+            raise
+        raise InputError(f"{name}: cannot read image: {exc}") from None
+    except MemoryError:
+        raise InputError(f"{name}: cannot read image: out of memory while decoding it") from None
+    except Exception as exc:
+        text = str(exc) or type(exc).__name__
+        raise InputError(f"{name}: cannot read image: {text}") from None
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Open and fully load an image file of one of :data:`INPUT_FORMATS`.
+
+    Raises
+    ------
+    InputError
+        If the file is not one of those formats (naming the format it is,
+        when known) or cannot be decoded.
+    PixelLimitError
+        Above ``PIL.Image.MAX_IMAGE_PIXELS``, before the pixels are read.
+    OSError
+        For real I/O errors (missing file, permissions, a folder).
+    """
+    name = os.fspath(path)
+    shown = name
+    with pillow_errors(shown):
+        allowed = _allowed()
+        try:
+            im = Image.open(name, formats=allowed)
+        except UnidentifiedImageError:
+            found = _sniff(name)
+            if found is not None and found not in allowed:
+                raise InputError(
+                    f"{shown}: the image is {found}, which kmcodec does not read; it reads "
+                    + ", ".join(allowed)
+                ) from None
+            raise
+        try:
+            _check_pixel_limit(im.size, shown)
+            im.load()
+        except BaseException:
+            im.close()  # do not leak the file handle on failure
+            raise
     return im
 
 
@@ -95,14 +169,15 @@ def to_rgb_array(image) -> np.ndarray:
         return np.ascontiguousarray(image)
     if isinstance(image, (str, os.PathLike)):
         # Multi-frame files keep their handle open after load(); close it.
-        with open_image(image) as im:
+        with open_image(image) as im, pillow_errors(os.fspath(image)):
             return _pil_to_rgb(im)
     if not isinstance(image, Image.Image):
         raise ParameterError(
             f"image is a {type(image).__name__}; expected a PIL image, a path or "
             "an (H, W, 3) uint8 array"
         )
-    return _pil_to_rgb(image)
+    with pillow_errors("image"):
+        return _pil_to_rgb(image)
 
 
 def _pil_to_rgb(im: Image.Image) -> np.ndarray:

@@ -29,7 +29,13 @@ class KmcImageFile(ImageFile.ImageFile):
 
     def _open(self) -> None:
         assert self.fp is not None
-        header = container.parse_header(self.fp.read(container.HEADER_SIZE))
+        # The declared lengths are checked against the real size before
+        # anything is read or allocated: a forged payload_bytes of 2**63
+        # must be a FormatError, not a MemoryError.
+        self.fp.seek(0, 2)
+        size = self.fp.tell()
+        self.fp.seek(0)
+        header = container.parse_header(self.fp.read(container.HEADER_SIZE), size)
         self._size = (header.width, header.height)
         self.info["colors"] = header.colors
         self.info["coder"] = container.CODER_NAMES[header.coder]

@@ -173,14 +173,14 @@ def test_verify_passes_on_a_valid_file(small_kmc):
         np.testing.assert_array_equal(np.asarray(im.convert("RGB")), kmcodec.decode(data))
 
 
-def test_truncated_body_fails_on_load(small_kmc):
+def test_truncated_body_fails_on_open(small_kmc):
+    # The declared lengths are checked against the file's real size before
+    # anything is read or allocated.
     _, data = small_kmc
-    im = Image.open(io.BytesIO(data[:-5]))
-    assert im.size == (13, 9)
     with pytest.raises(kmcodec.FormatError, match="truncated"):
-        im.load()
-    with pytest.raises(kmcodec.FormatError, match="truncated"):
-        Image.open(io.BytesIO(data[:-5])).verify()
+        Image.open(io.BytesIO(data[:-5]))
+    with pytest.raises(kmcodec.FormatError, match="trailing"):
+        Image.open(io.BytesIO(data + b"x"))
 
 
 @pytest.mark.parametrize("length", [4, 10, 27])

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import kmcodec
+import kmcodec.outputs
 from kmcodec import container, pngstream
 
 
@@ -42,6 +43,6 @@ def test_decode_command_streams_png(tmp_path):
     kmc = tmp_path / "x.kmc"
     kmcodec.write(kmc, image, k=300)
     with open(tmp_path / "x.png", "wb") as fh:
-        width, height, how = kmcodec.codec.write_image(kmc, fh, "PNG")
+        width, height, how = kmcodec.outputs.write_image(kmc, fh, kmcodec.outputs.output_format("png"))
     assert (width, height, how) == (40, 30, "RGB PNG")
     assert np.array_equal(np.asarray(Image.open(tmp_path / "x.png").convert("RGB")), kmcodec.read(kmc))

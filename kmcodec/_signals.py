@@ -1,0 +1,133 @@
+"""Stopping cleanly on SIGTERM, SIGHUP and SIGINT, in the CLI and in workers.
+
+A stop signal becomes a :class:`Stop` exception in the main thread, so that
+every ``finally`` and ``except BaseException`` on the way out runs: above
+all, the one in :mod:`kmcodec.atomicfile` that removes a temporary output.
+Handlers are installed only by the command line's entry point and by the
+batch module's worker initialiser, never on import.
+
+A worker process of a batch exits at once when a stop signal finds it idle,
+and after its task's clean-up when it finds it busy; on Linux it also asks
+to be sent SIGTERM when its parent dies, so that no worker outlives a
+killed ``kmc``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from typing import Iterator
+
+__all__ = ["Stop", "stop_signals", "worker_init", "in_task", "is_worker", "stop_pool"]
+
+#: The signals that ask a process to stop (SIGHUP where it exists).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+_worker = False
+_busy = False
+
+
+class Stop(BaseException):
+    """A stop signal arrived; ``signum`` says which.  Exit status 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+def _ignore_further() -> None:
+    # A second signal must not interrupt the clean-up the first one began
+    # (a Ctrl-C reaches the workers, then their parent's SIGTERM follows).
+    for sig in (*STOP_SIGNALS, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def _raise_stop(signum, frame) -> None:
+    _ignore_further()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Stop(signum)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Stop`, SIGINT into KeyboardInterrupt.
+
+    After the first, further signals are ignored, so that clean-up finishes.
+
+    For the command line's main thread; the previous handlers come back
+    afterwards.
+    """
+    saved = {}
+    for sig in (*STOP_SIGNALS, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            saved[sig] = signal.signal(sig, _raise_stop)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _worker_signal(signum, frame) -> None:
+    if not _busy:
+        os._exit(128 + signum)
+    _ignore_further()
+    raise Stop(signum)
+
+
+def worker_init() -> None:
+    """Initialiser of batch worker processes: stop cleanly, never outlive the parent."""
+    global _worker
+    _worker = True
+    for sig in (*STOP_SIGNALS, signal.SIGINT):
+        signal.signal(sig, _worker_signal)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            parent = os.getppid()
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the request
+                os._exit(128 + int(signal.SIGTERM))
+
+
+def in_task(busy: bool) -> None:
+    """Mark the start and end of a task (a stop while idle exits at once)."""
+    global _busy
+    _busy = busy
+
+
+def is_worker() -> bool:
+    """True in a process set up by :func:`worker_init`."""
+    return _worker
+
+
+def stop_pool(pool, timeout: float = 10.0) -> None:
+    """Stop a ProcessPoolExecutor's workers now: SIGTERM, then SIGKILL.
+
+    Workers remove their temporary files on SIGTERM; one that has not
+    exited after ``timeout`` seconds is killed.
+    """
+    # The executor keeps its workers in ``_processes`` (pid -> Process) in
+    # every Python this package supports; 3.14 adds terminate_workers().
+    table = getattr(pool, "_processes", None)
+    processes = list(table.values()) if isinstance(table, dict) else []
+    if not processes and hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
+    pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,146 @@
+"""Writing a decoded .kmc file as an ordinary image: formats and their limits.
+
+The formats are those a decoded palette image can be written as faithfully
+(or, for JPEG, as asked).  Each has size limits in its own header fields;
+they are checked against the .kmc header before anything is decoded, so a
+70000-pixel-wide image asked for as TGA is a clear error naming TGA's limit,
+not a failure deep inside Pillow after the work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+
+from . import container
+from .errors import KmcError, ParameterError
+
+__all__ = ["OutputFormat", "OUTPUT_FORMATS", "output_format", "check_size", "write_image"]
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """A format decoded images can be written as.
+
+    ``max_side`` is the largest width or height its header can hold;
+    ``max_bytes`` bounds the raw pixel bytes where a 32-bit size or offset
+    field does (None: no such limit).
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    max_side: int
+    max_bytes: int | None = None
+    why: str = ""
+
+
+_U16 = 65535
+OUTPUT_FORMATS = {
+    f.name: f
+    for f in (
+        OutputFormat("PNG", (".png",), 2**31 - 1, None, "PNG's 31-bit width and height"),
+        OutputFormat("BMP", (".bmp", ".dib"), 2**31 - 1, 2**32 - 1, "BMP's 32-bit size fields"),
+        OutputFormat("TIFF", (".tif", ".tiff"), 2**32 - 1, 2**32 - 2**20,
+                     "classic TIFF's 32-bit offsets"),
+        OutputFormat("GIF", (".gif",), _U16, None, "GIF's 16-bit width and height"),
+        OutputFormat("JPEG", (".jpg", ".jpeg", ".jpe", ".jfif"), 65500, None,
+                     "libjpeg's largest dimension"),
+        OutputFormat("WEBP", (".webp",), 16383, None, "WebP's 14-bit width and height"),
+        OutputFormat("PPM", (".ppm", ".pnm"), 2**31 - 1, None, "the PPM reader's limit"),
+        OutputFormat("TGA", (".tga", ".icb", ".vda", ".vst"), _U16, None,
+                     "TGA's 16-bit width and height"),
+        OutputFormat("PCX", (".pcx",), _U16, None, "PCX's 16-bit width and height"),
+        OutputFormat("SGI", (".sgi", ".rgb", ".bw"), _U16, None,
+                     "SGI's 16-bit width and height"),
+        OutputFormat("QOI", (".qoi",), 2**32 - 1, 400_000_000 * 3, "QOI's pixel limit"),
+    )
+}
+
+
+def output_format(suffix_or_name: str) -> OutputFormat:
+    """The format for an output suffix (``".png"``) or name (``"png"``, ``"PNG"``).
+
+    Raises
+    ------
+    ParameterError
+        For anything else, naming the formats accepted; ``.kmc`` is refused
+        with the advice to copy the file.
+    """
+    text = suffix_or_name.strip()
+    key = text.lower() if text.startswith(".") else "." + text.lower()
+    if key == ".kmc":
+        raise ParameterError(
+            "decoding to .kmc would quantise the image again; to duplicate a .kmc"
+            " file, copy it (cp)"
+        )
+    for fmt in OUTPUT_FORMATS.values():
+        if key in fmt.suffixes or text.upper() == fmt.name:
+            return fmt
+    known = ", ".join(f.suffixes[0] for f in OUTPUT_FORMATS.values())
+    what = "output suffix" if text.startswith(".") else "output format"
+    raise ParameterError(
+        f"{what} {suffix_or_name!r} names no format kmcodec writes; use one of {known}"
+    )
+
+
+def check_size(fmt: OutputFormat, width: int, height: int) -> None:
+    """Raise ParameterError if a width x height image does not fit ``fmt``."""
+    for name, value in (("width", width), ("height", height)):
+        if value > fmt.max_side:
+            raise ParameterError(
+                f"{name} is {value}, above {fmt.max_side}, the largest {fmt.name} can hold"
+                f" ({fmt.why}); choose another output format, such as PNG"
+            )
+    raw = 3 * width * height
+    if fmt.max_bytes is not None and raw > fmt.max_bytes:
+        raise ParameterError(
+            f"width x height is {width} x {height}: {raw} bytes of pixels, above"
+            f" {fmt.max_bytes}, the most {fmt.name} can hold ({fmt.why})"
+        )
+
+
+def write_image(path: str | os.PathLike, fh: BinaryIO, fmt: OutputFormat) -> tuple[int, int, str]:
+    """Decode the .kmc file at ``path`` into ``fh`` as an image of format ``fmt``.
+
+    The header is checked, and the size against the format's limits, before
+    anything is decoded.  PNG is written row by row (a palette PNG when
+    K <= 256: the same RGB pixels), so memory stays near the size of the
+    indices; other formats go through Pillow, which needs the whole RGB
+    image.  WebP is written lossless (it is a palette image).
+
+    Returns
+    -------
+    width, height, description
+    """
+    from PIL import Image
+
+    from .codec import decode_palette, expand
+
+    with open(path, "rb") as src:
+        data = src.read()
+    header = container.parse_header(data, len(data))
+    check_size(fmt, header.width, header.height)
+    palette, indices = decode_palette(data)
+    del data
+    height, width = indices.shape
+    if fmt.name == "PNG":
+        from .pngstream import write_png
+
+        write_png(fh, palette, indices)
+        return width, height, "palette PNG" if len(palette) <= 256 else "RGB PNG"
+    options = {"lossless": True} if fmt.name == "WEBP" else {}
+    try:
+        image = Image.fromarray(np.ascontiguousarray(expand(palette, indices)), "RGB")
+        image.save(fh, format=fmt.name, **options)
+    except KmcError:
+        raise
+    except OSError as exc:
+        if exc.errno is not None:
+            raise  # a real write failure
+        raise ParameterError(f"cannot write the image as {fmt.name}: {exc}") from None
+    except Exception as exc:  # Pillow's writers raise many types on limits
+        raise ParameterError(f"cannot write the image as {fmt.name}: {exc}") from None
+    return width, height, f"RGB {fmt.name}" + (" (lossless)" if options else "")
