@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -32,10 +31,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import PHOTOS, ROOT, format_table, machine, tiled  # noqa: E402
+from common import PHOTOS, ROOT, format_table, machine, tiled
 
-import kmcodec  # noqa: E402
-from kmcodec.images import to_rgb_array  # noqa: E402
+import kmcodec
+from kmcodec.images import to_rgb_array
 
 KS = (16, 64, 256)
 
@@ -48,7 +47,7 @@ def images() -> dict[str, np.ndarray]:
 
         for name in ("china.jpg", "flower.jpg"):
             out[name[:-4]] = np.asarray(sklearn.datasets.load_sample_image(name))
-    except Exception as exc:  # noqa: BLE001 - optional images
+    except Exception as exc:
         print(f"note: scikit-learn sample images skipped ({exc})")
     try:
         import warnings
@@ -58,7 +57,7 @@ def images() -> dict[str, np.ndarray]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out["logo"] = to_rgb_array(Image.fromarray(skimage.data.logo()))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"note: scikit-image logo skipped ({exc})")
     try:
         import matplotlib
@@ -77,7 +76,7 @@ def images() -> dict[str, np.ndarray]:
         fig.savefig(buf, format="png")
         plt.close(fig)
         out["chart"] = to_rgb_array(Image.open(buf))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"note: matplotlib chart skipped ({exc})")
     return out
 

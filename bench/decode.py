@@ -23,9 +23,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-import kmcodec  # noqa: E402
+import kmcodec
 
 
 def png_bytes(palette: np.ndarray, indices: np.ndarray, bits: int) -> bytes:
@@ -83,7 +83,8 @@ def main() -> None:
         print("  ".join(rows[-1]), flush=True)
     print()
     print(common.format_table(header, rows))
-    print("\nseconds: median of the runs, bytes in memory to an (H, W, 3) uint8 array; both decoders' pixels compared equal.")
+    print("\nseconds: median of the runs, bytes in memory to an (H, W, 3) uint8 array;"
+          " both decoders' pixels compared equal.")
     if args.markdown:
         common.write_markdown(args.markdown, header, rows)
 

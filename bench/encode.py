@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
 RUNNER = Path(__file__).resolve().parent / "run_method.py"
 
@@ -101,7 +101,8 @@ def main() -> None:
     parser.add_argument("-k", default="16,256", help="comma-separated K values (default 16,256)")
     parser.add_argument("--size", default="4000x3000", help="test image size (default 4000x3000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per method (default 3)")
-    parser.add_argument("--sklearn-all", action="store_true", help="per-pixel scikit-learn on the full image for every K")
+    parser.add_argument("--sklearn-all", action="store_true",
+                        help="per-pixel scikit-learn on the full image for every K")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
     args = parser.parse_args()
     ks = [int(v) for v in args.k.split(",")]

@@ -9,28 +9,10 @@ the spec.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import numpy as np
+from numba import njit
 
-
-def _cache_dir() -> str:
-    # Compiled loops are cached so that only the first use on a machine pays
-    # the compile; Numba fails when its cache is not writable, so fall back.
-    for base in (os.path.join(os.path.expanduser("~"), ".cache"), tempfile.gettempdir()):
-        path = os.path.join(base, f"kmcodec-numba-{os.getuid() if hasattr(os, 'getuid') else 0}")
-        try:
-            os.makedirs(path, exist_ok=True)
-            if os.access(path, os.W_OK):
-                return path
-        except OSError:
-            continue
-    return tempfile.mkdtemp(prefix="kmcodec-numba-")
-
-
-os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
-
-import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+from .jitcache import private_cache
 
 M32 = 0xFFFFFFFF
 HASH_BITS = 18
@@ -45,6 +27,15 @@ OFF_WHICH = OFF_SET + N_SET
 OFF_EXP = OFF_WHICH + N_WHICH
 OFF_MAN = OFF_EXP + N_EXP
 N_COUNTERS = OFF_MAN + N_MAN
+#: A fresh counter: p = 32768, n = 0.
+FRESH = 32768 << 8
+# After a stripe of at most SMALL_STRIPE pixels, the next stripe's fresh
+# model is made by resetting only the counters the stripe can have updated,
+# found again from its pixels (see _refresh): O(pixels) rather than 1 MiB,
+# which keeps a file of many tiny stripes cheap.  After a larger stripe the
+# tables are refilled, at most a few stores per pixel coded.  Either way the
+# coding loop itself does no bookkeeping.
+SMALL_STRIPE = 4096
 
 # squash(d) at d = -2048, -1920, ..., 2048 (spec section 11.3), in 1/4096.
 _SQUASH_KNOTS = np.array(
@@ -52,7 +43,7 @@ _SQUASH_KNOTS = np.array(
      3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094], np.int64)
 
 
-@njit(cache=True)
+@njit
 def _tables(knots):
     squash = np.empty(4096, np.int64)       # index d + 2048, d in [-2048, 2047]
     for i in range(4096):
@@ -132,7 +123,7 @@ def _mixed(dec, x1, x2, xv, pos, inbuf, out, T, c, Hs, h, Wt, ws, bit, squash, s
     return x1, x2, xv, pos, bit
 
 
-@njit(cache=True)
+@njit
 def cell_bits(K):
     """Bits per channel of the prediction grid: 5, fewer when K is large."""
     g = 5
@@ -149,29 +140,107 @@ def _hash(a, b, c):
     return h >> (32 - HASH_BITS)
 
 
-@njit(cache=True, nogil=True)
-def code_stripe(dec, block, pal, inbuf, out, status, order, rank, slot):
-    """Code one stripe.
+@njit(inline="always")
+def _pattern(L, U, UL, UR, LL, UU):
+    return (np.int64(L == U) | (np.int64(L == UL) << 1) | (np.int64(L == UR) << 2)
+            | (np.int64(U == UL) << 3) | (np.int64(U == UR) << 4) | (np.int64(UL == UR) << 5)
+            | (np.int64(L == LL) << 6) | (np.int64(U == UU) << 7))
 
-    block : (R, W) int32; read when encoding, written when decoding.
-    pal : (K, 3) int64 palette.
-    inbuf : uint8 coded stream (decoding); out : uint8 buffer (encoding),
-    grown as needed.  Returns ``(out, bytes_written)``; a decoding error
-    is reported in ``status`` as (code, y, x).
-    order, rank : (C, K) uint16 rows, and slot : (8**g + 1,) int32, the
-    palette orders by cell (spec section 11.6): ``slot[cell]`` is the row of
-    a cell's order, or -1 before its first use; ``slot[-1]`` counts the rows
-    used.  They depend only on the palette, so one set serves every stripe
-    coded by one thread; C >= min(8**g, pixels coded) rows suffice.
+
+@njit(inline="always")
+def _refresh(T, Hs, img, y0, R):
+    """Make fresh again every counter that coding rows ``y0 .. y0+R-1`` can update.
+
+    A superset recomputed from the stripe's pixels, so that the coding loop
+    needs no log: per pixel, the direct counters of questions 1, 2 and 2b
+    for its pattern (2 and 2b for every m, 2b for every i), the hashed
+    counters ``hash(a, L, U)`` for a = 0 (question 1) and a = m in 1..5
+    (question 2); and all the literal counters.  Resetting a counter that
+    was not used is harmless, as it is fresh already.
     """
-    R, W = block.shape
+    W = img.shape[1]
+    T[OFF_EXP:] = FRESH
+    absent = np.int64(-1)
+    for y in range(R):
+        for x in range(W):
+            L = np.int64(img[y0 + y, x - 1]) if x >= 1 else absent
+            LL = np.int64(img[y0 + y, x - 2]) if x >= 2 else absent
+            U = UL = UR = UU = absent
+            if y >= 1:
+                U = np.int64(img[y0 + y - 1, x])
+                if x >= 1:
+                    UL = np.int64(img[y0 + y - 1, x - 1])
+                if x + 1 < W:
+                    UR = np.int64(img[y0 + y - 1, x + 1])
+                if y >= 2:
+                    UU = np.int64(img[y0 + y - 2, x])
+            pat = _pattern(L, U, UL, UR, LL, UU)
+            T[pat] = FRESH
+            for j in range(8):
+                T[OFF_SET + pat * 8 + j] = FRESH
+                for i in range(4):
+                    T[OFF_WHICH + (i * 256 + pat) * 8 + j] = FRESH
+            for a in range(6):
+                Hs[_hash(a, L, U)] = FRESH
+
+
+@njit(nogil=True)
+def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot):
+    """Code the stripes ``s0 .. s1 - 1`` of an image, in either direction.
+
+    One call serves a thread's whole run of stripes: the model's tables are
+    allocated once and made fresh between stripes at a cost proportional to
+    the last stripe (see SMALL_STRIPE), so the work is linear in pixels and
+    stripes, however the image is cut.
+
+    Parameters
+    ----------
+    dec : bool
+        True to decode into ``img``, False to encode ``img``.
+    img : (H, W) uint8 or uint16 ndarray
+        The indices, all below K when encoding.  Decoding writes only the
+        rows of the stripes coded, so threads may share it.
+    rows : int
+        ``stripe_rows``: stripe s holds rows ``s*rows`` up to
+        ``min((s+1)*rows, H) - 1``.
+    s0, s1 : int
+        The stripes to code.
+    pal : (K, 3) int64 ndarray
+        The palette.
+    data : read-only uint8 ndarray
+        Decoding: the payload, stream s being ``data[bounds[s]:bounds[s+1]]``.
+        Not read when encoding.
+    bounds : int64 ndarray
+        Decoding: the S + 1 stream offsets into ``data``.  Encoding: receives,
+        at ``s - s0``, the end of stripe s's stream in ``out``.
+    out : uint8 ndarray
+        Encoding: the buffer for the streams, written from 0 and replaced by
+        a larger copy when full.  Not used when decoding.
+    status : (4,) int64 ndarray
+        Zero on entry; a decoding error sets it to (code, stripe, y, x),
+        code 1 for a rank beyond the entries left, 2 for a literal with no
+        entry left, and stops the call.
+    order, rank : (C, K) uint16 ndarray
+    slot : (8**g + 1,) int32 ndarray
+        The palette orders by cell (spec section 11.6): ``slot[cell]`` is
+        the row of a cell's order, or -1 before its first use; ``slot[-1]``
+        counts the rows used.  They depend only on the palette, so they are
+        kept across stripes and calls; C >= min(8**g, pixels coded) rows
+        suffice.
+
+    Returns
+    -------
+    out : uint8 ndarray
+        The (possibly grown) buffer.
+    pos : int
+        Encoding: the bytes written to ``out``.
+    """
+    H, W = img.shape
     K = pal.shape[0]
     squash, stretch, rate = _tables(_SQUASH_KNOTS)
-    T = np.full(N_COUNTERS, 32768 << 8, np.int32)
-    Hs = np.full(1 << HASH_BITS, 32768 << 8, np.int32)
-    Wt = np.zeros((8, 3), np.int64)
-    Wt[:, 0] = 40000
-    Wt[:, 1] = 30000
+    T = np.full(N_COUNTERS, FRESH, np.int32)
+    Hs = np.full(1 << HASH_BITS, FRESH, np.int32)
+    Wt = np.empty((8, 3), np.int64)
     g = cell_bits(K)
     sh = 8 - g
     keys = np.empty(K, np.int64)
@@ -181,201 +250,232 @@ def code_stripe(dec, block, pal, inbuf, out, status, order, rank, slot):
     crank = np.empty(6, np.int64)
     # Rows y-2, y-1 and y, each with two absent (-1) columns on the left
     # and one on the right, so that every neighbour is a plain load.
-    win = np.full((3, W + 3), -1, np.int64)
-    x1 = np.int64(0)
-    x2 = np.int64(M32)
-    xv = np.int64(0)
+    win = np.empty((3, W + 3), np.int64)
     pos = np.int64(0)
-    if dec:
-        for i in range(4):
-            xv = (xv << 8) | (np.int64(inbuf[i]) if i < inbuf.shape[0] else 0)
-        pos = 4
-    for y in range(R):
-        if not dec and pos + 64 * W + 64 > out.shape[0]:
-            grown = np.empty(2 * out.shape[0] + 64 * W + 64, np.uint8)
-            grown[: out.shape[0]] = out
-            out = grown
-        row = win[y % 3]
-        up = win[(y + 2) % 3]
-        uu = win[(y + 1) % 3]
-        if not dec:
-            for x in range(W):
-                row[x + 2] = block[y, x]
-        for x in range(2, W + 2):
-            L = row[x - 1]
-            U = up[x]
-            UL = up[x - 1]
-            UR = up[x + 1]
-            LL = row[x - 2]
-            UU = uu[x]
-            pat = (np.int64(L == U) | (np.int64(L == UL) << 1) | (np.int64(L == UR) << 2)
-                   | (np.int64(U == UL) << 3) | (np.int64(U == UR) << 4) | (np.int64(UL == UR) << 5)
-                   | (np.int64(L == LL) << 6) | (np.int64(U == UU) << 7))
-            X = np.int64(-1) if dec else row[x]
-            # Question 1: same as the left neighbour?
-            if L >= 0:
-                x1, x2, xv, pos, b = _mixed(dec, x1, x2, xv, pos, inbuf, out, T, pat, Hs, _hash(0, L, U),
-                                            Wt, pat & 3, np.int64(X == L), squash, stretch, rate)
-                if b:
-                    row[x] = L
-                    continue
-            # Question 2: one of the other neighbours?
-            vals[0] = L
-            vals[1] = U
-            vals[2] = UR
-            vals[3] = UL
-            vals[4] = LL
-            vals[5] = UU
-            m = 0
-            for j in range(1, 6):
-                v = vals[j]
-                if v < 0 or v == L:
-                    continue
-                dup = False
-                for i in range(1, j):
-                    if vals[i] == v:
-                        dup = True
-                if not dup:
-                    rest[m] = v
-                    m += 1
-            if m > 0:
-                inset = np.int64(0)
-                if not dec:
-                    for i in range(m):
-                        if rest[i] == X:
-                            inset = np.int64(1)
-                x1, x2, xv, pos, inset = _mixed(dec, x1, x2, xv, pos, inbuf, out, T, OFF_SET + pat * 8 + m,
-                                                Hs, _hash(m, L, U), Wt, 4 + (pat & 3), inset,
-                                                squash, stretch, rate)
-                if inset:
-                    hit = rest[m - 1]
-                    for i in range(m - 1):
-                        c = OFF_WHICH + (i * 256 + pat) * 8 + m
-                        x1, x2, xv, pos, b = _plain(dec, x1, x2, xv, pos, inbuf, out, T, c,
-                                                    np.int64(X == rest[i]), rate)
-                        if b:
-                            hit = rest[i]
-                            break
-                    row[x] = hit
-                    continue
-            # Question 3: a literal, coded as a rank.
-            nc = 0
-            if L >= 0:
-                rest[m] = L
-                m += 1
-            # Prediction from the palette colours of L, U and UL.
-            act = np.int64(0)
-            if L >= 0 and U >= 0 and UL >= 0:
-                pr = pal[L, 0] + pal[U, 0] - pal[UL, 0]
-                pg = pal[L, 1] + pal[U, 1] - pal[UL, 1]
-                pb = pal[L, 2] + pal[U, 2] - pal[UL, 2]
-                for ch in range(3):
-                    act += abs(pal[L, ch] - pal[UL, ch]) + abs(pal[U, ch] - pal[UL, ch])
-            elif L >= 0:
-                pr = pal[L, 0]
-                pg = pal[L, 1]
-                pb = pal[L, 2]
-            elif U >= 0:
-                pr = pal[U, 0]
-                pg = pal[U, 1]
-                pb = pal[U, 2]
+    bad = 0
+    for s in range(s0, s1):
+        y0 = s * rows
+        R = min(rows, H - y0)
+        if s > s0:
+            py0 = y0 - rows
+            if rows * W <= SMALL_STRIPE:
+                _refresh(T, Hs, img, py0, rows)
             else:
-                pr = np.int64(128)
-                pg = np.int64(128)
-                pb = np.int64(128)
-            pr = min(max(pr, 0), 255)
-            pg = min(max(pg, 0), 255)
-            pb = min(max(pb, 0), 255)
-            aq = 0
-            while aq < 7 and act >= (4 << aq):
-                aq += 1
-            cell = ((pr >> sh) << (2 * g)) | ((pg >> sh) << g) | (pb >> sh)
-            row_of = slot[cell]
-            if row_of < 0:
-                row_of = slot[slot.shape[0] - 1]
-                slot[slot.shape[0] - 1] = row_of + 1
-                slot[cell] = row_of
-                half = (1 << sh) >> 1
-                cr = ((pr >> sh) << sh) + half
-                cg = ((pg >> sh) << sh) + half
-                cb = ((pb >> sh) << sh) + half
-                for i in range(K):
-                    dr = pal[i, 0] - cr
-                    dg = pal[i, 1] - cg
-                    db = pal[i, 2] - cb
-                    keys[i] = (dr * dr + dg * dg + db * db) * 65536 + i
-                o = np.argsort(keys)
-                for r in range(K):
-                    order[row_of, r] = o[r]
-                    rank[row_of, o[r]] = r
-            # The excluded entries: every neighbour value (none is X).
-            for i in range(m):
-                v = rest[i]
-                if seen[v] == 0:
-                    seen[v] = 1
-                    crank[nc] = rank[row_of, v]
-                    nc += 1
-            for i in range(m):
-                seen[rest[i]] = 0
-            for i in range(1, nc):  # insertion sort of at most 6 ranks
-                v = crank[i]
-                j = i - 1
-                while j >= 0 and crank[j] > v:
-                    crank[j + 1] = crank[j]
-                    j -= 1
-                crank[j + 1] = v
-            left = K - nc
-            if left <= 0:
-                status[0] = 2
-                status[1] = y
-                status[2] = x - 2
-                break
-            emax = 0
-            while (left >> (emax + 1)) > 0:
-                emax += 1
-            v = np.int64(0)
-            e = 0
-            if not dec:
-                r0 = np.int64(rank[row_of, X])
-                rx = r0
-                for i in range(nc):
-                    if crank[i] < r0:
-                        rx -= 1
-                v = rx + 1
-                while (v >> (e + 1)) > 0:
-                    e += 1
-            ncx = min(nc, 7)
-            ee = 0
-            while ee < emax:
-                c = OFF_EXP + (aq * 8 + ncx) * 17 + ee
-                x1, x2, xv, pos, b = _plain(dec, x1, x2, xv, pos, inbuf, out, T, c, np.int64(ee < e), rate)
-                if b == 0:
-                    break
-                ee += 1
-            e = ee
-            v2 = np.int64(1)
-            for i in range(e - 1, -1, -1):
-                c = OFF_MAN + (e * 17 + i) * 4 + (min(v2, 3) if e - 1 - i < 2 else 0)
-                x1, x2, xv, pos, b = _plain(dec, x1, x2, xv, pos, inbuf, out, T, c, (v >> i) & 1, rate)
-                v2 = (v2 << 1) | b
-            if dec:
-                t = v2 - 1
-                if t >= left:
-                    status[0] = 1
-                    status[1] = y
-                    status[2] = x - 2
-                    break
-                for i in range(nc):
-                    if crank[i] <= t:
-                        t += 1
-                row[x] = order[row_of, t]
-        if status[0] != 0:
-            break
+                T[:] = FRESH
+                Hs[:] = FRESH
+        for i in range(8):
+            Wt[i, 0] = 40000
+            Wt[i, 1] = 30000
+            Wt[i, 2] = 0
+        win[:, :] = -1
+        x1 = np.int64(0)
+        x2 = np.int64(M32)
+        xv = np.int64(0)
         if dec:
-            for x in range(W):
-                block[y, x] = row[x + 2]
-    if not dec:
-        for i in range(4):
-            out[pos] = (x1 >> (24 - 8 * i)) & 255
-            pos += 1
+            inbuf = data[bounds[s] : bounds[s + 1]]
+            for i in range(4):
+                xv = (xv << 8) | (np.int64(inbuf[i]) if i < inbuf.shape[0] else 0)
+            pos = 4
+        else:
+            inbuf = data[:0]
+        for y in range(R):
+            if not dec and pos + 64 * W + 64 > out.shape[0]:
+                grown = np.empty(2 * out.shape[0] + 64 * W + 64, np.uint8)
+                grown[: out.shape[0]] = out
+                out = grown
+            row = win[y % 3]
+            up = win[(y + 2) % 3]
+            uu = win[(y + 1) % 3]
+            if not dec:
+                for x in range(W):
+                    row[x + 2] = img[y0 + y, x]
+            for x in range(2, W + 2):
+                L = row[x - 1]
+                U = up[x]
+                UL = up[x - 1]
+                UR = up[x + 1]
+                LL = row[x - 2]
+                UU = uu[x]
+                pat = _pattern(L, U, UL, UR, LL, UU)
+                X = np.int64(-1) if dec else row[x]
+                # Question 1: same as the left neighbour?
+                if L >= 0:
+                    x1, x2, xv, pos, b = _mixed(dec, x1, x2, xv, pos, inbuf, out, T, pat, Hs,
+                                                _hash(0, L, U), Wt, pat & 3, np.int64(X == L),
+                                                squash, stretch, rate)
+                    if b:
+                        row[x] = L
+                        continue
+                # Question 2: one of the other neighbours?
+                vals[0] = L
+                vals[1] = U
+                vals[2] = UR
+                vals[3] = UL
+                vals[4] = LL
+                vals[5] = UU
+                m = 0
+                for j in range(1, 6):
+                    v = vals[j]
+                    if v < 0 or v == L:
+                        continue
+                    dup = False
+                    for i in range(1, j):
+                        if vals[i] == v:
+                            dup = True
+                    if not dup:
+                        rest[m] = v
+                        m += 1
+                if m > 0:
+                    inset = np.int64(0)
+                    if not dec:
+                        for i in range(m):
+                            if rest[i] == X:
+                                inset = np.int64(1)
+                    x1, x2, xv, pos, inset = _mixed(dec, x1, x2, xv, pos, inbuf, out, T,
+                                                    OFF_SET + pat * 8 + m, Hs, _hash(m, L, U), Wt,
+                                                    4 + (pat & 3), inset, squash, stretch, rate)
+                    if inset:
+                        hit = rest[m - 1]
+                        for i in range(m - 1):
+                            c = OFF_WHICH + (i * 256 + pat) * 8 + m
+                            x1, x2, xv, pos, b = _plain(dec, x1, x2, xv, pos, inbuf, out, T, c,
+                                                        np.int64(rest[i] == X), rate)
+                            if b:
+                                hit = rest[i]
+                                break
+                        row[x] = hit
+                        continue
+                # Question 3: a literal, coded as a rank.
+                nc = 0
+                if L >= 0:
+                    rest[m] = L
+                    m += 1
+                # Prediction from the palette colours of L, U and UL.
+                act = np.int64(0)
+                if L >= 0 and U >= 0 and UL >= 0:
+                    pr = pal[L, 0] + pal[U, 0] - pal[UL, 0]
+                    pg = pal[L, 1] + pal[U, 1] - pal[UL, 1]
+                    pb = pal[L, 2] + pal[U, 2] - pal[UL, 2]
+                    for ch in range(3):
+                        act += abs(pal[L, ch] - pal[UL, ch]) + abs(pal[U, ch] - pal[UL, ch])
+                elif L >= 0:
+                    pr = pal[L, 0]
+                    pg = pal[L, 1]
+                    pb = pal[L, 2]
+                elif U >= 0:
+                    pr = pal[U, 0]
+                    pg = pal[U, 1]
+                    pb = pal[U, 2]
+                else:
+                    pr = np.int64(128)
+                    pg = np.int64(128)
+                    pb = np.int64(128)
+                pr = min(max(pr, 0), 255)
+                pg = min(max(pg, 0), 255)
+                pb = min(max(pb, 0), 255)
+                aq = 0
+                while aq < 7 and act >= (4 << aq):
+                    aq += 1
+                cell = ((pr >> sh) << (2 * g)) | ((pg >> sh) << g) | (pb >> sh)
+                row_of = slot[cell]
+                if row_of < 0:
+                    row_of = slot[slot.shape[0] - 1]
+                    slot[slot.shape[0] - 1] = row_of + 1
+                    slot[cell] = row_of
+                    half = (1 << sh) >> 1
+                    cr = ((pr >> sh) << sh) + half
+                    cg = ((pg >> sh) << sh) + half
+                    cb = ((pb >> sh) << sh) + half
+                    for i in range(K):
+                        dr = pal[i, 0] - cr
+                        dg = pal[i, 1] - cg
+                        db = pal[i, 2] - cb
+                        keys[i] = (dr * dr + dg * dg + db * db) * 65536 + i
+                    o = np.argsort(keys)
+                    for r in range(K):
+                        order[row_of, r] = o[r]
+                        rank[row_of, o[r]] = r
+                # The excluded entries: every neighbour value (none is X).
+                for i in range(m):
+                    v = rest[i]
+                    if seen[v] == 0:
+                        seen[v] = 1
+                        crank[nc] = rank[row_of, v]
+                        nc += 1
+                for i in range(m):
+                    seen[rest[i]] = 0
+                for i in range(1, nc):  # insertion sort of at most 6 ranks
+                    v = crank[i]
+                    j = i - 1
+                    while j >= 0 and crank[j] > v:
+                        crank[j + 1] = crank[j]
+                        j -= 1
+                    crank[j + 1] = v
+                left = K - nc
+                if left <= 0:
+                    bad = 2
+                    break
+                emax = 0
+                while (left >> (emax + 1)) > 0:
+                    emax += 1
+                v = np.int64(0)
+                e = 0
+                if not dec:
+                    r0 = np.int64(rank[row_of, X])
+                    rx = r0
+                    for i in range(nc):
+                        if crank[i] < r0:
+                            rx -= 1
+                    v = rx + 1
+                    while (v >> (e + 1)) > 0:
+                        e += 1
+                ncx = min(nc, 7)
+                ee = 0
+                while ee < emax:
+                    c = OFF_EXP + (aq * 8 + ncx) * 17 + ee
+                    x1, x2, xv, pos, b = _plain(dec, x1, x2, xv, pos, inbuf, out, T, c,
+                                                np.int64(ee < e), rate)
+                    if b == 0:
+                        break
+                    ee += 1
+                e = ee
+                v2 = np.int64(1)
+                for i in range(e - 1, -1, -1):
+                    c = OFF_MAN + (e * 17 + i) * 4 + (min(v2, 3) if e - 1 - i < 2 else 0)
+                    x1, x2, xv, pos, b = _plain(dec, x1, x2, xv, pos, inbuf, out, T, c,
+                                                (v >> i) & 1, rate)
+                    v2 = (v2 << 1) | b
+                if dec:
+                    t = v2 - 1
+                    if t >= left:
+                        bad = 1
+                        break
+                    for i in range(nc):
+                        if crank[i] <= t:
+                            t += 1
+                    row[x] = order[row_of, t]
+            if bad:
+                status[0] = bad
+                status[1] = s
+                status[2] = y0 + y
+                status[3] = x - 2
+                return out, pos
+            if dec:
+                for x in range(W):
+                    img[y0 + y, x] = row[x + 2]
+        if not dec:
+            if pos + 4 > out.shape[0]:
+                grown = np.empty(2 * out.shape[0] + 4, np.uint8)
+                grown[: out.shape[0]] = out
+                out = grown
+            for i in range(4):
+                out[pos] = (x1 >> (24 - 8 * i)) & 255
+                pos += 1
+            bounds[s - s0] = pos
     return out, pos
+
+
+# Cached only in a folder private to this user (Numba's cache files are
+# pickles): see kmcodec.jitcache.
+for _dispatcher in (_tables, cell_bits, code_stripes):
+    private_cache(_dispatcher)

@@ -18,7 +18,7 @@ import contextlib
 import os
 import signal
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 __all__ = ["Stop", "stop_signals", "worker_init", "in_task", "is_worker", "stop_pool"]
 
@@ -130,4 +130,7 @@ def stop_pool(pool, timeout: float = 10.0) -> None:
             if proc.is_alive():
                 proc.kill()
                 proc.join(1.0)
-    pool.shutdown(wait=False, cancel_futures=True)
+    # No future is cancelled here: the executor's own thread now fails the
+    # pending ones as broken (cancelling them too trips CPython gh-107219,
+    # an InvalidStateError traceback, before 3.12).
+    pool.shutdown(wait=True)

@@ -20,7 +20,8 @@ import os
 import secrets
 import stat
 import tempfile
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from .errors import OutputExistsError
 
@@ -44,11 +45,9 @@ def temporary_name(path: str) -> str:
         limit = 255
     token = secrets.token_hex(_TOKEN_HEX // 2)
     room = limit - len(f"...{token}{_SUFFIX}")
-    raw = os.fsencode(name)[: max(room, 1)]
-    # Cut on a character boundary so that the name stays valid text.
-    short = raw.decode("utf-8", "ignore") or "o"
-    while len(os.fsencode(short)) > max(room, 1):
-        short = short[:-1]
+    # Cut as bytes and decode as the file system does (surrogateescape), so
+    # that any name, in any locale, round-trips to the same bytes.
+    short = os.fsdecode(os.fsencode(name)[: max(room, 1)])
     return os.path.join(folder, f".{short}.{token}{_SUFFIX}")
 
 
@@ -64,7 +63,7 @@ class _Output(io.BufferedWriter):
         super().__init__(raw)
         self.output_path = path
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         try:
             return super().write(data)
         except OSError as exc:

@@ -275,11 +275,12 @@ def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
                 except Exception as exc:  # the executor's failure, not the task's
                     done(Result(src, dst, 0, 0, 0.0, _message(exc)))
         except BaseException:
-            for future in futures:
-                future.cancel()
             if own is not None:
                 _signals.stop_pool(own)
                 own = None
+            else:
+                for future in futures:
+                    future.cancel()
             raise
         for pair in broken:
             # The pool died under these files; one of them may have killed

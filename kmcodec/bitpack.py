@@ -74,10 +74,10 @@ def pack(indices: np.ndarray, bits: int) -> bytes:
     groups = -(-n // g)
     padded = np.zeros(groups * g, dtype=np.uint64)
     padded[:n] = idx
-    padded = padded.reshape(groups, g)
+    grid = padded.reshape(groups, g)
     acc = np.zeros(groups, dtype=np.uint64)
     for i in range(g):
-        acc |= padded[:, i] << np.uint64(64 - bits * (i + 1))
+        acc |= grid[:, i] << np.uint64(64 - bits * (i + 1))
     nbytes = g * bits // 8
     out = acc.astype(">u8").view(np.uint8).reshape(groups, 8)[:, :nbytes]
     return out.tobytes()[: packed_size(n, bits)]

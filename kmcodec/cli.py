@@ -339,8 +339,10 @@ def _share(part: int, whole: int) -> str:
 def _info(args) -> None:
     from .codec import info
 
-    if not os.path.isfile(args.input):
+    if not os.path.exists(args.input):
         raise _Failure(f"{_show(args.input)}: no such file")
+    if os.path.isdir(args.input):
+        raise _Failure(f"{_show(args.input)}: is a folder, not a .kmc file")
     with _about(args.input):
         meta = info(args.input)
     if args.json:
@@ -357,11 +359,12 @@ def _info(args) -> None:
         *(
             [("indices", f"{meta.index_bytes:>12,} bytes  = ceil({n} x {b} / 8)")]
             if meta.coder == "packed" else [
-                ("indices", f"{meta.index_bytes:>12,} bytes  = {meta.index_bytes * 8 / n:.4f} bits/index"
-                            f" ({_share(meta.index_bytes, -(-n * b // 8))} of packed)"),
-                ("  table", f"{meta.stripe_table_bytes:>12,} bytes  (stripe_rows and {meta.stripes} stripe length{'s' if meta.stripes > 1 else ''})"),
-                ("  streams", f"{meta.index_bytes - meta.stripe_table_bytes:>12,} bytes  "
-                              f"({meta.stripes} arithmetic-coded stripe{'s' if meta.stripes > 1 else ''})"),
+                ("indices", (f"{meta.index_bytes:>12,} bytes  = {meta.index_bytes * 8 / n:.4f} bits/index"
+                             f" ({_share(meta.index_bytes, -(-n * b // 8))} of packed)")),
+                ("  table", (f"{meta.stripe_table_bytes:>12,} bytes  (stripe_rows and {meta.stripes}"
+                             f" stripe length{'s' if meta.stripes > 1 else ''})")),
+                ("  streams", (f"{meta.index_bytes - meta.stripe_table_bytes:>12,} bytes  "
+                               f"({meta.stripes} arithmetic-coded stripe{'s' if meta.stripes > 1 else ''})")),
             ]
         ),
         ("trailer", f"{meta.trailer_bytes:>12,} bytes  (CRC-32)"),
@@ -403,7 +406,7 @@ def _compare(args) -> None:
         if target and os.path.lexists(target) and not args.force:
             raise _Failure(f"{target}: file exists (use -f to overwrite)")
     ks = args.k or list(DEFAULT_KS)
-    thumbs = {} if args.plot else None
+    thumbs: dict | None = {} if args.plot else None
     rows = compare(args.images, ks, args.seed, want_ssim=not args.no_ssim,
                    progress=sys.stderr.isatty(), thumbs=thumbs)
     print(format_table(rows))
@@ -425,7 +428,7 @@ def _compare(args) -> None:
         from .plots import comparison_figure
 
         with atomic_output(args.plot, args.force) as fh:
-            comparison_figure(rows, thumbs, fh)
+            comparison_figure(rows, thumbs or {}, fh)
 
 
 def _plot(args) -> None:
@@ -506,8 +509,8 @@ def _run(args) -> int:
             try:
                 _COMMANDS[args.command](args)
             finally:
-                for w in caught:
-                    print(f"{PROG}: warning: {w.message}", file=sys.stderr)
+                for message in dict.fromkeys(str(w.message) for w in caught):
+                    print(f"{PROG}: warning: {message}", file=sys.stderr)
     except _Usage as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -329,6 +329,7 @@ def _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs):
             centers, inertia, extra = _swap_refine(x, w, centers, inertia, rng, tol_abs)
         if best is None or inertia < best[1]:
             best = (centers, inertia, iterations + extra)
+    assert best is not None  # n_init >= 1
     return best[0], best[2]
 
 
@@ -373,7 +374,7 @@ def _median_cut(x, w, k):
         return (-err, int(idx[0]), idx, mean)
 
     heap = [box(np.arange(len(x)))]
-    done = []
+    done: list = []
     while heap and len(heap) + len(done) < k:
         neg_err, _, idx, mean = heapq.heappop(heap)
         if neg_err == 0 or len(idx) < 2:
@@ -428,7 +429,7 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None):
     wx = x * w[:, None]
     sums = np.stack([np.bincount(labels, weights=wx[:, c], minlength=k) for c in range(3)], 1)
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         new = centers.copy()
         full = weight > 0
         new[full] = sums[full] / weight[full, None]

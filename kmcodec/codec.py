@@ -110,7 +110,7 @@ def _check_options(k, seed, n_init, engine, max_iter, tol) -> None:
     _check_int("max_iter", max_iter, 1)
     if engine not in ENGINES:
         raise ParameterError(f"engine is {engine!r}; it must be one of {ENGINES}")
-    if not isinstance(tol, numbers.Real) or not tol >= 0:
+    if not isinstance(tol, numbers.Real) or not float(tol) >= 0:
         raise ParameterError(f"tol is {tol!r}; it must be a number >= 0")
 
 
@@ -261,9 +261,9 @@ def expand(palette: np.ndarray, indices: np.ndarray) -> np.ndarray:
         ``np.ascontiguousarray`` where packed rows are needed.
     """
     height, width = indices.shape
-    table = np.zeros((len(palette), 4), dtype=np.uint8)
-    table[:, :3] = palette
-    table = table.view(np.uint32).reshape(-1)
+    rgbx = np.zeros((len(palette), 4), dtype=np.uint8)
+    rgbx[:, :3] = palette
+    table = rgbx.view(np.uint32).reshape(-1)
     out = np.empty((height, width, 4), dtype=np.uint8)
     flat_out = out.view(np.uint32).reshape(-1)
     flat_idx = indices.reshape(-1)
@@ -282,15 +282,13 @@ def info(data) -> container.KmcInfo:
         The file's bytes or its path.
     """
     if isinstance(data, (str, os.PathLike)):
-        with open(data, "rb") as fh:
-            data = fh.read()
+        data = container.read_file(data)
     return container.info(_as_buffer(data))
 
 
 def read(path: str | os.PathLike) -> np.ndarray:
     """Decode the .kmc file at ``path`` to an (H, W, 3) uint8 array."""
-    with open(path, "rb") as fh:
-        return decode(fh.read())
+    return decode(container.read_file(path))
 
 
 def write(

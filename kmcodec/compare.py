@@ -92,9 +92,9 @@ def _load(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-_LOSSY = {
+_LOSSY: dict[str, tuple[str, dict[str, object], range]] = {
     "jpeg": ("JPEG", dict(optimize=True), range(1, 101)),
-    "webp": ("WEBP", dict(method=4), range(0, 101)),
+    "webp": ("WEBP", dict(method=4), range(101)),
 }
 
 
@@ -340,7 +340,7 @@ def format_table(rows) -> str:
         for r in group:
             p = r.psnr if r.psnr is not None else math.inf
 
-            def mark(hit: bool) -> str:
+            def mark(hit: bool, several: bool = several) -> str:
                 return "*" if hit and several else " "
 
             notes = []

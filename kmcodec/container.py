@@ -25,6 +25,8 @@ end-4   4     u32     crc32               CRC-32 of every byte before it
 from __future__ import annotations
 
 import io
+import os
+import stat
 import struct
 import zlib
 from dataclasses import asdict, dataclass
@@ -54,6 +56,8 @@ __all__ = [
     "parse_header",
     "parse",
     "info",
+    "read_file",
+    "fits_in_memory",
 ]
 
 MAGIC = b"KMCF"
@@ -236,6 +240,30 @@ def parse_header(data: bytes | memoryview, total_size: int | None = None) -> Hea
     return header
 
 
+def read_file(path: str | os.PathLike) -> bytes:
+    """The bytes of the .kmc file at ``path``, never more than its header declares.
+
+    The header is read and checked first (against the file's size when it is
+    a regular file), so that a device or pipe of endless bytes, or a forged
+    length, is an error after 28 bytes rather than a read of everything.
+    One byte past the declared end is read, so that trailing bytes are
+    reported by :func:`parse`.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(HEADER_SIZE)
+        st = os.fstat(fh.fileno())
+        header = parse_header(head, st.st_size if stat.S_ISREG(st.st_mode) else None)
+        parts = [head]
+        wanted = header.total_bytes + 1 - len(head)
+        while wanted > 0:
+            chunk = fh.read(min(wanted, 1 << 24))
+            if not chunk:
+                break
+            parts.append(chunk)
+            wanted -= len(chunk)
+    return b"".join(parts)
+
+
 def _check_crc(data: memoryview, header: Header) -> None:
     end = header.total_bytes - TRAILER_SIZE
     stored = int.from_bytes(data[end : end + TRAILER_SIZE], "little")
@@ -314,6 +342,8 @@ def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
             f"the last payload byte is {payload[-1]:#04x}; its {pad} padding "
             "bits must be zero"
         )
+    if not fits_in_memory(header.pixels * bitpack.index_dtype(header.bits_per_index).itemsize):
+        raise _too_big(header)
     try:
         indices = bitpack.unpack(payload, header.pixels, header.bits_per_index)
     except (MemoryError, ValueError):  # the length was checked: only size fails here
@@ -336,16 +366,31 @@ def _allocate(header: Header) -> np.ndarray:
     caller; then a forged size may still be more than memory.
     """
     dtype = np.uint8 if header.colors <= 256 else np.uint16
+    if not fits_in_memory(header.pixels * np.dtype(dtype).itemsize):
+        raise _too_big(header)
     try:
         return np.empty((header.height, header.width), dtype)
     except (MemoryError, ValueError):  # ValueError: more than the address space
         raise _too_big(header) from None
 
 
+def fits_in_memory(nbytes: int) -> bool:
+    """False when ``nbytes`` is more than this machine's physical memory.
+
+    Virtual memory may be overcommitted, so ``np.empty`` of a forged size
+    can succeed and decoding then runs for hours: such sizes are refused.
+    """
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return True
+    return nbytes <= ram
+
+
 def _too_big(header: Header) -> PixelLimitError:
     return PixelLimitError(
         f"width x height is {header.width} x {header.height} = {header.pixels} pixels,"
-        " more than this machine can allocate"
+        " more than this machine's memory can hold"
     )
 
 
@@ -364,7 +409,7 @@ def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray,
 
         payload = memoryview(encode_payload(flat.reshape(height, width), colors, palette))
     elif bits == 8:
-        payload = memoryview(flat.astype(np.uint8, copy=False))
+        payload = flat.astype(np.uint8, copy=False).data
     else:
         payload = memoryview(bitpack.pack(flat, bits))
     head = _HEADER.pack(MAGIC, VERSION, coder, bits, 0, width, height, colors, payload.nbytes)

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .errors import FormatError
+from .errors import FormatError, PixelLimitError
 
 __all__ = ["encode_payload", "decode_payload", "payload_layout", "stripe_rows_for"]
 
@@ -47,12 +47,8 @@ def stripe_rows_for(width: int, height: int) -> int:
     return max(1, min(height, -(-STRIPE_PIXELS // width)))
 
 
-def payload_layout(payload: bytes | memoryview, height: int) -> tuple[int, list[int]]:
-    """Parse the stripe table at the start of a coder-1 payload.
-
-    Returns ``(stripe_rows, lengths)``.  Raises FormatError when the table
-    does not describe exactly the payload (spec section 11.1).
-    """
+def _stripe_table(payload: bytes | memoryview, height: int) -> tuple[int, np.ndarray]:
+    """``stripe_rows`` and the stripe lengths as a uint32 array, checked."""
     size = len(payload)
     if size < 4:
         raise FormatError(f"entropy payload: {size} bytes, too short for the stripe_rows field (4 bytes)")
@@ -66,8 +62,8 @@ def payload_layout(payload: bytes | memoryview, height: int) -> tuple[int, list[
             f"entropy payload: {size} bytes cannot hold the stripe table of {stripes} stripes"
             f" ({table_end} bytes for stripe_rows {rows} and height {height})"
         )
-    lengths = list(struct.unpack_from(f"<{stripes}I", payload, 4))
-    total = table_end + sum(lengths)
+    lengths = np.frombuffer(payload, "<u4", stripes, 4)
+    total = table_end + int(lengths.sum(dtype=np.int64))
     if total != size:
         raise FormatError(
             f"entropy payload: stripe lengths sum to {total - table_end} bytes but"
@@ -76,91 +72,174 @@ def payload_layout(payload: bytes | memoryview, height: int) -> tuple[int, list[
     return rows, lengths
 
 
-def _run_stripes(count: int, job, colors: int, pixels: int) -> None:
-    """Run ``job(s, tables)`` for every stripe s on a few threads.
+def payload_layout(payload: bytes | memoryview, height: int) -> tuple[int, list[int]]:
+    """Parse the stripe table at the start of a coder-1 payload.
 
-    Each thread codes a contiguous run of stripes with its own palette-order
-    tables, which it fills once and reuses (they depend only on the palette).
+    Parameters
+    ----------
+    payload : bytes or memoryview
+        The whole coder-1 payload.
+    height : int
+        The image height, which fixes the number of stripes.
+
+    Returns
+    -------
+    stripe_rows : int
+    lengths : list of int
+        The length of each stripe's stream.
+
+    Raises
+    ------
+    FormatError
+        When the table does not describe exactly the payload (spec section
+        11.1).  The check reads only the table, so it is cheap enough to
+        make before any pixel memory is allocated.
+    """
+    rows, lengths = _stripe_table(payload, height)
+    return rows, lengths.tolist()
+
+
+def _run_ranges(count: int, job, colors: int, width: int, rows: int, height: int) -> list:
+    """Run ``job(s0, s1, tables)`` on a few threads over stripes 0 .. count-1.
+
+    Each thread codes one contiguous run of stripes in one compiled call,
+    with its own palette-order tables (they depend only on the palette, so
+    they serve all its stripes).  Returns the jobs' results in stripe order.
     """
     from . import _entropy_jit as jit
 
     workers = max(1, min(count, os.cpu_count() or 1))
     ncell = 1 << (3 * jit.cell_bits(colors))
 
-    def run(w: int) -> None:
+    def run(w: int):
+        s0, s1 = w * count // workers, (w + 1) * count // workers
+        pixels = width * max(0, min(s1 * rows, height) - s0 * rows)
         # One order row per cell used, and a literal uses at most one new
         # cell: memory stays within min(cells, pixels) rows.
-        rows = min(ncell, pixels)
+        cells = max(1, min(ncell, pixels))
         slot = np.full(ncell + 1, -1, np.int32)
         slot[-1] = 0
-        tables = (np.empty((rows, colors), np.uint16), np.empty((rows, colors), np.uint16), slot)
-        for s in range(w * count // workers, (w + 1) * count // workers):
-            job(s, tables)
+        tables = (np.empty((cells, colors), np.uint16), np.empty((cells, colors), np.uint16), slot)
+        return job(s0, s1, tables)
 
     if workers == 1:
-        run(0)
-        return
+        return [run(0)]
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(run, range(workers)))
+        return list(pool.map(run, range(workers)))
+
+
+def _index_dtype(colors: int) -> type:
+    """The index type the compiled coder is built for, given K."""
+    return np.uint8 if colors <= 256 else np.uint16
 
 
 def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
                    stripe_rows: int | None = None) -> bytes:
     """Code an (H, W) index array; return the whole coder-1 payload.
 
-    ``indices`` are trusted to lie in ``[0, colors)`` (validated upstream).
-    ``stripe_rows`` defaults to :func:`stripe_rows_for`; any value from 1
-    up gives a valid payload (the tests use small ones).
+    Parameters
+    ----------
+    indices : (H, W) integer ndarray
+        Trusted to lie in ``[0, colors)`` (validated upstream).
+    colors : int
+        K, the palette size.
+    palette : (K, 3) ndarray
+        The palette colours.
+    stripe_rows : int, optional
+        Rows per stripe; defaults to :func:`stripe_rows_for`.  Any value
+        from 1 up gives a valid payload (the tests use small ones).
+
+    Returns
+    -------
+    bytes
+        The stripe table followed by the streams.
     """
     from . import _entropy_jit as jit
 
     height, width = indices.shape
     rows = stripe_rows or stripe_rows_for(width, height)
     pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, 3)
-    starts = list(range(0, height, rows))
+    # Only uint8 and uint16 are compiled for (each signature costs a compile).
+    img: np.ndarray = np.ascontiguousarray(indices, dtype=_index_dtype(colors))
+    if not img.flags.writeable:
+        img = img.copy()
+    count = -(-height // rows)
 
-    streams = [b""] * len(starts)
+    def job(s0: int, s1: int, tables) -> tuple[np.ndarray, np.ndarray]:
+        ends = np.zeros(s1 - s0, np.int64)
+        pixels = width * (min(s1 * rows, height) - s0 * rows)
+        out = np.empty(pixels // 2 + 64 * width + 1024, np.uint8)
+        out, n = jit.code_stripes(False, img, rows, s0, s1, pal, _EMPTY, ends, out,
+                                  np.zeros(4, np.int64), *tables)
+        return out[:n], ends
 
-    def one(s: int, tables) -> None:
-        block = np.ascontiguousarray(indices[starts[s] : starts[s] + rows], dtype=np.int32)
-        out = np.empty(width * len(block) // 2 + 64 * width + 1024, np.uint8)
-        out, n = jit.code_stripe(False, block, pal, _EMPTY, out, np.zeros(3, np.int64), *tables)
-        streams[s] = out[:n].tobytes()
-
-    _run_stripes(len(starts), one, colors, height * width)
-    head = struct.pack(f"<I{len(streams)}I", rows, *map(len, streams))
-    return head + b"".join(streams)
-
+    parts = _run_ranges(count, job, colors, width, rows, height)
+    lengths = np.concatenate([np.diff(ends, prepend=0) for _, ends in parts])
+    if len(lengths) and int(lengths.max()) >= 1 << 32:
+        raise OverflowError(f"entropy payload: a stripe of {int(lengths.max())} bytes does not fit"
+                            " the 32-bit stripe table; use fewer stripe_rows")
+    head = struct.pack("<I", rows) + lengths.astype("<u4").tobytes()
+    return b"".join([head, *(memoryview(out) for out, _ in parts)])
 
 
 def decode_payload(payload: bytes | memoryview, width: int, height: int, palette: np.ndarray,
                    out: np.ndarray) -> None:
-    """Decode a coder-1 payload into ``out``, an (H, W) integer array.
+    """Decode a coder-1 payload into ``out``.
 
-    Raises FormatError when the payload is malformed.  Work and memory are
-    bounded by the image size and K whatever the payload holds.
+    Parameters
+    ----------
+    payload : bytes or memoryview
+        The whole coder-1 payload.
+    width, height : int
+        The image size.
+    palette : (K, 3) ndarray
+        The palette colours.
+    out : (H, W) integer ndarray
+        Receives the indices; uint8 (K <= 256) or uint16 C-contiguous
+        arrays are written in place, others through a copy.
+
+    Raises
+    ------
+    FormatError
+        When the payload is malformed.  Work is linear in the pixels and
+        the payload's bytes, and memory bounded by the image size and K,
+        whatever the payload holds (its stripe layout included).
     """
     from . import _entropy_jit as jit
 
-    rows, lengths = payload_layout(payload, height)
+    rows, lengths = _stripe_table(payload, height)
     colors = len(palette)
     pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, 3)
     data = np.frombuffer(payload, np.uint8)
-    offsets = np.cumsum([4 + 4 * len(lengths), *lengths])
+    data.flags.writeable = False  # one compiled signature for bytes and bytearray alike
+    offsets = np.empty(len(lengths) + 1, np.int64)
+    offsets[0] = 4 + 4 * len(lengths)
+    np.cumsum(lengths, dtype=np.int64, out=offsets[1:])
+    offsets[1:] += offsets[0]
+    dtype = _index_dtype(colors)
+    direct = (out.dtype == dtype and out.shape == (height, width) and out.flags.c_contiguous
+              and out.flags.writeable)
+    img = out if direct else np.empty((height, width), dtype)
 
-    def one(s: int, tables) -> None:
-        y0 = s * rows
-        block = np.empty((min(rows, height - y0), width), np.int32)
-        stream = data[offsets[s] : offsets[s + 1]]
-        status = np.zeros(3, np.int64)
-        jit.code_stripe(True, block, pal, stream, np.empty(1, np.uint8), status, *tables)
+    def job(s0: int, s1: int, tables) -> np.ndarray:
+        status = np.zeros(4, np.int64)
+        jit.code_stripes(True, img, rows, s0, s1, pal, data, offsets, np.empty(1, np.uint8), status,
+                         *tables)
+        return status
+
+    try:
+        statuses = _run_ranges(len(lengths), job, colors, width, rows, height)
+    except MemoryError:
+        # A forged width makes the coder's row window (24 bytes a column a
+        # thread) more than memory, before any pixel is decoded.
+        raise PixelLimitError(f"width is {width}: the decoder's row buffers for so wide an image"
+                              " are more than this machine's memory") from None
+    for status in statuses:
         if status[0] != _OK:
-            what, y, x = (int(v) for v in status)
+            what, s, y, x = (int(v) for v in status)
             rule = ("a literal rank beyond the palette entries left" if what == _BAD_RANK
                     else "a literal where every palette entry is a neighbour")
             raise FormatError(f"entropy payload: stripe {s} decodes to {rule} at pixel"
-                              f" (x={x}, y={y0 + y}); the coded data is corrupt")
-        out[y0 : y0 + len(block)] = block
-
-    _run_stripes(len(lengths), one, colors, height * width)
-
+                              f" (x={x}, y={y}); the coded data is corrupt")
+    if not direct:
+        out[...] = img

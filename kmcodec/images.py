@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import tempfile
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -99,6 +101,34 @@ def pillow_errors(name: str) -> Iterator[None]:
         raise InputError(f"{name}: cannot read image: {text}") from None
 
 
+#: Formats decoded by a C library that prints its complaints straight to
+#: file descriptor 2 (libtiff), where they would break the CLI's one line.
+_NATIVE_NOISY = {"TIFF"}
+
+
+@contextlib.contextmanager
+def _native_messages(name: str) -> Iterator[None]:
+    """Turn what C code writes on file descriptor 2 into KmcWarnings."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(1 << 16).decode("utf-8", "replace")
+            for line in dict.fromkeys(t.strip() for t in text.splitlines() if t.strip()):
+                warnings.warn(f"{name}: {line}", KmcWarning, stacklevel=3)
+
+
 def open_image(path: str | os.PathLike) -> Image.Image:
     """Open and fully load an image file of one of :data:`INPUT_FORMATS`.
 
@@ -128,7 +158,11 @@ def open_image(path: str | os.PathLike) -> Image.Image:
             raise
         try:
             _check_pixel_limit(im.size, shown)
-            im.load()
+            if im.format in _NATIVE_NOISY:
+                with _native_messages(shown):
+                    im.load()
+            else:
+                im.load()
         except BaseException:
             im.close()  # do not leak the file handle on failure
             raise
@@ -222,12 +256,12 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
             "convert it to 8 or 16 bits first"
         )
     try:
-        rgb = im if mode == "RGB" else im.convert("RGB")
+        converted = im if mode == "RGB" else im.convert("RGB")
     except (ValueError, OSError) as exc:
         raise InputError(f"cannot convert image mode {mode!r} to RGB: {exc}") from None
     # One copy out of Pillow, not two: the array is read-only, and nothing
     # downstream writes to it.
-    return np.asarray(rgb)
+    return np.asarray(converted)
 
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:

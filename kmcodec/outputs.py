@@ -119,8 +119,7 @@ def write_image(path: str | os.PathLike, fh: BinaryIO, fmt: OutputFormat) -> tup
 
     from .codec import decode_palette, expand
 
-    with open(path, "rb") as src:
-        data = src.read()
+    data = container.read_file(path)
     header = container.parse_header(data, len(data))
     check_size(fmt, header.width, header.height)
     palette, indices = decode_palette(data)

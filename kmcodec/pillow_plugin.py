@@ -10,13 +10,15 @@ Save options: ``colors`` (K, default 16), ``seed``, ``n_init``, ``engine``.
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, Any
 
 from PIL import Image, ImageFile, ImagePalette
 
 from . import container
+from .errors import PixelLimitError
 
 _MAX_P_COLORS = 256
+_MAX_SIDE = 2**31 - 1  # Pillow stores width and height as C ints
 
 
 def _accept(prefix: bytes) -> bool:
@@ -36,6 +38,14 @@ class KmcImageFile(ImageFile.ImageFile):
         size = self.fp.tell()
         self.fp.seek(0)
         header = container.parse_header(self.fp.read(container.HEADER_SIZE), size)
+        channels = 1 if header.colors <= _MAX_P_COLORS else 3
+        if max(header.width, header.height) > _MAX_SIDE or not container.fits_in_memory(
+            header.pixels * channels
+        ):
+            raise PixelLimitError(
+                f"width x height is {header.width} x {header.height}: more than a Pillow"
+                f" image holds ({_MAX_SIDE} pixels a side) or this machine's memory"
+            )
         self._size = (header.width, header.height)
         self.info["colors"] = header.colors
         self.info["coder"] = container.CODER_NAMES[header.coder]
@@ -46,7 +56,7 @@ class KmcImageFile(ImageFile.ImageFile):
         else:
             self._mode = "RGB"
         self._total_bytes = header.total_bytes
-        self.tile = [ImageFile._Tile("kmc", (0, 0, *self._size), 0, header.total_bytes)]
+        self.tile = [ImageFile._Tile("kmc", (0, 0, *self._size), 0, (header.total_bytes,))]
 
     def verify(self) -> None:
         """Make every decoder check of the spec on the whole file."""
@@ -59,7 +69,7 @@ class KmcImageFile(ImageFile.ImageFile):
 class KmcDecoder(ImageFile.PyDecoder):
     _pulls_fd = True
 
-    def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
+    def decode(self, buffer: Any) -> tuple[int, int]:
         from .codec import decode_palette
 
         assert self.fd is not None

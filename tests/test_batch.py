@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -52,7 +53,7 @@ def test_encode_many_one_bad_file_does_not_stop_the_rest(tree, tmp_path, jobs):
     assert listing(out) == ["a.kmc", "b.kmc", "sub", "sub/c.kmc", "sub/deeper", "sub/deeper/d.kmc"]
     for r in results:
         if r.ok:
-            assert open(r.output, "rb").read() == kmcodec.encode(r.input, k=8)
+            assert Path(r.output).read_bytes() == kmcodec.encode(r.input, k=8)
             assert r.bytes_out == os.path.getsize(r.output) and r.bytes_in == os.path.getsize(r.input)
     summary = batch.summarize(results, 1.0)
     assert (summary.files, summary.failed) == (5, 1)
@@ -95,10 +96,13 @@ def test_cli_batch(tree, tmp_path, capsys):
 
 def test_interrupt_leaves_no_partial_file(tmp_path):
     target = tmp_path / "x.kmc"
-    with pytest.raises(KeyboardInterrupt):
+    def interrupted_write():
         with atomic_output(target) as fh:
             fh.write(b"half a file")
             raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_write()
     assert list(tmp_path.iterdir()) == []
 
 

@@ -47,7 +47,7 @@ def test_hand_computed(values, bits, expected):
 @pytest.mark.parametrize("bits", range(17))
 def test_every_width_and_length_matches_bitarray(bits):
     rng = np.random.default_rng(bits)
-    for n in range(0, 41):
+    for n in range(41):
         values = rng.integers(0, 1 << bits, size=n).astype(bitpack.index_dtype(bits))
         if n:
             values[0] = (1 << bits) - 1  # the largest value must survive too
@@ -80,7 +80,8 @@ def test_unpack_rejects_wrong_length():
         bitpack.unpack(b"\x00\x00\x00", 5, 3)
 
 
-@given(st.integers(0, 16).flatmap(lambda b: st.tuples(st.just(b), st.lists(st.integers(0, (1 << b) - 1), max_size=200))))
+@given(st.integers(0, 16).flatmap(
+    lambda b: st.tuples(st.just(b), st.lists(st.integers(0, (1 << b) - 1), max_size=200))))
 def test_roundtrip_property(case):
     bits, values = case
     idx = np.array(values, dtype=bitpack.index_dtype(bits))

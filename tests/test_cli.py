@@ -90,7 +90,7 @@ def test_never_overwrites_its_input(tmp_path, capsys):
     kmc = tmp_path / "a.kmc"
     kmc.write_bytes(kmcodec.encode(palette_image(4, 4, 3), k=3))
     before = digest(kmc)
-    code, _, err = run(capsys, "decode", kmc, "-o", kmc, "-f")
+    code, _, _err = run(capsys, "decode", kmc, "-o", kmc, "-f")
     assert code == 2 or code == 1
     assert digest(kmc) == before
 
@@ -126,7 +126,8 @@ def test_bad_input_one_line_exit_1_no_output(tmp_path, photo, capsys, argv, mess
     data[40] ^= 1
     corrupt.write_bytes(bytes(data))
     (tmp_path / "sub").mkdir()
-    names = {"missing": tmp_path / "nope.png", "junk": junk, "junkimg": tmp_path / "notimage.png", "corrupt": corrupt, "dir": tmp_path / "sub"}
+    names = {"missing": tmp_path / "nope.png", "junk": junk, "junkimg": tmp_path / "notimage.png",
+             "corrupt": corrupt, "dir": tmp_path / "sub"}
     before = listing(tmp_path)
     code, out, err = run(capsys, *[a.format(**names) for a in argv])
     assert code == (2 if "--out-dir" in message else 1)

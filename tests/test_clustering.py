@@ -33,7 +33,7 @@ def test_bounded_lloyd_equals_textbook_lloyd(seed, k):
     w = rng.integers(1, 20, size=3000).astype(np.float64)
     start = x[rng.choice(3000, k, replace=False)] + 0.25
     ours, inertia, (labels, upper, lower), _ = clustering._lloyd(x, w, start, 200, 0.0)
-    reference, ref_labels, _ = naive_lloyd(x, w, start, 200)
+    reference, _ref_labels, _ = naive_lloyd(x, w, start, 200)
     assert np.allclose(ours, reference, atol=1e-9)
     d = ((x[:, None, :] - ours[None, :, :]) ** 2).sum(2)
     assert np.array_equal(labels, d.argmin(1))

@@ -16,9 +16,9 @@ from kmcodec import compare as cmp
 from kmcodec.cli import main
 
 pytest.importorskip("skimage")
-from skimage.metrics import structural_similarity  # noqa: E402
+from skimage.metrics import structural_similarity
 
-from .conftest import palette_image  # noqa: E402
+from .conftest import palette_image
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,8 @@ def test_methods_present(rows):
     methods = {(r.method, r.k) for r in rows}
     assert ("png", None) in methods
     for k in (4, 16):
-        for m in ("kmc", "kmc-entropy", "png8", "gif", "webp-lossless", "jpeg@size", "webp@size", "jpeg@psnr", "webp@psnr"):
+        for m in ("kmc", "kmc-entropy", "png8", "gif", "webp-lossless", "jpeg@size", "webp@size",
+                  "jpeg@psnr", "webp@psnr"):
             assert (m, k) in methods
 
 
@@ -72,7 +73,8 @@ def test_psnr_and_ssim_match_independent_computation(rows, photo):
     mse = np.mean((original - decoded) ** 2)
     row = by(rows, "kmc", 16)
     assert row.psnr == pytest.approx(10 * math.log10(255**2 / mse), rel=1e-9)
-    expected = structural_similarity(original.astype(np.uint8), decoded.astype(np.uint8), channel_axis=2, data_range=255)
+    expected = structural_similarity(original.astype(np.uint8), decoded.astype(np.uint8), channel_axis=2,
+                                     data_range=255)
     assert row.ssim == pytest.approx(expected, rel=1e-9)
 
 

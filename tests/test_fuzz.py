@@ -24,6 +24,7 @@ from PIL import Image
 import kmcodec
 
 from .fuzz.fuzz_decode import PIXEL_LIMIT, test_one_input as decode_property
+from .mutations import BYTE_MUTATIONS, mutate_bytes
 
 VECTORS = sorted((Path(__file__).parent / "vectors").glob("*.kmc"))
 SMALL = [p.read_bytes() for p in VECTORS if p.stat().st_size < 20_000]
@@ -48,18 +49,8 @@ def with_crc(body: bytes) -> bytes:
 def mutated(draw):
     data = bytearray(draw(st.sampled_from(SMALL)))
     kind = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "field", "field+crc"]))
-    if kind == "flip":
-        for _ in range(draw(st.integers(1, 8))):
-            i = draw(st.integers(0, len(data) - 1))
-            data[i] ^= 1 << draw(st.integers(0, 7))
-    elif kind == "truncate":
-        data = data[: draw(st.integers(0, len(data) - 1))]
-    elif kind == "insert":
-        i = draw(st.integers(0, len(data)))
-        data[i:i] = draw(st.binary(min_size=1, max_size=16))
-    elif kind == "delete":
-        i = draw(st.integers(0, len(data) - 1))
-        del data[i : i + draw(st.integers(1, 16))]
+    if kind in BYTE_MUTATIONS:
+        data = mutate_bytes(draw, data, kind, 16)
     else:
         values = dict(zip(FIELDS, HEADER.unpack_from(data)))
         name = draw(st.sampled_from(list(LIMITS)))

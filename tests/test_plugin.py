@@ -68,7 +68,7 @@ def test_open_gives_a_palette_image_equal_to_decode(small_kmc):
 
 
 def test_open_reads_only_the_header_and_palette(small_kmc):
-    path, data = small_kmc
+    _path, data = small_kmc
     fh = io.BytesIO(data)
     im = Image.open(fh)
     # Nothing of the payload has been read yet ...

@@ -226,7 +226,7 @@ def test_spec_worked_example_numbers():
     assert " ".join(f"{b:02x}" for b in data[-4:]) in text
     payload = data[37:39]
     assert " ".join(f"{b:02x}" for b in payload) == "91 20"
-    palette, indices = kmcodec.decode_palette(data)
+    _palette, indices = kmcodec.decode_palette(data)
     assert indices.reshape(-1).tolist() == [2, 1, 0, 1, 0, 2]
 
 

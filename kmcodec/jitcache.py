@@ -1,0 +1,188 @@
+"""Where Numba may cache kmcodec's compiled loops, safely.
+
+Numba's cache index files are pickles: loading them runs code.  So the cache
+lives only in a folder the current user owns and nobody else can write:
+``$XDG_CACHE_HOME/kmcodec-numba-UID`` (``~/.cache/...`` by default),
+created with mode 0700.  Its owner and mode are checked before every load
+and save (owned by this user, writable by nobody else); a folder that
+fails the check is never read.  Where no such folder
+can be had (no writable home, a service account), the process compiles into
+a fresh private folder that it removes at exit, and says once (a
+:class:`~kmcodec.errors.KmcWarning`) that compiling costs seconds each run.
+
+Numba's own cache locations (``__pycache__`` beside the installed package,
+``NUMBA_CACHE_DIR``) are not used for kmcodec's functions: a shared install
+folder may be writable by others.  Nothing here changes process-wide state;
+the cache is attached to kmcodec's dispatchers only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+import threading
+import warnings
+
+__all__ = ["cache_dir", "is_private", "private_cache"]
+
+_lock = threading.Lock()
+_chosen: str | None = None
+
+
+def _uid() -> int:
+    return os.geteuid() if hasattr(os, "geteuid") else 0
+
+
+def is_private(path: str) -> bool:
+    """True if ``path`` is a real folder (not a link) that only we can write.
+
+    It must be owned by us, and neither group nor others may write to it:
+    then nobody else can have planted a file in it.  (Folders made by
+    kmcodec 0.1, mode 0755, qualify and are tightened to 0700 on use.)
+    """
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        return False
+    return not (hasattr(os, "geteuid") and (st.st_uid != _uid() or st.st_mode & 0o022))
+
+
+def _make_private(path: str) -> bool:
+    """Create ``path`` with mode 0700 if missing; True if it is private."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    if not is_private(path):
+        return False
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)  # no one else need even read it
+    return True
+
+
+def _safe_parent(path: str) -> bool:
+    """Nobody but us (or root) can rename entries of ``path``'s parent."""
+    try:
+        st = os.stat(os.path.dirname(path))
+    except OSError:
+        return False
+    if not hasattr(os, "geteuid"):
+        return True
+    shared = st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX
+    return st.st_uid in (_uid(), 0) and not shared
+
+
+def _home_cache() -> str | None:
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base or not os.path.isabs(base):
+        home = os.path.expanduser("~")
+        if home == "~" or not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, f"kmcodec-numba-{_uid()}")
+
+
+def _private_tempdir() -> str:
+    path = tempfile.mkdtemp(prefix="kmcodec-numba-")  # mode 0700, ours
+    atexit.register(shutil.rmtree, path, True)
+    warnings.warn(
+        f"no private cache folder for compiled code ({_home_cache() or 'no home folder'}"
+        " is not one this user owns with mode 0700); compiling into a temporary folder,"
+        " which costs 15-20 s in every process that uses the entropy coder",
+        _kmc_warning(),
+        stacklevel=3,
+    )
+    return path
+
+
+def _kmc_warning() -> type[Warning]:
+    from .errors import KmcWarning
+
+    return KmcWarning
+
+
+def cache_dir() -> str:
+    """The folder for this process's compiled-code cache, private to this user.
+
+    The user-wide folder when it is, or can be made, private (its parent is
+    created as needed, mode 0700); otherwise a fresh temporary folder
+    removed when the process exits.
+    """
+    global _chosen
+    with _lock:
+        if _chosen is not None and is_private(_chosen):
+            return _chosen
+        path = _home_cache()
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+            if not (_safe_parent(path) and _make_private(path)):
+                path = None
+        _chosen = path if path is not None else _private_tempdir()
+        return _chosen
+
+
+def private_cache(dispatcher) -> None:
+    """Give a Numba dispatcher a cache in :func:`cache_dir`, checked on each use."""
+    from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLocator
+
+    class Locator(_CacheLocator):
+        def __init__(self, py_func, py_file) -> None:
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            # One sub-folder per installed copy of kmcodec.
+            self._sub = self.get_suitable_cache_subpath(py_file)
+
+        def get_cache_path(self) -> str:
+            return os.path.join(cache_dir(), self._sub)
+
+        def ensure_cache_path(self) -> None:
+            if not _make_private(self.get_cache_path()):
+                raise PermissionError(13, "cache folder is not private", self.get_cache_path())
+
+        def get_source_stamp(self):
+            with open(self._py_file, "rb") as fh:
+                return hashlib.sha256(fh.read()).hexdigest()
+
+        def get_disambiguator(self) -> str:
+            return str(self._lineno)
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            return cls(py_func, py_file)
+
+    class Impl(CompileResultCacheImpl):
+        _locator_classes = [Locator]  # noqa: RUF012 (Numba's own attribute)
+
+    class Cache(FunctionCache):
+        _impl_class = Impl
+
+        def _checked(self) -> bool:
+            folder = self._impl.locator.get_cache_path()
+            if os.path.lexists(folder):
+                return is_private(folder) and is_private(os.path.dirname(folder))
+            try:
+                self._impl.locator.ensure_cache_path()
+            except OSError:
+                return False
+            return True
+
+        def load_overload(self, sig, target_context):
+            if not self._checked():
+                return None
+            return super().load_overload(sig, target_context)
+
+        def save_overload(self, sig, data):
+            if self._checked():
+                super().save_overload(sig, data)
+
+    dispatcher._cache = Cache(dispatcher.py_func)
