@@ -409,3 +409,13 @@ def lzw_tiff_with_bad_tag_count() -> bytes:
             struct.pack_into("<I", data, pos + 4, 2)
             return bytes(data)
     raise AssertionError("no PlanarConfiguration tag")
+
+
+def crash_on_b(src: str, dst: str, overwrite: bool, how: dict):
+    """A batch task that kills its worker process for any file named b*:
+    a worker dying under one file, as a crash or the OOM killer would."""
+    from kmcodec.batch import Result
+
+    if os.path.basename(src).startswith("b"):
+        os._exit(9)
+    return Result(src, dst, 1, 1, 0.0)

@@ -143,3 +143,16 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     for path in out.rglob("*") if out.exists() else []:
         assert path.suffix == ".kmc" and not path.name.startswith(".")  # no temporary files left
         kmcodec.info(path)  # and every output there is complete
+
+
+def test_a_worker_that_dies_fails_only_its_own_file(tmp_path):
+    """A worker process killed under one file (a crash, the OOM killer)
+    breaks the pool; every other file is still done, and only the file that
+    kills its worker again, run alone, is reported failed."""
+    from tests.hostile_helpers import crash_on_b
+
+    pairs = [(str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}.kmc")) for name in "abcde"]
+    results = batch._run(crash_on_b, pairs, False, {}, None, 2, False)
+    assert [r.input for r in results] == [src for src, _ in pairs]
+    assert [r.ok for r in results] == [True, False, True, True, True]
+    assert "worker process died" in results[1].error
