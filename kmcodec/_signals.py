@@ -85,6 +85,9 @@ def worker_init() -> None:
     """Initialiser of batch worker processes: stop cleanly, never outlive the parent."""
     global _worker
     _worker = True
+    from ._process import configure_process
+
+    configure_process()
     for sig in (*STOP_SIGNALS, signal.SIGINT):
         signal.signal(sig, _worker_signal)
     if sys.platform.startswith("linux"):

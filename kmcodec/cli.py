@@ -38,6 +38,16 @@ def _int_in(name: str, low: int, high: int | None = None):
     return parse
 
 
+def _coder_name(text: str) -> str:
+    from .coder import get_coder
+    from .errors import ParameterError
+
+    try:
+        return get_coder(text).name
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("coder is", "--coder is", 1)) from None
+
+
 def _n_init(text: str):
     return "auto" if text == "auto" else _int_in("--n-init", 1)(text)
 
@@ -87,11 +97,12 @@ def _parser() -> argparse.ArgumentParser:
         "--engine", choices=("kmeans", "sklearn"), default="kmeans",
         help="kmcodec's own k-means (default) or scikit-learn's KMeans",
     )
+    from .coder import coders
+
     enc.add_argument(
-        "--coder", choices=("packed", "entropy"), default="packed",
-        help="index coding: 'packed' (default) is the formula, ceil(log2 K) bits "
-        "per pixel; 'entropy' is context-modelled arithmetic coding, usually "
-        "smaller than lossless WebP of the same pixels",
+        "--coder", type=_coder_name, default="packed", metavar="NAME",
+        help="how the indices are stored, by name or number: "
+        + "; ".join(f"{c.name} ({c.id}): {c.summary}" for c in coders()),
     )
     _common_output_flags(enc)
     _batch_flags(enc)
@@ -338,6 +349,7 @@ def _share(part: int, whole: int) -> str:
 
 def _info(args) -> None:
     from .codec import info
+    from .coder import get_coder
 
     if not os.path.exists(args.input):
         raise _Failure(f"{_show(args.input)}: no such file")
@@ -356,17 +368,7 @@ def _info(args) -> None:
         ("coder", f"{meta.coder} (format version {meta.version})"),
         ("header", f"{meta.header_bytes:>12,} bytes"),
         ("palette", f"{meta.palette_bytes:>12,} bytes  = 3 x {k} (24 bits per colour)"),
-        *(
-            [("indices", f"{meta.index_bytes:>12,} bytes  = ceil({n} x {b} / 8)")]
-            if meta.coder == "packed" else [
-                ("indices", (f"{meta.index_bytes:>12,} bytes  = {meta.index_bytes * 8 / n:.4f} bits/index"
-                             f" ({_share(meta.index_bytes, -(-n * b // 8))} of packed)")),
-                ("  table", (f"{meta.stripe_table_bytes:>12,} bytes  (stripe_rows and {meta.stripes}"
-                             f" stripe length{'s' if meta.stripes > 1 else ''})")),
-                ("  streams", (f"{meta.index_bytes - meta.stripe_table_bytes:>12,} bytes  "
-                               f"({meta.stripes} arithmetic-coded stripe{'s' if meta.stripes > 1 else ''})")),
-            ]
-        ),
+        *get_coder(meta.coder).describe(meta),
         ("trailer", f"{meta.trailer_bytes:>12,} bytes  (CRC-32)"),
         ("total", f"{meta.total_bytes:>12,} bytes"),
         (
@@ -479,6 +481,9 @@ def _printable_streams() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    from ._process import configure_process
+
+    configure_process()
     _printable_streams()
     parser = _parser()
     try:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -242,12 +241,9 @@ def _canonical(palette: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
 
 def _tree(centers: np.ndarray):
     # pykdtree over SciPy's cKDTree: 2 to 4 times faster queries on these
-    # sizes and a tenth of the import time (README).  Its OpenMP threads
-    # would otherwise spin between the many small queries, taking the CPU
-    # from the NumPy work in between: a 12 MP, K=256 encode took 2.1 s with
-    # them spinning and 1.85 s with them sleeping.  The variable must be set
-    # before the OpenMP runtime loads; a user's own setting is kept.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # sizes and a tenth of the import time (README).  The command line sets
+    # OMP_WAIT_POLICY=PASSIVE (see kmcodec._process) so that its OpenMP
+    # threads sleep between the many small queries.
     from pykdtree.kdtree import KDTree
 
     return KDTree(np.ascontiguousarray(centers, dtype=np.float64))

@@ -23,6 +23,7 @@ import numpy as np
 from . import container
 from .atomicfile import atomic_output
 from .clustering import ENGINES, quantize as _quantize
+from .coder import get_coder
 from .errors import ParameterError
 from .images import to_rgb_array
 
@@ -71,21 +72,19 @@ class Quantized:
     def shape(self) -> tuple[int, int]:
         return self.indices.shape
 
-    def to_bytes(self, coder: str = "packed") -> bytes:
+    def to_bytes(self, coder: str | int = "packed") -> bytes:
         """The .kmc file for this palette and these indices.
 
-        ``coder`` is "packed" (the formula, default) or "entropy" (smaller;
-        spec section 11).
+        ``coder`` is a registered coder's name or id (:func:`kmcodec.coder.coders`):
+        "packed" (the formula, default) or "entropy" (smaller; spec section 11).
         """
         height, width = self.indices.shape
-        return container.build(width, height, self.palette, self.indices.reshape(-1),
-                               container.coder_id(coder))
+        return container.build(width, height, self.palette, self.indices, get_coder(coder))
 
-    def write_to(self, fh, coder: str = "packed") -> int:
+    def write_to(self, fh, coder: str | int = "packed") -> int:
         """Write the .kmc file to the binary file ``fh``; return its size in bytes."""
         height, width = self.indices.shape
-        return container.write(fh, width, height, self.palette, self.indices,
-                               container.coder_id(coder))
+        return container.write(fh, width, height, self.palette, self.indices, get_coder(coder))
 
     def to_rgb(self) -> np.ndarray:
         """The decoded image: (H, W, 3) uint8."""
@@ -184,8 +183,8 @@ def encode(image, k: int = 16, seed: int = 0, *, coder: str = "packed", **option
         With the packed coder, exactly ``32 + 3*K + ceil(H*W*ceil(log2 K)/8)``
         bytes, where K is the number of palette entries used (at most ``k``).
     """
-    number = container.coder_id(coder)
-    return quantize(image, k, seed, **options).to_bytes(container.CODER_NAMES[number])
+    chosen = get_coder(coder)  # checked before the work
+    return quantize(image, k, seed, **options).to_bytes(chosen.id)
 
 
 def _as_buffer(data) -> memoryview:
@@ -393,7 +392,7 @@ def quantize_for_psnr(image, target_psnr: float, seed: int = 0, **options) -> Qu
 
 
 def _check_coder(coder, max_bytes=None) -> None:
-    name = container.CODER_NAMES[container.coder_id(coder)]
+    name = get_coder(coder).name
     if max_bytes is not None and name != "packed":
         raise ParameterError(
             f"max_bytes is {max_bytes} with coder {name!r}: choosing K by size works"

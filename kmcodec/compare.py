@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from . import codec, container
+from .coder import coders, get_coder
 from .images import to_rgb_array
 from .metrics import mse, psnr_from_mse, ssim
 
@@ -199,9 +200,10 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
         thumbs[(name, None)] = thumbnail(original)
     lossy = {c: _Lossy(original, c) for c in _LOSSY}
     kmc_rows = []
+    packed = get_coder("packed")
     for k in ks:
         q, enc = _timed(codec.quantize, original, k, seed)
-        data, pack = _timed(q.to_bytes)
+        data, pack = _timed(q.to_bytes, packed.id)
         decoded, dec = _timed(codec.decode, data)
         m = mse(decoded, original)
         kmc = Row(name, k, "kmc", len(data), 8 * len(data) / n, None if m == 0 else psnr_from_mse(m),
@@ -216,14 +218,17 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
         }
         rows.append(kmc)
         kmc_rows.append(kmc)
-        coded, pack1 = _timed(q.to_bytes, "entropy")
-        decoded1, dec1 = _timed(codec.decode, coded)
-        if not np.array_equal(decoded1, decoded):
-            raise AssertionError("the entropy coder did not reproduce the packed coder's pixels")
-        ent = Row(name, k, "kmc-entropy", len(coded), 8 * len(coded) / n, kmc.psnr, kmc.ssim,
-                  enc + pack1, dec1, lossless=kmc.lossless)
-        ent.extra = {"colors": colors, "ratio_packed": len(coded) / len(data)}
-        rows.append(ent)
+        for other in coders():
+            if other is packed:
+                continue  # its file is the "kmc" row above
+            coded, pack1 = _timed(q.to_bytes, other.id)
+            decoded1, dec1 = _timed(codec.decode, coded)
+            if not np.array_equal(decoded1, decoded):
+                raise AssertionError(f"the {other.name} coder did not reproduce the packed coder's pixels")
+            row = Row(name, k, other.compare_row, len(coded), 8 * len(coded) / n, kmc.psnr, kmc.ssim,
+                      enc + pack1, dec1, lossless=kmc.lossless)
+            row.extra = {"colors": colors, "ratio_packed": len(coded) / len(data)}
+            rows.append(row)
         quantized = np.ascontiguousarray(decoded)
         if thumbs is not None:
             thumbs[(name, k)] = thumbnail(quantized)

@@ -8,14 +8,14 @@ offset  size  type    field               allowed values
 ======  ====  ======  ==================  ===================================
 0       4     bytes   magic               ``4B 4D 43 46`` ("KMCF")
 4       1     u8      version             1
-5       1     u8      coder               0 = packed, 1 = entropy
+5       1     u8      coder               a registered coder (kmcodec.coder)
 6       1     u8      bits_per_index      ceil(log2(colors)), 0 to 16
 7       1     u8      flags               0
 8       4     u32     width               >= 1
 12      4     u32     height              >= 1
 16      4     u32     colors              1 to 65536
-20      8     u64     payload_bytes       ceil(width*height*bits/8) (packed);
-                                          the payload's length (entropy)
+20      8     u64     payload_bytes       the payload's length (the packed
+                                          coder: ceil(width*height*bits/8))
 28      3K    u8[]    palette             K triplets R, G, B
 28+3K   P     bytes   payload             the coded indices
 end-4   4     u32     crc32               CRC-32 of every byte before it
@@ -29,20 +29,17 @@ import os
 import stat
 import struct
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from . import bitpack
+from .coder import Coder, coders, find_coder, get_coder
 from .errors import FormatError, PixelLimitError, UnsupportedFormatError
 
 __all__ = [
     "MAGIC",
     "VERSION",
-    "CODER_PACKED",
-    "CODER_ENTROPY",
-    "CODER_NAMES",
-    "coder_id",
     "HEADER_SIZE",
     "TRAILER_SIZE",
     "OVERHEAD",
@@ -57,14 +54,11 @@ __all__ = [
     "parse",
     "info",
     "read_file",
-    "fits_in_memory",
+    "coder_of",
 ]
 
 MAGIC = b"KMCF"
 VERSION = 1
-CODER_PACKED = 0
-CODER_ENTROPY = 1
-CODER_NAMES = {CODER_PACKED: "packed", CODER_ENTROPY: "entropy"}
 MAX_COLORS = 65536
 _HEADER = struct.Struct("<4sBBBBIIIQ")
 HEADER_SIZE = _HEADER.size  # 28
@@ -75,17 +69,6 @@ OVERHEAD = HEADER_SIZE + TRAILER_SIZE  # 32: the same for every image
 def bits_for_colors(colors: int) -> int:
     """``ceil(log2(colors))``: 0 for one colour, 1 for two, 8 for 256."""
     return (colors - 1).bit_length()
-
-
-def coder_id(coder: str | int) -> int:
-    """The header value of a coder given by name ("packed", "entropy") or id."""
-    for number, name in CODER_NAMES.items():
-        if coder == name or (isinstance(coder, int) and not isinstance(coder, bool) and coder == number):
-            return number
-    from .errors import ParameterError
-
-    known = ", ".join(repr(n) for n in CODER_NAMES.values())
-    raise ParameterError(f"coder is {coder!r}; it must be one of {known}")
 
 
 def file_size(width: int, height: int, colors: int) -> int:
@@ -126,9 +109,11 @@ class KmcInfo:
 
     ``formula_bits`` is the textbook count 24K + N*ceil(log2 K); the file
     is ``ceil(formula_bits / 8)`` bytes plus the fixed 32-byte overhead
-    (header 28 + trailer 4) for the packed coder.  For the entropy coder,
-    ``index_bytes`` is the whole payload: a stripe table of
-    ``stripe_table_bytes`` and ``stripes`` coded streams.
+    (header 28 + trailer 4) for the packed coder.  ``index_bytes`` is the
+    whole payload.  ``details`` holds what the coder reports of its
+    payload's structure (the entropy coder: ``stripes``, the number of
+    coded streams, and ``stripe_table_bytes``); :meth:`to_dict` puts those
+    keys beside the others.
     """
 
     width: int
@@ -143,11 +128,13 @@ class KmcInfo:
     trailer_bytes: int
     total_bytes: int
     formula_bits: int
-    stripes: int = 1
-    stripe_table_bytes: int = 0
+    details: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a flat dict (``kmc info --json``)."""
+        out = asdict(self)
+        out.update(out.pop("details"))
+        return out
 
 
 def _pixel_limit() -> int | None:
@@ -195,8 +182,9 @@ def parse_header(data: bytes | memoryview, total_size: int | None = None) -> Hea
         raise UnsupportedFormatError(
             f"version is {version}; this reader supports version {VERSION} only"
         )
-    if coder not in CODER_NAMES:
-        known = ", ".join(f"{k} ({v})" for k, v in CODER_NAMES.items())
+    found = find_coder(coder)
+    if found is None:
+        known = ", ".join(f"{c.id} ({c.name})" for c in coders())
         raise UnsupportedFormatError(
             f"unsupported coder {coder}; this reader supports {known}"
         )
@@ -218,13 +206,8 @@ def parse_header(data: bytes | memoryview, total_size: int | None = None) -> Hea
             f"above the limit of {limit} (PIL.Image.MAX_IMAGE_PIXELS); raise "
             "the limit only for files you trust"
         )
-    expected = bitpack.packed_size(width * height, bits)
-    if coder == CODER_PACKED and payload != expected:
-        raise FormatError(
-            f"payload_bytes is {payload}, must be ceil({width}*{height}*{bits}/8)"
-            f" = {expected} for the packed coder"
-        )
     header = Header(version, coder, bits, flags, width, height, colors, payload)
+    found.check_header(header)
     if total_size is not None and total_size != header.total_bytes:
         declared = (
             f"the header declares {header.total_bytes} ({HEADER_SIZE} header + "
@@ -275,31 +258,29 @@ def _check_crc(data: memoryview, header: Header) -> None:
         )
 
 
+def _parts(view: memoryview, header: Header) -> tuple[np.ndarray, memoryview]:
+    palette = np.frombuffer(view, np.uint8, header.palette_bytes, HEADER_SIZE).reshape(-1, 3)
+    start = HEADER_SIZE + header.palette_bytes
+    return palette, view[start : start + header.payload_bytes]
+
+
 def info(data: bytes | memoryview) -> KmcInfo:
     """Check a whole file and describe it.
 
-    Every decoder check is made, except that the coded streams of an
-    entropy-coded file are not decoded (its CRC-32, stripe table and
-    lengths are checked): describing a file stays fast.
+    The header, the lengths, the CRC-32 and the payload's structure (its
+    coder's :meth:`~kmcodec.coder.Coder.layout`) are checked; the payload
+    is not decoded, so describing a file stays fast.
     """
     view = memoryview(data).cast("B")
     header = parse_header(view, len(view))
-    stripes, table = 1, 0
-    if header.coder == CODER_PACKED:
-        parse(view)
-    else:
-        _check_crc(view, header)
-        from .entropy import payload_layout
-
-        start = HEADER_SIZE + header.palette_bytes
-        lengths = payload_layout(view[start : start + header.payload_bytes], header.height)[1]
-        stripes, table = len(lengths), 4 + 4 * len(lengths)
+    _check_crc(view, header)
+    details = coder_of(header).layout(_parts(view, header)[1], header)
     return KmcInfo(
         width=header.width,
         height=header.height,
         colors=header.colors,
         bits_per_index=header.bits_per_index,
-        coder=CODER_NAMES[header.coder],
+        coder=coder_of(header).name,
         version=header.version,
         header_bytes=HEADER_SIZE,
         palette_bytes=header.palette_bytes,
@@ -307,9 +288,15 @@ def info(data: bytes | memoryview) -> KmcInfo:
         trailer_bytes=TRAILER_SIZE,
         total_bytes=header.total_bytes,
         formula_bits=24 * header.colors + header.pixels * header.bits_per_index,
-        stripes=stripes,
-        stripe_table_bytes=table,
+        details=details,
     )
+
+
+def coder_of(header: Header) -> Coder:
+    """The registered coder of a header that passed :func:`parse_header`."""
+    found = find_coder(header.coder)
+    assert found is not None  # parse_header refuses unknown coders
+    return found
 
 
 def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
@@ -325,94 +312,25 @@ def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
     view = memoryview(data).cast("B")
     header = parse_header(view, len(view))
     _check_crc(view, header)
-    start = HEADER_SIZE
-    palette = np.frombuffer(view, np.uint8, header.palette_bytes, start).reshape(-1, 3)
-    start += header.palette_bytes
-    payload = view[start : start + header.payload_bytes]
-    if header.coder == CODER_ENTROPY:
-        from .entropy import decode_payload, payload_layout
-
-        payload_layout(payload, header.height)  # checked before any pixel memory
-        indices = _allocate(header)
-        decode_payload(payload, header.width, header.height, palette, indices)
-        return header, palette.copy(), indices.reshape(-1)
-    pad = bitpack.padding_bits(header.pixels, header.bits_per_index)
-    if pad and payload[-1] & ((1 << pad) - 1):
-        raise FormatError(
-            f"the last payload byte is {payload[-1]:#04x}; its {pad} padding "
-            "bits must be zero"
-        )
-    if not fits_in_memory(header.pixels * bitpack.index_dtype(header.bits_per_index).itemsize):
-        raise _too_big(header)
-    try:
-        indices = bitpack.unpack(payload, header.pixels, header.bits_per_index)
-    except (MemoryError, ValueError):  # the length was checked: only size fails here
-        raise _too_big(header) from None
-    if header.colors < (1 << header.bits_per_index):
-        top = int(indices.max())
-        if top >= header.colors:
-            where = int(np.argmax(indices >= header.colors))
-            raise FormatError(
-                f"index {top} at pixel {where} (row {where // header.width}, "
-                f"column {where % header.width}) is >= colors = {header.colors}"
-            )
+    palette, payload = _parts(view, header)
+    indices = coder_of(header).decode(payload, header, palette)
     return header, palette.copy(), indices
 
 
-def _allocate(header: Header) -> np.ndarray:
-    """The (H, W) index array, or a clean error when memory cannot hold it.
-
-    Reached only within the pixel limit, or with the limit removed by the
-    caller; then a forged size may still be more than memory.
-    """
-    dtype = np.uint8 if header.colors <= 256 else np.uint16
-    if not fits_in_memory(header.pixels * np.dtype(dtype).itemsize):
-        raise _too_big(header)
-    try:
-        return np.empty((header.height, header.width), dtype)
-    except (MemoryError, ValueError):  # ValueError: more than the address space
-        raise _too_big(header) from None
-
-
-def fits_in_memory(nbytes: int) -> bool:
-    """False when ``nbytes`` is more than this machine's physical memory.
-
-    Virtual memory may be overcommitted, so ``np.empty`` of a forged size
-    can succeed and decoding then runs for hours: such sizes are refused.
-    """
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return True
-    return nbytes <= ram
-
-
-def _too_big(header: Header) -> PixelLimitError:
-    return PixelLimitError(
-        f"width x height is {header.width} x {header.height} = {header.pixels} pixels,"
-        " more than this machine's memory can hold"
-    )
-
-
 def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray,
-          coder: int = CODER_PACKED) -> int:
+          coder: str | int | Coder = "packed") -> int:
     """Write a .kmc file to the binary file ``fh``; return its size.
 
     The same bytes as :func:`build`, without holding the whole file in
     memory: 8-bit packed indices are written straight from their array.
+    ``coder`` is a registered coder, by name, id or instance.
     """
+    chosen = get_coder(coder)
     colors = len(palette)
-    bits = bits_for_colors(colors)
-    flat = np.ascontiguousarray(indices).reshape(-1)
-    if coder == CODER_ENTROPY:
-        from .entropy import encode_payload
-
-        payload = memoryview(encode_payload(flat.reshape(height, width), colors, palette))
-    elif bits == 8:
-        payload = flat.astype(np.uint8, copy=False).data
-    else:
-        payload = memoryview(bitpack.pack(flat, bits))
-    head = _HEADER.pack(MAGIC, VERSION, coder, bits, 0, width, height, colors, payload.nbytes)
+    grid = np.ascontiguousarray(indices).reshape(height, width)
+    payload = memoryview(chosen.encode(grid, palette)).cast("B")
+    head = _HEADER.pack(MAGIC, VERSION, chosen.id, bits_for_colors(colors), 0, width, height,
+                        colors, payload.nbytes)
     pal = np.ascontiguousarray(palette, np.uint8).tobytes()
     crc = zlib.crc32(payload, zlib.crc32(pal, zlib.crc32(head)))
     for part in (head, pal, payload, crc.to_bytes(TRAILER_SIZE, "little")):
@@ -421,7 +339,7 @@ def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray,
 
 
 def build(width: int, height: int, palette: np.ndarray, indices: np.ndarray,
-          coder: int = CODER_PACKED) -> bytes:
+          coder: str | int | Coder = "packed") -> bytes:
     """Assemble a .kmc file; inputs are trusted (validated upstream).
 
     Parameters

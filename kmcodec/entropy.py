@@ -26,12 +26,17 @@ from __future__ import annotations
 import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .coder import Coder, allocate_indices, register
 from .errors import FormatError, PixelLimitError
 
-__all__ = ["encode_payload", "decode_payload", "payload_layout", "stripe_rows_for"]
+if TYPE_CHECKING:
+    from .container import Header, KmcInfo
+
+__all__ = ["EntropyCoder", "encode_payload", "decode_payload", "payload_layout", "stripe_rows_for"]
 
 #: Target pixels per stripe; stripes are whole rows (spec section 11.1).
 STRIPE_PIXELS = 1 << 20
@@ -243,3 +248,37 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
                               f" (x={x}, y={y}); the coded data is corrupt")
     if not direct:
         out[...] = img
+
+
+class EntropyCoder(Coder):
+    id = 1
+    name = "entropy"
+    compare_row = "kmc-entropy"
+    summary = ("context-modelled arithmetic coding (spec section 11), usually smaller than"
+               " lossless WebP of the same pixels")
+
+    def encode(self, indices: np.ndarray, palette: np.ndarray) -> bytes:
+        return encode_payload(indices, len(palette), palette)
+
+    def decode(self, payload: memoryview, header: Header, palette: np.ndarray) -> np.ndarray:
+        _stripe_table(payload, header.height)  # checked before any pixel memory
+        indices = allocate_indices(header)
+        decode_payload(payload, header.width, header.height, palette, indices)
+        return indices.reshape(-1)
+
+    def layout(self, payload: memoryview, header: Header) -> dict[str, int]:
+        stripes = len(payload_layout(payload, header.height)[1])
+        return {"stripes": stripes, "stripe_table_bytes": 4 + 4 * stripes}
+
+    def describe(self, meta: KmcInfo) -> list[tuple[str, str]]:
+        stripes, table = meta.details["stripes"], meta.details["stripe_table_bytes"]
+        plural = "s" if stripes > 1 else ""
+        return [
+            *super().describe(meta),
+            ("  table", f"{table:>12,} bytes  (stripe_rows and {stripes} stripe length{plural})"),
+            ("  streams", (f"{meta.index_bytes - table:>12,} bytes  ({stripes} arithmetic-coded"
+                          f" stripe{plural})")),
+        ]
+
+
+register(EntropyCoder())

@@ -15,6 +15,7 @@ from typing import IO, Any
 from PIL import Image, ImageFile, ImagePalette
 
 from . import container
+from .coder import fits_in_memory
 from .errors import PixelLimitError
 
 _MAX_P_COLORS = 256
@@ -39,7 +40,7 @@ class KmcImageFile(ImageFile.ImageFile):
         self.fp.seek(0)
         header = container.parse_header(self.fp.read(container.HEADER_SIZE), size)
         channels = 1 if header.colors <= _MAX_P_COLORS else 3
-        if max(header.width, header.height) > _MAX_SIDE or not container.fits_in_memory(
+        if max(header.width, header.height) > _MAX_SIDE or not fits_in_memory(
             header.pixels * channels
         ):
             raise PixelLimitError(
@@ -48,7 +49,7 @@ class KmcImageFile(ImageFile.ImageFile):
             )
         self._size = (header.width, header.height)
         self.info["colors"] = header.colors
-        self.info["coder"] = container.CODER_NAMES[header.coder]
+        self.info["coder"] = container.coder_of(header).name
         if header.colors <= _MAX_P_COLORS:
             self._mode = "P"
             raw = self.fp.read(header.palette_bytes)

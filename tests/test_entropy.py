@@ -102,7 +102,8 @@ def test_multi_stripe_payload_layout():
     palette = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
     data = _file(palette, indices, rows=3)
     meta = kmcodec.info(data)
-    assert (meta.stripes, meta.stripe_table_bytes) == (4, 4 + 4 * 4)
+    assert meta.details == {"stripes": 4, "stripe_table_bytes": 4 + 4 * 4}
+    assert meta.to_dict()["stripes"] == 4
     payload = data[28 + 12 : -4]
     rows, lengths = entropy.payload_layout(payload, 10)
     assert rows == 3 and sum(lengths) == len(payload) - 20
@@ -174,8 +175,9 @@ def test_every_flipped_byte_is_caught():
 
 def test_unknown_coder_name():
     q = kmcodec.quantize(np.zeros((2, 2, 3), np.uint8), 1)
-    with pytest.raises(ParameterError, match="coder is 'zip'; it must be one of 'packed', 'entropy'"):
+    with pytest.raises(ParameterError, match=r"coder is 'zip'; it must be one of 'packed' \(0\), 'entropy' \(1\)"):
         q.to_bytes("zip")
+    assert q.to_bytes(1) == q.to_bytes("entropy") and q.to_bytes("0") == q.to_bytes("packed")
 
 
 def test_max_bytes_needs_packed():
