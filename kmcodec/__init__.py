@@ -23,6 +23,7 @@ from .codec import (
     write,
 )
 from . import container  # noqa: F401  (kmcodec.container: the format module)
+from .options import EncodeOptions
 from .container import KmcInfo
 from .errors import (
     FormatError,
@@ -38,6 +39,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "EncodeOptions",
     "encode",
     "decode",
     "decode_palette",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import _signals
 from .errors import ParameterError
+from .options import EncodeOptions
 
 __all__ = ["Result", "Summary", "plan", "encode_many", "decode_many", "summarize"]
 
@@ -133,6 +134,14 @@ def _check_collisions(pairs: list[tuple[str, str]]) -> None:
             raise ParameterError(f"the output of {src!r} would be {dst!r}, which is an input")
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What every task of a batch needs besides its paths (small, picklable)."""
+
+    options: EncodeOptions | None = None
+    max_pixels: int | None = None
+
+
 def _limit(max_pixels):
     # A task may run in a fresh worker: the caller's pixel limit travels
     # with it, and is put back afterwards where the task ran in-process.
@@ -160,7 +169,7 @@ def _prepare(src: str, dst: str) -> int:
     return size
 
 
-def _guarded(work, src: str, dst: str, overwrite: bool, how: dict) -> Result:
+def _guarded(work, src: str, dst: str, overwrite: bool, how: Settings) -> Result:
     """Run one task's work; any failure becomes that file's error.
 
     Only a stop request (a signal in a worker) escapes, after the work's
@@ -169,7 +178,7 @@ def _guarded(work, src: str, dst: str, overwrite: bool, how: dict) -> Result:
     start = time.perf_counter()
     _signals.in_task(True)
     try:
-        with _limit(how.get("max_pixels")):
+        with _limit(how.max_pixels):
             size_in, size_out = work(src, dst, overwrite, how)
         return Result(src, dst, size_in, size_out, time.perf_counter() - start)
     except Exception as exc:
@@ -182,18 +191,18 @@ def _guarded(work, src: str, dst: str, overwrite: bool, how: dict) -> Result:
         _signals.in_task(False)
 
 
-def _encode_work(src: str, dst: str, overwrite: bool, how: dict) -> tuple[int, int]:
+def _encode_work(src: str, dst: str, overwrite: bool, how: Settings) -> tuple[int, int]:
     from .atomicfile import atomic_output
     from .codec import quantize_auto
 
     size_in = _prepare(src, dst)
+    assert how.options is not None  # encode_many always sets them
     with atomic_output(dst, overwrite) as fh:
-        q = quantize_auto(src, how["k"], how["seed"], target_psnr=how["target_psnr"],
-                          max_bytes=how["max_bytes"], **how["options"])
-        return size_in, q.write_to(fh, how.get("coder", "packed"))
+        q = quantize_auto(src, options=how.options)
+        return size_in, q.write_to(fh, how.options.coder)
 
 
-def _decode_work(src: str, dst: str, overwrite: bool, how: dict) -> tuple[int, int]:
+def _decode_work(src: str, dst: str, overwrite: bool, how: Settings) -> tuple[int, int]:
     from .atomicfile import atomic_output
     from .outputs import output_format, write_image
 
@@ -204,11 +213,11 @@ def _decode_work(src: str, dst: str, overwrite: bool, how: dict) -> tuple[int, i
     return size_in, os.path.getsize(dst)
 
 
-def _encode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
+def _encode_task(src: str, dst: str, overwrite: bool, how: Settings) -> Result:
     return _guarded(_encode_work, src, dst, overwrite, how)
 
 
-def _decode_task(src: str, dst: str, overwrite: bool, how: dict) -> Result:
+def _decode_task(src: str, dst: str, overwrite: bool, how: Settings) -> Result:
     return _guarded(_decode_work, src, dst, overwrite, how)
 
 
@@ -295,10 +304,10 @@ def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
             bar.close()
 
 
-def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: Executor | None = None,
-                jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
-                progress: bool = False, target_psnr=None, max_bytes=None, max_pixels=None,
-                coder: str = "packed", **options) -> list[Result]:
+def encode_many(inputs, out_dir=None, k: int | None = None, seed: int | None = None, *,
+                executor: Executor | None = None, jobs: int | None = None, recursive: bool = False,
+                overwrite: bool = False, progress: bool = False, max_pixels: int | None = None,
+                options: EncodeOptions | None = None, **settings) -> list[Result]:
     """Encode image files and folders to .kmc files.
 
     Parameters
@@ -307,8 +316,9 @@ def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: E
         Files (any image Pillow reads) and folders (their image files).
     out_dir : path, optional
         Mirror the inputs under this folder; default: beside each input.
-    k, seed, target_psnr, max_bytes, coder, **options
-        As for ``kmc encode`` and :func:`kmcodec.quantize`.
+    k, seed, options, **settings
+        As for :func:`kmcodec.encode` (``coder``, ``target_psnr``, ``max_bytes``
+        and the other fields of :class:`kmcodec.EncodeOptions`).
     executor : concurrent.futures.Executor, optional
         Where tasks run; default a process pool of ``jobs`` workers (all
         cores).  A Dask ``Client(...).get_executor()`` runs them on a cluster.
@@ -321,15 +331,11 @@ def encode_many(inputs, out_dir=None, k: int = 16, seed: int = 0, *, executor: E
     -------
     list of Result, in input order
     """
-    from .codec import _check_coder, _check_options
+    from .codec import options_from
 
-    _check_coder(coder, max_bytes)
-    _check_options(k, seed, options.get("n_init", "auto"), options.get("engine", "kmeans"),
-                   options.get("max_iter", 300), options.get("tol", 1e-4))
+    opts = options_from(options, k=k, seed=seed, **settings)
     pairs = plan(inputs, out_dir, ".kmc", recursive, _is_image_name)
-    how = dict(k=k, seed=seed, target_psnr=target_psnr, max_bytes=max_bytes, options=options,
-               max_pixels=max_pixels, coder=coder)
-    return _run(_encode_task, pairs, overwrite, how, executor, jobs, progress)
+    return _run(_encode_task, pairs, overwrite, Settings(opts, max_pixels), executor, jobs, progress)
 
 
 def decode_many(inputs, out_dir=None, fmt: str = "png", *, executor: Executor | None = None,
@@ -352,4 +358,4 @@ def decode_many(inputs, out_dir=None, fmt: str = "png", *, executor: Executor | 
         suffix = chosen.suffixes[0]  # a format's name, e.g. "JPEG"
     pairs = plan(inputs, out_dir, suffix, recursive,
                  lambda p: p.suffix.lower() == ".kmc")
-    return _run(_decode_task, pairs, overwrite, {"max_pixels": max_pixels}, executor, jobs, progress)
+    return _run(_decode_task, pairs, overwrite, Settings(None, max_pixels), executor, jobs, progress)

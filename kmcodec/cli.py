@@ -62,13 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kmcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from .options import EncodeOptions as Defaults  # the one home of every default
+
     enc = sub.add_parser("encode", help="compress images into .kmc files")
     enc.add_argument("input", nargs="+", metavar="INPUT",
                      help="images Pillow can read, or folders of them")
     choose = enc.add_mutually_exclusive_group()
     choose.add_argument(
         "-k", "--colors", type=_int_in("-k", 1, 65536), default=None, metavar="K",
-        help="largest palette size, 1 to 65536 (default 16)",
+        help=f"largest palette size, 1 to 65536 (default {Defaults.k})",
     )
     choose.add_argument(
         "--target-psnr", type=_positive_float("--target-psnr"), metavar="DB",
@@ -81,27 +83,29 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument("-o", "--output", metavar="OUT",
                      help="default: INPUT with suffix .kmc (one input only)")
     enc.add_argument(
-        "--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0,
-        help="random seed (default 0); same input and seed give the same bytes",
+        "--seed", type=_int_in("--seed", 0, 2**63 - 1), default=None,
+        help=f"random seed (default {Defaults.seed}); same input and seed give the same bytes",
     )
     enc.add_argument(
-        "--n-init", type=_n_init, default="auto", metavar="N",
-        help="k-means seedings, keeping the best; 'auto' (default) is 3 for "
-        "K <= 32, 2 for K <= 128, else 1",
+        "--n-init", type=_n_init, default=None, metavar="N",
+        help=f"k-means seedings, keeping the best (default {Defaults.n_init!r}: 3 for "
+        "K <= 32, 2 for K <= 128, else 1)",
     )
     enc.add_argument(
-        "--max-iter", type=_int_in("--max-iter", 1), default=300, metavar="N",
-        help="cap on Lloyd iterations per restart (default 300)",
+        "--max-iter", type=_int_in("--max-iter", 1), default=None, metavar="N",
+        help=f"cap on Lloyd iterations per restart (default {Defaults.max_iter})",
     )
+    from .options import ENGINES
+
     enc.add_argument(
-        "--engine", choices=("kmeans", "sklearn"), default="kmeans",
-        help="kmcodec's own k-means (default) or scikit-learn's KMeans",
+        "--engine", choices=ENGINES, default=None,
+        help=f"kmcodec's own k-means or scikit-learn's KMeans (default {Defaults.engine})",
     )
     from .coder import coders
 
     enc.add_argument(
-        "--coder", type=_coder_name, default="packed", metavar="NAME",
-        help="how the indices are stored, by name or number: "
+        "--coder", type=_coder_name, default=None, metavar="NAME",
+        help=f"how the indices are stored, by name or number (default {Defaults.coder}): "
         + "; ".join(f"{c.name} ({c.id}): {c.summary}" for c in coders()),
     )
     _common_output_flags(enc)
@@ -216,10 +220,7 @@ def _batch(args, kind: str) -> None:
     start = time.perf_counter()
     try:
         if kind == "encode":
-            results = batch.encode_many(
-                args.input, k=args.colors or 16, seed=args.seed, target_psnr=args.target_psnr,
-                max_bytes=args.max_bytes, n_init=args.n_init, engine=args.engine,
-                max_iter=args.max_iter, coder=args.coder, **common)
+            results = batch.encode_many(args.input, options=_encode_options(args), **common)
         else:
             results = batch.decode_many(args.input, fmt=args.format or "png", **common)
     except ParameterError as exc:  # colliding outputs, found before any work
@@ -271,6 +272,19 @@ def _about(path: str):
         raise type(exc)(text if text.startswith((shown, repr(shown))) else f"{shown}: {text}") from None
 
 
+def _encode_options(args):
+    """The EncodeOptions the flags ask for; flags not given keep the defaults."""
+    from .codec import options_from
+    from .errors import ParameterError
+
+    try:
+        return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
+                            max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,
+                            max_bytes=args.max_bytes)
+    except ParameterError as exc:  # a combination of flags that cannot work
+        raise _Usage(str(exc)) from None
+
+
 def _encode(args) -> None:
     if _is_batch(args):
         return _batch(args, "encode")
@@ -279,17 +293,13 @@ def _encode(args) -> None:
     from .codec import quantize_auto
     from .container import OVERHEAD
 
-    from .codec import _check_coder
-
-    _check_coder(args.coder, args.max_bytes)
+    options = _encode_options(args)
     out = args.output or _default_output(args.input, ".kmc")
     _check_paths(args.input, out)
-    options = dict(n_init=args.n_init, engine=args.engine, max_iter=args.max_iter)
     with _about(args.input), atomic_output(out, args.force) as fh:
         start = time.perf_counter()
-        q = quantize_auto(args.input, args.colors, args.seed, target_psnr=args.target_psnr,
-                          max_bytes=args.max_bytes, **options)
-        size = q.write_to(fh, args.coder)
+        q = quantize_auto(args.input, options=options)
+        size = q.write_to(fh, options.coder)
         seconds = time.perf_counter() - start
     if args.quiet:
         return
@@ -299,11 +309,11 @@ def _encode(args) -> None:
     mse = q.mse
     psnr = "inf (lossless)" if mse == 0 else f"{10 * math.log10(255**2 / mse):.2f} dB"
     formula = 24 * k + width * height * bits
-    how = (f"formula {formula:,} bits + {OVERHEAD} bytes" if args.coder == "packed"
+    how = (f"formula {formula:,} bits + {OVERHEAD} bytes" if options.coder == "packed"
            else f"{100 * size / (formula // 8 + OVERHEAD):.1f}% of the packed file")
     print(
         f"{_show(out)}: {width}x{height}, {k} colours ({bits} bits/index), "
-        f"{size:,} bytes ({args.coder} coder) = {how}; {size * 8 / (width * height):.3f} bits/pixel, "
+        f"{size:,} bytes ({options.coder} coder) = {how}; {size * 8 / (width * height):.3f} bits/pixel, "
         f"MSE {mse:.2f}, PSNR {psnr}, {seconds:.2f} s"
     )
 

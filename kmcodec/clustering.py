@@ -36,13 +36,17 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["ENGINES", "Quantization", "quantize", "color_histogram"]
+from .quantized import Quantized
 
-ENGINES = ("kmeans", "sklearn")
+if TYPE_CHECKING:
+    from .options import EncodeOptions
+
+__all__ = ["quantize", "color_histogram", "seeds", "lloyd_steps", "nearest"]
 _LUT_THRESHOLD = 1 << 18  # pixels; above this a 2**24 table beats sorting
 _CHUNK = 1 << 20  # pixels per chunk: bounds the temporaries of index arithmetic
 _COARSE_SHIFT = 2  # grid cells of 4x4x4 colours
@@ -57,30 +61,6 @@ _SWAP_BATCH_DIVISOR = 32  # the first rounds move K/32 centres at once,
 _SWAP_BATCH_MAX = 64  # but never more than this: each costs a pass over the colours
 _POLISH_ITER = 10  # Lloyd iterations on the full colours after the grid
 _EXACT_MOVERS = 4  # centres per Lloyd step whose distances are computed exactly
-
-
-@dataclass(frozen=True)
-class Quantization:
-    """Result of :func:`quantize`.
-
-    Attributes
-    ----------
-    palette : ndarray of shape (K, 3), uint8
-        Distinct colours, sorted by 24-bit value ``R<<16 | G<<8 | B``; every
-        entry is used by at least one pixel.
-    indices : ndarray of shape (N,), uint8 when K <= 256 else uint16
-        Palette index of each pixel, in the order of the input pixels.
-    iterations : int
-        Lloyd iterations, all stages together (0 when no clustering was needed).
-    error : int
-        Sum over pixels and channels of the squared difference between the
-        input and the decoded image (0 when lossless).
-    """
-
-    palette: np.ndarray
-    indices: np.ndarray
-    iterations: int
-    error: int
 
 
 # --- histogram ----------------------------------------------------------------
@@ -166,47 +146,35 @@ def _lookup(ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
 # --- the public entry ---------------------------------------------------------
 
 
-def quantize(
-    pixels: np.ndarray,
-    k: int,
-    *,
-    seed: int = 0,
-    n_init: int | str = "auto",
-    engine: str = "kmeans",
-    max_iter: int = 300,
-    tol: float = 1e-4,
-) -> Quantization:
-    """Cluster pixels into at most ``k`` colours.
+def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
+    """Cluster an image's pixels into at most ``options.k`` colours.
 
     Parameters are trusted: the codec API validates them.
 
     Parameters
     ----------
-    pixels : ndarray of shape (N, 3), uint8
-    k : int
-        Largest palette size, 1 to 65536.  An image with ``k`` or fewer
-        distinct colours is returned losslessly.
-    seed : int, default 0
-    n_init : int or "auto", default "auto"
-        Independent seedings; the one with the lowest error is kept.  "auto"
-        is 3 for k <= 32, 2 for k <= 128, else 1.
-    engine : {"kmeans", "sklearn"}, default "kmeans"
-    max_iter : int, default 300
-        Cap on Lloyd iterations of each stage.
-    tol : float, default 1e-4
-        Relative tolerance on the squared movement of the centres, as in
-        scikit-learn (scaled by the mean per-channel variance).
+    rgb : ndarray of shape (H, W, 3), uint8
+    options : EncodeOptions
+        ``k`` (an image with ``k`` or fewer distinct colours is returned
+        losslessly), ``seed``, ``n_init`` (the best of that many seedings
+        is kept), ``engine``, ``max_iter`` (cap on Lloyd iterations of each
+        stage) and ``tol`` (relative tolerance on the squared movement of
+        the centres, as in scikit-learn: scaled by the mean per-channel
+        variance).
 
     Returns
     -------
-    Quantization
+    Quantized
+        The palette sorted by ``R<<16 | G<<8 | B``, every entry used.
     """
+    height, width, _ = rgb.shape
+    pixels = rgb.reshape(-1, 3)
+    k, seed, n_init = options.k, options.seed, options.seedings
+    max_iter, tol, engine = options.max_iter, options.tol, options.engine
     ranks = _keys(pixels)
     uniq, counts = _distinct(ranks)
     colors = _colors_of(uniq)
     iterations = 0
-    if n_init == "auto":
-        n_init = 3 if k <= 32 else 2 if k <= 128 else 1
     if len(uniq) <= k:
         palette, labels = colors, np.arange(len(uniq))
     else:
@@ -223,7 +191,7 @@ def quantize(
     error = int(counts @ np.einsum("ij,ij->i", diff, diff))
     dtype = np.uint8 if len(palette) <= 256 else np.uint16
     indices = _lookup(ranks, labels.astype(dtype))
-    return Quantization(np.ascontiguousarray(palette), indices, iterations, error)
+    return Quantized(np.ascontiguousarray(palette), indices.reshape(height, width), iterations, error)
 
 
 def _canonical(palette: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -586,3 +554,53 @@ def _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol):
     )
     model.fit(x, sample_weight=w)
     return model.cluster_centers_, int(model.n_iter_)
+
+
+# --- watching k-means: the plain algorithm, step by step -------------------------
+
+
+def seeds(colors: np.ndarray, counts: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Greedy k-means++ seeding of ``k`` centres on a colour histogram.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (C, 3)
+        Distinct colours (:func:`color_histogram`).
+    counts : ndarray of shape (C,)
+        Pixels of each colour, the weights.
+    k : int
+        Centres wanted; all colours when there are no more than ``k``.
+    seed : int, default 0
+
+    Returns
+    -------
+    ndarray of shape (min(k, C), 3), float64
+    """
+    x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
+    if len(x) <= k:
+        return x.copy()
+    return _kmeans_plusplus(x, w, k, np.random.default_rng(seed))
+
+
+def lloyd_steps(colors: np.ndarray, counts: np.ndarray, centers: np.ndarray,
+                max_steps: int = 300) -> Iterator[np.ndarray]:
+    """Plain Lloyd iterations from ``centers``: yields the centres after each.
+
+    Stops when the centres stop moving or after ``max_steps``.  Each step
+    is exactly the textbook one (assign every colour to its nearest centre,
+    move each centre to its colours' weighted mean), so a plot can show
+    k-means converge.
+    """
+    x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
+    current = np.asarray(centers, np.float64)
+    for _ in range(max_steps):
+        moved = _lloyd(x, w, current, 1, 0.0)[0]
+        if np.allclose(moved, current):
+            return
+        current = moved
+        yield current
+
+
+def nearest(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Index of the nearest of ``centers`` (M, 3) for each of ``points`` (N, 3)."""
+    return _nearest(np.asarray(points, np.float64), np.asarray(centers, np.float64))

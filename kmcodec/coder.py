@@ -89,8 +89,10 @@ def register(coder: Coder) -> Coder:
 
 
 def _load_builtin() -> None:
-    if not _REGISTRY:
-        from . import entropy, packed  # noqa: F401  (each registers its coder)
+    # Imported on first use, not at import: ``kmc info`` of a packed file
+    # then loads only what it needs.  Either module may already have been
+    # imported (and registered) by its user.
+    from . import entropy, packed  # noqa: F401  (each registers its coder on import)
 
 
 def coders() -> list[Coder]:

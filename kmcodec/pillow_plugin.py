@@ -5,7 +5,9 @@ the palette; pixels are decoded, and the whole file checked, on ``load()``.
 A file with up to 256 colours opens in mode "P" with its palette; a larger
 palette does not fit Pillow's "P" mode, so such a file opens as "RGB".
 
-Save options: ``colors`` (K, default 16), ``seed``, ``n_init``, ``engine``.
+Save options: ``colors`` (K), ``seed``, ``n_init``, ``engine``, ``max_iter``,
+``tol``, ``coder``, ``target_psnr``, ``max_bytes``: the fields of
+:class:`kmcodec.EncodeOptions`, with its defaults.
 """
 
 from __future__ import annotations
@@ -86,17 +88,16 @@ class KmcDecoder(ImageFile.PyDecoder):
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    from .codec import encode
+    from .codec import encode, options_from
 
-    opts = im.encoderinfo
-    data = encode(
-        im,
-        k=opts.get("colors", 16),
-        seed=opts.get("seed", 0),
-        n_init=opts.get("n_init", "auto"),
-        engine=opts.get("engine", "kmeans"),
-    )
-    fp.write(data)
+    # Pillow's save() keywords: "colors" for K (as Image.quantize names it),
+    # and EncodeOptions' own names; the rest keep their defaults.
+    settings = {name: im.encoderinfo.get(name) for name in _SAVE_OPTIONS}
+    settings["k"] = im.encoderinfo.get("colors")
+    fp.write(encode(im, options=options_from(**settings)))
+
+
+_SAVE_OPTIONS = ("seed", "n_init", "engine", "max_iter", "tol", "coder", "target_psnr", "max_bytes")
 
 
 Image.register_open(KmcImageFile.format, KmcImageFile, _accept)

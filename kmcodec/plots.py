@@ -134,16 +134,9 @@ def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames:
     from . import clustering
 
     colors, counts = clustering.color_histogram(rgb.reshape(-1, 3))
-    x, w = colors.astype(np.float64), counts.astype(np.float64)
-    k = min(k, len(x))
-    rng = np.random.default_rng(seed)
-    centers = clustering._kmeans_plusplus(x, w, k, rng) if len(x) > k else x.copy()
-    history = [centers]
-    for _ in range(max_frames - 1):
-        centers, _, _, _ = clustering._lloyd(x, w, centers, 1, 0.0)
-        if np.allclose(centers, history[-1]):
-            break
-        history.append(centers)
+    centers = clustering.seeds(colors, counts, k, seed)
+    k = len(centers)
+    history = [centers, *clustering.lloyd_steps(colors, counts, centers, max_frames - 1)]
     small = thumbnail(rgb, 240)
     flat = small.reshape(-1, 3).astype(float)
     sample = _sample(rgb, seed).astype(float)
@@ -157,7 +150,7 @@ def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames:
                     edgecolors="black", depthshade=False)
         ax2 = fig.add_subplot(1, 2, 2)
         palette = np.clip(np.rint(c), 0, 255).astype(np.uint8)
-        ax2.imshow(palette[clustering._nearest(flat, c)].reshape(small.shape))
+        ax2.imshow(palette[clustering.nearest(flat, c)].reshape(small.shape))
         ax2.set_axis_off()
         ax2.set_title(f"recoloured, iteration {i}")
         fig.canvas.draw()

@@ -411,7 +411,7 @@ def lzw_tiff_with_bad_tag_count() -> bytes:
     raise AssertionError("no PlanarConfiguration tag")
 
 
-def crash_on_b(src: str, dst: str, overwrite: bool, how: dict):
+def crash_on_b(src: str, dst: str, overwrite: bool, how):
     """A batch task that kills its worker process for any file named b*:
     a worker dying under one file, as a crash or the OOM killer would."""
     from kmcodec.batch import Result

@@ -152,7 +152,7 @@ def test_a_worker_that_dies_fails_only_its_own_file(tmp_path):
     from tests.hostile_helpers import crash_on_b
 
     pairs = [(str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}.kmc")) for name in "abcde"]
-    results = batch._run(crash_on_b, pairs, False, {}, None, 2, False)
+    results = batch._run(crash_on_b, pairs, False, batch.Settings(), None, 2, False)
     assert [r.input for r in results] == [src for src, _ in pairs]
     assert [r.ok for r in results] == [True, False, True, True, True]
     assert "worker process died" in results[1].error

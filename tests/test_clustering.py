@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kmcodec import clustering
+from kmcodec import EncodeOptions, clustering
 from kmcodec.codec import expand
 
 
@@ -63,12 +63,13 @@ def test_keys_and_histogram(shape):
 def test_error_and_indices_match_the_pixels(shape, k):
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 256, size=(shape[0] * shape[1], 3), dtype=np.uint8)
-    q = clustering.quantize(pixels, k, seed=0)
-    decoded = q.palette[q.indices].astype(np.int64)
+    q = clustering.quantize(pixels.reshape(*shape, 3), EncodeOptions(k=k, seed=0))
+    indices = q.indices.reshape(-1)
+    decoded = q.palette[indices].astype(np.int64)
     assert q.error == int(((decoded - pixels) ** 2).sum())
     # Every pixel got its nearest palette entry.
     d = ((pixels[:, None, :].astype(np.int64) - q.palette[None].astype(np.int64)) ** 2).sum(2)
-    assert np.array_equal(d[np.arange(len(pixels)), q.indices], d.min(1))
+    assert np.array_equal(d[np.arange(len(pixels)), indices], d.min(1))
 
 
 def test_expand_is_palette_lookup():
@@ -88,5 +89,5 @@ def test_auto_restarts(k, expected, monkeypatch):
     pixels = np.random.default_rng(0).integers(0, 256, size=(k + 5, 3), dtype=np.uint8)
     pixels[:, 0] = np.arange(k + 5) % 256  # more distinct colours than k
     pixels[:, 1] = np.arange(k + 5) // 256
-    clustering.quantize(pixels, k)
+    clustering.quantize(pixels[None], EncodeOptions(k=k))
     assert seen == [expected]

@@ -1,0 +1,121 @@
+"""The encoder's settings, in one validated object.
+
+Every default lives here and only here; the API, the command line, batches
+and the Pillow plugin build an :class:`EncodeOptions` and pass it on, as
+libimagequant keeps all its settings in one attributes object.  Validation
+happens once, when the object is made; the modules below trust it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+from .coder import get_coder
+from .errors import ParameterError
+
+__all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "check_int"]
+
+#: The k-means engines: kmcodec's own, or scikit-learn's KMeans.
+ENGINES = ("kmeans", "sklearn")
+#: The largest palette a .kmc file holds.
+MAX_COLORS = 65536
+
+
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """``value`` as an int, or a ParameterError naming ``name``, the value and the rule."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ParameterError(f"{name} is {value!r}; it must be an integer")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        rule = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise ParameterError(f"{name} is {value}; it must be {rule}")
+    return value
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """How an image is quantised and coded.
+
+    Parameters
+    ----------
+    k : int, default 16
+        Largest palette size, 1 to 65536.  An image with ``k`` or fewer
+        distinct colours is kept exactly.
+    seed : int, default 0
+        Seeds every random choice: same image and settings, same bytes.
+    n_init : int or "auto", default "auto"
+        Independent k-means seedings; the best (lowest squared error) is
+        kept.  "auto" is 3 for k <= 32, 2 for k <= 128 and 1 above.
+    engine : {"kmeans", "sklearn"}, default "kmeans"
+        kmcodec's own engine, or scikit-learn's ``KMeans``.
+    max_iter : int, default 300
+        Cap on Lloyd iterations per run.
+    tol : float, default 1e-4
+        Convergence tolerance, relative to the image's colour variance.
+    coder : str, default "packed"
+        A registered coder's name (an id is accepted and stored as the name).
+    target_psnr : float, optional
+        Choose the smallest K whose PSNR reaches this many dB (``k`` is
+        then ignored).
+    max_bytes : int, optional
+        Choose the largest K whose packed file fits in this many bytes.
+
+    Raises
+    ------
+    ParameterError
+        When made with any invalid value, naming the field, the value and
+        the rule.
+    """
+
+    k: int = 16
+    seed: int = 0
+    n_init: int | str = "auto"
+    engine: str = "kmeans"
+    max_iter: int = 300
+    tol: float = 1e-4
+    coder: str = "packed"
+    target_psnr: float | None = None
+    max_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        fix = object.__setattr__  # frozen: normalised values are set once, here
+        fix(self, "k", check_int("k", self.k, 1, MAX_COLORS))
+        fix(self, "seed", check_int("seed", self.seed, 0, 2**63 - 1))
+        if self.n_init != "auto":
+            fix(self, "n_init", check_int("n_init", self.n_init, 1))
+        fix(self, "max_iter", check_int("max_iter", self.max_iter, 1))
+        if self.engine not in ENGINES:
+            raise ParameterError(f"engine is {self.engine!r}; it must be one of {ENGINES}")
+        if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or not float(self.tol) >= 0:
+            raise ParameterError(f"tol is {self.tol!r}; it must be a number >= 0")
+        fix(self, "tol", float(self.tol))
+        fix(self, "coder", get_coder(self.coder).name)
+        if self.target_psnr is not None:
+            value = self.target_psnr
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+                raise ParameterError(f"target_psnr is {value!r}; it must be a positive number of dB")
+            fix(self, "target_psnr", float(value))
+        if self.max_bytes is not None:
+            fix(self, "max_bytes", check_int("max_bytes", self.max_bytes, 1))
+            if self.coder != "packed":
+                raise ParameterError(
+                    f"max_bytes is {self.max_bytes} with coder {self.coder!r}: choosing K by size"
+                    " works with the packed coder only, whose size the formula gives exactly"
+                )
+        if self.target_psnr is not None and self.max_bytes is not None:
+            raise ParameterError("give target_psnr or max_bytes, not both")
+
+    def replace(self, **changes: Any) -> EncodeOptions:
+        """A copy with ``changes``, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def seedings(self) -> int:
+        """``n_init`` with "auto" resolved for this ``k``."""
+        if self.n_init == "auto":
+            return 3 if self.k <= 32 else 2 if self.k <= 128 else 1
+        return int(self.n_init)

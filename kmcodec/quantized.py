@@ -1,0 +1,95 @@
+"""An image reduced to a palette: the result of quantising, before coding.
+
+:class:`Quantized` is what the k-means engines return and what the API
+hands out; :func:`expand` turns a palette and indices back into pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import container
+from .coder import get_coder
+
+__all__ = ["Quantized", "expand"]
+
+
+@dataclass(frozen=True)
+class Quantized:
+    """An image reduced to a palette, before it is written as bytes.
+
+    Attributes
+    ----------
+    palette : ndarray of shape (K, 3), uint8
+    indices : ndarray of shape (H, W), uint8 or uint16
+    iterations : int
+        Lloyd iterations the clustering took (0 when none was needed).
+    error : int
+        Sum of squared differences between input and decoded image over all
+        pixels and channels.
+    """
+
+    palette: np.ndarray
+    indices: np.ndarray
+    iterations: int
+    error: int
+
+    @property
+    def mse(self) -> float:
+        """Mean squared error per channel sample, 0-255 scale."""
+        return self.error / (3 * self.indices.size)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.indices.shape
+
+    def to_bytes(self, coder: str | int = "packed") -> bytes:
+        """The .kmc file for this palette and these indices.
+
+        ``coder`` is a registered coder's name or id (:func:`kmcodec.coder.coders`):
+        "packed" (the formula, default) or "entropy" (smaller; spec section 11).
+        """
+        height, width = self.indices.shape
+        return container.build(width, height, self.palette, self.indices, get_coder(coder))
+
+    def write_to(self, fh, coder: str | int = "packed") -> int:
+        """Write the .kmc file to the binary file ``fh``; return its size in bytes."""
+        height, width = self.indices.shape
+        return container.write(fh, width, height, self.palette, self.indices, get_coder(coder))
+
+    def to_rgb(self) -> np.ndarray:
+        """The decoded image: (H, W, 3) uint8."""
+        return expand(self.palette, self.indices)
+
+
+_EXPAND_CHUNK = 1 << 16  # pixels per np.take call: its index temporaries stay in cache
+
+
+def expand(palette: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """``palette[indices]``, fast: 4-byte table lookups in cache-sized chunks.
+
+    Parameters
+    ----------
+    palette : ndarray of shape (K, 3), uint8
+    indices : ndarray of shape (H, W), unsigned, every value < K
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), uint8
+        A view of an (H, W, 4) buffer (strides ``(4*W, 4, 1)``), since
+        copying 4-byte pixels is twice as fast as copying 3-byte ones; use
+        ``np.ascontiguousarray`` where packed rows are needed.
+    """
+    height, width = indices.shape
+    rgbx = np.zeros((len(palette), 4), dtype=np.uint8)
+    rgbx[:, :3] = palette
+    table = rgbx.view(np.uint32).reshape(-1)
+    out = np.empty((height, width, 4), dtype=np.uint8)
+    flat_out = out.view(np.uint32).reshape(-1)
+    flat_idx = indices.reshape(-1)
+    for start in range(0, flat_idx.size, _EXPAND_CHUNK):
+        stop = start + _EXPAND_CHUNK
+        np.take(table, flat_idx[start:stop], out=flat_out[start:stop])
+    return out[:, :, :3]
