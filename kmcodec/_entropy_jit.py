@@ -463,6 +463,15 @@ def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, 
             if dec:
                 for x in range(W):
                     img[y0 + y, x] = row[x + 2]
+        if dec and pos != inbuf.shape[0]:
+            # The encoder's stream is exactly what the decoder reads: 4 bytes
+            # and one per renormalisation.  Anything else was not written by
+            # an encoder (spec section 11.3).
+            status[0] = 3
+            status[1] = s
+            status[2] = pos
+            status[3] = inbuf.shape[0]
+            return out, pos
         if not dec:
             if pos + 4 > out.shape[0]:
                 grown = np.empty(2 * out.shape[0] + 4, np.uint8)

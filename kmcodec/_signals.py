@@ -20,7 +20,7 @@ import signal
 import sys
 from collections.abc import Iterator
 
-__all__ = ["Stop", "stop_signals", "worker_init", "in_task", "is_worker", "stop_pool"]
+__all__ = ["Stop", "stop_signals", "worker_init", "in_task", "is_worker", "stop_pool", "exit_now"]
 
 #: The signals that ask a process to stop (SIGHUP where it exists).
 STOP_SIGNALS = tuple(
@@ -74,17 +74,34 @@ def stop_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def exit_now(status: int) -> None:
+    """Leave a worker at once (``os._exit``), removing what atexit would have."""
+    from .jitcache import discard_temporary
+
+    discard_temporary()
+    os._exit(status)
+
+
 def _worker_signal(signum, frame) -> None:
     if not _busy:
-        os._exit(128 + signum)
+        exit_now(128 + signum)
     _ignore_further()
     raise Stop(signum)
 
 
-def worker_init() -> None:
-    """Initialiser of batch worker processes: stop cleanly, never outlive the parent."""
+def worker_init(parent: int, max_pixels: int | None = None) -> None:
+    """Initialiser of batch worker processes: stop cleanly, never outlive the parent.
+
+    ``parent`` is the pid of the process that made the pool; ``max_pixels``
+    (0: none) is set as this process's pixel limit.
+    """
     global _worker
     _worker = True
+    if max_pixels is not None:
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = max_pixels or None
+    _warnings_as_lines()
     from ._process import configure_process
 
     configure_process()
@@ -94,11 +111,20 @@ def worker_init() -> None:
         with contextlib.suppress(Exception):
             import ctypes
 
-            parent = os.getppid()
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-            if os.getppid() != parent:  # the parent died before the request
-                os._exit(128 + int(signal.SIGTERM))
+    if os.getppid() != parent:  # the parent died before the request took effect
+        exit_now(128 + int(signal.SIGTERM))
+
+
+def _warnings_as_lines() -> None:
+    # A worker's warnings reach the user as the CLI's own, one line each.
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"kmc: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
 
 
 def in_task(busy: bool) -> None:
@@ -112,7 +138,7 @@ def is_worker() -> bool:
     return _worker
 
 
-def stop_pool(pool, timeout: float = 10.0) -> None:
+def stop_pool(pool, timeout: float = 5.0) -> None:
     """Stop a ProcessPoolExecutor's workers now: SIGTERM, then SIGKILL.
 
     Workers remove their temporary files on SIGTERM; one that has not

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import secrets
 import stat
 import tempfile
@@ -25,10 +26,23 @@ from collections.abc import Iterator
 
 from .errors import OutputExistsError
 
-__all__ = ["atomic_output", "temporary_name"]
+__all__ = ["atomic_output", "temporary_name", "remove_temporaries"]
 
 _SUFFIX = ".tmp"
 _TOKEN_HEX = 8  # characters of randomness in a temporary name
+
+
+def _stem(path: str) -> tuple[str, str]:
+    """The folder, and NAME as it appears in ``.NAME.XXXXXXXX.tmp``."""
+    folder, name = os.path.split(path)
+    try:
+        limit = os.pathconf(folder or ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    room = limit - len(f"..{'x' * _TOKEN_HEX}.{_SUFFIX}")
+    # Cut as bytes and decode as the file system does (surrogateescape), so
+    # that any name, in any locale, round-trips to the same bytes.
+    return folder, os.fsdecode(os.fsencode(name)[: max(room, 1)])
 
 
 def temporary_name(path: str) -> str:
@@ -38,17 +52,27 @@ def temporary_name(path: str) -> str:
     the copy of NAME is shortened (the temporary name need only be unique,
     which its random part makes it).
     """
-    folder, name = os.path.split(path)
-    try:
-        limit = os.pathconf(folder or ".", "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        limit = 255
-    token = secrets.token_hex(_TOKEN_HEX // 2)
-    room = limit - len(f"...{token}{_SUFFIX}")
-    # Cut as bytes and decode as the file system does (surrogateescape), so
-    # that any name, in any locale, round-trips to the same bytes.
-    short = os.fsdecode(os.fsencode(name)[: max(room, 1)])
-    return os.path.join(folder, f".{short}.{token}{_SUFFIX}")
+    folder, short = _stem(path)
+    return os.path.join(folder, f".{short}.{secrets.token_hex(_TOKEN_HEX // 2)}{_SUFFIX}")
+
+
+def remove_temporaries(path: str | os.PathLike) -> list[str]:
+    """Remove temporary files left for ``path`` by a writer that was killed.
+
+    Only names of the exact form :func:`temporary_name` makes for ``path``
+    are touched.  A batch calls this for its unfinished outputs after it had
+    to kill a worker that could not clean up itself.
+    """
+    folder, short = _stem(os.path.abspath(os.fspath(path)))
+    pattern = re.compile(re.escape(f".{short}.") + f"[0-9a-f]{{{_TOKEN_HEX}}}" + re.escape(_SUFFIX))
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed.append(entry.path)
+    return removed
 
 
 def _user_error(exc: OSError, path: str) -> OSError:
@@ -105,27 +129,36 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     except OSError as exc:
         raise _user_error(exc, path) from None
     if st is not None:
+        target = st
+        if stat.S_ISLNK(st.st_mode):
+            # A link to a pipe or device (/dev/stdout, /proc/self/fd/1) is a
+            # way to name it; a link to a file is replaced itself, below.
+            with contextlib.suppress(OSError):
+                target = os.stat(path)
+        if stat.S_ISDIR(target.st_mode):
+            raise IsADirectoryError(21, "is a directory", path)
         if not overwrite:
             raise OutputExistsError(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(21, "is a directory", path)
-        if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        if stat.S_ISFIFO(target.st_mode) or stat.S_ISCHR(target.st_mode):
             with _stream_into(path) as fh:
                 yield fh
             return
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
             raise OSError(22, "not a regular file, FIFO or character device", path)
-    with _replace(path, overwrite) as fh:
+    with _replace(path, overwrite, st) as fh:
         yield fh
 
 
 @contextlib.contextmanager
-def _replace(path: str, overwrite: bool) -> Iterator[BinaryIO]:
+def _replace(path: str, overwrite: bool, old: os.stat_result | None) -> Iterator[BinaryIO]:
     tmp = temporary_name(os.path.abspath(path))
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
         raise _user_error(exc, path) from None
+    if old is not None and stat.S_ISREG(old.st_mode):
+        with contextlib.suppress(OSError):  # a replaced file keeps its permissions
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))
     try:
         with _Output(io.FileIO(fd, "wb"), path) as fh:
             yield fh

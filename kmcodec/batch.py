@@ -12,7 +12,6 @@ output is written atomically, so an interrupted run leaves no partial file.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import time
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _signals
+from .atomicfile import remove_temporaries
+from .pixellimit import pixel_limit
 from .errors import ParameterError
 from .options import EncodeOptions
 
@@ -73,10 +74,19 @@ def summarize(results, seconds: float) -> Summary:
 
 
 def _is_image_name(path: Path) -> bool:
+    """A folder's file worth encoding: its suffix names a format kmcodec reads.
+
+    Only a name test (the format itself is checked by content when the file
+    is opened); .kmc files are left out, and so are the suffixes of formats
+    kmcodec refuses (.pdf, .eps, .h5, ...).
+    """
     from PIL import Image
 
-    suffix = path.suffix.lower()
-    return suffix != ".kmc" and suffix in Image.registered_extensions()
+    from .images import INPUT_FORMATS
+
+    Image.init()
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    return fmt is not None and fmt != "KMC" and fmt in INPUT_FORMATS
 
 
 def plan(inputs, out_dir=None, suffix: str = ".kmc", recursive: bool = False,
@@ -142,24 +152,6 @@ class Settings:
     max_pixels: int | None = None
 
 
-def _limit(max_pixels):
-    # A task may run in a fresh worker: the caller's pixel limit travels
-    # with it, and is put back afterwards where the task ran in-process.
-    from PIL import Image
-
-    @contextlib.contextmanager
-    def applied():
-        saved = Image.MAX_IMAGE_PIXELS
-        if max_pixels is not None:
-            Image.MAX_IMAGE_PIXELS = max_pixels or None
-        try:
-            yield
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved
-
-    return applied()
-
-
 def _prepare(src: str, dst: str) -> int:
     """Checks shared by every task; returns the input's size."""
     size = os.path.getsize(src)
@@ -178,14 +170,14 @@ def _guarded(work, src: str, dst: str, overwrite: bool, how: Settings) -> Result
     start = time.perf_counter()
     _signals.in_task(True)
     try:
-        with _limit(how.max_pixels):
+        with pixel_limit(how.max_pixels):
             size_in, size_out = work(src, dst, overwrite, how)
         return Result(src, dst, size_in, size_out, time.perf_counter() - start)
     except Exception as exc:
         return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
     except _signals.Stop as stop:
         if _signals.is_worker():
-            os._exit(128 + stop.signum)  # the output's temporary file is gone by now
+            _signals.exit_now(128 + stop.signum)  # the output's temporary file is gone by now
         raise
     finally:
         _signals.in_task(False)
@@ -231,23 +223,53 @@ _DIED = ("the worker process died while working on this file (killed, crashed or
          " out of memory)")
 
 
-def _pool(jobs: int | None) -> ProcessPoolExecutor:
+def _pool(jobs: int | None, how: Settings) -> ProcessPoolExecutor:
     # Fresh interpreters, not forks: a fork of a process whose OpenMP
     # runtime has started (pykdtree's) can hang in the child.
     return ProcessPoolExecutor(
         max_workers=jobs or os.cpu_count(), mp_context=multiprocessing.get_context("spawn"),
-        initializer=_signals.worker_init,
+        initializer=_signals.worker_init, initargs=(os.getpid(), how.max_pixels),
     )
 
 
-def _isolated(task, pair, overwrite, how) -> Result:
-    """Run one task alone in a fresh worker: a crash is then this file's."""
-    src, dst = pair
-    with _pool(1) as pool:
-        try:
-            return pool.submit(task, src, dst, overwrite, how).result()
-        except BrokenProcessPool:
-            return Result(src, dst, 0, 0, 0.0, _DIED)
+def _round(task, pairs, overwrite, how, executor, jobs, done) -> list[tuple[str, str]]:
+    """Run ``pairs`` on ``executor`` (default: a fresh pool); report each
+    result through ``done``; return the pairs whose worker process died.
+
+    On any exception (a stop signal, Ctrl-C) the pool's workers are stopped
+    at once, and temporary files a killed worker could not remove are.
+    """
+    own = _pool(jobs, how) if executor is None else None
+    runner = own or executor
+    assert runner is not None
+    futures = {runner.submit(task, src, dst, overwrite, how): (src, dst) for src, dst in pairs}
+    finished: set[str] = set()
+    broken = []
+    try:
+        for future in as_completed(futures):
+            src, dst = futures[future]
+            finished.add(src)
+            try:
+                done(future.result())
+            except BrokenProcessPool:
+                broken.append((src, dst))
+            except Exception as exc:  # the executor's failure, not the task's
+                done(Result(src, dst, 0, 0, 0.0, _message(exc)))
+    except BaseException:
+        if own is None:
+            for future in futures:
+                future.cancel()
+            raise
+        _signals.stop_pool(own)
+        own = None
+        for src, dst in pairs:
+            if src not in finished:
+                remove_temporaries(dst)
+        raise
+    finally:
+        if own is not None:
+            own.shutdown(wait=True)
+    return broken
 
 
 def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
@@ -263,43 +285,24 @@ def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
             bar.update(1)
 
     results: list[Result] = []
-    own = None
     try:
         if executor is None and (jobs == 1 or len(pairs) <= 1):
             for src, dst in pairs:
                 done(task(src, dst, overwrite, how))
             return results
-        if executor is None:
-            own = executor = _pool(jobs)
-        futures = {executor.submit(task, src, dst, overwrite, how): (src, dst)
-                   for src, dst in pairs}
-        broken = []
-        try:
-            for future in as_completed(futures):
-                src, dst = futures[future]
-                try:
-                    done(future.result())
-                except BrokenProcessPool:
-                    broken.append((src, dst))
-                except Exception as exc:  # the executor's failure, not the task's
-                    done(Result(src, dst, 0, 0, 0.0, _message(exc)))
-        except BaseException:
-            if own is not None:
-                _signals.stop_pool(own)
-                own = None
-            else:
-                for future in futures:
-                    future.cancel()
-            raise
-        for pair in broken:
-            # The pool died under these files; one of them may have killed
-            # it.  Each runs again alone, so that only a real culprit fails.
-            done(_isolated(task, pair, overwrite, how))
+        # A worker that dies takes the files in flight on its pool with it.
+        # They run again on a fresh pool; whatever breaks that one too runs
+        # alone, one file a pool, so that only a real culprit fails.
+        broken = _round(task, pairs, overwrite, how, executor, jobs, done)
+        if broken and executor is None:
+            broken = _round(task, broken, overwrite, how, None, jobs, done)
+        for src, dst in broken:
+            alone = [] if executor is not None else [(src, dst)]
+            if not alone or _round(task, alone, overwrite, how, None, 1, done):
+                done(Result(src, dst, 0, 0, 0.0, _DIED))
         order = {src: i for i, (src, _) in enumerate(pairs)}
         return sorted(results, key=lambda r: order[r.input])
     finally:
-        if own is not None:
-            own.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
 
@@ -350,12 +353,9 @@ def decode_many(inputs, out_dir=None, fmt: str = "png", *, executor: Executor | 
         :data:`kmcodec.outputs.OUTPUT_FORMATS`), or colliding outputs;
         before any work.
     """
-    from .outputs import output_format
+    from .outputs import suffix_for
 
-    chosen = output_format(fmt)
-    suffix = "." + fmt.lower().lstrip(".")
-    if suffix not in chosen.suffixes:
-        suffix = chosen.suffixes[0]  # a format's name, e.g. "JPEG"
+    suffix = suffix_for(fmt)
     pairs = plan(inputs, out_dir, suffix, recursive,
                  lambda p: p.suffix.lower() == ".kmc")
     return _run(_decode_task, pairs, overwrite, Settings(None, max_pixels), executor, jobs, progress)

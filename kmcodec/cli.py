@@ -227,7 +227,10 @@ def _batch(args, kind: str) -> None:
         raise _Usage(str(exc)) from None
     for r in results:
         if not r.ok:
-            print(f"{PROG}: error: {_show(r.input)}: {r.error}", file=sys.stderr)
+            error = r.error or ""
+            if error.startswith(f"{r.input}: "):  # the library named the file already
+                error = error[len(r.input) + 2 :]
+            print(f"{PROG}: error: {_show(r.input)}: {_one_line(error)}", file=sys.stderr)
     summary = batch.summarize(results, time.perf_counter() - start)
     if not args.quiet:
         print(summary)
@@ -252,9 +255,19 @@ def _check_paths(src: str, dst: str) -> None:
         raise _Failure(f"{_show(dst)}: output would overwrite the input; choose another -o")
 
 
+def _one_line(text: str) -> str:
+    """A message as one printable line (file names inside it may hold anything)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _show(path) -> str:
-    """A path as printable text: undecodable bytes of a name become \\xNN."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    """A path as printable text on one line.
+
+    Undecodable bytes become ``\\xNN``, and so do control characters (a
+    newline or an escape sequence in a name must not forge output lines or
+    drive the terminal).
+    """
+    return _one_line(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 @contextlib.contextmanager
@@ -337,20 +350,25 @@ def _decode(args) -> None:
     from .atomicfile import atomic_output
     from .outputs import write_image
 
+    from .outputs import suffix_for
+
     if args.output:
-        fmt = _output_format(os.path.splitext(args.output)[1] or args.output)
+        suffix = os.path.splitext(args.output)[1]
+        if not suffix and args.format is None:
+            raise _Usage(f"-o {_show(args.output)!r} has no suffix to name a format; add --format EXT")
+        fmt = _output_format(suffix or args.format)
         if args.format is not None and _output_format(args.format) != fmt:
             raise _Usage(f"--format is {args.format!r} but -o {_show(args.output)!r} names {fmt.name}")
         out = args.output
     else:
         fmt = _output_format(args.format or "png")
-        suffix = "." + (args.format or "png").lower().lstrip(".")
-        out = _default_output(args.input, suffix if suffix in fmt.suffixes else fmt.suffixes[0])
+        out = _default_output(args.input, suffix_for(args.format or "png"))
     _check_paths(args.input, out)
     with _about(args.input), atomic_output(out, args.force) as fh:
         width, height, how = write_image(args.input, fh, fmt)
+        size = fh.tell()
     if not args.quiet:
-        print(f"{_show(out)}: {width}x{height}, {how}, {os.path.getsize(out):,} bytes")
+        print(f"{_show(out)}: {width}x{height}, {how}, {size:,} bytes")
 
 
 def _share(part: int, whole: int) -> str:
@@ -521,26 +539,29 @@ def _run(args) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            # An unclosed file is Python's housekeeping, not news for the user.
+            warnings.simplefilter("ignore", ResourceWarning)
             try:
                 _COMMANDS[args.command](args)
             finally:
                 for message in dict.fromkeys(str(w.message) for w in caught):
-                    print(f"{PROG}: warning: {message}", file=sys.stderr)
+                    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
     except _Usage as exc:
-        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{PROG} {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except PixelLimitError as exc:
-        print(f"{PROG}: error: {exc}; --max-pixels N raises the limit", file=sys.stderr)
+        hint = "; --max-pixels N raises the limit" if "above the limit" in str(exc) else ""
+        print(f"{PROG}: error: {_one_line(str(exc))}{hint}", file=sys.stderr)
         return 1
     except (_Failure, KmcError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except _Failed:
         return 1
     except OSError as exc:
         name = _show(exc.filename) if exc.filename is not None else ""
         text = exc.strerror or str(exc)
-        print(f"{PROG}: error: {name}{': ' if name else ''}{text}", file=sys.stderr)
+        print(f"{PROG}: error: {name}{': ' if name else ''}{_one_line(text)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; no partial output left, inputs untouched", file=sys.stderr)
@@ -552,7 +573,7 @@ def _run(args) -> int:
         # A bug: still one line, never a traceback (KMC_DEBUG=1 shows it).
         if os.environ.get("KMC_DEBUG"):
             raise
-        print(f"{PROG}: error: internal error, please report it: {type(exc).__name__}: {exc}",
+        print(f"{PROG}: error: internal error, please report it: {type(exc).__name__}: {_one_line(str(exc))}",
               file=sys.stderr)
         return 70
     return 0

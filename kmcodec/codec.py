@@ -168,6 +168,16 @@ def decode(data) -> np.ndarray:
     return expand(palette, indices)
 
 
+def _path(name: str, value) -> str | os.PathLike:
+    """``value`` if it is a file path, else a ParameterError (bytes paths
+    and file descriptors are not taken: one kind of name, one behaviour)."""
+    if isinstance(value, (str, os.PathLike)) and not isinstance(os.fspath(value), bytes):
+        if "\0" in os.fspath(value):
+            raise ParameterError(f"{name} is {os.fspath(value)!r}; a path cannot hold a NUL character")
+        return value
+    raise ParameterError(f"{name} is a {type(value).__name__}; expected a path (str or os.PathLike)")
+
+
 def info(data) -> container.KmcInfo:
     """Check a .kmc file's structure and checksum and describe it.
 
@@ -177,13 +187,13 @@ def info(data) -> container.KmcInfo:
         The file's bytes or its path.
     """
     if isinstance(data, (str, os.PathLike)):
-        data = container.read_file(data)
+        data = container.read_file(_path("data", data))
     return container.info(_as_buffer(data))
 
 
 def read(path: str | os.PathLike) -> np.ndarray:
     """Decode the .kmc file at ``path`` to an (H, W, 3) uint8 array."""
-    return decode(container.read_file(path))
+    return decode(container.read_file(_path("path", path)))
 
 
 def write(path: str | os.PathLike, image, k: int | None = None, seed: int | None = None, *,
@@ -201,7 +211,7 @@ def write(path: str | os.PathLike, image, k: int | None = None, seed: int | None
         The description of the written file.
     """
     opts = options_from(options, k=k, seed=seed, **settings)
-    with atomic_output(path, overwrite) as fh:
+    with atomic_output(_path("path", path), overwrite) as fh:
         data = encode(image, options=opts)
         fh.write(data)
     return container.info(data)

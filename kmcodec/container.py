@@ -139,9 +139,9 @@ class KmcInfo:
 
 def _pixel_limit() -> int | None:
     # Read at call time so that a caller's change to the limit is honoured.
-    from PIL import Image
+    from .pixellimit import current
 
-    return Image.MAX_IMAGE_PIXELS
+    return current()
 
 
 def parse_header(data: bytes | memoryview, total_size: int | None = None) -> Header:

@@ -41,7 +41,7 @@ __all__ = ["EntropyCoder", "encode_payload", "decode_payload", "payload_layout",
 #: Target pixels per stripe; stripes are whole rows (spec section 11.1).
 STRIPE_PIXELS = 1 << 20
 #: Error codes returned by the compiled decoder.
-_OK, _BAD_RANK, _NO_LITERAL = 0, 1, 2
+_OK, _BAD_RANK, _NO_LITERAL, _BAD_END = 0, 1, 2, 3
 #: A read-only stand-in for the input stream when encoding: one compiled
 #: signature serves both directions.
 _EMPTY = np.frombuffer(b"\0", np.uint8)
@@ -240,6 +240,12 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         raise PixelLimitError(f"width is {width}: the decoder's row buffers for so wide an image"
                               " are more than this machine's memory") from None
     for status in statuses:
+        if status[0] == _BAD_END:
+            _, s, used, size = (int(v) for v in status)
+            raise FormatError(
+                f"entropy payload: stripe {s}'s stream is {size} bytes but decoding it reads {used};"
+                " the coded data is corrupt (a stream is exactly as long as its decoding reads,"
+                " spec section 11.3)")
         if status[0] != _OK:
             what, s, y, x = (int(v) for v in status)
             rule = ("a literal rank beyond the palette entries left" if what == _BAD_RANK

@@ -9,7 +9,10 @@ applied, and alpha composited onto white with a :class:`KmcWarning` saying so.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import re
+import stat
 import sys
 import tempfile
 import warnings
@@ -18,6 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import pixellimit
 from .errors import InputError, KmcError, KmcWarning, ParameterError, PixelLimitError
 
 __all__ = ["INPUT_FORMATS", "to_rgb_array", "open_image", "pillow_errors"]
@@ -39,7 +43,7 @@ INPUT_FORMATS = (
 
 
 def _check_pixel_limit(size: tuple[int, int], what: str) -> None:
-    limit = Image.MAX_IMAGE_PIXELS
+    limit = pixellimit.current()
     width, height = size
     if limit is not None and width * height > limit:
         raise PixelLimitError(
@@ -49,26 +53,47 @@ def _check_pixel_limit(size: tuple[int, int], what: str) -> None:
 
 
 def _allowed() -> list[str]:
-    Image.init()
+    Image.init()  # loads every plugin once; later calls return at once
     return [f for f in INPUT_FORMATS if f in Image.OPEN]
 
 
-def _sniff(path: str) -> str | None:
-    """The format Pillow would take the file for, from its first bytes only.
+def _sniff(prefix: bytes) -> str | None:
+    """The format Pillow would take a file for, from its first 16 bytes only.
 
     Only the formats' signature tests run (no parser), so a format we refuse
     is named without being opened.
     """
-    with open(path, "rb") as fh:
-        prefix = fh.read(16)
     for fmt in Image.ID:
         accept = Image.OPEN[fmt][1]
         try:
-            if accept is not None and accept(prefix) and not isinstance(accept(prefix), str):
-                return fmt
+            verdict = accept(prefix) if accept is not None else False
         except Exception:  # a signature test that fails is not a match
             continue
+        if verdict and not isinstance(verdict, str):
+            return fmt
     return None
+
+
+#: The most read from a pipe or device given as an input (it is read whole
+#: before decoding, since image parsers seek).
+STREAM_LIMIT = 2 << 30
+
+
+def _source(name: str) -> tuple[str | io.BytesIO, bytes]:
+    """What to hand Pillow for ``name``, and the file's first 16 bytes.
+
+    A regular file is opened by name.  A pipe or device is read once, whole
+    (a FIFO cannot be opened twice), up to :data:`STREAM_LIMIT` bytes.
+    """
+    if stat.S_ISREG(os.stat(name).st_mode):
+        with open(name, "rb") as fh:
+            return name, fh.read(16)
+    with open(name, "rb") as fh:
+        data = fh.read(STREAM_LIMIT + 1)
+    if len(data) > STREAM_LIMIT:
+        raise InputError(f"{name}: the stream holds more than {STREAM_LIMIT} bytes, the most"
+                         " kmcodec reads from a pipe or device")
+    return io.BytesIO(data), data[:16]
 
 
 @contextlib.contextmanager
@@ -83,13 +108,14 @@ def pillow_errors(name: str) -> Iterator[None]:
     """
     try:
         with warnings.catch_warnings():
-            # Our own limit check replaces Pillow's warning.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Above the limit is an error, also for an image found only while
+            # decoding (an ICO's embedded PNG larger than its directory says).
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     except KmcError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise PixelLimitError(f"{name}: {exc}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PixelLimitError(f"{name}: {_bomb_message(str(exc))}") from None
     except OSError as exc:
         if exc.errno is not None:
             raise
@@ -129,6 +155,15 @@ def _native_messages(name: str) -> Iterator[None]:
                 warnings.warn(f"{name}: {line}", KmcWarning, stacklevel=3)
 
 
+def _bomb_message(text: str) -> str:
+    # Pillow's words ("could be decompression bomb DOS attack") in ours.
+    numbers = re.findall(r"\d+", text)
+    if len(numbers) >= 2:
+        return (f"the image has {numbers[0]} pixels, above the limit of {pixellimit.current()}"
+                " (PIL.Image.MAX_IMAGE_PIXELS)")
+    return text
+
+
 def open_image(path: str | os.PathLike) -> Image.Image:
     """Open and fully load an image file of one of :data:`INPUT_FORMATS`.
 
@@ -143,23 +178,26 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         For real I/O errors (missing file, permissions, a folder).
     """
     name = os.fspath(path)
-    shown = name
-    with pillow_errors(shown):
+    with pillow_errors(name):
         allowed = _allowed()
+        source, prefix = _source(name)
         try:
-            im = Image.open(name, formats=allowed)
+            im = Image.open(source, formats=allowed)
         except UnidentifiedImageError:
-            found = _sniff(name)
+            found = _sniff(prefix)
             if found is not None and found not in allowed:
                 raise InputError(
-                    f"{shown}: the image is {found}, which kmcodec does not read; it reads "
+                    f"{name}: the image is {found}, which kmcodec does not read; it reads "
                     + ", ".join(allowed)
                 ) from None
-            raise
+            raise InputError(
+                f"{name}: cannot read image: its content is none of the formats kmcodec reads ("
+                + ", ".join(allowed) + ")"
+            ) from None
         try:
-            _check_pixel_limit(im.size, shown)
+            _check_pixel_limit(im.size, name)
             if im.format in _NATIVE_NOISY:
-                with _native_messages(shown):
+                with _native_messages(name):
                     im.load()
             else:
                 im.load()

@@ -28,10 +28,11 @@ import tempfile
 import threading
 import warnings
 
-__all__ = ["cache_dir", "is_private", "private_cache"]
+__all__ = ["cache_dir", "is_private", "private_cache", "discard_temporary"]
 
 _lock = threading.Lock()
 _chosen: str | None = None
+_temporary: str | None = None
 
 
 def _uid() -> int:
@@ -69,16 +70,34 @@ def _make_private(path: str) -> bool:
     return True
 
 
-def _safe_parent(path: str) -> bool:
-    """Nobody but us (or root) can rename entries of ``path``'s parent."""
-    try:
-        st = os.stat(os.path.dirname(path))
-    except OSError:
-        return False
+def _safe_ancestors(path: str) -> bool:
+    """No other user can rename or replace any folder on the way to ``path``.
+
+    Each ancestor must be owned by us or root, and not writable by group or
+    others unless it is sticky (as /tmp is: there others cannot rename our
+    entries).  Without this, someone who can write to ``~/.cache``'s parent
+    could swap in a folder of theirs between our check and Numba's read.
+    """
     if not hasattr(os, "geteuid"):
         return True
-    shared = st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX
-    return st.st_uid in (_uid(), 0) and not shared
+    folder = os.path.dirname(os.path.abspath(path))
+    while True:
+        try:
+            st = os.lstat(folder)
+        except OSError:
+            return False
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                st = os.stat(folder)
+            except OSError:
+                return False
+        shared = st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX
+        if st.st_uid not in (_uid(), 0) or shared:
+            return False
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return True
+        folder = parent
 
 
 def _home_cache() -> str | None:
@@ -92,16 +111,31 @@ def _home_cache() -> str | None:
 
 
 def _private_tempdir() -> str:
+    global _temporary
     path = tempfile.mkdtemp(prefix="kmcodec-numba-")  # mode 0700, ours
-    atexit.register(shutil.rmtree, path, True)
+    _temporary = path
+    atexit.register(discard_temporary)
     warnings.warn(
         f"no private cache folder for compiled code ({_home_cache() or 'no home folder'}"
-        " is not one this user owns with mode 0700); compiling into a temporary folder,"
-        " which costs 15-20 s in every process that uses the entropy coder",
+        " is not one only this user can write, in folders only this user or root can"
+        " change); compiling into a temporary folder, which costs 15 to 25 s in every"
+        " process that uses the entropy coder",
         _kmc_warning(),
         stacklevel=3,
     )
     return path
+
+
+def discard_temporary() -> None:
+    """Remove this process's temporary cache folder, if it made one.
+
+    Run at exit; call it too before leaving by ``os._exit`` (batch workers
+    stopped by a signal), which skips ``atexit``.
+    """
+    global _temporary
+    if _temporary is not None:
+        shutil.rmtree(_temporary, ignore_errors=True)
+        _temporary = None
 
 
 def _kmc_warning() -> type[Warning]:
@@ -125,7 +159,7 @@ def cache_dir() -> str:
         if path is not None:
             with contextlib.suppress(OSError):
                 os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
-            if not (_safe_parent(path) and _make_private(path)):
+            if not (_safe_ancestors(path) and _make_private(path)):
                 path = None
         _chosen = path if path is not None else _private_tempdir()
         return _chosen
@@ -139,11 +173,13 @@ def private_cache(dispatcher) -> None:
         def __init__(self, py_func, py_file) -> None:
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
-            # One sub-folder per installed copy of kmcodec.
-            self._sub = self.get_suitable_cache_subpath(py_file)
+            # One sub-folder per installed copy of kmcodec.  Numba fixes
+            # its file paths from this once, so this is the folder every
+            # check below must be about.
+            self._path = os.path.join(cache_dir(), self.get_suitable_cache_subpath(py_file))
 
         def get_cache_path(self) -> str:
-            return os.path.join(cache_dir(), self._sub)
+            return self._path
 
         def ensure_cache_path(self) -> None:
             if not _make_private(self.get_cache_path()):
@@ -167,7 +203,11 @@ def private_cache(dispatcher) -> None:
         _impl_class = Impl
 
         def _checked(self) -> bool:
+            # The very folder Numba reads (fixed at construction): if it
+            # is no longer private, nothing is loaded or saved at all.
             folder = self._impl.locator.get_cache_path()
+            if not (self.cache_path == folder and _safe_ancestors(os.path.dirname(folder))):
+                return False
             if os.path.lexists(folder):
                 return is_private(folder) and is_private(os.path.dirname(folder))
             try:

@@ -18,7 +18,7 @@ import numpy as np
 from . import container
 from .errors import KmcError, ParameterError
 
-__all__ = ["OutputFormat", "OUTPUT_FORMATS", "output_format", "check_size", "write_image"]
+__all__ = ["OutputFormat", "OUTPUT_FORMATS", "output_format", "suffix_for", "check_size", "write_image"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ OUTPUT_FORMATS = {
         OutputFormat("PPM", (".ppm", ".pnm"), 2**31 - 1, None, "the PPM reader's limit"),
         OutputFormat("TGA", (".tga", ".icb", ".vda", ".vst"), _U16, None,
                      "TGA's 16-bit width and height"),
-        OutputFormat("PCX", (".pcx",), _U16, None, "PCX's 16-bit width and height"),
+        OutputFormat("PCX", (".pcx",), _U16 - 1, None, "PCX's 16-bit bytes per line, rounded up to even"),
         OutputFormat("SGI", (".sgi", ".rgb", ".bw"), _U16, None,
                      "SGI's 16-bit width and height"),
         OutputFormat("QOI", (".qoi",), 2**32 - 1, 400_000_000 * 3, "QOI's pixel limit"),
@@ -86,13 +86,24 @@ def output_format(suffix_or_name: str) -> OutputFormat:
     )
 
 
+def suffix_for(suffix_or_name: str) -> str:
+    """The file suffix for a format given by suffix or name ("JPEG" -> ".jpg").
+
+    A suffix the format has is kept as given (``.tiff`` stays ``.tiff``).
+    """
+    fmt = output_format(suffix_or_name)
+    suffix = "." + suffix_or_name.strip().lower().lstrip(".")
+    return suffix if suffix in fmt.suffixes else fmt.suffixes[0]
+
+
 def check_size(fmt: OutputFormat, width: int, height: int) -> None:
     """Raise ParameterError if a width x height image does not fit ``fmt``."""
     for name, value in (("width", width), ("height", height)):
         if value > fmt.max_side:
             raise ParameterError(
                 f"{name} is {value}, above {fmt.max_side}, the largest {fmt.name} can hold"
-                f" ({fmt.why}); choose another output format, such as PNG"
+                f" ({fmt.why}); choose another output format"
+                + ("" if fmt.name == "PNG" else ", such as PNG")
             )
     raw = 3 * width * height
     if fmt.max_bytes is not None and raw > fmt.max_bytes:

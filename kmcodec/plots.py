@@ -42,7 +42,9 @@ def comparison_figure(rows, thumbs: dict, fh) -> None:
     plt = _pyplot()
     images = list(dict.fromkeys(r.image for r in rows))
     ks = sorted({r.k for r in rows if r.k is not None})
-    cols = len(ks) + 1
+    # At least 3 columns, so that the chart and the table each get one
+    # even when a single K is compared.
+    cols = max(len(ks) + 1, 3)
     fig = plt.figure(figsize=(max(12, 2.2 * cols), 7.5 * len(images)), constrained_layout=True)
     grid = fig.add_gridspec(2 * len(images), cols, height_ratios=[1, 2] * len(images))
     for i, image in enumerate(images):

@@ -12,6 +12,8 @@ import numpy as np
 
 from . import container
 from .coder import get_coder
+from .errors import ParameterError
+from .options import MAX_COLORS
 
 __all__ = ["Quantized", "expand"]
 
@@ -35,6 +37,26 @@ class Quantized:
     indices: np.ndarray
     iterations: int
     error: int
+
+    def __post_init__(self) -> None:
+        # Made by the engine, or by a caller: the coders trust what they are
+        # given (the compiled one indexes arrays by these values), so the
+        # shapes, types and ranges are checked here, once.
+        pal, idx = self.palette, self.indices
+        if not (isinstance(pal, np.ndarray) and pal.dtype == np.uint8 and pal.ndim == 2
+                and pal.shape[1] == 3 and 1 <= len(pal) <= MAX_COLORS):
+            raise ParameterError(
+                f"palette has shape {getattr(pal, 'shape', None)} and dtype"
+                f" {getattr(pal, 'dtype', type(pal).__name__)}; it must be (K, 3) uint8 with"
+                f" 1 <= K <= {MAX_COLORS}")
+        if not (isinstance(idx, np.ndarray) and idx.dtype in (np.uint8, np.uint16) and idx.ndim == 2
+                and idx.size > 0):
+            raise ParameterError(
+                f"indices have shape {getattr(idx, 'shape', None)} and dtype"
+                f" {getattr(idx, 'dtype', type(idx).__name__)}; they must be (H, W) uint8 or uint16")
+        top = int(idx.max())
+        if top >= len(pal):
+            raise ParameterError(f"indices hold {top}; every index must be below K = {len(pal)}")
 
     @property
     def mse(self) -> float:

@@ -210,3 +210,31 @@ def test_pillow_plugin_reads_entropy_files():
     im = Image.open(io.BytesIO(data))
     assert im.info["coder"] == "entropy"
     assert np.array_equal(np.asarray(im.convert("RGB")), kmcodec.decode(data))
+
+
+@pytest.mark.parametrize("name", sorted(VECTORS))
+@pytest.mark.parametrize("change", ["one byte more", "one byte less"])
+def test_a_stream_is_exactly_as_long_as_its_decoding_reads(name, change):
+    """Spec 11.3: the encoder writes 4 bytes plus one per renormalisation,
+    which is exactly what the decoder reads; a stream with a byte more, or
+    one that the decoder has to read past, is refused (stripe table and CRC
+    made consistent, so only this rule can catch it)."""
+    data = (VECTORS_DIR / f"{name}.kmc").read_bytes()
+    height, colors = VECTORS[name][1], VECTORS[name][2]
+    start = 28 + 3 * colors
+    payload = data[start:-4]
+    rows, lengths = entropy.payload_layout(payload, height)
+    table = 4 + 4 * len(lengths)
+    last = len(lengths) - 1
+    streams = payload[table:]
+    if change == "one byte more":
+        streams, lengths[last] = streams + b"\0", lengths[last] + 1
+    else:
+        streams, lengths[last] = streams[:-1], lengths[last] - 1
+    forged = struct.pack(f"<I{len(lengths)}I", rows, *lengths) + streams
+    # A byte more decodes the same pixels and then stops short of the end; a
+    # byte less may also send the decoding astray first.
+    match = (rf"stripe {last}'s stream is \d+ bytes but decoding it reads \d+" if change == "one byte more"
+             else f"stripe {last}.*the coded data is corrupt")
+    with pytest.raises(FormatError, match=match):
+        kmcodec.decode(_resealed(data, forged))

@@ -195,3 +195,46 @@ def test_a_folder_left_by_kmcodec_0_1_is_reused_and_tightened(compiled, tmp_path
     assert Path(result.stdout.split()[0]) == folder
     assert "no private cache folder" not in result.stderr
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+SWAP_SCRIPT = textwrap.dedent(
+    """
+    import os, pickle, sys
+    from numba import njit
+    from kmcodec.jitcache import private_cache
+
+    class Planted:
+        def __reduce__(self):
+            return (open, (sys.argv[1], "w"))
+
+    @njit
+    def add_one(x):
+        return x + 1
+
+    private_cache(add_one)
+    add_one(1)                       # compiled and saved in the private folder
+    folder = add_one._cache.cache_path
+    os.chmod(folder, 0o777)          # the folder stops being private ...
+    for name in os.listdir(folder):  # ... and someone plants an index
+        if name.endswith(".nbi"):
+            with open(os.path.join(folder, name), "wb") as fh:
+                pickle.dump(Planted(), fh)
+    add_one(1.5)                     # a new signature: a load is attempted
+    print(add_one._cache._checked())
+    """
+)
+
+
+def test_a_folder_that_stops_being_private_is_never_read_again(tmp_path):
+    """The check is about the very folder Numba reads (fixed when the cache
+    is made), not a fresh choice: once it fails, nothing is loaded."""
+    script = tmp_path / "swap.py"
+    script.write_text(SWAP_SCRIPT)
+    marker = tmp_path / "ran"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_"))}
+    env["HOME"] = str(tmp_path / "home")
+    result = subprocess.run([sys.executable, str(script), str(marker)], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False"]
+    assert not marker.exists()
