@@ -107,7 +107,7 @@ def test_a_thread_pool_batch_leaves_the_process_limit_alone(in_tmp):
     before = Image.MAX_IMAGE_PIXELS
     with ThreadPoolExecutor(3) as pool:
         results = batch.encode_many(["a.png"], "out", k=4, executor=pool, max_pixels=10)
-    assert Image.MAX_IMAGE_PIXELS == before
+    assert before == Image.MAX_IMAGE_PIXELS
     assert not results[0].ok and "above the limit of 10" in results[0].error
 
 
