@@ -65,6 +65,12 @@ class PackedCoder(Coder):
                 )
         return indices
 
+    def layout(self, payload: memoryview, header: Header) -> dict[str, int]:
+        # Unpacking is cheap (no model to run), so info makes coder 0's
+        # payload checks in full: padding bits and every index below K.
+        self.decode(payload, header, np.empty((0, 3), np.uint8))
+        return {}
+
     def describe(self, meta: KmcInfo) -> list[tuple[str, str]]:
         return [("indices", (f"{meta.index_bytes:>12,} bytes  = "
                             f"ceil({meta.width * meta.height} x {meta.bits_per_index} / 8)"))]

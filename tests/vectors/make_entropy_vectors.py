@@ -58,6 +58,20 @@ def vectors():
     idx = ((yy * 13 + xx * 7) // 3 % 300).astype(np.uint16)
     idx.reshape(-1)[:300] = np.arange(300)
     yield "entropy-k300-37x23", pal, idx, None
+    # The prediction grid's size at its boundaries (spec 11.6): g = 5 up to
+    # K = 256, 4 from 257 to 2048, 3 from 2049; random indices, so most
+    # are literals and the cell orders are used.
+    for k, width, height in ((257, 40, 30), (2048, 64, 48), (2049, 64, 48)):
+        keys = np.sort(rng.choice(1 << 24, k, replace=False))
+        pal = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], 1).astype(np.uint8)
+        idx = rng.integers(0, k, (height, width)).astype(np.uint16)
+        idx.reshape(-1)[:k] = rng.permutation(k)
+        yield f"entropy-k{k}-g{5 if k <= 256 else 4 if k <= 2048 else 3}-{width}x{height}", pal, idx, None
+    # One-row stripes: 9 streams, each ending (spec 11.3) after a few pixels.
+    keys = np.sort(rng.choice(1 << 24, 4, replace=False))
+    pal = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], 1).astype(np.uint8)
+    idx = (np.arange(9)[:, None] // 3 + np.arange(23)[None, :] // 5) % 4
+    yield "entropy-k4-rows1-23x9", pal, idx.astype(np.uint8), 1
 
 
 def build(palette, indices, rows):
@@ -74,6 +88,10 @@ def build(palette, indices, rows):
 def main():
     for name, palette, indices, rows in vectors():
         data = build(palette, indices, rows)
+        if (HERE / f"{name}.kmc").exists():
+            # Frozen: a vector is written once; its sha256 is in the tests.
+            assert (HERE / f"{name}.kmc").read_bytes() == data, f"{name} would change"
+            continue
         (HERE / f"{name}.kmc").write_bytes(data)
         buf = io.BytesIO()
         Image.fromarray(palette[indices], "RGB").save(buf, "PNG")
