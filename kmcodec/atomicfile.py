@@ -152,14 +152,16 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
 @contextlib.contextmanager
 def _replace(path: str, overwrite: bool, old: os.stat_result | None) -> Iterator[BinaryIO]:
     tmp = temporary_name(os.path.abspath(path))
+    # Everything from the file's creation on is inside the clean-up block:
+    # a signal arriving just after os.open must not leave it behind.
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise _user_error(exc, path) from None
-    if old is not None and stat.S_ISREG(old.st_mode):
-        with contextlib.suppress(OSError):  # a replaced file keeps its permissions
-            os.fchmod(fd, stat.S_IMODE(old.st_mode))
-    try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise _user_error(exc, path) from None
+        if old is not None and stat.S_ISREG(old.st_mode):
+            with contextlib.suppress(OSError):  # a replaced file keeps its permissions
+                os.fchmod(fd, stat.S_IMODE(old.st_mode))
         with _Output(io.FileIO(fd, "wb"), path) as fh:
             yield fh
             fh.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import math
 import os
@@ -440,20 +441,12 @@ def _compare(args) -> None:
     rows = compare(args.images, ks, args.seed, want_ssim=not args.no_ssim,
                    progress=sys.stderr.isatty(), thumbs=thumbs)
     print(format_table(rows))
-    if args.json:
-        with atomic_output(args.json, args.force) as fh:
-            import io
-
+    for target, writer in ((args.json, write_json), (args.csv, write_csv)):
+        if target:
             text = io.StringIO()
-            write_json(rows, text)
-            fh.write(text.getvalue().encode())
-    if args.csv:
-        with atomic_output(args.csv, args.force) as fh:
-            import io
-
-            text = io.StringIO()
-            write_csv(rows, text)
-            fh.write(text.getvalue().encode())
+            writer(rows, text)
+            with atomic_output(target, args.force) as fh:
+                fh.write(text.getvalue().encode())
     if args.plot:
         from .plots import comparison_figure
 

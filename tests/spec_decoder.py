@@ -1,0 +1,471 @@
+"""A .kmc decoder written from ``spec/kmc-format.md`` alone.
+
+Standard library only, no kmcodec imports: this file exists to show that
+the specification is precise enough to decode every frozen vector.  Names
+follow the spec; ``# §n`` comments point at its sections.  It is slow
+(pure Python) and meant for tests, not for use.
+
+    width, height, palette, indices = decode(data)
+    pixel i (row-major from the top-left) = palette[indices[i]]
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from operator import add
+
+__all__ = ["SpecError", "decode", "DEFAULT_MAX_PIXELS"]
+
+# §3 magic "KMCF"
+MAGIC = b"KMCF"
+HEADER_SIZE = 28
+# §7 check 9: kmcodec uses PIL.Image.MAX_IMAGE_PIXELS; Pillow's default.
+DEFAULT_MAX_PIXELS = 89_478_485
+
+
+class SpecError(ValueError):
+    """The bytes break a rule of the .kmc specification."""
+
+
+Palette = list[tuple[int, int, int]]
+
+
+def decode(
+    data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> tuple[int, int, Palette, list[int]]:
+    """Decode a .kmc file to ``(width, height, palette, indices)``.
+
+    Makes the checks of §7 in the spec's order and raises SpecError
+    on the first failure.  ``max_pixels`` is the reader's pixel limit of
+    check 9 (None disables it).
+    """
+    data = bytes(data)
+    length = len(data)
+
+    # §7 check 1: the first min(4, length) bytes differ from the magic.
+    n = min(4, length)
+    if data[:n] != MAGIC[:n]:
+        raise SpecError("bad magic: not a .kmc file")
+    # §7 check 2: shorter than the 28-byte header.
+    if length < HEADER_SIZE:
+        raise SpecError(f"truncated header: {length} bytes, need {HEADER_SIZE}")
+
+    # §3 header fields, little-endian.
+    version, coder, bits_per_index, flags = data[4], data[5], data[6], data[7]
+    width, height, colors, payload_bytes = struct.unpack_from("<IIIQ", data, 8)
+
+    # §7 check 3
+    if version != 1:
+        raise SpecError(f"unsupported version {version}")
+    # §7 check 4 / §8: name the coder, "unsupported coder".
+    if coder not in (0, 1):
+        raise SpecError(f"unsupported coder {coder}")
+    # §7 check 5
+    if flags != 0:
+        raise SpecError(f"flags must be 0, got {flags}")
+    # §7 check 6
+    if width == 0 or height == 0:
+        raise SpecError(f"width and height must be >= 1, got {width} x {height}")
+    # §7 check 7
+    if not 1 <= colors <= 65536:
+        raise SpecError(f"colors must be in 1..65536, got {colors}")
+    # §7 check 8: b = ceil(log2 K) = bit length of K - 1.
+    b = (colors - 1).bit_length()
+    if bits_per_index != b:
+        raise SpecError(f"bits_per_index is {bits_per_index}, must be {b} for {colors} colors")
+    N = width * height
+    # §7 check 9: strictly greater than the limit is rejected.
+    if max_pixels is not None and width * height > max_pixels:
+        raise SpecError(f"{width} x {height} = {N} pixels is above the pixel limit {max_pixels}")
+    # §7 check 10: the coder's header rule (coder 0 only; §11.7: none for coder 1).
+    if coder == 0 and payload_bytes != (N * b + 7) // 8:
+        raise SpecError(f"payload_bytes is {payload_bytes}, must be {(N * b + 7) // 8} for coder 0")
+    # §7 check 11: file length = 32 + 3K + payload_bytes.
+    expected = 32 + 3 * colors + payload_bytes
+    if length < expected:
+        raise SpecError(f"truncated file: {length} bytes, header says {expected}")
+    if length > expected:
+        raise SpecError(f"trailing bytes: {length} bytes, header says {expected}")
+    # §7 check 12 / §3: CRC-32 (zlib) of everything before it, stored little-endian.
+    (crc32,) = struct.unpack_from("<I", data, length - 4)
+    if zlib.crc32(data[: length - 4]) != crc32:
+        raise SpecError("crc32 mismatch")
+
+    # §4 palette: K entries R, G, B at 28 + 3i.
+    palette: Palette = [
+        (data[28 + 3 * i], data[29 + 3 * i], data[30 + 3 * i]) for i in range(colors)
+    ]
+    start = 28 + 3 * colors
+    payload = data[start : start + payload_bytes]
+
+    # §7 check 13: the coder's payload rules.
+    if coder == 0:
+        indices = decode_packed(payload, N, b, colors)
+    else:
+        indices = decode_entropy(payload, width, height, palette)
+    return width, height, palette, indices
+
+
+# ---------------------------------------------------------------------------
+# §5 coder 0, "packed"
+
+
+def decode_packed(payload: bytes, N: int, b: int, colors: int) -> list[int]:
+    """§5: N indices of b bits each, most significant bit first."""
+    if b == 0:  # §5 K = 1: every index is 0, empty payload
+        return [0] * N
+    # §5 padding: the (-(N*b)) mod 8 least significant bits of the last byte MUST be zero.
+    padding = (-(N * b)) % 8
+    if padding and payload[-1] & ((1 << padding) - 1):
+        raise SpecError("nonzero padding bits")
+    # bit(j) = (payload[j div 8] >> (7 - j mod 8)) & 1; an index spans at most 3 bytes (b <= 16).
+    padded = payload + b"\0\0"
+    mask = (1 << b) - 1
+    indices = [0] * N
+    for i in range(N):
+        j = i * b
+        byte = j >> 3
+        word = (padded[byte] << 16) | (padded[byte + 1] << 8) | padded[byte + 2]
+        indices[i] = (word >> (24 - (j & 7) - b)) & mask
+    # §5 / §7 check 13: every index MUST be below K.
+    for i, v in enumerate(indices):
+        if v >= colors:
+            raise SpecError(f"index {v} at pixel {i} is not below colors = {colors}")
+    return indices
+
+
+# ---------------------------------------------------------------------------
+# §11 coder 1, "entropy"
+
+# §11.2
+M = 2**32 - 1
+
+# §11.3 counters: rate[n] = 655360 div (10n + 16)
+RATE = [655360 // (10 * n + 16) for n in range(256)]
+
+# §11.3 squash knots
+T = [1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
+     2549, 2994, 3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094]  # fmt: skip
+
+
+def squash(d: int) -> int:
+    """§11.3: d in -2048..2047 to 0..4095."""
+    w = d & 127
+    j = (d >> 7) + 16
+    return (T[j] * (128 - w) + T[j + 1] * w + 64) >> 7
+
+
+def _make_stretch() -> list[int]:
+    """§11.3: stretch, the inverse of squash, for q in 0..4095."""
+    table = [2047] * 4096  # "q values left over get 2047"
+    nxt = 0  # one past the largest q assigned so far (none yet)
+    for d in range(-2047, 2048):
+        s = squash(d)
+        for q in range(nxt, s + 1):
+            table[q] = d
+        nxt = max(nxt, s + 1)
+    return table
+
+
+STRETCH = _make_stretch()
+
+# §11.3 / §11.4 sizes and offsets of the counter tables
+HASH_BITS = 18
+N_DIRECT = 12740
+Q2_BASE = 256
+Q2B_BASE = 2304
+EXP_BASE = 10496
+MANT_BASE = 11584
+N_WEIGHT_SETS = 8
+ABSENT = -1  # §11.4
+
+
+def hash3(a: int, b: int, c: int) -> int:
+    """§11.3: the hashed counter slot of hash(a, b, c) (b, c may be -1)."""
+    h = (a * 0x9E3779B1 + b + 1) & M
+    h = (h * 0x85EBCA77 + c + 1) & M
+    h = (h * 0xC2B2AE3D) & M
+    return h >> (32 - HASH_BITS)
+
+
+class StripeDecoder:
+    """§11.3: one stripe's binary decoder and its model (all fresh per stripe)."""
+
+    def __init__(self, stream: bytes) -> None:
+        self.stream = stream
+        self.pos = 0  # bytes read so far, including past the end (read as 0)
+        self.x1 = 0
+        self.x2 = M
+        self.x = 0
+        for _ in range(4):  # the first 4 bytes, big-endian
+            self.x = (self.x << 8) | self._next_byte()
+        # §11.3 counters: p = 32768, n = 0, for the direct table and the hashed table
+        self.direct_p = [32768] * N_DIRECT
+        self.direct_n = [0] * N_DIRECT
+        self.hashed_p = [32768] * (1 << HASH_BITS)
+        self.hashed_n = [0] * (1 << HASH_BITS)
+        # §11.3: 8 weight sets, initially 40000, 30000, 0
+        self.weights = [[40000, 30000, 0] for _ in range(N_WEIGHT_SETS)]
+
+    def _next_byte(self) -> int:
+        # §11.3 stream length: bytes past the end are read as 0, and the stripe rejected later.
+        pos = self.pos
+        self.pos += 1
+        return self.stream[pos] if pos < len(self.stream) else 0
+
+    def code(self, p: int) -> int:
+        """§11.3: decode one bit with probability p (of a 1) in units of 1/65536."""
+        x1, x2 = self.x1, self.x2
+        r = x2 - x1
+        xmid = x1 + ((r >> 16) * p) + (((r & 65535) * p) >> 16)
+        bit = 1 if self.x <= xmid else 0
+        if bit:
+            x2 = xmid
+        else:
+            x1 = xmid + 1
+        while ((x1 ^ x2) & 0xFF000000) == 0:
+            self.x = ((self.x << 8) & M) | self._next_byte()
+            x1 = (x1 << 8) & M
+            x2 = ((x2 << 8) & M) | 255
+        self.x1, self.x2 = x1, x2
+        return bit
+
+    @staticmethod
+    def _update(ps: list[int], ns: list[int], i: int, bit: int) -> None:
+        """§11.3 counter update."""
+        n = ns[i]
+        ps[i] += (((bit * 65536) - ps[i]) * RATE[n]) >> 16
+        ns[i] = min(n + 1, 255)
+
+    def plain(self, ctx: int) -> int:
+        """§11.3 plain decision on direct counter ``ctx``."""
+        p = min(max(self.direct_p[ctx], 32), 65504)
+        bit = self.code(p)
+        self._update(self.direct_p, self.direct_n, ctx, bit)
+        return bit
+
+    def mixed(self, a_ctx: int, b_slot: int, wset: int) -> int:
+        """§11.3 mixed decision: direct counter A, hashed counter B, weight set ``wset``."""
+        w = self.weights[wset]
+        s1 = STRETCH[self.direct_p[a_ctx] >> 4]
+        s2 = STRETCH[self.hashed_p[b_slot] >> 4]
+        d = min(max(((w[0] * s1) + (w[1] * s2) + (w[2] * 256)) >> 16, -2047), 2047)
+        p = min(max((squash(d) * 16) + 8, 32), 65504)
+        bit = self.code(p)
+        self._update(self.direct_p, self.direct_n, a_ctx, bit)
+        self._update(self.hashed_p, self.hashed_n, b_slot, bit)
+        e = ((bit * 65536) - p) >> 4
+        w[0] += (s1 * e) >> 10
+        w[1] += (s2 * e) >> 10
+        w[2] += (256 * e) >> 10
+        return bit
+
+
+def grid_bits(K: int) -> int:
+    """§11.6: the largest g <= 5 with 8^g * K <= 2^23 (g >= 1)."""
+    g = 5
+    while g > 1 and (8**g) * K > 2**23:
+        g -= 1
+    return g
+
+
+class CellOrders:
+    """§11.6 *Order*: each grid cell's ordering of the palette, built on first use."""
+
+    def __init__(self, palette: Palette) -> None:
+        self.K = len(palette)
+        self.g = grid_bits(self.K)
+        self.channels = [[c[ch] for c in palette] for ch in range(3)]
+        self.cells: dict[int, list[int]] = {}
+        self.squares: dict[tuple[int, int], list[int]] = {}
+
+    def _squares(self, ch: int, centre: int) -> list[int]:
+        """(palette[i][ch] - centre)^2 for every i."""
+        key = (ch, centre)
+        if key not in self.squares:
+            self.squares[key] = [(v - centre) ** 2 for v in self.channels[ch]]
+        return self.squares[key]
+
+    def order(self, Pr: int, Pg: int, Pb: int) -> list[int]:
+        """The cell's order for the (clamped) prediction P."""
+        g = self.g
+        shift = 8 - g
+        # §11.6: the cell and its centre ((P >> (8-g)) << (8-g)) + (2^(8-g) >> 1)
+        cell = (Pr >> shift) << (2 * g) | (Pg >> shift) << g | (Pb >> shift)
+        order = self.cells.get(cell)
+        if order is None:
+            half = (1 << shift) >> 1
+            sr, sg, sb = (self._squares(ch, ((v >> shift) << shift) + half) for ch, v in enumerate((Pr, Pg, Pb)))
+            dist2 = list(map(add, map(add, sr, sg), sb))
+            # sorted() is stable, so ties stay in index order as §11.6 asks
+            order = sorted(range(self.K), key=dist2.__getitem__)
+            self.cells[cell] = order
+        return order
+
+
+def decode_entropy(payload: bytes, width: int, height: int, palette: Palette) -> list[int]:
+    """§11: coder 1's payload, with the checks of §11.7 in their order."""
+    P = len(payload)
+    # §11.7: the payload is at least 4 bytes
+    if P < 4:
+        raise SpecError(f"coder 1 payload of {P} bytes is shorter than 4")
+    # §11.1 / §11.7: stripe_rows >= 1
+    (R,) = struct.unpack_from("<I", payload, 0)
+    if R < 1:
+        raise SpecError("stripe_rows must be >= 1")
+    S = (height + R - 1) // R
+    # §11.7: the stripe table fits
+    if 4 + 4 * S > P:
+        raise SpecError(f"stripe table of {S} entries does not fit in {P} payload bytes")
+    stripe_bytes = struct.unpack_from(f"<{S}I", payload, 4)
+    # §11.1 / §11.7: 4 + 4S + sum(stripe_bytes) MUST equal payload_bytes
+    if 4 + 4 * S + sum(stripe_bytes) != P:
+        raise SpecError("stripe lengths do not add up to payload_bytes")
+
+    orders = CellOrders(palette)  # §11.6
+    indices = [0] * (width * height)
+    offset = 4 + 4 * S
+    for s in range(S):
+        stream = payload[offset : offset + stripe_bytes[s]]
+        offset += stripe_bytes[s]
+        y0, y1 = s * R, min((s + 1) * R, height)
+        dec = StripeDecoder(stream)
+        _decode_stripe(dec, indices, width, y0, y1, palette, orders)
+        # §11.3 stream length: exactly the bytes its decoding reads.
+        if dec.pos != len(stream):
+            what = "needs bytes past its end" if dec.pos > len(stream) else "has bytes left unread"
+            raise SpecError(f"stripe {s}: stream of {len(stream)} bytes {what} (decoding read {dec.pos})")
+    return indices
+
+
+def _decode_stripe(
+    dec: StripeDecoder,
+    indices: list[int],
+    width: int,
+    y0: int,
+    y1: int,
+    palette: Palette,
+    orders: CellOrders,
+) -> None:
+    """§11.4 / §11.5: rows y0 .. y1-1 in raster order."""
+    for y in range(y0, y1):
+        row = y * width
+        for x in range(width):
+            # §11.4 neighbours; outside the stripe (rows < y0, or columns outside
+            # 0..width-1) they are absent (-1).
+            L = indices[row + x - 1] if x >= 1 else ABSENT
+            LL = indices[row + x - 2] if x >= 2 else ABSENT
+            if y - 1 >= y0:
+                up = row - width
+                U = indices[up + x]
+                UL = indices[up + x - 1] if x >= 1 else ABSENT
+                UR = indices[up + x + 1] if x + 1 < width else ABSENT
+            else:
+                U = UL = UR = ABSENT
+            UU = indices[row - 2 * width + x] if y - 2 >= y0 else ABSENT
+            pat = (
+                (L == U)
+                | (L == UL) << 1
+                | (L == UR) << 2
+                | (U == UL) << 3
+                | (U == UR) << 4
+                | (UL == UR) << 5
+                | (L == LL) << 6
+                | (U == UU) << 7
+            )
+            indices[row + x] = _decode_index(dec, L, U, UL, UR, LL, UU, pat, palette, orders)
+
+
+def _decode_index(
+    dec: StripeDecoder,
+    L: int,
+    U: int,
+    UL: int,
+    UR: int,
+    LL: int,
+    UU: int,
+    pat: int,
+    palette: Palette,
+    orders: CellOrders,
+) -> int:
+    """§11.5: coding one index X."""
+    # §11.5 step 1: [X = L]
+    if L != ABSENT and dec.mixed(pat, hash3(0, L, U), pat & 3):
+        return L
+    # §11.5 step 2: rest = U, UR, UL, LL, UU without absent ones, L and repeats
+    rest: list[int] = []
+    for v in (U, UR, UL, LL, UU):
+        if v != ABSENT and v != L and v not in rest:
+            rest.append(v)
+    m = len(rest)
+    if m > 0 and dec.mixed(Q2_BASE + 8 * pat + m, hash3(m, L, U), 4 + (pat & 3)):
+        for i in range(m - 1):
+            if dec.plain(Q2B_BASE + 8 * (256 * i + pat) + m):
+                return rest[i]
+        return rest[m - 1]
+    # §11.5 step 3: a literal
+    return _decode_literal(dec, L, U, UL, rest, palette, orders)
+
+
+def _decode_literal(
+    dec: StripeDecoder,
+    L: int,
+    U: int,
+    UL: int,
+    rest: list[int],
+    palette: Palette,
+    orders: CellOrders,
+) -> int:
+    """§11.6: a literal, none of the neighbours."""
+    K = len(palette)
+    # §11.6 prediction
+    if L != ABSENT and U != ABSENT and UL != ABSENT:
+        cL, cU, cUL = palette[L], palette[U], palette[UL]
+        pred = [cL[ch] + cU[ch] - cUL[ch] for ch in range(3)]
+        act = sum(abs(cL[ch] - cUL[ch]) + abs(cU[ch] - cUL[ch]) for ch in range(3))
+    else:
+        if L != ABSENT:
+            pred = list(palette[L])
+        elif U != ABSENT:
+            pred = list(palette[U])
+        else:
+            pred = [128, 128, 128]
+        act = 0
+    Pr, Pg, Pb = (min(max(v, 0), 255) for v in pred)
+    a = 7
+    for cand in range(8):
+        if act < (4 << cand):
+            a = cand
+            break
+
+    # §11.6 order: the palette sorted by squared distance to the centre of P's cell
+    order = orders.order(Pr, Pg, Pb)
+
+    # §11.6 excluded: the distinct present neighbour values (rest plus L)
+    excluded = set(rest)
+    if L != ABSENT:
+        excluded.add(L)
+    nc = len(excluded)
+    left = K - nc
+    if left == 0:
+        raise SpecError("literal with left = 0 (every palette entry is a neighbour)")
+
+    # §11.6 number: v = r + 1 as Elias gamma; exponent counters (a, nc, k)
+    emax = left.bit_length() - 1  # floor(log2 left)
+    e = 0
+    while e < emax and dec.plain(EXP_BASE + 17 * (8 * a + nc) + e):
+        e += 1
+    # mantissa: bits k = e-1 .. 0; counter (e, k, c), c = bits known so far for the first two
+    v = 1
+    for k in range(e - 1, -1, -1):
+        c = v if k >= e - 2 else 0
+        v = (v << 1) | dec.plain(MANT_BASE + 4 * (17 * e + k) + c)
+    r = v - 1
+    if r >= left:
+        raise SpecError(f"literal rank r = {r} is not below left = {left}")
+
+    # X is the entry at position r of the order counting only non-excluded entries;
+    # at most nc excluded entries come before it.
+    candidates = [X for X in order[: r + nc + 1] if X not in excluded]
+    return candidates[r]
