@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .codec import expand
+from .quantized import expand
 
 __all__ = ["write_png"]
 
