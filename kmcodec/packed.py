@@ -55,14 +55,12 @@ class PackedCoder(Coder):
             indices = bitpack.unpack(payload, header.pixels, bits)
         except (MemoryError, ValueError):  # the length was checked: only size fails here
             raise too_big(header) from None
-        if header.colors < (1 << bits):
-            top = int(indices.max())
-            if top >= header.colors:
-                where = int(np.argmax(indices >= header.colors))
-                raise FormatError(
-                    f"index {top} at pixel {where} (row {where // header.width}, "
-                    f"column {where % header.width}) is >= colors = {header.colors}"
-                )
+        if header.colors < (1 << bits) and int(indices.max()) >= header.colors:
+            where = int(np.argmax(indices >= header.colors))  # the first bad pixel
+            raise FormatError(
+                f"index {int(indices[where])} at pixel {where} (row {where // header.width}, "
+                f"column {where % header.width}) is >= colors = {header.colors}"
+            )
         return indices
 
     def layout(self, payload: memoryview, header: Header) -> dict[str, int]:

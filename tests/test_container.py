@@ -149,6 +149,11 @@ def test_index_at_or_above_colors():
     data[start] = 0b000_111_00  # pixel 1 gets index 7
     with pytest.raises(FormatError, match=r"index 7 at pixel 1 \(row 0, column 1\) is >= colors = 6"):
         kmcodec.decode(refresh_crc(bytes(data)))
+    # The error names the first bad pixel and its own value, not the largest.
+    data[start] = 0b000_110_11  # pixel 1: 6; pixel 2 starts with 1 ...
+    data[start + 1] = 0b1_000000  # ... and is 7
+    with pytest.raises(FormatError, match=r"index 6 at pixel 1 \(row 0, column 1\) is >= colors = 6"):
+        kmcodec.decode(refresh_crc(bytes(data)))
 
 
 def test_nonzero_padding_bits():
