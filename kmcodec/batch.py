@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -89,8 +90,9 @@ def _is_image_name(path: Path) -> bool:
     return fmt is not None and fmt != "KMC" and fmt in INPUT_FORMATS
 
 
-def plan(inputs, out_dir=None, suffix: str = ".kmc", recursive: bool = False,
-         accept=None) -> list[tuple[str, str]]:
+def plan(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike | None = None,
+         suffix: str = ".kmc", recursive: bool = False,
+         accept: Callable[[Path], bool] | None = None) -> list[tuple[str, str]]:
     """(input, output) pairs for files and folders.
 
     A folder contributes the files ``accept`` approves (top level only
@@ -307,7 +309,8 @@ def _run(task, pairs, overwrite, how, executor, jobs, progress) -> list[Result]:
             bar.close()
 
 
-def encode_many(inputs, out_dir=None, k: int | None = None, seed: int | None = None, *,
+def encode_many(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike | None = None,
+                k: int | None = None, seed: int | None = None, *,
                 executor: Executor | None = None, jobs: int | None = None, recursive: bool = False,
                 overwrite: bool = False, progress: bool = False, max_pixels: int | None = None,
                 options: EncodeOptions | None = None, **settings) -> list[Result]:
@@ -341,7 +344,8 @@ def encode_many(inputs, out_dir=None, k: int | None = None, seed: int | None = N
     return _run(_encode_task, pairs, overwrite, Settings(opts, max_pixels), executor, jobs, progress)
 
 
-def decode_many(inputs, out_dir=None, fmt: str = "png", *, executor: Executor | None = None,
+def decode_many(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike | None = None,
+                fmt: str = "png", *, executor: Executor | None = None,
                 jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
                 progress: bool = False, max_pixels=None) -> list[Result]:
     """Decode .kmc files and folders to images of format ``fmt`` (a suffix or name).

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -26,6 +27,15 @@ from .errors import ParameterError
 from .images import to_rgb_array
 from .options import MAX_COLORS, EncodeOptions, check_int
 from .quantized import Quantized, expand
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+#: What the encoding functions take as an image: a PIL image, a file's path,
+#: or an (H, W, 3) uint8 array.
+ImageLike = Union["Image.Image", str, os.PathLike, np.ndarray]
+#: What the decoding functions take: a whole .kmc file's bytes.
+Buffer = bytes | bytearray | memoryview
 
 __all__ = [
     "Quantized",
@@ -64,7 +74,7 @@ def options_from(options: EncodeOptions | None = None, **settings) -> EncodeOpti
     return base.replace(**given) if given else base
 
 
-def quantize(image, k: int | None = None, seed: int | None = None, *,
+def quantize(image: ImageLike, k: int | None = None, seed: int | None = None, *,
              options: EncodeOptions | None = None, **settings) -> Quantized:
     """Reduce an image to at most ``k`` colours by k-means.
 
@@ -91,7 +101,7 @@ def quantize(image, k: int | None = None, seed: int | None = None, *,
     return _quantize(to_rgb_array(image), opts)
 
 
-def encode(image, k: int | None = None, seed: int | None = None, *,
+def encode(image: ImageLike, k: int | None = None, seed: int | None = None, *,
            options: EncodeOptions | None = None, **settings) -> bytes:
     """Encode an image as a .kmc file.
 
@@ -114,7 +124,7 @@ def encode(image, k: int | None = None, seed: int | None = None, *,
     return quantize_auto(image, options=opts).to_bytes(opts.coder)
 
 
-def _as_buffer(data) -> memoryview:
+def _as_buffer(data: Any) -> memoryview:
     if isinstance(data, (str, os.PathLike)):
         raise ParameterError(
             f"data is a path ({os.fspath(data)!r}); decode takes the file's "
@@ -132,7 +142,7 @@ def _as_buffer(data) -> memoryview:
     return view.cast("B")
 
 
-def decode_palette(data) -> tuple[np.ndarray, np.ndarray]:
+def decode_palette(data: Buffer) -> tuple[np.ndarray, np.ndarray]:
     """Decode a .kmc file to its palette and index image.
 
     Returns
@@ -144,7 +154,7 @@ def decode_palette(data) -> tuple[np.ndarray, np.ndarray]:
     return palette, indices.reshape(header.height, header.width)
 
 
-def decode(data) -> np.ndarray:
+def decode(data: Buffer) -> np.ndarray:
     """Decode a .kmc file to RGB pixels.
 
     Parameters
@@ -178,7 +188,7 @@ def _path(name: str, value) -> str | os.PathLike:
     raise ParameterError(f"{name} is a {type(value).__name__}; expected a path (str or os.PathLike)")
 
 
-def info(data) -> container.KmcInfo:
+def info(data: Buffer | str | os.PathLike) -> container.KmcInfo:
     """Check a .kmc file's structure and checksum and describe it.
 
     Parameters
@@ -196,7 +206,7 @@ def read(path: str | os.PathLike) -> np.ndarray:
     return decode(container.read_file(_path("path", path)))
 
 
-def write(path: str | os.PathLike, image, k: int | None = None, seed: int | None = None, *,
+def write(path: str | os.PathLike, image: ImageLike, k: int | None = None, seed: int | None = None, *,
           overwrite: bool = False, options: EncodeOptions | None = None,
           **settings) -> container.KmcInfo:
     """Encode ``image`` into the file ``path``, atomically.
@@ -248,7 +258,7 @@ def k_for_bytes(width: int, height: int, max_bytes: int) -> int:
     return lo
 
 
-def quantize_for_psnr(image, target_psnr: float, seed: int | None = None, *,
+def quantize_for_psnr(image: ImageLike, target_psnr: float, seed: int | None = None, *,
                       options: EncodeOptions | None = None, **settings) -> Quantized:
     """The smallest K whose decoded image reaches ``target_psnr`` dB.
 
@@ -293,7 +303,7 @@ def quantize_for_psnr(image, target_psnr: float, seed: int | None = None, *,
     return cache[hi]
 
 
-def quantize_auto(image, k: int | None = None, seed: int | None = None, *,
+def quantize_auto(image: ImageLike, k: int | None = None, seed: int | None = None, *,
                   options: EncodeOptions | None = None, **settings) -> Quantized:
     """:func:`quantize` with K given, or chosen by ``target_psnr`` or ``max_bytes``.
 
