@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 
     enc = sub.add_parser("encode", help="compress images into .kmc files")
     enc.add_argument("input", nargs="+", metavar="INPUT",
-                     help="images Pillow can read, or folders of them")
+                     help="images (PNG, JPEG, GIF, WebP, TIFF, BMP, ...: see the README), or folders of them")
     choose = enc.add_mutually_exclusive_group()
     choose.add_argument(
         "-k", "--colors", type=_int_in("-k", 1, 65536), default=None, metavar="K",

@@ -25,7 +25,7 @@ class PackedCoder(Coder):
     id = 0
     name = "packed"
     compare_row = "kmc"
-    summary = "the formula: ceil(log2 K) bits per pixel (default)"
+    summary = "the formula, ceil(log2 K) bits per pixel"
 
     def check_header(self, header: Header) -> None:
         expected = bitpack.packed_size(header.pixels, header.bits_per_index)
