@@ -122,7 +122,9 @@ def _warnings_as_lines() -> None:
     import warnings
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        print(f"kmc: warning: {message}", file=sys.stderr)
+        from .wording import one_line
+
+        print(f"kmc: warning: {one_line(str(message))}", file=sys.stderr)
 
     warnings.showwarning = show
 

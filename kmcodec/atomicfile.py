@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from .errors import OutputExistsError
 
-__all__ = ["atomic_output", "temporary_name", "remove_temporaries"]
+__all__ = ["atomic_output", "spooled_output", "temporary_name", "remove_temporaries"]
 
 _SUFFIX = ".tmp"
 _TOKEN_HEX = 8  # characters of randomness in a temporary name
@@ -188,14 +188,32 @@ def _stream_into(path: str) -> Iterator[BinaryIO]:
     # sees a partial file.
     with tempfile.TemporaryFile() as spool:
         yield spool
-        spool.flush()
-        spool.seek(0)
         try:
             with open(path, "wb") as out:
-                while chunk := spool.read(1 << 20):
-                    out.write(chunk)
+                _copy(spool, out)
         except OSError as exc:
             raise _user_error(exc, path) from None
+
+
+@contextlib.contextmanager
+def spooled_output(stream: BinaryIO) -> Iterator[BinaryIO]:
+    """A temporary file whose bytes go to ``stream`` once the block succeeds.
+
+    For standard output: if the work fails, nothing at all is written, as
+    with a file (a reader never gets the first half of an image).  The
+    temporary file is unnamed, so no exit path can leave it behind.
+    """
+    with tempfile.TemporaryFile() as spool:
+        yield spool
+        _copy(spool, stream)
+
+
+def _copy(spool: BinaryIO, out: BinaryIO) -> None:
+    spool.flush()
+    spool.seek(0)
+    while chunk := spool.read(1 << 20):
+        out.write(chunk)
+    out.flush()
 
 
 def _publish(tmp: str, path: str, overwrite: bool) -> None:

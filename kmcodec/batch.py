@@ -25,7 +25,9 @@ from . import _signals
 from .atomicfile import remove_temporaries
 from .pixellimit import pixel_limit
 from .errors import ParameterError
+from .files import Report, check_paths, decode_file, decoded_name, encode_file, encoded_name
 from .options import EncodeOptions
+from .wording import plural
 
 __all__ = ["Result", "Summary", "plan", "encode_many", "decode_many", "summarize"]
 
@@ -40,6 +42,8 @@ class Result:
     bytes_out: int
     seconds: float
     error: str | None = None
+    skipped: bool = False  # encoded, but larger than the input: not written
+    error_type: str | None = None  # the exception's class name, e.g. "OutputExistsError"
 
     @property
     def ok(self) -> bool:
@@ -48,30 +52,36 @@ class Result:
 
 @dataclass(frozen=True)
 class Summary:
+    """Totals of a batch; bytes count the files written."""
+
     files: int
     failed: int
     bytes_in: int
     bytes_out: int
     seconds: float
+    skipped: int = 0
 
     @property
     def ratio(self) -> float:
         return self.bytes_in / self.bytes_out if self.bytes_out else float("nan")
 
     def __str__(self) -> str:
-        ok = self.files - self.failed
+        written = self.files - self.failed - self.skipped
         return (
-            f"{self.files} files: {ok} done, {self.failed} failed; "
-            f"{self.bytes_in:,} bytes in, {self.bytes_out:,} bytes out"
-            + (f" (ratio {self.ratio:.2f})" if ok else "")
+            f"{plural(self.files, 'file')}: {written} done, "
+            + (f"{self.skipped} skipped (larger than the input), " if self.skipped else "")
+            + f"{self.failed} failed; "
+            f"{plural(self.bytes_in, 'byte', ',')} in, {plural(self.bytes_out, 'byte', ',')} out"
+            + (f" (ratio {self.ratio:.2f})" if written else "")
             + f"; {self.seconds:.1f} s"
         )
 
 
 def summarize(results, seconds: float) -> Summary:
-    done = [r for r in results if r.ok]
-    return Summary(len(results), len(results) - len(done), sum(r.bytes_in for r in done),
-                   sum(r.bytes_out for r in done), seconds)
+    written = [r for r in results if r.ok and not r.skipped]
+    failed = sum(not r.ok for r in results)
+    return Summary(len(results), failed, sum(r.bytes_in for r in written),
+                   sum(r.bytes_out for r in written), seconds, sum(r.skipped for r in results))
 
 
 def _is_image_name(path: Path) -> bool:
@@ -91,14 +101,16 @@ def _is_image_name(path: Path) -> bool:
 
 
 def plan(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike | None = None,
-         suffix: str = ".kmc", recursive: bool = False,
+         rename: Callable[[str], str] = encoded_name, recursive: bool = False,
          accept: Callable[[Path], bool] | None = None) -> list[tuple[str, str]]:
     """(input, output) pairs for files and folders.
 
     A folder contributes the files ``accept`` approves (top level only
     unless ``recursive``), sorted; a file given by name is always taken.
-    Outputs replace the suffix; under ``out_dir`` they mirror the input tree
-    (a folder's files keep their path below it, a file goes to the top).
+    Each output is named by ``rename`` (default
+    :func:`~kmcodec.files.encoded_name`; :func:`~kmcodec.files.decoded_name`
+    for decodes); under ``out_dir`` outputs mirror the input tree (a
+    folder's files keep their path below it, a file goes to the top).
 
     Raises
     ------
@@ -116,10 +128,10 @@ def plan(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike | None 
             for f in files:
                 rel = f.relative_to(item)
                 base = Path(out_dir) / rel if out_dir else f
-                pairs.append((str(f), str(base.with_suffix(suffix))))
+                pairs.append((str(f), rename(str(base))))
         else:
             base = Path(out_dir) / item.name if out_dir else item
-            pairs.append((str(item), str(base.with_suffix(suffix))))
+            pairs.append((str(item), rename(str(base))))
     _check_collisions(pairs)
     return pairs
 
@@ -138,8 +150,8 @@ def _check_collisions(pairs: list[tuple[str, str]]) -> None:
         if len(sources) > 1:
             names = " and ".join(repr(s) for s in sources)
             raise ParameterError(
-                f"inputs {names} would all be written to {dst!r}; encode them separately"
-                " or into different folders"
+                f"inputs {names} would all be written to {dst!r}; give them"
+                " separately or use different folders"
             )
         other = inputs.get(_key(dst))
         if other is not None:
@@ -152,15 +164,14 @@ class Settings:
 
     options: EncodeOptions | None = None
     max_pixels: int | None = None
+    skip_if_larger: bool = False
+    fmt: str = "png"
+    quality: int | None = None
 
 
-def _prepare(src: str, dst: str) -> int:
-    """Checks shared by every task; returns the input's size."""
-    size = os.path.getsize(src)
-    if os.path.exists(dst) and os.path.samefile(src, dst):
-        raise ParameterError(f"{dst}: output would overwrite the input")
+def _prepare(src: str, dst: str) -> None:
+    check_paths(src, dst)
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    return size
 
 
 def _guarded(work, src: str, dst: str, overwrite: bool, how: Settings) -> Result:
@@ -173,10 +184,12 @@ def _guarded(work, src: str, dst: str, overwrite: bool, how: Settings) -> Result
     _signals.in_task(True)
     try:
         with pixel_limit(how.max_pixels):
-            size_in, size_out = work(src, dst, overwrite, how)
-        return Result(src, dst, size_in, size_out, time.perf_counter() - start)
+            report = work(src, dst, overwrite, how)
+        return Result(src, dst, report.bytes_in, report.bytes_out, time.perf_counter() - start,
+                      skipped=report.skipped)
     except Exception as exc:
-        return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc))
+        return Result(src, dst, 0, 0, time.perf_counter() - start, _message(exc),
+                      error_type=type(exc).__name__)
     except _signals.Stop as stop:
         if _signals.is_worker():
             _signals.exit_now(128 + stop.signum)  # the output's temporary file is gone by now
@@ -185,26 +198,14 @@ def _guarded(work, src: str, dst: str, overwrite: bool, how: Settings) -> Result
         _signals.in_task(False)
 
 
-def _encode_work(src: str, dst: str, overwrite: bool, how: Settings) -> tuple[int, int]:
-    from .atomicfile import atomic_output
-    from .codec import quantize_auto
-
-    size_in = _prepare(src, dst)
-    assert how.options is not None  # encode_many always sets them
-    with atomic_output(dst, overwrite) as fh:
-        q = quantize_auto(src, options=how.options)
-        return size_in, q.write_to(fh, how.options.coder)
+def _encode_work(src: str, dst: str, overwrite: bool, how: Settings) -> Report:
+    _prepare(src, dst)
+    return encode_file(src, dst, how.options, overwrite=overwrite, skip_if_larger=how.skip_if_larger)
 
 
-def _decode_work(src: str, dst: str, overwrite: bool, how: Settings) -> tuple[int, int]:
-    from .atomicfile import atomic_output
-    from .outputs import output_format, write_image
-
-    size_in = _prepare(src, dst)
-    fmt = output_format(Path(dst).suffix)
-    with atomic_output(dst, overwrite) as fh:
-        write_image(src, fh, fmt)
-    return size_in, os.path.getsize(dst)
+def _decode_work(src: str, dst: str, overwrite: bool, how: Settings) -> Report:
+    _prepare(src, dst)
+    return decode_file(src, dst, how.fmt, overwrite=overwrite, quality=how.quality)
 
 
 def _encode_task(src: str, dst: str, overwrite: bool, how: Settings) -> Result:
@@ -313,7 +314,8 @@ def encode_many(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike 
                 k: int | None = None, seed: int | None = None, *,
                 executor: Executor | None = None, jobs: int | None = None, recursive: bool = False,
                 overwrite: bool = False, progress: bool = False, max_pixels: int | None = None,
-                options: EncodeOptions | None = None, **settings) -> list[Result]:
+                skip_if_larger: bool = False, options: EncodeOptions | None = None,
+                **settings) -> list[Result]:
     """Encode image files and folders to .kmc files.
 
     Parameters
@@ -332,6 +334,8 @@ def encode_many(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike 
         Workers of the default pool; 1 runs in this process.
     max_pixels : int, optional
         Pixel limit set in every worker (0: none); default Pillow's.
+    skip_if_larger : bool, default False
+        Write no .kmc file larger than its input (its result says ``skipped``).
 
     Returns
     -------
@@ -340,26 +344,33 @@ def encode_many(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike 
     from .codec import options_from
 
     opts = options_from(options, k=k, seed=seed, **settings)
-    pairs = plan(inputs, out_dir, ".kmc", recursive, _is_image_name)
-    return _run(_encode_task, pairs, overwrite, Settings(opts, max_pixels), executor, jobs, progress)
+    pairs = plan(inputs, out_dir, encoded_name, recursive, _is_image_name)
+    how = Settings(opts, max_pixels, skip_if_larger=skip_if_larger)
+    return _run(_encode_task, pairs, overwrite, how, executor, jobs, progress)
 
 
 def decode_many(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike | None = None,
                 fmt: str = "png", *, executor: Executor | None = None,
                 jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
-                progress: bool = False, max_pixels=None) -> list[Result]:
+                progress: bool = False, max_pixels: int | None = None,
+                quality: int | None = None) -> list[Result]:
     """Decode .kmc files and folders to images of format ``fmt`` (a suffix or name).
+
+    ``a.kmc`` becomes ``a.kmc.png`` (:func:`~kmcodec.files.decoded_name`),
+    never ``a.png``, which may be the original.  ``quality`` is for lossy
+    formats (JPEG, lossy WebP).  Other arguments as for :func:`encode_many`.
 
     Raises
     ------
     ParameterError
         For a format kmcodec does not write (see
-        :data:`kmcodec.outputs.OUTPUT_FORMATS`), or colliding outputs;
-        before any work.
+        :data:`kmcodec.outputs.OUTPUT_FORMATS`), a quality it does not
+        take, or colliding outputs; before any work.
     """
-    from .outputs import suffix_for
+    from .outputs import output_format, save_options
 
-    suffix = suffix_for(fmt)
-    pairs = plan(inputs, out_dir, suffix, recursive,
+    save_options(output_format(fmt), quality)
+    pairs = plan(inputs, out_dir, lambda name: decoded_name(name, fmt), recursive,
                  lambda p: p.suffix.lower() == ".kmc")
-    return _run(_decode_task, pairs, overwrite, Settings(None, max_pixels), executor, jobs, progress)
+    how = Settings(None, max_pixels, fmt=fmt, quality=quality)
+    return _run(_decode_task, pairs, overwrite, how, executor, jobs, progress)

@@ -1,7 +1,13 @@
 """The ``kmc`` command: parse arguments, call the library, print.
 
-Exit status: 0 on success, 1 on an error with the input or output (one line
-on stderr, no traceback, no partial output file), 2 on a usage error.
+Standard output carries only data and what was asked for (``info``, the
+``compare`` table); status lines, warnings and errors go to standard error.
+
+Exit status: 0 on success; 1 on an error with an input or output (one line
+on stderr, no traceback, no partial output file); 2 on a usage error; 98
+when ``--skip-if-larger`` left a file out (as pngquant); 141 on a broken
+pipe, quietly (as if killed by SIGPIPE); 128 + N when stopped by signal N;
+70 on an internal error.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ import warnings
 __all__ = ["main"]
 
 PROG = "kmc"
+STDIO = "-"  # the name of standard input or output
+EXIT_SKIPPED = 98
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 
 
 class _Failure(Exception):
@@ -58,16 +67,22 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="k-means image codec: palette + bit-packed indices in a .kmc file.",
+        description="k-means image codec: a palette of K colours and one index per pixel in a"
+        " .kmc file (bit-packed, or entropy-coded).",
+        epilog="Use '-' as a file name for standard input or output. Status lines and warnings"
+        " go to standard error. Exit status: 0 done, 1 error, 2 usage error, 98 skipped"
+        " (--skip-if-larger), 141 broken pipe.",
     )
     parser.add_argument("--version", action="version", version=f"kmcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from .options import EncodeOptions as Defaults  # the one home of every default
 
-    enc = sub.add_parser("encode", help="compress images into .kmc files")
+    enc = sub.add_parser("encode", help="compress images into .kmc files",
+                         description="Compress images into .kmc files.")
     enc.add_argument("input", nargs="+", metavar="INPUT",
-                     help="images (PNG, JPEG, GIF, WebP, TIFF, BMP, ...: see the README), or folders of them")
+                     help="images (PNG, JPEG, GIF, WebP, TIFF, BMP, ...: see the README), folders"
+                     " of them, or - for standard input")
     choose = enc.add_mutually_exclusive_group()
     choose.add_argument(
         "-k", "--colors", type=_int_in("-k", 1, 65536), default=None, metavar="K",
@@ -79,10 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     choose.add_argument(
         "--max-bytes", type=_int_in("--max-bytes", 1), metavar="N",
-        help="choose the largest K whose file fits in N bytes",
+        help="choose the largest K whose file, with the chosen coder, fits in N bytes (by search)",
     )
     enc.add_argument("-o", "--output", metavar="OUT",
-                     help="default: INPUT with suffix .kmc (one input only)")
+                     help="the .kmc file, or - for standard output (default: INPUT with suffix"
+                     " .kmc; standard output when INPUT is -)")
     enc.add_argument(
         "--seed", type=_int_in("--seed", 0, 2**63 - 1), default=None,
         help=f"random seed (default {Defaults.seed}); same input and seed give the same bytes",
@@ -100,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
 
     enc.add_argument(
         "--engine", choices=ENGINES, default=None,
-        help=f"kmcodec's own k-means or scikit-learn's KMeans (default {Defaults.engine})",
+        help=f"kmcodec's own k-means or scikit-learn's KMeans (default {Defaults.engine};"
+        ' sklearn needs pip install "kmcodec[sklearn]")',
     )
     from .coder import coders
 
@@ -109,55 +126,81 @@ def _parser() -> argparse.ArgumentParser:
         help=f"how the indices are stored, by name or number (default {Defaults.coder}): "
         + "; ".join(f"{c.name} ({c.id}): {c.summary}" for c in coders()),
     )
+    enc.add_argument("--skip-if-larger", action="store_true",
+                     help="write no .kmc file larger than its input; exit status 98 if one was"
+                     " left out (without it, such a file is written with a warning)")
     _common_output_flags(enc)
     _batch_flags(enc)
 
-    dec = sub.add_parser("decode", help="decode .kmc files to ordinary images")
-    dec.add_argument("input", nargs="+", metavar="IN.kmc", help=".kmc files or folders of them")
+    dec = sub.add_parser("decode", help="decode .kmc files to ordinary images",
+                         description="Decode .kmc files to ordinary images.")
+    dec.add_argument("input", nargs="+", metavar="IN.kmc",
+                     help=".kmc files, folders of them, or - for standard input")
     dec.add_argument(
         "-o", "--output", metavar="OUT",
-        help="format follows the suffix (default: IN with suffix .png; one input only)",
+        help="the image, its format from the suffix, or - for standard output (default: IN"
+        " with .png appended, e.g. photo.kmc.png, so that it is never the original; standard"
+        " output when IN is -)",
     )
     dec.add_argument("--format", default=None, metavar="EXT",
-                     help="output format by suffix: png (default), webp (lossless), tif, bmp,"
-                     " gif, jpg, ppm, tga, pcx, sgi, qoi")
+                     help="output format by suffix: png (default), webp (lossless unless --quality),"
+                     " tif, bmp, gif, jpg, ppm, tga, pcx, sgi, qoi; the default name then ends"
+                     " .kmc.EXT")
+    dec.add_argument("--quality", type=_int_in("--quality", 0, 100), default=None, metavar="Q",
+                     help="0 to 100, for lossy outputs: JPEG (default quality 92, no chroma"
+                     " subsampling) and WebP (lossy only when Q is given)")
     _common_output_flags(dec)
     _batch_flags(dec)
 
-    inf = sub.add_parser("info", help="describe a .kmc file and check it")
-    inf.add_argument("input", metavar="FILE.kmc")
-    inf.add_argument("--json", action="store_true", help="print JSON instead of text")
+    inf = sub.add_parser("info", help="describe .kmc files and check them",
+                         description="Describe .kmc files and check every field and the checksum.")
+    inf.add_argument("input", nargs="+", metavar="FILE.kmc", help=".kmc files, or - for standard input")
+    inf.add_argument("--json", action="store_true",
+                     help="print JSON: an object for one file, an array for several")
     _limit_flag(inf)
 
     cmp_ = sub.add_parser(
-        "compare", help="true size and quality of .kmc against PNG, JPEG, WebP and GIF"
+        "compare", help="true size and quality of .kmc against PNG, JPEG, WebP and GIF",
+        description="Encode each image at each K and compare the .kmc file's true size and"
+        " quality with PNG, JPEG, WebP and GIF of the same image. The table goes to standard"
+        " output.",
     )
     cmp_.add_argument("images", nargs="+", metavar="IMAGE")
     cmp_.add_argument(
         "-k", type=_k_list, default=None, metavar="LIST",
         help="comma-separated K values (default 2,4,8,16,32,64,128,256)",
     )
-    cmp_.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0)
+    cmp_.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0,
+                      help="random seed (default 0)")
     cmp_.add_argument("--json", metavar="F", help="write the rows as a JSON array")
     cmp_.add_argument("--csv", metavar="F", help="write the rows as CSV")
-    cmp_.add_argument("--plot", metavar="F.png", help="write images, rate-distortion chart and table")
+    cmp_.add_argument("--plot", metavar="F.png",
+                      help="write images, rate-distortion chart and table; the format follows the"
+                      " suffix (png, pdf, svg, ...)")
     cmp_.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster on huge images)")
     cmp_.add_argument("-f", "--force", action="store_true", help="overwrite the output files")
     _limit_flag(cmp_)
 
-    plot = sub.add_parser("plot", help="illustrate k-means on an image")
+    plot = sub.add_parser("plot", help="illustrate k-means on an image",
+                          description="Illustrate k-means on an image.")
     kinds = plot.add_subparsers(dest="kind", required=True, metavar="KIND")
-    for kind, help_text, suffix in (
-        ("colors", "pixels in RGB space before and after, palette as large markers", "F.png"),
-        ("iterations", "animated GIF of k-means moving its centroids", "F.gif"),
+    for kind, help_text, out_help in (
+        ("colors", "pixels in RGB space before and after, palette as large markers",
+         "the figure; its format follows the suffix (png, pdf, svg, jpg, ...)"),
+        ("iterations", "animation of k-means moving its centroids",
+         "the animation: .gif, .png (APNG) or .webp"),
     ):
-        p = kinds.add_parser(kind, help=help_text)
+        p = kinds.add_parser(kind, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
         p.add_argument("input", metavar="IMAGE")
         p.add_argument("-k", type=_int_in("-k", 1, 256), default=8, metavar="K", help="colours (default 8)")
-        p.add_argument("-o", "--output", required=True, metavar=suffix)
-        p.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0)
+        p.add_argument("-o", "--output", required=True, metavar="OUT", help=out_help)
+        p.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0,
+                       help="random seed (default 0)")
         p.add_argument("-f", "--force", action="store_true", help="overwrite OUT")
         _limit_flag(p)
+        p.set_defaults(usage_of=p)
+    for p in (enc, dec, inf, cmp_, plot):
+        p.set_defaults(usage_of=p)
     return parser
 
 
@@ -192,8 +235,10 @@ def _limit_flag(parser: argparse.ArgumentParser) -> None:
 
 def _common_output_flags(parser: argparse.ArgumentParser) -> None:
     _limit_flag(parser)
-    parser.add_argument("-f", "--force", action="store_true", help="overwrite OUT")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="replace outputs that exist (never an input); write binary data to a terminal")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no status lines (errors and warnings still go to standard error)")
 
 
 def _batch_flags(parser: argparse.ArgumentParser) -> None:
@@ -207,9 +252,17 @@ def _is_batch(args) -> bool:
     return len(args.input) > 1 or args.out_dir is not None or any(os.path.isdir(p) for p in args.input)
 
 
+def _no_stdio_in_batch(args) -> None:
+    if STDIO in args.input and (len(args.input) > 1 or args.out_dir is not None):
+        raise _Usage("- (standard input) is one file: give it alone, without --out-dir")
+    if args.output == STDIO and _is_batch(args):
+        raise _Usage("-o - (standard output) takes one input; with several use --out-dir")
+
+
 def _batch(args, kind: str) -> None:
     from . import batch
     from .errors import ParameterError
+    from .wording import plural
 
     if args.output:
         raise _Usage("-o names one output; with several inputs or folders use --out-dir")
@@ -221,65 +274,90 @@ def _batch(args, kind: str) -> None:
     start = time.perf_counter()
     try:
         if kind == "encode":
-            results = batch.encode_many(args.input, options=_encode_options(args), **common)
+            results = batch.encode_many(args.input, options=_encode_options(args),
+                                        skip_if_larger=args.skip_if_larger, **common)
         else:
-            results = batch.decode_many(args.input, fmt=args.format or "png", **common)
+            results = batch.decode_many(args.input, fmt=args.format or "png", quality=args.quality,
+                                        **common)
     except ParameterError as exc:  # colliding outputs, found before any work
         raise _Usage(str(exc)) from None
+    existing = 0
     for r in results:
-        if not r.ok:
+        if r.skipped and not args.quiet:
+            _say(_skipped_line(r.input, r.output, r.bytes_out, r.bytes_in))
+        if r.ok:
+            continue
+        if r.error_type == "OutputExistsError":
+            existing += 1
+            error = _exists(r.output)
+        else:
             error = r.error or ""
             if error.startswith(f"{r.input}: "):  # the library named the file already
                 error = error[len(r.input) + 2 :]
-            print(f"{PROG}: error: {_show(r.input)}: {_one_line(error)}", file=sys.stderr)
+            error = f"{_show(r.input)}: {_one_line(error)}"
+        print(f"{PROG}: error: {error}", file=sys.stderr)
     summary = batch.summarize(results, time.perf_counter() - start)
     if not args.quiet:
-        print(summary)
+        _say(str(summary))
+    if existing > 1:
+        print(f"{PROG}: {plural(existing, 'output')} exist; -f would replace them", file=sys.stderr)
     if summary.failed:
         raise _Failed(summary.failed)
+    if summary.skipped:
+        raise _Skipped
 
 
 class _Failed(Exception):
     """Some files of a batch failed (already reported): exit status 1."""
 
 
-def _default_output(path: str, suffix: str) -> str:
-    return os.path.splitext(path)[0] + suffix
+class _Skipped(Exception):
+    """--skip-if-larger left a file out (already reported): exit status 98."""
 
 
-def _check_paths(src: str, dst: str) -> None:
-    if not os.path.exists(src):
-        raise _Failure(f"{_show(src)}: no such file")
-    if os.path.isdir(src):
-        raise _Failure(f"{_show(src)}: is a directory, not a file")
-    if os.path.exists(dst) and os.path.samefile(src, dst):
-        raise _Failure(f"{_show(dst)}: output would overwrite the input; choose another -o")
+def _say(line: str) -> None:
+    """A status line: on standard error, which never carries data."""
+    print(line, file=sys.stderr)
 
 
 def _one_line(text: str) -> str:
-    """A message as one printable line (file names inside it may hold anything)."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    from .wording import one_line
+
+    return one_line(text)
 
 
 def _show(path) -> str:
-    """A path as printable text on one line.
-
-    Undecodable bytes become ``\\xNN``, and so do control characters (a
-    newline or an escape sequence in a name must not forge output lines or
-    drive the terminal).
-    """
+    """A path as printable text on one line (undecodable bytes as ``\\xNN``)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        path = getattr(path, "name", "<stream>")
     return _one_line(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
+def _exists(path: str) -> str:
+    """The message for an output that exists: what -f would replace."""
+    try:
+        st = os.stat(path)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
+        what = f" ({st.st_size:,} bytes, modified {when})"
+    except OSError:
+        what = ""
+    return f"{_show(path)}: file exists{what}; -f would replace it"
+
+
+def _skipped_line(src: str, dst: str, size: int, size_in: int) -> str:
+    return (f"{PROG}: {_show(src)}: skipped: {_show(dst)} would be {size:,} bytes, larger than the input"
+            f" ({size_in:,} bytes); nothing written")
+
+
 @contextlib.contextmanager
-def _about(path: str):
+def _about(path):
     """Errors raised while working on ``path`` name it first."""
     from .errors import KmcError, OutputExistsError
 
     try:
         yield
     except OutputExistsError as exc:
-        raise _Failure(f"{_show(exc.filename)}: file exists (use -f to overwrite it)") from None
+        raise _Failure(_exists(exc.filename)) from None
     except KmcError as exc:
         text = str(exc)
         shown = _show(path)
@@ -289,46 +367,68 @@ def _about(path: str):
 def _encode_options(args):
     """The EncodeOptions the flags ask for; flags not given keep the defaults."""
     from .codec import options_from
-    from .errors import ParameterError
+    from .errors import MissingDependencyError, ParameterError
 
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,
                             max_bytes=args.max_bytes)
+    except MissingDependencyError as exc:  # the machine lacks it, not the command line
+        raise _Failure(str(exc).replace("engine is", "--engine is", 1)) from None
     except ParameterError as exc:  # a combination of flags that cannot work
         raise _Usage(str(exc)) from None
 
 
+def _streams(args):
+    """The source and destination: a path, or standard input or output.
+
+    Refuses to read an image from a terminal, and to write one to a terminal
+    unless -f (as gzip does).
+    """
+    src = args.input[0]
+    to_stdout = args.output == STDIO or (src == STDIO and args.output is None)
+    source = sys.stdin.buffer if src == STDIO else src
+    if src == STDIO and sys.stdin.isatty():
+        raise _Failure("<stdin>: is a terminal; pipe a file in, or name one")
+    if to_stdout and sys.stdout.isatty() and not args.force:
+        raise _Failure("<stdout>: is a terminal; redirect the output (> FILE), or use -o FILE")
+    return source, (sys.stdout.buffer if to_stdout else None)
+
+
 def _encode(args) -> None:
+    _no_stdio_in_batch(args)
     if _is_batch(args):
         return _batch(args, "encode")
-    args.input = args.input[0]
-    from .atomicfile import atomic_output
-    from .codec import quantize_auto
-    from .container import OVERHEAD
+    from .files import encode_file, encoded_name
 
     options = _encode_options(args)
-    out = args.output or _default_output(args.input, ".kmc")
-    _check_paths(args.input, out)
-    with _about(args.input), atomic_output(out, args.force) as fh:
-        start = time.perf_counter()
-        q = quantize_auto(args.input, options=options)
-        size = q.write_to(fh, options.coder)
-        seconds = time.perf_counter() - start
-    if args.quiet:
-        return
-    height, width = q.shape
-    k = len(q.palette)
+    source, stdout = _streams(args)
+    dst = stdout or args.output or encoded_name(source)
+    with _about(source):
+        report = encode_file(source, dst, options, overwrite=args.force, skip_if_larger=args.skip_if_larger)
+    if report.skipped:
+        if not args.quiet:
+            _say(_skipped_line(report.input, report.output, report.bytes_out, report.bytes_in))
+        raise _Skipped
+    if not args.quiet:
+        _say(_encode_line(report, options.coder))
+
+
+def _encode_line(report, coder: str) -> str:
+    from .container import OVERHEAD
+    from .wording import plural
+
+    width, height, k, size = report.width, report.height, report.colors, report.bytes_out
     bits = (k - 1).bit_length()
-    mse = q.mse
+    mse = report.mse
     psnr = "inf (lossless)" if mse == 0 else f"{10 * math.log10(255**2 / mse):.2f} dB"
     formula = 24 * k + width * height * bits
-    how = (f"formula {formula:,} bits + {OVERHEAD} bytes" if options.coder == "packed"
+    how = (f"formula {formula:,} bits + {OVERHEAD} bytes" if coder == "packed"
            else f"{100 * size / (formula // 8 + OVERHEAD):.1f}% of the packed file")
-    print(
-        f"{_show(out)}: {width}x{height}, {k} colours ({bits} bits/index), "
-        f"{size:,} bytes ({options.coder} coder) = {how}; {size * 8 / (width * height):.3f} bits/pixel, "
-        f"MSE {mse:.2f}, PSNR {psnr}, {seconds:.2f} s"
+    return (
+        f"{_show(report.output)}: {width}x{height}, {plural(k, 'colour')} ({bits} bits/index), "
+        f"{plural(size, 'byte', ',')} ({coder} coder) = {how}; {size * 8 / (width * height):.3f} bits/pixel, "
+        f"MSE {mse:.2f}, PSNR {psnr}, {report.seconds:.2f} s"
     )
 
 
@@ -342,34 +442,47 @@ def _output_format(suffix: str):
         raise _Usage(str(exc)) from None
 
 
+def _check_quality(fmt, quality) -> None:
+    from .errors import ParameterError
+    from .outputs import save_options
+
+    try:
+        save_options(fmt, quality)
+    except ParameterError as exc:
+        raise _Usage(str(exc).replace("quality is", "--quality is", 1)) from None
+
+
 def _decode(args) -> None:
     if args.format is not None:
-        _output_format(args.format)  # a usage error before any work or folder
+        _check_quality(_output_format(args.format), args.quality)  # before any work or folder
+    elif args.output in (None, STDIO):
+        _check_quality(_output_format("png"), args.quality)
+    _no_stdio_in_batch(args)
     if _is_batch(args):
         return _batch(args, "decode")
-    args.input = args.input[0]
-    from .atomicfile import atomic_output
-    from .outputs import write_image
+    from .files import decode_file, decoded_name
 
-    from .outputs import suffix_for
-
-    if args.output:
+    source, stdout = _streams(args)
+    if stdout is not None or not args.output:
+        fmt = args.format or "png"
+        dst = stdout or decoded_name(source, fmt)
+    else:
         suffix = os.path.splitext(args.output)[1]
         if not suffix and args.format is None:
             raise _Usage(f"-o {_show(args.output)!r} has no suffix to name a format; add --format EXT")
-        fmt = _output_format(suffix or args.format)
-        if args.format is not None and _output_format(args.format) != fmt:
-            raise _Usage(f"--format is {args.format!r} but -o {_show(args.output)!r} names {fmt.name}")
-        out = args.output
-    else:
-        fmt = _output_format(args.format or "png")
-        out = _default_output(args.input, suffix_for(args.format or "png"))
-    _check_paths(args.input, out)
-    with _about(args.input), atomic_output(out, args.force) as fh:
-        width, height, how = write_image(args.input, fh, fmt)
-        size = fh.tell()
+        fmt = suffix or args.format
+        if args.format is not None and _output_format(args.format) != _output_format(fmt):
+            raise _Usage(f"--format is {args.format!r} but -o {_show(args.output)!r} names"
+                         f" {_output_format(fmt).name}")
+        _check_quality(_output_format(fmt), args.quality)
+        dst = args.output
+    with _about(source):
+        report = decode_file(source, dst, fmt, overwrite=args.force, quality=args.quality)
     if not args.quiet:
-        print(f"{_show(out)}: {width}x{height}, {how}, {size:,} bytes")
+        from .wording import plural
+
+        _say(f"{_show(report.output)}: {report.width}x{report.height}, {report.description},"
+             f" {plural(report.bytes_out, 'byte', ',')}")
 
 
 def _share(part: int, whole: int) -> str:
@@ -378,22 +491,49 @@ def _share(part: int, whole: int) -> str:
 
 def _info(args) -> None:
     from .codec import info
-    from .coder import get_coder
+    from .errors import KmcError
 
-    if not os.path.exists(args.input):
-        raise _Failure(f"{_show(args.input)}: no such file")
-    if os.path.isdir(args.input):
-        raise _Failure(f"{_show(args.input)}: is a folder, not a .kmc file")
-    with _about(args.input):
-        meta = info(args.input)
+    entries = []
+    failed = 0
+    for path in args.input:
+        source = sys.stdin.buffer if path == STDIO else path
+        try:
+            if path != STDIO and os.path.isdir(path):
+                raise _Failure(f"{_show(path)}: is a folder, not a .kmc file; try {_show(path)}/*.kmc")
+            with _about(source):
+                meta = info(source)
+        except (_Failure, KmcError, OSError) as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
+            message = _error_text(exc)
+            print(f"{PROG}: error: {message}", file=sys.stderr)
+            failed += 1
+            entries.append({"file": _show(source), "error": message})
+            continue
+        if args.json:
+            entries.append({"file": _show(source), **meta.to_dict()})
+        else:
+            if len(entries):
+                print()
+            entries.append({})
+            _print_info(_show(source), meta)
     if args.json:
-        print(json.dumps(meta.to_dict(), indent=2))
-        return
+        shown = entries[0] if len(args.input) == 1 else entries
+        if len(args.input) > 1 or not failed:
+            print(json.dumps(shown, indent=2))
+    if failed:
+        raise _Failed(failed)
+
+
+def _print_info(name: str, meta) -> None:
+    from .coder import get_coder
+    from .wording import plural
+
     n = meta.width * meta.height
     k, b = meta.colors, meta.bits_per_index
     rows = [
-        ("image", f"{meta.width} x {meta.height} = {n:,} pixels"),
-        ("palette", f"{k:,} colours, {b} bits per index"),
+        ("image", f"{meta.width} x {meta.height} = {plural(n, 'pixel', ',')}"),
+        ("palette", f"{plural(k, 'colour', ',')}, {plural(b, 'bit')} per index"),
         ("coder", f"{meta.coder} (format version {meta.version})"),
         ("header", f"{meta.header_bytes:>12,} bytes"),
         ("palette", f"{meta.palette_bytes:>12,} bytes  = 3 x {k} (24 bits per colour)"),
@@ -404,13 +544,13 @@ def _info(args) -> None:
             "formula",
             f"24K + N*ceil(log2 K) = {meta.formula_bits:,} bits = "
             f"{(meta.formula_bits + 7) // 8:,} bytes; "
-            + (f"the file adds {meta.total_bytes - (meta.formula_bits + 7) // 8} bytes"
+            + (f"the file adds {plural(meta.total_bytes - (meta.formula_bits + 7) // 8, 'byte')}"
                if meta.coder == "packed" else
                f"the file is {_share(meta.total_bytes, (meta.formula_bits + 7) // 8)} of it"),
         ),
         ("bits/pixel", f"{meta.total_bytes * 8 / n:.4f} (raw RGB: 24)"),
     ]
-    print(_show(args.input))
+    print(name)
     for label, text in rows:
         print(f"  {label:<10} {text}")
 
@@ -425,17 +565,19 @@ def _compare(args) -> None:
         raise _Failure(f"kmc compare needs its extra: pip install \"kmcodec[compare]\" ({exc})") from None
     from .atomicfile import atomic_output
 
+    plot_format = None
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise _Failure('--plot needs matplotlib: pip install "kmcodec[plot]"') from None
+        plot_format = _plot_format(args.plot, "figure")
     for path in args.images:
         if not os.path.isfile(path):
-            raise _Failure(f"{path}: no such file")
+            raise _Failure(f"{_show(path)}: no such file")
     for target in (args.json, args.csv, args.plot):
         if target and os.path.lexists(target) and not args.force:
-            raise _Failure(f"{target}: file exists (use -f to overwrite)")
+            raise _Failure(_exists(target))
     ks = args.k or list(DEFAULT_KS)
     thumbs: dict | None = {} if args.plot else None
     rows = compare(args.images, ks, args.seed, want_ssim=not args.no_ssim,
@@ -451,7 +593,17 @@ def _compare(args) -> None:
         from .plots import comparison_figure
 
         with atomic_output(args.plot, args.force) as fh:
-            comparison_figure(rows, thumbs or {}, fh)
+            comparison_figure(rows, thumbs or {}, fh, plot_format or "png")
+
+
+def _plot_format(path: str, kind: str) -> str:
+    from . import plots
+    from .errors import ParameterError
+
+    try:
+        return plots.figure_format(path) if kind == "figure" else plots.animation_format(path)
+    except ParameterError as exc:
+        raise _Usage(str(exc)) from None
 
 
 def _plot(args) -> None:
@@ -462,19 +614,24 @@ def _plot(args) -> None:
     from . import plots
     from .atomicfile import atomic_output
     from .codec import quantize
+    from .files import check_paths
     from .images import to_rgb_array
 
-    _check_paths(args.input, args.output)
-    rgb = to_rgb_array(args.input)
+    fmt = _plot_format(args.output, "figure" if args.kind == "colors" else "animation")
+    check_paths(args.input, args.output)
+    with _about(args.input):
+        rgb = to_rgb_array(args.input)
     with atomic_output(args.output, args.force) as fh:
         if args.kind == "colors":
-            plots.colors_figure(rgb, quantize(rgb, args.k, args.seed), fh, args.seed)
+            plots.colors_figure(rgb, quantize(rgb, args.k, args.seed), fh, args.seed, fmt)
         else:
-            frames = plots.iterations_animation(rgb, args.k, fh, args.seed)
+            frames = plots.iterations_animation(rgb, args.k, fh, args.seed, fmt=fmt)
     if args.kind == "iterations":
-        print(f"{args.output}: {frames} frames")
+        from .wording import plural
+
+        _say(f"{_show(args.output)}: {plural(frames, 'frame')}")
     else:
-        print(args.output)
+        _say(f"{_show(args.output)}: written")
 
 
 class _Usage(Exception):
@@ -502,13 +659,40 @@ def _printable_streams() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:
+        return _broken_pipe()
+
+
+def _broken_pipe() -> int:
+    # The reader went away (kmc ... | head): end quietly, as Unix tools do
+    # when SIGPIPE kills them.  Python flushes stdout once more at exit;
+    # point it at /dev/null so that this flush cannot fail again.
+    stdout = sys.__stdout__
+    if stdout is not None and sys.stdout is stdout:
+        with contextlib.suppress(Exception):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stdout.fileno())
+            os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str]) -> int:
     from ._process import configure_process
 
     configure_process()
     _printable_streams()
     parser = _parser()
+    if not argv:
+        parser.print_help()
+        return 0
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            # The sub-command's usage, not the top level's: that is the
+            # one that lists the options the user was reaching for.
+            getattr(args, "usage_of", parser).error(f"unrecognized arguments: {' '.join(extras)}")
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     from ._signals import Stop, stop_signals
@@ -522,40 +706,61 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + stop.signum
 
 
+def _error_text(exc: BaseException) -> str:
+    """The one line for an error (without the ``kmc: error:`` prefix)."""
+    from .errors import PixelLimitError
+
+    if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError) and exc.strerror:
+        name = _show(exc.filename) if exc.filename is not None else ""
+        return f"{name}{': ' if name else ''}{_one_line(exc.strerror)}"
+    text = _one_line(str(exc))
+    if isinstance(exc, PixelLimitError) and "above the limit" in text:
+        text += "; --max-pixels N raises the limit"
+    return text
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Each warning, once, as a ``kmc: warning:`` line when it happens
+    (before the summary that follows the work)."""
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = _one_line(str(message))
+        if text not in seen:
+            seen.add(text)
+            print(f"{PROG}: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        # An unclosed file is Python's housekeeping, not news for the user.
+        warnings.simplefilter("ignore", ResourceWarning)
+        warnings.showwarning = show
+        yield
+
+
 def _run(args) -> int:
-    from .errors import KmcError, PixelLimitError
+    from .errors import KmcError
 
     if getattr(args, "max_pixels", None) is not None:
         from PIL import Image
 
         Image.MAX_IMAGE_PIXELS = args.max_pixels or None
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            # An unclosed file is Python's housekeeping, not news for the user.
-            warnings.simplefilter("ignore", ResourceWarning)
-            try:
-                _COMMANDS[args.command](args)
-            finally:
-                for message in dict.fromkeys(str(w.message) for w in caught):
-                    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+        with _warnings_as_lines():
+            _COMMANDS[args.command](args)
+    except BrokenPipeError:
+        raise
     except _Usage as exc:
         print(f"{PROG} {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except PixelLimitError as exc:
-        hint = "; --max-pixels N raises the limit" if "above the limit" in str(exc) else ""
-        print(f"{PROG}: error: {_one_line(str(exc))}{hint}", file=sys.stderr)
-        return 1
-    except (_Failure, KmcError) as exc:
-        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+    except (_Failure, KmcError, OSError) as exc:
+        print(f"{PROG}: error: {_error_text(exc)}", file=sys.stderr)
         return 1
     except _Failed:
         return 1
-    except OSError as exc:
-        name = _show(exc.filename) if exc.filename is not None else ""
-        text = exc.strerror or str(exc)
-        print(f"{PROG}: error: {name}{': ' if name else ''}{_one_line(text)}", file=sys.stderr)
-        return 1
+    except _Skipped:
+        return EXIT_SKIPPED
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; no partial output left, inputs untouched", file=sys.stderr)
         return 130

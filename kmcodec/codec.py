@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
 import numpy as np
 
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
 #: What the encoding functions take as an image: a PIL image, a file's path,
-#: or an (H, W, 3) uint8 array.
-ImageLike = Union["Image.Image", str, os.PathLike, np.ndarray]
+#: a binary file object holding an image file (read whole), or an
+#: (H, W, 3) uint8 array.
+ImageLike = Union["Image.Image", str, os.PathLike, BinaryIO, np.ndarray]
 #: What the decoding functions take: a whole .kmc file's bytes.
 Buffer = bytes | bytearray | memoryview
 
@@ -50,6 +51,7 @@ __all__ = [
     "options_from",
     "k_for_bytes",
     "quantize_for_psnr",
+    "quantize_for_bytes",
     "quantize_auto",
 ]
 
@@ -188,16 +190,19 @@ def _path(name: str, value) -> str | os.PathLike:
     raise ParameterError(f"{name} is a {type(value).__name__}; expected a path (str or os.PathLike)")
 
 
-def info(data: Buffer | str | os.PathLike) -> container.KmcInfo:
+def info(data: Buffer | str | os.PathLike | BinaryIO) -> container.KmcInfo:
     """Check a .kmc file's structure and checksum and describe it.
 
     Parameters
     ----------
-    data : bytes-like, str or os.PathLike
-        The file's bytes or its path.
+    data : bytes-like, str, os.PathLike or binary file
+        The file's bytes, its path, or an open file (read no further than
+        its header declares).
     """
     if isinstance(data, (str, os.PathLike)):
         data = container.read_file(_path("data", data))
+    elif callable(getattr(data, "read", None)):
+        data = container.read_file(data)  # type: ignore[arg-type]
     return container.info(_as_buffer(data))
 
 
@@ -278,19 +283,23 @@ def quantize_for_psnr(image: ImageLike, target_psnr: float, seed: int | None = N
 
     opts = options_from(options, seed=seed, target_psnr=target_psnr, **settings)
     rgb = to_rgb_array(image)
-    cache: dict[int, Quantized] = {}
+    psnr: dict[int, float] = {}
+    best: Quantized | None = None  # the smallest K that reaches the target so far
 
     def reaches(k: int) -> bool:
-        if k not in cache:
-            cache[k] = _quantize(rgb, opts.replace(k=k))
-        return psnr_from_mse(cache[k].mse) >= target_psnr
+        nonlocal best
+        if k not in psnr:
+            q = _quantize(rgb, opts.replace(k=k, target_psnr=None))
+            psnr[k] = psnr_from_mse(q.mse)
+            if psnr[k] >= target_psnr and (best is None or len(q.palette) <= len(best.palette)):
+                best = q
+        return psnr[k] >= target_psnr
 
     k = 1
     while not reaches(k):
         if k == MAX_COLORS:
-            best = psnr_from_mse(cache[k].mse)
             raise ParameterError(
-                f"target_psnr is {target_psnr} dB; even K = {k} gives only {best:.2f} dB"
+                f"target_psnr is {target_psnr} dB; even K = {k} gives only {psnr[k]:.2f} dB"
             )
         k = min(2 * k, MAX_COLORS)
     lo, hi = k // 2 + 1, k
@@ -300,7 +309,88 @@ def quantize_for_psnr(image: ImageLike, target_psnr: float, seed: int | None = N
             hi = mid
         else:
             lo = mid + 1
-    return cache[hi]
+    assert best is not None
+    return best
+
+
+#: How far above the bisection's answer :func:`quantize_for_bytes` looks
+#: again, since file sizes are not monotone in K.
+NEIGHBOURS = 2
+
+
+def quantize_for_bytes(image: ImageLike, max_bytes: int, seed: int | None = None, *,
+                       options: EncodeOptions | None = None, **settings) -> Quantized:
+    """The largest K whose file, with the options' coder, fits in ``max_bytes``.
+
+    With the packed coder the size is a formula in K (:func:`k_for_bytes`),
+    so K is computed, and one encode is done.  Other coders' sizes are
+    known only by coding, and they are not monotone in K (a larger palette
+    can make more regular indices), so K is searched:
+
+    1. K doubles from 1 while the file fits (stopping early when the image
+       has fewer distinct colours than K: larger K change nothing);
+    2. a bisection between the last K that fits and the first that does not;
+    3. the :data:`NEIGHBOURS` K values above the answer are tried too, and
+       the search goes on upward from any that fits.
+
+    The answer is the largest K found to fit: about 2*log2(K) + 2 encodes.
+
+    Raises
+    ------
+    ParameterError
+        If even K = 1 does not fit.
+    """
+    from .coder import get_coder
+
+    opts = options_from(options, seed=seed, max_bytes=max_bytes, **settings)
+    rgb = to_rgb_array(image)
+    height, width = rgb.shape[:2]
+    if opts.coder == "packed":
+        return _quantize(rgb, opts.replace(k=k_for_bytes(width, height, max_bytes), max_bytes=None))
+    coder = get_coder(opts.coder)
+    sizes: dict[int, int] = {}
+    best: tuple[int, Quantized] | None = None
+    saturated = MAX_COLORS + 1  # the smallest K known to give every distinct colour
+
+    def fits(k: int) -> bool:
+        nonlocal best, saturated
+        if k not in sizes:
+            q = _quantize(rgb, opts.replace(k=k, max_bytes=None))
+            if len(q.palette) < k:
+                saturated = min(saturated, k)
+            sizes[k] = len(container.build(width, height, q.palette, q.indices, coder))
+            if sizes[k] <= max_bytes and (best is None or k > best[0]):
+                best = (k, q)
+        return sizes[k] <= max_bytes
+
+    if not fits(1):
+        raise ParameterError(
+            f"max_bytes is {max_bytes}; the smallest {width}x{height} file with coder"
+            f" {opts.coder!r} (one colour) is {sizes[1]} bytes"
+        )
+    def limit() -> int:
+        return min(MAX_COLORS, saturated)
+
+    lo, hi = 1, 0  # lo fits; hi, once found, does not
+    while lo < limit():
+        k = min(2 * lo, limit())
+        if not fits(k):
+            hi = k
+            break
+        lo = k
+    if hi:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fits(mid):
+                lo = mid
+            else:
+                hi = mid
+        k, misses = lo, 0
+        while misses <= NEIGHBOURS and k < limit():
+            k += 1
+            misses = 0 if fits(k) else misses + 1
+    assert best is not None
+    return best[1]
 
 
 def quantize_auto(image: ImageLike, k: int | None = None, seed: int | None = None, *,
@@ -308,13 +398,13 @@ def quantize_auto(image: ImageLike, k: int | None = None, seed: int | None = Non
     """:func:`quantize` with K given, or chosen by ``target_psnr`` or ``max_bytes``.
 
     With ``target_psnr`` (see :func:`quantize_for_psnr`) or ``max_bytes``
-    (see :func:`k_for_bytes`) among the options, K is chosen; otherwise it
-    is ``k``.
+    (see :func:`quantize_for_bytes`) among the options, K is chosen;
+    otherwise it is ``k``.
     """
     opts = options_from(options, k=k, seed=seed, **settings)
     rgb = to_rgb_array(image)
     if opts.target_psnr is not None:
         return quantize_for_psnr(rgb, opts.target_psnr, options=opts)
     if opts.max_bytes is not None:
-        opts = opts.replace(k=k_for_bytes(rgb.shape[1], rgb.shape[0], opts.max_bytes))
+        return quantize_for_bytes(rgb, opts.max_bytes, options=opts)
     return _quantize(rgb, opts)

@@ -30,6 +30,7 @@ import stat
 import struct
 import zlib
 from dataclasses import asdict, dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
@@ -223,27 +224,38 @@ def parse_header(data: bytes | memoryview, total_size: int | None = None) -> Hea
     return header
 
 
-def read_file(path: str | os.PathLike) -> bytes:
+def read_file(path: str | os.PathLike | BinaryIO) -> bytes:
     """The bytes of the .kmc file at ``path``, never more than its header declares.
 
-    The header is read and checked first (against the file's size when it is
-    a regular file), so that a device or pipe of endless bytes, or a forged
-    length, is an error after 28 bytes rather than a read of everything.
-    One byte past the declared end is read, so that trailing bytes are
-    reported by :func:`parse`.
+    ``path`` may also be an open binary file (standard input).  The header
+    is read and checked first (against the file's size when it is a regular
+    file), so that a device or pipe of endless bytes, or a forged length, is
+    an error after 28 bytes rather than a read of everything.  One byte past
+    the declared end is read, so that trailing bytes are reported by
+    :func:`parse`.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        return _read_declared(path)
     with open(path, "rb") as fh:
-        head = fh.read(HEADER_SIZE)
+        return _read_declared(fh)
+
+
+def _read_declared(fh: BinaryIO) -> bytes:
+    head = fh.read(HEADER_SIZE)
+    try:
         st = os.fstat(fh.fileno())
-        header = parse_header(head, st.st_size if stat.S_ISREG(st.st_mode) else None)
-        parts = [head]
-        wanted = header.total_bytes + 1 - len(head)
-        while wanted > 0:
-            chunk = fh.read(min(wanted, 1 << 24))
-            if not chunk:
-                break
-            parts.append(chunk)
-            wanted -= len(chunk)
+        size = st.st_size if stat.S_ISREG(st.st_mode) and fh.tell() == len(head) else None
+    except (OSError, AttributeError, ValueError):  # no file descriptor: a BytesIO
+        size = None
+    header = parse_header(head, size)
+    parts = [head]
+    wanted = header.total_bytes + 1 - len(head)
+    while wanted > 0:
+        chunk = fh.read(min(wanted, 1 << 24))
+        if not chunk:
+            break
+        parts.append(chunk)
+        wanted -= len(chunk)
     return b"".join(parts)
 
 

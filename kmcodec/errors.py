@@ -18,6 +18,7 @@ __all__ = [
     "PixelLimitError",
     "ParameterError",
     "InputError",
+    "MissingDependencyError",
     "OutputExistsError",
     "KmcWarning",
 ]
@@ -45,6 +46,13 @@ class PixelLimitError(KmcError):
 
 class ParameterError(KmcError):
     """An argument passed by the caller is invalid (e.g. ``k=0``)."""
+
+
+class MissingDependencyError(ParameterError):
+    """A setting needs an optional extra that is not installed.
+
+    The message names the setting and the ``pip install`` that provides it.
+    """
 
 
 class InputError(KmcError):

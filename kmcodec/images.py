@@ -17,6 +17,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -24,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import pixellimit
 from .errors import InputError, KmcError, KmcWarning, ParameterError, PixelLimitError
 
-__all__ = ["INPUT_FORMATS", "to_rgb_array", "open_image", "pillow_errors"]
+__all__ = ["INPUT_FORMATS", "to_rgb_array", "open_image", "pillow_errors", "read_stream", "named_warnings"]
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
@@ -79,21 +80,44 @@ def _sniff(prefix: bytes) -> str | None:
 STREAM_LIMIT = 2 << 30
 
 
-def _source(name: str) -> tuple[str | io.BytesIO, bytes]:
-    """What to hand Pillow for ``name``, and the file's first 16 bytes.
+def read_stream(fh: BinaryIO, name: str) -> bytes:
+    """All the bytes of a pipe, device or open file, up to :data:`STREAM_LIMIT`.
 
-    A regular file is opened by name.  A pipe or device is read once, whole
-    (a FIFO cannot be opened twice), up to :data:`STREAM_LIMIT` bytes.
+    Raises
+    ------
+    InputError
+        If there are more.
     """
+    data = fh.read(STREAM_LIMIT + 1)
+    if len(data) > STREAM_LIMIT:
+        raise InputError(f"{name}: the stream holds more than {STREAM_LIMIT} bytes, the most"
+                         " kmcodec reads from a pipe or device")
+    return data
+
+
+def _source(path: str | os.PathLike | BinaryIO) -> tuple[str | io.BytesIO, bytes]:
+    """What to hand Pillow for ``path``, and the file's first 16 bytes.
+
+    A regular file is opened by name.  A pipe, device or open binary file is
+    read once, whole (a FIFO cannot be opened twice), up to
+    :data:`STREAM_LIMIT` bytes.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        data = read_stream(path, stream_name(path))
+        return io.BytesIO(data), data[:16]
+    name = os.fspath(path)
     if stat.S_ISREG(os.stat(name).st_mode):
         with open(name, "rb") as fh:
             return name, fh.read(16)
     with open(name, "rb") as fh:
-        data = fh.read(STREAM_LIMIT + 1)
-    if len(data) > STREAM_LIMIT:
-        raise InputError(f"{name}: the stream holds more than {STREAM_LIMIT} bytes, the most"
-                         " kmcodec reads from a pipe or device")
+        data = read_stream(fh, name)
     return io.BytesIO(data), data[:16]
+
+
+def stream_name(fh) -> str:
+    """How messages name an open file: its ``name`` (``<stdin>``) or ``<stream>``."""
+    name = getattr(fh, "name", None)
+    return name if isinstance(name, str) else "<stream>"
 
 
 @contextlib.contextmanager
@@ -164,8 +188,10 @@ def _bomb_message(text: str) -> str:
     return text
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
+def open_image(path: str | os.PathLike | BinaryIO) -> Image.Image:
     """Open and fully load an image file of one of :data:`INPUT_FORMATS`.
+
+    ``path`` may also be a binary file object (standard input), read whole.
 
     Raises
     ------
@@ -177,10 +203,10 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     OSError
         For real I/O errors (missing file, permissions, a folder).
     """
-    name = os.fspath(path)
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else stream_name(path)
     with pillow_errors(name):
         allowed = _allowed()
-        source, prefix = _source(name)
+        source, prefix = _source(path)
         try:
             im = Image.open(source, formats=allowed)
         except UnidentifiedImageError:
@@ -212,9 +238,11 @@ def to_rgb_array(image) -> np.ndarray:
 
     Parameters
     ----------
-    image : PIL.Image.Image, str, os.PathLike or ndarray
-        A Pillow image, the path of any image file Pillow reads, or an
-        array of shape (H, W, 3) and dtype uint8 (used as is).
+    image : PIL.Image.Image, str, os.PathLike, binary file or ndarray
+        A Pillow image, the path of an image file in one of
+        :data:`INPUT_FORMATS`, a binary file object holding one (read
+        whole: standard input), or an array of shape (H, W, 3) and dtype
+        uint8 (used as is).
 
     Returns
     -------
@@ -239,9 +267,10 @@ def to_rgb_array(image) -> np.ndarray:
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ParameterError(f"image array has shape {image.shape}: no pixels")
         return np.ascontiguousarray(image)
-    if isinstance(image, (str, os.PathLike)):
+    if isinstance(image, (str, os.PathLike)) or _is_binary_file(image):
+        name = os.fspath(image) if isinstance(image, (str, os.PathLike)) else stream_name(image)
         # Multi-frame files keep their handle open after load(); close it.
-        with open_image(image) as im, pillow_errors(os.fspath(image)):
+        with named_warnings(name), open_image(image) as im, pillow_errors(name):
             return _pil_to_rgb(im)
     if not isinstance(image, Image.Image):
         raise ParameterError(
@@ -250,6 +279,39 @@ def to_rgb_array(image) -> np.ndarray:
         )
     with pillow_errors("image"):
         return _pil_to_rgb(image)
+
+
+def _is_binary_file(obj) -> bool:
+    return callable(getattr(obj, "read", None)) and not isinstance(obj, (Image.Image, np.ndarray))
+
+
+@contextlib.contextmanager
+def named_warnings(name: str) -> Iterator[None]:
+    """KmcWarnings raised in the block say which file they are about.
+
+    Each is re-issued once as ``"NAME: message"``, unless it names the file
+    already; other warnings pass through unchanged.
+    """
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        _reissue(caught, name)
+
+
+def _reissue(caught: list[warnings.WarningMessage], name: str) -> None:
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, KmcWarning):
+            text = str(w.message)
+            text = text if text.startswith(f"{name}: ") else f"{name}: {text}"
+            if text not in seen:
+                seen.add(text)
+                warnings.warn(text, KmcWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _pil_to_rgb(im: Image.Image) -> np.ndarray:
@@ -303,8 +365,10 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
 
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
+    translucent = int(np.count_nonzero(rgba[:, :, 3] < 255))
+    if translucent == 0:  # an alpha channel that changes nothing is no news
+        return np.ascontiguousarray(rgba[:, :, :3])
     alpha = rgba[:, :, 3:4].astype(np.uint32)
-    translucent = int(np.count_nonzero(alpha < 255))
     warnings.warn(
         f"input has an alpha channel; {translucent} of {alpha.size} pixels are "
         "not fully opaque and were composited onto white (.kmc stores RGB only)",

@@ -9,13 +9,14 @@ happens once, when the object is made; the modules below trust it.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import numbers
 from dataclasses import dataclass
 from typing import Any
 
 from .coder import get_coder
-from .errors import ParameterError
+from .errors import MissingDependencyError, ParameterError
 
 __all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "check_int"]
 
@@ -51,7 +52,8 @@ class EncodeOptions:
         Independent k-means seedings; the best (lowest squared error) is
         kept.  "auto" is 3 for k <= 32, 2 for k <= 128 and 1 above.
     engine : {"kmeans", "sklearn"}, default "kmeans"
-        kmcodec's own engine, or scikit-learn's ``KMeans``.
+        kmcodec's own engine, or scikit-learn's ``KMeans`` (the optional extra
+        ``kmcodec[sklearn]``; MissingDependencyError without it).
     max_iter : int, default 300
         Cap on Lloyd iterations per run.
     tol : float, default 1e-4
@@ -62,7 +64,8 @@ class EncodeOptions:
         Choose the smallest K whose PSNR reaches this many dB (``k`` is
         then ignored).
     max_bytes : int, optional
-        Choose the largest K whose packed file fits in this many bytes.
+        Choose the largest K whose file, with ``coder``, fits in this many
+        bytes (``k`` is then ignored; see :func:`kmcodec.quantize_for_bytes`).
 
     Raises
     ------
@@ -90,6 +93,10 @@ class EncodeOptions:
         fix(self, "max_iter", check_int("max_iter", self.max_iter, 1))
         if self.engine not in ENGINES:
             raise ParameterError(f"engine is {self.engine!r}; it must be one of {ENGINES}")
+        if self.engine == "sklearn" and importlib.util.find_spec("sklearn") is None:
+            raise MissingDependencyError(
+                "engine is 'sklearn' but scikit-learn is not installed: pip install \"kmcodec[sklearn]\""
+            )
         if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or not float(self.tol) >= 0:
             raise ParameterError(f"tol is {self.tol!r}; it must be a number >= 0")
         fix(self, "tol", float(self.tol))
@@ -101,11 +108,6 @@ class EncodeOptions:
             fix(self, "target_psnr", float(value))
         if self.max_bytes is not None:
             fix(self, "max_bytes", check_int("max_bytes", self.max_bytes, 1))
-            if self.coder != "packed":
-                raise ParameterError(
-                    f"max_bytes is {self.max_bytes} with coder {self.coder!r}: choosing K by size"
-                    " works with the packed coder only, whose size the formula gives exactly"
-                )
         if self.target_psnr is not None and self.max_bytes is not None:
             raise ParameterError("give target_psnr or max_bytes, not both")
 

@@ -18,7 +18,8 @@ import numpy as np
 from . import container
 from .errors import KmcError, ParameterError
 
-__all__ = ["OutputFormat", "OUTPUT_FORMATS", "output_format", "suffix_for", "check_size", "write_image"]
+__all__ = ["OutputFormat", "OUTPUT_FORMATS", "output_format", "suffix_for", "check_size", "save_options",
+           "write_image", "JPEG_QUALITY", "LOSSY"]
 
 
 @dataclass(frozen=True)
@@ -113,14 +114,64 @@ def check_size(fmt: OutputFormat, width: int, height: int) -> None:
         )
 
 
-def write_image(path: str | os.PathLike, fh: BinaryIO, fmt: OutputFormat) -> tuple[int, int, str]:
-    """Decode the .kmc file at ``path`` into ``fh`` as an image of format ``fmt``.
+#: JPEG quality when none is asked for (ImageMagick's default), always
+#: without chroma subsampling: a palette image has sharp colour edges that
+#: 4:2:0 would smear.
+JPEG_QUALITY = 92
+
+#: Formats that can be written lossy, at a quality from 0 to 100.
+LOSSY = ("JPEG", "WEBP")
+
+
+def save_options(fmt: OutputFormat, quality: int | None = None) -> tuple[dict, str]:
+    """Pillow's save() keywords for ``fmt``, and how to describe the result.
+
+    WebP is lossless unless a ``quality`` is given; JPEG is lossy at
+    ``quality`` (default :data:`JPEG_QUALITY`), 4:4:4.
+
+    Raises
+    ------
+    ParameterError
+        For a ``quality`` with a format that is always lossless, or out of 0..100.
+    """
+    if quality is not None:
+        if fmt.name not in LOSSY:
+            raise ParameterError(
+                f"quality is {quality} but {fmt.name} is always lossless; a quality applies to"
+                f" {' and '.join(LOSSY)} outputs only"
+            )
+        if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100:
+            raise ParameterError(f"quality is {quality!r}; it must be an integer from 0 to 100")
+    if fmt.name == "WEBP":
+        if quality is None:
+            return {"lossless": True}, "RGB WEBP (lossless)"
+        return {"lossless": False, "quality": quality, "method": 6}, f"RGB WEBP (lossy, quality {quality})"
+    if fmt.name == "JPEG":
+        q = JPEG_QUALITY if quality is None else quality
+        return {"quality": q, "subsampling": 0, "optimize": True}, f"RGB JPEG (quality {q}, 4:4:4)"
+    return {}, f"RGB {fmt.name}"
+
+
+def write_image(source: str | os.PathLike | BinaryIO, fh: BinaryIO, fmt: OutputFormat,
+                quality: int | None = None) -> tuple[int, int, str]:
+    """Decode the .kmc file ``source`` into ``fh`` as an image of format ``fmt``.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or binary file
+        The .kmc file's path, or an open file (standard input) read to the
+        end its header declares.
+    fh : binary file
+        Where the image goes.
+    fmt : OutputFormat
+    quality : int, optional
+        For the lossy formats (see :func:`save_options`).
 
     The header is checked, and the size against the format's limits, before
     anything is decoded.  PNG is written row by row (a palette PNG when
     K <= 256: the same RGB pixels), so memory stays near the size of the
     indices; other formats go through Pillow, which needs the whole RGB
-    image.  WebP is written lossless (it is a palette image).
+    image.
 
     Returns
     -------
@@ -130,7 +181,8 @@ def write_image(path: str | os.PathLike, fh: BinaryIO, fmt: OutputFormat) -> tup
 
     from .codec import decode_palette, expand
 
-    data = container.read_file(path)
+    options, how = save_options(fmt, quality)
+    data = container.read_file(source)
     header = container.parse_header(data, len(data))
     check_size(fmt, header.width, header.height)
     palette, indices = decode_palette(data)
@@ -141,7 +193,6 @@ def write_image(path: str | os.PathLike, fh: BinaryIO, fmt: OutputFormat) -> tup
 
         write_png(fh, palette, indices)
         return width, height, "palette PNG" if len(palette) <= 256 else "RGB PNG"
-    options = {"lossless": True} if fmt.name == "WEBP" else {}
     try:
         image = Image.fromarray(np.ascontiguousarray(expand(palette, indices)), "RGB")
         image.save(fh, format=fmt.name, **options)
@@ -153,4 +204,4 @@ def write_image(path: str | os.PathLike, fh: BinaryIO, fmt: OutputFormat) -> tup
         raise ParameterError(f"cannot write the image as {fmt.name}: {exc}") from None
     except Exception as exc:  # Pillow's writers raise many types on limits
         raise ParameterError(f"cannot write the image as {fmt.name}: {exc}") from None
-    return width, height, f"RGB {fmt.name}" + (" (lossless)" if options else "")
+    return width, height, how

@@ -5,9 +5,11 @@ the palette; pixels are decoded, and the whole file checked, on ``load()``.
 A file with up to 256 colours opens in mode "P" with its palette; a larger
 palette does not fit Pillow's "P" mode, so such a file opens as "RGB".
 
-Save options: ``colors`` (K), ``seed``, ``n_init``, ``engine``, ``max_iter``,
-``tol``, ``coder``, ``target_psnr``, ``max_bytes``: the fields of
-:class:`kmcodec.EncodeOptions`, with its defaults.
+Save options: ``colors`` (K, as ``Image.quantize`` names it; ``k`` also
+works), ``seed``, ``n_init``, ``engine``, ``max_iter``, ``tol``, ``coder``,
+``target_psnr``, ``max_bytes``: every field of :class:`kmcodec.EncodeOptions`,
+with its defaults; or ``options=EncodeOptions(...)`` with any of them on top.
+Any other keyword is a ParameterError, not silently ignored.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from PIL import Image, ImageFile, ImagePalette
 
 from . import container
 from .coder import fits_in_memory
-from .errors import PixelLimitError
+from .errors import ParameterError, PixelLimitError
 
 _MAX_P_COLORS = 256
 _MAX_SIDE = 2**31 - 1  # Pillow stores width and height as C ints
@@ -90,14 +92,24 @@ class KmcDecoder(ImageFile.PyDecoder):
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     from .codec import encode, options_from
 
-    # Pillow's save() keywords: "colors" for K (as Image.quantize names it),
-    # and EncodeOptions' own names; the rest keep their defaults.
-    settings = {name: im.encoderinfo.get(name) for name in _SAVE_OPTIONS}
-    settings["k"] = im.encoderinfo.get("colors")
-    fp.write(encode(im, options=options_from(**settings)))
+    import dataclasses
 
+    from .options import EncodeOptions
 
-_SAVE_OPTIONS = ("seed", "n_init", "engine", "max_iter", "tol", "coder", "target_psnr", "max_bytes")
+    encode_settings = dict(im.encoderinfo)
+    known = {"colors", "options", *(f.name for f in dataclasses.fields(EncodeOptions))}
+    unknown = sorted(set(encode_settings) - known)
+    if unknown:
+        raise ParameterError(
+            f"save option {unknown[0]!r} is not one the KMC writer takes; it takes "
+            + ", ".join(sorted(known))
+        )
+    options = encode_settings.pop("options", None)
+    if "colors" in encode_settings:
+        if "k" in encode_settings:
+            raise ParameterError("give colors or k, not both: they are the same setting (K)")
+        encode_settings["k"] = encode_settings.pop("colors")
+    fp.write(encode(im, options=options_from(options, **encode_settings)))
 
 
 Image.register_open(KmcImageFile.format, KmcImageFile, _accept)

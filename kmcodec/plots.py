@@ -11,7 +11,13 @@ import os
 
 import numpy as np
 
-__all__ = ["comparison_figure", "colors_figure", "iterations_animation", "thumbnail"]
+from .errors import ParameterError
+
+__all__ = ["comparison_figure", "colors_figure", "iterations_animation", "thumbnail",
+           "figure_format", "animation_format", "ANIMATION_FORMATS"]
+
+#: Animation formats by suffix: Pillow writes each with every frame.
+ANIMATION_FORMATS = {".gif": "GIF", ".png": "PNG", ".apng": "PNG", ".webp": "WEBP"}
 
 _SAMPLE = 20_000  # pixels drawn in 3-D scatter plots (drawing millions is useless)
 
@@ -27,13 +33,57 @@ def _pyplot():
     return plt
 
 
+def _suffix(path: str | os.PathLike) -> str:
+    return os.path.splitext(os.fspath(path))[1].lower()
+
+
+def figure_format(path: str | os.PathLike) -> str:
+    """The matplotlib format a figure written to ``path`` takes from its suffix.
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib.
+    ParameterError
+        For a suffix matplotlib does not write, naming those it does.
+    """
+    _pyplot()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    known = FigureCanvasBase.get_supported_filetypes()
+    fmt = _suffix(path).lstrip(".")
+    if fmt not in known:
+        raise ParameterError(
+            f"{os.fspath(path)}: the suffix {_suffix(path) or '(none)'!r} names no figure format;"
+            f" use one of {', '.join('.' + k for k in sorted(known))}"
+        )
+    return fmt
+
+
+def animation_format(path: str | os.PathLike) -> str:
+    """The Pillow format of an animation written to ``path``, from its suffix.
+
+    Raises
+    ------
+    ParameterError
+        For a suffix other than those of :data:`ANIMATION_FORMATS`.
+    """
+    fmt = ANIMATION_FORMATS.get(_suffix(path))
+    if fmt is None:
+        raise ParameterError(
+            f"{os.fspath(path)}: the suffix {_suffix(path) or '(none)'!r} names no animation format;"
+            f" use one of {', '.join(ANIMATION_FORMATS)}"
+        )
+    return fmt
+
+
 def thumbnail(rgb: np.ndarray, width: int = 320) -> np.ndarray:
     """Every n-th pixel, so that the result is at most ``width`` wide."""
     step = max(1, math.ceil(rgb.shape[1] / width))
     return np.ascontiguousarray(rgb[::step, ::step])
 
 
-def comparison_figure(rows, thumbs: dict, fh) -> None:
+def comparison_figure(rows, thumbs: dict, fh, fmt: str = "png") -> None:
     """Decoded images per K, a rate-distortion chart and a size table, per image.
 
     ``thumbs`` maps (image, None) to the original's thumbnail and (image, k)
@@ -82,7 +132,7 @@ def comparison_figure(rows, thumbs: dict, fh) -> None:
         table.auto_set_font_size(False)
         table.set_fontsize(7)
         table_ax.set_title("file size, KiB")
-    fig.savefig(fh, format="png", dpi=90)
+    fig.savefig(fh, format=fmt, dpi=90)
     plt.close(fig)
 
 
@@ -104,8 +154,12 @@ def _scatter(ax, points, colours, title):
     ax.set_title(title, fontsize=10)
 
 
-def colors_figure(rgb: np.ndarray, quantized, fh, seed: int = 0) -> None:
-    """The pixels in RGB space before and after quantisation; palette as large markers."""
+def colors_figure(rgb: np.ndarray, quantized, fh, seed: int = 0, fmt: str = "png") -> None:
+    """The pixels in RGB space before and after quantisation; palette as large markers.
+
+    Written to the binary file ``fh`` in matplotlib's format ``fmt``
+    (:func:`figure_format`).
+    """
     plt = _pyplot()
     pixels = rgb.reshape(-1, 3)
     idx = np.sort(np.random.default_rng(seed).choice(len(pixels), min(_SAMPLE, len(pixels)), replace=False))
@@ -119,16 +173,19 @@ def colors_figure(rgb: np.ndarray, quantized, fh, seed: int = 0) -> None:
     _scatter(ax, before.astype(float), after.astype(float), f"after, K = {len(quantized.palette)}")
     pal = quantized.palette.astype(float)
     ax.scatter(pal[:, 0], pal[:, 1], pal[:, 2], c=pal / 255.0, s=120, edgecolors="black", depthshade=False)
-    fig.savefig(fh, format="png", dpi=90)
+    fig.savefig(fh, format=fmt, dpi=90)
     plt.close(fig)
 
 
-def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames: int = 30) -> int:
-    """Animate plain k-means (k-means++ seeding, then Lloyd) step by step as a GIF.
+def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames: int = 30,
+                         fmt: str = "GIF") -> int:
+    """Animate plain k-means (k-means++ seeding, then Lloyd) step by step.
 
     Left, the colours in RGB space with the centroids moving among them;
     right, the image recoloured by the current centroids.  Writes to the
-    binary file ``fh``; returns the number of frames.
+    binary file ``fh`` as ``fmt``, one of :data:`ANIMATION_FORMATS`' values
+    (GIF frames are reduced to 255 colours; PNG and WebP keep RGB); returns
+    the number of frames.
     """
     plt = _pyplot()
     from PIL import Image
@@ -157,7 +214,9 @@ def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames:
         ax2.set_title(f"recoloured, iteration {i}")
         fig.canvas.draw()
         rgba = np.asarray(fig.canvas.buffer_rgba())
-        frames.append(Image.fromarray(np.ascontiguousarray(rgba[:, :, :3])).quantize(255))
+        frame = Image.fromarray(np.ascontiguousarray(rgba[:, :, :3]))
+        frames.append(frame.quantize(255) if fmt == "GIF" else frame)
     plt.close(fig)
-    frames[0].save(fh, format="GIF", save_all=True, append_images=frames[1:], duration=600, loop=0)
+    extra = {"lossless": True} if fmt == "WEBP" else {}
+    frames[0].save(fh, format=fmt, save_all=True, append_images=frames[1:], duration=600, loop=0, **extra)
     return len(frames)

@@ -13,6 +13,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import signal
 import stat
 import struct
@@ -82,14 +83,18 @@ def run_process(*args, cwd=None, env=None, timeout=120, **kw) -> subprocess.Comp
 # checking what the command line printed
 
 
+BATCH_SUMMARY = re.compile(r"\d+ files?: \d+ done, ")
+
+
 def error_line(err: str) -> str:
     """The single ``kmc: error:`` line of ``err``; fails unless the rule holds.
 
     The rule: no traceback; exactly one line starting ``kmc: error:``; every
-    other line is a ``kmc: warning:`` (so nothing else leaks to stderr).
+    other line is a ``kmc: warning:`` (so nothing else leaks to stderr), or
+    a batch's closing summary ("3 files: 2 done, 1 failed; ...").
     """
     assert "Traceback" not in err, f"a traceback on stderr:\n{err}"
-    lines = [line for line in err.splitlines() if line.strip()]
+    lines = [line for line in err.splitlines() if line.strip() and not BATCH_SUMMARY.match(line)]
     errors = [line for line in lines if line.startswith("kmc: error:")]
     assert len(errors) == 1, f"expected exactly one 'kmc: error:' line, got:\n{err}"
     stray = [line for line in lines if not line.startswith(("kmc: error:", "kmc: warning:"))]

@@ -14,6 +14,7 @@ import kmcodec
 from kmcodec import batch
 from kmcodec.atomicfile import atomic_output
 from kmcodec.cli import main
+from kmcodec.files import encoded_name
 
 from .conftest import palette_image
 
@@ -35,11 +36,11 @@ def listing(folder):
 
 
 def test_plan_mirrors_the_tree(tree, tmp_path):
-    pairs = batch.plan([tree], tmp_path / "out", ".kmc", recursive=True, accept=batch._is_image_name)
+    pairs = batch.plan([tree], tmp_path / "out", encoded_name, recursive=True, accept=batch._is_image_name)
     rels = [(os.path.relpath(s, tree), os.path.relpath(d, tmp_path / "out")) for s, d in pairs]
     assert rels == [("a.png", "a.kmc"), ("b.bmp", "b.kmc"), ("sub/bad.png", "sub/bad.kmc"),
                     ("sub/c.png", "sub/c.kmc"), ("sub/deeper/d.png", "sub/deeper/d.kmc")]
-    top = batch.plan([tree], None, ".kmc", recursive=False, accept=batch._is_image_name)
+    top = batch.plan([tree], None, encoded_name, recursive=False, accept=batch._is_image_name)
     assert [os.path.basename(s) for s, _ in top] == ["a.png", "b.bmp"]
 
 
@@ -86,10 +87,11 @@ def test_cli_batch(tree, tmp_path, capsys):
     code = main(["encode", str(tree), "-r", "--out-dir", str(out), "-k", "4", "-j", "2"])
     captured = capsys.readouterr()
     assert code == 1  # bad.png failed
-    assert "bad.png" in captured.err and captured.err.count("\n") == 1
-    assert "5 files: 4 done, 1 failed" in captured.out
+    errors = [line for line in captured.err.splitlines() if line.startswith("kmc: error:")]
+    assert len(errors) == 1 and "bad.png" in errors[0] and captured.out == ""
+    assert captured.err.splitlines()[-1].startswith("5 files: 4 done, 1 failed")
     code = main(["decode", str(out), "-r", "--out-dir", str(tmp_path / "png"), "--format", "bmp"])
-    assert code == 0 and "4 files: 4 done, 0 failed" in capsys.readouterr().out
+    assert code == 0 and "4 files: 4 done, 0 failed" in capsys.readouterr().err
     assert sorted(p.suffix for p in (tmp_path / "png").rglob("*.*")) == [".bmp"] * 4
     assert main(["encode", str(tree / "a.png"), str(tree / "b.bmp"), "-o", "x.kmc"]) == 2
 

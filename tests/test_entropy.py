@@ -19,6 +19,8 @@ import kmcodec
 from kmcodec import container, entropy
 from kmcodec.errors import FormatError, ParameterError
 
+from .conftest import palette_image
+
 VECTORS_DIR = Path(__file__).resolve().parent / "vectors"
 
 # name -> (width, height, colors, stripe_rows, file size, sha256).  Recorded
@@ -188,11 +190,26 @@ def test_unknown_coder_name():
     assert q.to_bytes(1) == q.to_bytes("entropy") and q.to_bytes("0") == q.to_bytes("packed")
 
 
-def test_max_bytes_needs_packed():
-    from kmcodec.batch import encode_many
+def test_max_bytes_with_the_entropy_coder_finds_the_largest_k_that_fits():
+    """The search's answer fits, and the K values it checks just above
+    (the bisection's first miss and NEIGHBOURS more) do not."""
+    from kmcodec.codec import NEIGHBOURS
 
-    with pytest.raises(ParameterError, match="max_bytes is 900 with coder 'entropy'"):
-        encode_many([], max_bytes=900, coder="entropy")
+    image = np.random.default_rng(3).integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
+    budget = 500
+    data = kmcodec.encode(image, max_bytes=budget, coder="entropy")
+    k = kmcodec.info(data).colors
+    assert len(data) <= budget and k > 1
+    for above in range(k + 1, k + 2 + NEIGHBOURS):
+        assert len(kmcodec.encode(image, k=above, coder="entropy")) > budget, above
+
+
+def test_max_bytes_with_the_entropy_coder_edges():
+    few = palette_image(20, 20, 8)
+    assert kmcodec.info(kmcodec.encode(few, max_bytes=10**6, coder="entropy")).colors == 8  # all of them
+    with pytest.raises(ParameterError, match=r"max_bytes is 40; the smallest 20x20 file with coder"
+                                             r" 'entropy' \(one colour\) is \d+ bytes"):
+        kmcodec.encode(few, max_bytes=40, coder="entropy")
 
 
 def test_cli_encode_info_decode(tmp_path, capsys):
@@ -201,7 +218,7 @@ def test_cli_encode_info_decode(tmp_path, capsys):
     src = Path(__file__).resolve().parent.parent / "samples" / "shapes.png"
     out = tmp_path / "s.kmc"
     assert main(["encode", str(src), "-o", str(out), "-k", "8", "--coder", "entropy"]) == 0
-    assert "(entropy coder)" in capsys.readouterr().out
+    assert "(entropy coder)" in capsys.readouterr().err
     assert out.read_bytes()[5] == 1
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out

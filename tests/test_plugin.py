@@ -8,6 +8,7 @@ the whole file checked on ``load()`` (or ``verify()``).
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -299,3 +300,24 @@ def test_save_converts_other_modes_like_encode(tmp_path):
 def test_save_with_invalid_colors_is_a_parameter_error(tmp_path, noise_image):
     with pytest.raises(kmcodec.ParameterError, match="k is 0"):
         noise_image.save(tmp_path / "bad.kmc", colors=0)
+
+
+def test_save_honours_every_encoder_option(tmp_path, noise_image):
+    path = tmp_path / "e.kmc"
+    noise_image.save(path, colors=8, coder="entropy", seed=2, n_init=1)
+    assert path.read_bytes() == kmcodec.encode(noise_image, k=8, coder="entropy", seed=2, n_init=1)
+    assert kmcodec.info(path).coder == "entropy"
+    options = kmcodec.EncodeOptions(k=4, coder="entropy")
+    noise_image.save(tmp_path / "o.kmc", options=options, seed=5)
+    assert (tmp_path / "o.kmc").read_bytes() == kmcodec.encode(noise_image, options=options, seed=5)
+
+
+@pytest.mark.parametrize("keywords, message", [
+    ({"colours": 8}, "save option 'colours' is not one the KMC writer takes; it takes coder, colors, "),
+    ({"quality": 90}, "save option 'quality' is not one the KMC writer takes"),
+    ({"colors": 8, "k": 4}, "give colors or k, not both"),
+    ({"coder": "zip"}, "coder is 'zip'; it must be one of"),
+])
+def test_save_rejects_what_it_would_ignore(tmp_path, noise_image, keywords, message):
+    with pytest.raises(kmcodec.ParameterError, match=re.escape(message)):
+        noise_image.save(tmp_path / "x.kmc", **keywords)

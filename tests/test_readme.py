@@ -1,10 +1,12 @@
 """The README runs: every ``python`` and ``console`` block, on small inputs.
 
 Python blocks are executed as a script (``__name__ == "__main__"``) in a
-folder holding the files they name; console blocks are ``$ kmc ...`` lines
-run through :func:`kmcodec.cli.main`, their exit status 0 and, where the
-README shows output, that output (compared by :mod:`doctest`'s checker, so
-``...`` stands for what varies).  A block that is not run must say why in an
+folder holding the files they name; console blocks are ``$ ...`` lines run
+by bash in that folder, with this environment's ``kmc`` first on the PATH,
+as a user types them (pipes included).  Their exit status must be 0, or the
+N of a closing ``# exit status N`` comment, and where the README shows
+output, what they print on standard output and standard error together is
+compared by :mod:`doctest`'s checker, so ``...`` stands for what varies.  A block that is not run must say why in an
 HTML comment just above it, visible in the README's source; any other block
 fails here, so nothing in the README goes untested by accident.
 """
@@ -12,8 +14,10 @@ fails here, so nothing in the README goes untested by accident.
 from __future__ import annotations
 
 import doctest
+import os
 import re
-import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +25,8 @@ import pytest
 from PIL import Image
 
 import kmcodec
-from kmcodec.cli import main
+
+from .hostile_helpers import child_env
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SAMPLES = README.parent / "samples"
@@ -57,7 +62,7 @@ def workdir(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("lang, body, why", list(_blocks()))
-def test_readme_block(lang, body, why, workdir, capsys, entropy_compiled):
+def test_readme_block(lang, body, why, workdir, entropy_compiled):
     if why is not None:
         pytest.skip(f"not run: {why}")
     assert lang in ("python", "console"), (
@@ -66,15 +71,16 @@ def test_readme_block(lang, body, why, workdir, capsys, entropy_compiled):
         exec(compile(body, str(README), "exec"), {"__name__": "__main__"})
         return
     checker = doctest.OutputChecker()
+    env = child_env(PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     for command, expected in _console(body):
-        argv = shlex.split(command, comments=True)
-        assert argv[0] == "kmc", command
-        code = main(argv[1:])
-        out, err = capsys.readouterr()
-        assert code == 0, f"$ {command}\n{err}"
+        assert command.startswith(("kmc ", "cat ")), command
+        status = re.search(r"# exit status (\d+)$", command)
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=300)
+        assert proc.returncode == (int(status[1]) if status else 0), f"$ {command}\n{proc.stdout}"
         if expected:
-            assert checker.check_output(expected, out, doctest.ELLIPSIS), (
-                f"$ {command}\nexpected:\n{expected}got:\n{out}")
+            assert checker.check_output(expected, proc.stdout, doctest.ELLIPSIS), (
+                f"$ {command}\nexpected:\n{expected}got:\n{proc.stdout}")
 
 
 def _console(body: str) -> list[tuple[str, str]]:

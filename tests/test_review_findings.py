@@ -22,6 +22,7 @@ from PIL import Image
 import kmcodec
 from kmcodec import batch
 from kmcodec.atomicfile import remove_temporaries, temporary_name
+from kmcodec.files import encoded_name
 from kmcodec.quantized import Quantized
 
 from .conftest import palette_image
@@ -133,7 +134,7 @@ def test_a_folder_of_refused_formats_is_not_expanded(in_tmp):
         Path("fold").mkdir(exist_ok=True)
         Path("fold", name).write_bytes(b"%!PS or anything")
     Image.fromarray(palette_image(8, 8, 4)).save("fold/a.png")
-    pairs = batch.plan(["fold"], None, ".kmc", accept=batch._is_image_name)
+    pairs = batch.plan(["fold"], None, encoded_name, accept=batch._is_image_name)
     assert [Path(src).name for src, _ in pairs] == ["a.png"]
 
 
