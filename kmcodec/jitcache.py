@@ -166,8 +166,13 @@ def cache_dir() -> str:
 
 
 def private_cache(dispatcher) -> None:
-    """Give a Numba dispatcher a cache in :func:`cache_dir`, checked on each use."""
+    """Give a Numba dispatcher a cache in :func:`cache_dir`, checked on each use.
+
+    Cached code is loaded with Numba's runtime only, not the typing and
+    lowering registries that compiling needs (see ``load_overload``).
+    """
     from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLocator
+    from numba.core.runtime import rtsys
 
     class Locator(_CacheLocator):
         def __init__(self, py_func, py_file) -> None:
@@ -219,7 +224,15 @@ def private_cache(dispatcher) -> None:
         def load_overload(self, sig, target_context):
             if not self._checked():
                 return None
-            return super().load_overload(sig, target_context)
+            # Numba's own load_overload first refreshes the target context:
+            # it installs every typing and lowering registry, which only
+            # compiling needs (and numba.np.arraymath imports SciPy to look
+            # for a BLAS): 0.3 to 0.5 s of a small decode.  A cached
+            # function's object code needs only the runtime it links
+            # against.  On a miss the compiler refreshes the context itself.
+            rtsys.initialize(target_context)
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
 
         def save_overload(self, sig, data):
             if self._checked():
