@@ -114,7 +114,9 @@ def _run_ranges(count: int, job, colors: int, width: int, rows: int, height: int
     from . import _entropy_jit as jit
 
     workers = max(1, min(count, os.cpu_count() or 1))
-    ncell = 1 << (3 * jit.cell_bits(colors))
+    # The plain Python function: calling the compiled one from here would
+    # load a second compiled function from the cache, for one integer.
+    ncell = 1 << (3 * jit.cell_bits.py_func(colors))
 
     def run(w: int):
         s0, s1 = w * count // workers, (w + 1) * count // workers
