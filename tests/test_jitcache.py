@@ -188,7 +188,7 @@ def test_is_private_rules(tmp_path):
 def test_the_entropy_coder_uses_the_private_cache():
     from kmcodec import _entropy_jit
 
-    for name in ("code_stripes", "cell_bits", "_tables"):
+    for name in ("decode_stripes", "encode_stripes"):
         cache = getattr(_entropy_jit, name)._cache
         assert type(cache).__module__ == "kmcodec.jitcache", name
         assert Path(cache.cache_path).parent == Path(jitcache.cache_dir())
