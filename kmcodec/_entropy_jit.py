@@ -603,5 +603,5 @@ def encode_stripes(img, rows, s0, s1, pal, data, bounds, out, status, order, ran
 # Cached only in a folder private to this user (Numba's cache files are
 # pickles): see kmcodec.jitcache.  The functions they call are compiled
 # into them.
-private_cache(decode_stripes)
-private_cache(encode_stripes)
+private_cache(decode_stripes, "the entropy decoder")
+private_cache(encode_stripes, "the entropy encoder")

@@ -522,6 +522,29 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + stop.signum
 
 
+@contextlib.contextmanager
+def _notes_as_lines():
+    """Print kmcodec's log messages as ``kmc: note:`` lines, as they come.
+
+    The library logs only what must be said before a long wait (compiling
+    the entropy coder on first use); warnings, by contrast, are printed
+    when the command ends.
+    """
+    import logging
+
+    logger = logging.getLogger("kmcodec")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: note: %(message)s"))
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # once, here, not again by a handler of the root logger
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def _run(args) -> int:
     from .errors import KmcError, PixelLimitError
 
@@ -530,7 +553,7 @@ def _run(args) -> int:
 
         Image.MAX_IMAGE_PIXELS = args.max_pixels or None
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with _notes_as_lines(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             # An unclosed file is Python's housekeeping, not news for the user.
             warnings.simplefilter("ignore", ResourceWarning)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +209,42 @@ def test_pixel_limit_option(tmp_path, capsys, monkeypatch):
     assert run(capsys, "encode", path, "--max-pixels", 600, "-q")[0] == 0
     assert run(capsys, "info", tmp_path / "p.kmc", "--max-pixels", 599)[0] == 1
     assert run(capsys, "decode", tmp_path / "p.kmc", "-o", tmp_path / "d.png", "--max-pixels", 0, "-q")[0] == 0
+
+
+def test_the_first_entropy_decode_says_it_compiles_once(tmp_path):
+    """With nothing compiled yet (an empty cache folder), ``kmc decode`` of an
+    entropy file says so in one line before the wait; run again, it says
+    nothing."""
+    vectors = Path(__file__).resolve().parent / "vectors"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    env["PYTHONPATH"] = str(vectors.parent.parent)
+    out = tmp_path / "out.png"
+    argv = [sys.executable, "-m", "kmcodec", "decode", str(vectors / "entropy-k16-coffee-48x40.kmc"),
+            "-o", str(out), "-f"]
+    with subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        assert proc.stderr is not None
+        note = proc.stderr.readline()
+        written_before = out.exists()
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=600) == 0, note + rest
+    assert note == "kmc: note: compiling the entropy decoder (10 to 20 s, once: the result is cached)\n"
+    assert not written_before and rest == ""  # said before the work, and once
+    again = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and again.stderr == ""
+    expected = np.asarray(Image.open(vectors / "entropy-k16-coffee-48x40.png").convert("RGB"))
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), expected)
+
+
+def test_a_batch_worker_prints_notes_as_kmc_lines(tmp_path):
+    """A worker process has no ``kmc`` command around it: its initialiser
+    makes the library's log messages ``kmc: note:`` lines all the same."""
+    code = (
+        "import logging, os\n"
+        "from kmcodec import _signals\n"
+        "_signals.worker_init(os.getppid())\n"
+        "logging.getLogger('kmcodec.jitcache').warning('compiling something')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "kmc: note: compiling something\n"

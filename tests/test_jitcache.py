@@ -35,7 +35,7 @@ SCRIPT = textwrap.dedent(
     def add_one(x):
         return x + 1
 
-    private_cache(add_one)
+    private_cache(add_one, "add_one")
     assert add_one(1) == 2
     print(cache_dir())
     print(sum(add_one.stats.cache_hits.values()))
@@ -75,6 +75,9 @@ def compiled(tmp_path_factory):
     assert folder == home / ".cache" / f"kmcodec-numba-{os.geteuid()}"
     files = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
     assert any(p.suffix == ".nbi" for p in files), files
+    # Said before compiling, once, on stderr (Python's default for a
+    # logged warning when logging is not configured).
+    assert first.stderr.splitlines() == ["compiling add_one (10 to 20 s, once: the result is cached)"]
     return script, folder, files
 
 
@@ -95,6 +98,7 @@ def test_an_honest_cache_is_private_and_reused(compiled):
     second = run(script, folder.parent.parent)
     assert second.returncode == 0, second.stderr
     assert second.stdout.split()[1] == "1"  # a cache hit: compiled code was reused
+    assert second.stderr == ""  # and no notice of compiling
 
 
 def test_a_cached_function_loads_without_the_compiler_registries(compiled):
@@ -147,6 +151,7 @@ def test_a_folder_others_could_write_is_never_read(compiled, tmp_path, how):
     used = Path(result.stdout.split()[0])
     assert used.name.startswith("kmcodec-numba-") and used.parent == Path(jitcache_tempdir())
     assert "no private cache folder" in result.stderr
+    assert "compiling add_one (10 to 20 s, in each process: it cannot be cached)" in result.stderr
     assert not used.exists()  # the private temporary folder is removed at exit
 
 
