@@ -233,6 +233,7 @@ def test_the_first_entropy_decode_says_it_compiles_once(tmp_path):
     assert not written_before and rest == ""  # said before the work, and once
     again = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and again.stderr == ""
+    assert again.stdout == f"{out}: 48x40, palette PNG, {out.stat().st_size:,} bytes\n"
     expected = np.asarray(Image.open(vectors / "entropy-k16-coffee-48x40.png").convert("RGB"))
     assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), expected)
 
@@ -248,3 +249,45 @@ def test_a_batch_worker_prints_notes_as_kmc_lines(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stderr == "kmc: note: compiling something\n"
+
+
+def test_a_quick_exit_still_runs_exit_functions_and_flushes(tmp_path):
+    """With Numba imported, ``kmc`` leaves by ``os._exit`` (the interpreter's
+    teardown would cost more than a small decode): the exit functions have
+    run, buffered output is out, and the status is the command's."""
+    marker = tmp_path / "ran"
+    code = (
+        "import atexit, sys, numba\n"
+        "from kmcodec import cli\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').close())\n"
+        "print('buffered', end='')\n"
+        "cli._leave(3)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout a buffered pipe
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "buffered", "")
+    assert marker.exists()
+
+
+def test_an_entropy_decode_error_exits_1_with_one_line(tmp_path):
+    """The quick exit keeps the status of a failure found by the compiled
+    decoder (a stream one byte longer than its decoding reads)."""
+    import struct
+    import zlib
+
+    data = (Path(__file__).resolve().parent / "vectors" / "entropy-k16-coffee-48x40.kmc").read_bytes()
+    start, end = 28 + 3 * 16, len(data) - 4
+    rows, length = struct.unpack_from("<II", data, start)  # one stripe
+    payload = struct.pack("<II", rows, length + 1) + data[start + 8 : end] + b"\0"
+    head = bytearray(data[:start])
+    struct.pack_into("<Q", head, 20, len(payload))
+    body = bytes(head) + payload
+    (tmp_path / "long.kmc").write_bytes(body + zlib.crc32(body).to_bytes(4, "little"))
+    proc = subprocess.run([sys.executable, "-m", "kmcodec", "decode", "long.kmc"], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("kmc: note:")]
+    assert len(lines) == 1 and lines[0].startswith("kmc: error: long.kmc: "), proc.stderr
+    assert f"stream is {length + 1} bytes but decoding it reads {length}" in lines[0]
+    assert not (tmp_path / "long.png").exists()
