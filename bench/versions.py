@@ -57,8 +57,11 @@ def main() -> None:
         def run(tree: str, argv: list[str]) -> float:
             out = str(work / ("old" if tree == args.ref else "new"))
             start = time.perf_counter()
+            # Run in the temporary folder: ``python -m`` puts the current
+            # folder first on the path, ahead of PYTHONPATH, so run from a
+            # checkout both sides would import that checkout's kmcodec.
             subprocess.run([sys.executable, "-m", "kmcodec", *[a.format(src=src, out=out) for a in argv]],
-                           env={**os.environ, "PYTHONPATH": str(trees[tree])}, check=True)
+                           env={**os.environ, "PYTHONPATH": str(trees[tree])}, cwd=work, check=True)
             return time.perf_counter() - start
 
         for tree in trees:  # warm-up: compiled code cached, files made

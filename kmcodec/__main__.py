@@ -1,7 +1,5 @@
 """``python -m kmcodec``: the same as the ``kmc`` command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

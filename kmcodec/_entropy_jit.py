@@ -5,12 +5,24 @@ and asks :func:`_code_bit` to encode the bit it knows or decode the bit it
 does not, so encoder and decoder cannot drift apart.  Every quantity is an
 integer; ``>>`` on a negative number rounds towards minus infinity, as in
 the spec.
+
+It has two entry points, :func:`decode_stripes` and :func:`encode_stripes`,
+that call it with the direction a constant, which Numba types as a literal:
+each compiles its own copy with one direction's code only, so a process
+that only decodes compiles (once, into the cache) and loads only the
+decoder, a third of the code of both.  The decoder allocates no memory:
+the caller passes every table (:func:`workspace`), and only the encoder's
+copy grows its output (:func:`_room`).  Numba's allocation and sorting
+routines would make each load of the cached code import their modules
+(``numba.np.arrayobj``, ``numba.cpython.unicode``: about 35 ms of a small
+decode).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .jitcache import private_cache
 
@@ -43,15 +55,15 @@ _SQUASH_KNOTS = np.array(
      3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094], np.int64)
 
 
-@njit
-def _tables(knots):
-    squash = np.empty(4096, np.int64)       # index d + 2048, d in [-2048, 2047]
+@njit(inline="always")
+def _tables(knots, squash, stretch, rate):
+    """Fill squash (index d + 2048, d in [-2048, 2047]), stretch (its
+    inverse, index p12) and rate (index n): spec section 11.3."""
     for i in range(4096):
         d = i - 2048
         w = d & 127
         j = (d >> 7) + 16
         squash[i] = (knots[j] * (128 - w) + knots[j + 1] * w + 64) >> 7
-    stretch = np.empty(4096, np.int64)      # inverse of squash, index p12
     pi = 0
     for d in range(-2047, 2048):
         v = squash[d + 2048]
@@ -60,10 +72,8 @@ def _tables(knots):
         pi = max(pi, v + 1)
     for p in range(pi, 4096):
         stretch[p] = 2047
-    rate = np.empty(256, np.int64)
     for n in range(256):
         rate[n] = 655360 // (10 * n + 16)
-    return squash, stretch, rate
 
 
 @njit(inline="always")
@@ -184,8 +194,96 @@ def _refresh(T, Hs, img, y0, R):
                 Hs[_hash(a, L, U)] = FRESH
 
 
-@njit(nogil=True)
-def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot):
+@njit
+def _sort(a, spare, n):
+    """Sort ``a[:n]``, using ``spare`` (as long); return the one holding the result.
+
+    A merge sort of runs of 16 sorted by insertion: the palette orders
+    sort K distinct keys once per grid cell used, thousands of times in a
+    large image, and this is as fast as ``np.argsort`` there without its
+    allocations.
+    """
+    run = 16
+    for lo in range(0, n, run):
+        hi = min(lo + run, n)
+        for i in range(lo + 1, hi):
+            v = a[i]
+            j = i - 1
+            while j >= lo and a[j] > v:
+                a[j + 1] = a[j]
+                j -= 1
+            a[j + 1] = v
+    src = a
+    dst = spare
+    width = run
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            k = lo
+            while i < mid and j < hi:
+                if src[i] <= src[j]:
+                    dst[k] = src[i]
+                    i += 1
+                else:
+                    dst[k] = src[j]
+                    j += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        width *= 2
+    return src
+
+
+@njit
+def _grown(out, size):
+    """The encoder's output buffer copied into a larger one of ``size`` bytes."""
+    grown = np.empty(size, np.uint8)
+    grown[: out.shape[0]] = out
+    return grown
+
+
+def _room(dec, out, size):
+    """``out``, or when encoding a copy of it with room for ``size`` bytes.
+
+    For compiled code only (see :func:`_room_for`).
+    """
+    raise NotImplementedError("compiled code only")
+
+
+@overload(_room, prefer_literal=True)
+def _room_for(dec, out, size):
+    # The decoder's copy of _code_stripes, compiled for the literal True,
+    # gets the code that returns ``out``: it never refers to _grown.
+    if isinstance(dec, types.BooleanLiteral) and dec.literal_value:
+        return lambda dec, out, size: out
+    return lambda dec, out, size: out if dec else _grown(out, size)
+
+
+def workspace(colors: int, width: int) -> tuple:
+    """The tables and scratch arrays of one thread's coding (see _code_stripes).
+
+    Allocated here, in Python, so that the compiled code allocates nothing
+    (see the module's docstring); their contents on entry do not matter.
+    The row window is 24 bytes a column.
+    """
+    return (np.empty(4096, np.int64), np.empty(4096, np.int64), np.empty(256, np.int64),
+            np.empty(N_COUNTERS, np.int32), np.empty(1 << HASH_BITS, np.int32), np.empty((8, 3), np.int64),
+            np.empty(colors, np.int64), np.empty(colors, np.int64), np.empty(colors, np.uint8),
+            np.empty((3, 6), np.int64), np.empty((3, width + 3), np.int64))
+
+
+@njit
+def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work):
     """Code the stripes ``s0 .. s1 - 1`` of an image, in either direction.
 
     One call serves a thread's whole run of stripes: the model's tables are
@@ -196,7 +294,8 @@ def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, 
     Parameters
     ----------
     dec : bool
-        True to decode into ``img``, False to encode ``img``.
+        True to decode into ``img``, False to encode ``img``: a constant in
+        each entry point, so that each compiles one direction only.
     img : (H, W) uint8 or uint16 ndarray
         The indices, all below K when encoding.  Decoding writes only the
         rows of the stripes coded, so threads may share it.
@@ -227,6 +326,8 @@ def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, 
         counts the rows used.  They depend only on the palette, so they are
         kept across stripes and calls; C >= min(8**g, pixels coded) rows
         suffice.
+    work : tuple of ndarray
+        The model's tables and scratch space, from :func:`workspace`.
 
     Returns
     -------
@@ -237,20 +338,18 @@ def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, 
     """
     H, W = img.shape
     K = pal.shape[0]
-    squash, stretch, rate = _tables(_SQUASH_KNOTS)
-    T = np.full(N_COUNTERS, FRESH, np.int32)
-    Hs = np.full(1 << HASH_BITS, FRESH, np.int32)
-    Wt = np.empty((8, 3), np.int64)
+    # win: rows y-2, y-1 and y, each with two absent (-1) columns on the
+    # left and one on the right, so that every neighbour is a plain load.
+    squash, stretch, rate, T, Hs, Wt, keys, spare, seen, small, win = work
+    _tables(_SQUASH_KNOTS, squash, stretch, rate)
+    T[:] = FRESH
+    Hs[:] = FRESH
+    seen[:] = 0
+    vals = small[0]
+    rest = small[1]
+    crank = small[2]
     g = cell_bits(K)
     sh = 8 - g
-    keys = np.empty(K, np.int64)
-    seen = np.zeros(K, np.uint8)
-    vals = np.empty(6, np.int64)
-    rest = np.empty(6, np.int64)
-    crank = np.empty(6, np.int64)
-    # Rows y-2, y-1 and y, each with two absent (-1) columns on the left
-    # and one on the right, so that every neighbour is a plain load.
-    win = np.empty((3, W + 3), np.int64)
     pos = np.int64(0)
     bad = 0
     for s in range(s0, s1):
@@ -280,9 +379,7 @@ def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, 
             inbuf = data[:0]
         for y in range(R):
             if not dec and pos + 64 * W + 64 > out.shape[0]:
-                grown = np.empty(2 * out.shape[0] + 64 * W + 64, np.uint8)
-                grown[: out.shape[0]] = out
-                out = grown
+                out = _room(dec, out, 2 * out.shape[0] + 64 * W + 64)
             row = win[y % 3]
             up = win[(y + 2) % 3]
             uu = win[(y + 1) % 3]
@@ -391,10 +488,13 @@ def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, 
                         dg = pal[i, 1] - cg
                         db = pal[i, 2] - cb
                         keys[i] = (dr * dr + dg * dg + db * db) * 65536 + i
-                    o = np.argsort(keys)
+                    # The keys are distinct; their low 16 bits are the
+                    # entries (K <= 65536), in the order np.argsort gives.
+                    ranked = _sort(keys, spare, K)
                     for r in range(K):
-                        order[row_of, r] = o[r]
-                        rank[row_of, o[r]] = r
+                        o = ranked[r] & 0xFFFF
+                        order[row_of, r] = o
+                        rank[row_of, o] = r
                 # The excluded entries: every neighbour value (none is X).
                 for i in range(m):
                     v = rest[i]
@@ -474,9 +574,7 @@ def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, 
             return out, pos
         if not dec:
             if pos + 4 > out.shape[0]:
-                grown = np.empty(2 * out.shape[0] + 4, np.uint8)
-                grown[: out.shape[0]] = out
-                out = grown
+                out = _room(dec, out, 2 * out.shape[0] + 4)
             for i in range(4):
                 out[pos] = (x1 >> (24 - 8 * i)) & 255
                 pos += 1
@@ -484,7 +582,26 @@ def code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, 
     return out, pos
 
 
+@njit(nogil=True)
+def decode_stripes(img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work):
+    """Decode stripes ``s0 .. s1 - 1`` into ``img``: :func:`_code_stripes` decoding.
+
+    ``out`` is not written (any uint8 array will do).
+    """
+    _code_stripes(True, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work)
+
+
+@njit(nogil=True)
+def encode_stripes(img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work):
+    """Encode stripes ``s0 .. s1 - 1`` of ``img``: :func:`_code_stripes` encoding.
+
+    Returns the (possibly grown) ``out`` and the bytes written to it.
+    """
+    return _code_stripes(False, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work)
+
+
 # Cached only in a folder private to this user (Numba's cache files are
-# pickles): see kmcodec.jitcache.
-for _dispatcher in (_tables, cell_bits, code_stripes):
-    private_cache(_dispatcher)
+# pickles): see kmcodec.jitcache.  The functions they call are compiled
+# into them.
+private_cache(decode_stripes, "the entropy decoder")
+private_cache(encode_stripes, "the entropy encoder")

@@ -102,6 +102,7 @@ def worker_init(parent: int, max_pixels: int | None = None) -> None:
 
         Image.MAX_IMAGE_PIXELS = max_pixels or None
     _warnings_as_lines()
+    _notes_as_lines()
     from ._process import configure_process
 
     configure_process()
@@ -127,6 +128,18 @@ def _warnings_as_lines() -> None:
         print(f"kmc: warning: {one_line(str(message))}", file=sys.stderr)
 
     warnings.showwarning = show
+
+
+def _notes_as_lines() -> None:
+    # A worker's log messages (the notice that it compiles the entropy
+    # coder) reach the user as the CLI's notes, as they come.
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("kmc: note: %(message)s"))
+    logger = logging.getLogger("kmcodec")
+    logger.addHandler(handler)
+    logger.propagate = False
 
 
 def in_task(busy: bool) -> None:

@@ -19,10 +19,12 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 import warnings
+from typing import NoReturn
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 PROG = "kmc"
 STDIO = "-"  # the name of standard input or output
@@ -657,6 +659,35 @@ def _printable_streams() -> None:
                 reconfigure(errors="backslashreplace")
 
 
+def run() -> NoReturn:
+    """The ``kmc`` program: :func:`main`, then exit with its status."""
+    status = main()
+    if "numba" in sys.modules and threading.active_count() == 1:
+        _leave(status)
+    sys.exit(status)
+
+
+def _leave(status: int) -> NoReturn:
+    """Exit at once, without the interpreter's teardown.
+
+    Once Numba is imported (the entropy coder), freeing every module's
+    objects one by one at exit takes 0.1 to 0.25 s, longer than a small
+    decode (bench/startup.py).  The work is done and no other thread runs;
+    what exit still does that matters is done here: the exit functions
+    (logging's flush, the removal of a temporary compiled-code folder) and
+    the flush of the standard streams.
+    """
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        status = status or 120  # what Python exits with when it cannot flush them
+    os._exit(status)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
@@ -739,6 +770,28 @@ def _warnings_as_lines():
         yield
 
 
+@contextlib.contextmanager
+def _notes_as_lines():
+    """Print kmcodec's log messages as ``kmc: note:`` lines, as they come.
+
+    The library logs only what must be said before a long wait (compiling
+    the entropy coder on first use).
+    """
+    import logging
+
+    logger = logging.getLogger("kmcodec")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: note: %(message)s"))
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # once, here, not again by a handler of the root logger
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def _run(args) -> int:
     from .errors import KmcError
 
@@ -747,7 +800,7 @@ def _run(args) -> int:
 
         Image.MAX_IMAGE_PIXELS = args.max_pixels or None
     try:
-        with _warnings_as_lines():
+        with _notes_as_lines(), _warnings_as_lines():
             _COMMANDS[args.command](args)
     except BrokenPipeError:
         raise

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import struct
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,8 +41,7 @@ __all__ = ["EntropyCoder", "encode_payload", "decode_payload", "payload_layout",
 STRIPE_PIXELS = 1 << 20
 #: Error codes returned by the compiled decoder.
 _OK, _BAD_RANK, _NO_LITERAL, _BAD_END = 0, 1, 2, 3
-#: A read-only stand-in for the input stream when encoding: one compiled
-#: signature serves both directions.
+#: The encoder's stand-in for the input stream, which it does not read.
 _EMPTY = np.frombuffer(b"\0", np.uint8)
 
 
@@ -109,12 +107,16 @@ def _run_ranges(count: int, job, colors: int, width: int, rows: int, height: int
 
     Each thread codes one contiguous run of stripes in one compiled call,
     with its own palette-order tables (they depend only on the palette, so
-    they serve all its stripes).  Returns the jobs' results in stripe order.
+    they serve all its stripes) and model tables, passed as the last
+    arguments of the compiled call.  Returns the jobs' results in stripe
+    order.
     """
     from . import _entropy_jit as jit
 
     workers = max(1, min(count, os.cpu_count() or 1))
-    ncell = 1 << (3 * jit.cell_bits(colors))
+    # The plain Python function: calling the compiled one from here would
+    # load a second compiled function from the cache, for one integer.
+    ncell = 1 << (3 * jit.cell_bits.py_func(colors))
 
     def run(w: int):
         s0, s1 = w * count // workers, (w + 1) * count // workers
@@ -124,11 +126,14 @@ def _run_ranges(count: int, job, colors: int, width: int, rows: int, height: int
         cells = max(1, min(ncell, pixels))
         slot = np.full(ncell + 1, -1, np.int32)
         slot[-1] = 0
-        tables = (np.empty((cells, colors), np.uint16), np.empty((cells, colors), np.uint16), slot)
+        tables = (np.empty((cells, colors), np.uint16), np.empty((cells, colors), np.uint16), slot,
+                  jit.workspace(colors, width))
         return job(s0, s1, tables)
 
     if workers == 1:
         return [run(0)]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(run, range(workers)))
 
@@ -174,8 +179,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
         ends = np.zeros(s1 - s0, np.int64)
         pixels = width * (min(s1 * rows, height) - s0 * rows)
         out = np.empty(pixels // 2 + 64 * width + 1024, np.uint8)
-        out, n = jit.code_stripes(False, img, rows, s0, s1, pal, _EMPTY, ends, out,
-                                  np.zeros(4, np.int64), *tables)
+        out, n = jit.encode_stripes(img, rows, s0, s1, pal, _EMPTY, ends, out, np.zeros(4, np.int64), *tables)
         return out[:n], ends
 
     parts = _run_ranges(count, job, colors, width, rows, height)
@@ -228,8 +232,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
 
     def job(s0: int, s1: int, tables) -> np.ndarray:
         status = np.zeros(4, np.int64)
-        jit.code_stripes(True, img, rows, s0, s1, pal, data, offsets, np.empty(1, np.uint8), status,
-                         *tables)
+        jit.decode_stripes(img, rows, s0, s1, pal, data, offsets, np.empty(1, np.uint8), status, *tables)
         return status
 
     try:

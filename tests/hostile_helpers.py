@@ -90,15 +90,17 @@ def error_line(err: str) -> str:
     """The single ``kmc: error:`` line of ``err``; fails unless the rule holds.
 
     The rule: no traceback; exactly one line starting ``kmc: error:``; every
-    other line is a ``kmc: warning:`` (so nothing else leaks to stderr), or
-    a batch's closing summary ("3 files: 2 done, 1 failed; ...").
+    other line is a ``kmc: warning:`` or a ``kmc: note:`` (the notice that
+    the entropy coder is being compiled, on a first run), or a batch's
+    closing summary ("3 files: 2 done, 1 failed; ..."), so nothing else
+    leaks to stderr.
     """
     assert "Traceback" not in err, f"a traceback on stderr:\n{err}"
     lines = [line for line in err.splitlines() if line.strip() and not BATCH_SUMMARY.match(line)]
     errors = [line for line in lines if line.startswith("kmc: error:")]
     assert len(errors) == 1, f"expected exactly one 'kmc: error:' line, got:\n{err}"
-    stray = [line for line in lines if not line.startswith(("kmc: error:", "kmc: warning:"))]
-    assert not stray, f"stderr has lines that are neither the error nor warnings:\n{err}"
+    stray = [line for line in lines if not line.startswith(("kmc: error:", "kmc: warning:", "kmc: note:"))]
+    assert not stray, f"stderr has lines that are neither the error nor warnings nor notes:\n{err}"
     return errors[0]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +209,85 @@ def test_pixel_limit_option(tmp_path, capsys, monkeypatch):
     assert run(capsys, "encode", path, "--max-pixels", 600, "-q")[0] == 0
     assert run(capsys, "info", tmp_path / "p.kmc", "--max-pixels", 599)[0] == 1
     assert run(capsys, "decode", tmp_path / "p.kmc", "-o", tmp_path / "d.png", "--max-pixels", 0, "-q")[0] == 0
+
+
+def test_the_first_entropy_decode_says_it_compiles_once(tmp_path):
+    """With nothing compiled yet (an empty cache folder), ``kmc decode`` of an
+    entropy file says so in one line before the wait; run again, it says
+    nothing."""
+    vectors = Path(__file__).resolve().parent / "vectors"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    env["PYTHONPATH"] = str(vectors.parent.parent)
+    out = tmp_path / "out.png"
+    argv = [sys.executable, "-m", "kmcodec", "decode", str(vectors / "entropy-k16-coffee-48x40.kmc"),
+            "-o", str(out), "-f", "-q"]
+    with subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        assert proc.stderr is not None
+        note = proc.stderr.readline()
+        written_before = out.exists()
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=600) == 0, note + rest
+    assert note == "kmc: note: compiling the entropy decoder (10 to 20 s, once: the result is cached)\n"
+    assert not written_before and rest == ""  # said before the work, and once
+    again = subprocess.run(argv[:-1], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and again.stdout == ""
+    assert again.stderr == f"{out}: 48x40, palette PNG, {out.stat().st_size:,} bytes\n"  # no note
+    expected = np.asarray(Image.open(vectors / "entropy-k16-coffee-48x40.png").convert("RGB"))
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), expected)
+
+
+def test_a_batch_worker_prints_notes_as_kmc_lines(tmp_path):
+    """A worker process has no ``kmc`` command around it: its initialiser
+    makes the library's log messages ``kmc: note:`` lines all the same."""
+    code = (
+        "import logging, os\n"
+        "from kmcodec import _signals\n"
+        "_signals.worker_init(os.getppid())\n"
+        "logging.getLogger('kmcodec.jitcache').warning('compiling something')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "kmc: note: compiling something\n"
+
+
+def test_a_quick_exit_still_runs_exit_functions_and_flushes(tmp_path):
+    """With Numba imported, ``kmc`` leaves by ``os._exit`` (the interpreter's
+    teardown would cost more than a small decode): the exit functions have
+    run, buffered output is out, and the status is the command's."""
+    marker = tmp_path / "ran"
+    code = (
+        "import atexit, sys, numba\n"
+        "from kmcodec import cli\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').close())\n"
+        "print('buffered', end='')\n"
+        "cli._leave(3)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout a buffered pipe
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "buffered", "")
+    assert marker.exists()
+
+
+def test_an_entropy_decode_error_exits_1_with_one_line(tmp_path):
+    """The quick exit keeps the status of a failure found by the compiled
+    decoder (a stream one byte longer than its decoding reads)."""
+    import struct
+    import zlib
+
+    data = (Path(__file__).resolve().parent / "vectors" / "entropy-k16-coffee-48x40.kmc").read_bytes()
+    start, end = 28 + 3 * 16, len(data) - 4
+    rows, length = struct.unpack_from("<II", data, start)  # one stripe
+    payload = struct.pack("<II", rows, length + 1) + data[start + 8 : end] + b"\0"
+    head = bytearray(data[:start])
+    struct.pack_into("<Q", head, 20, len(payload))
+    body = bytes(head) + payload
+    (tmp_path / "long.kmc").write_bytes(body + zlib.crc32(body).to_bytes(4, "little"))
+    proc = subprocess.run([sys.executable, "-m", "kmcodec", "decode", "long.kmc"], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("kmc: note:")]
+    assert len(lines) == 1 and lines[0].startswith("kmc: error: long.kmc: "), proc.stderr
+    assert f"stream is {length + 1} bytes but decoding it reads {length}" in lines[0]
+    assert not (tmp_path / "long.kmc.png").exists()
