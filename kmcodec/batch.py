@@ -88,13 +88,16 @@ def _is_image_name(path: Path) -> bool:
     """A folder's file worth encoding: its suffix names a format kmcodec reads.
 
     Only a name test (the format itself is checked by content when the file
-    is opened); .kmc files are left out, and so are the suffixes of formats
-    kmcodec refuses (.pdf, .eps, .h5, ...).
+    is opened); .kmc files and decoded ones (``photo.kmc.png``) are left
+    out, and so are the suffixes of formats kmcodec refuses (.pdf, .eps,
+    .h5, ...).
     """
     from PIL import Image
 
     from .images import INPUT_FORMATS
 
+    if path.stem.lower().endswith(".kmc"):
+        return False  # a decoded .kmc file (photo.kmc.png): encoding it again is never the intent
     Image.init()
     fmt = Image.registered_extensions().get(path.suffix.lower())
     return fmt is not None and fmt != "KMC" and fmt in INPUT_FORMATS

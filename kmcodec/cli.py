@@ -255,8 +255,10 @@ def _is_batch(args) -> bool:
 
 
 def _no_stdio_in_batch(args) -> None:
-    if STDIO in args.input and (len(args.input) > 1 or args.out_dir is not None):
-        raise _Usage("- (standard input) is one file: give it alone, without --out-dir")
+    if STDIO in args.input and len(args.input) > 1:
+        raise _Usage("- (standard input) is one file: give it alone")
+    if STDIO in args.input and args.out_dir is not None:
+        raise _Usage("- (standard input) has no name to write under --out-dir; use -o")
     if args.output == STDIO and _is_batch(args):
         raise _Usage("-o - (standard output) takes one input; with several use --out-dir")
 
@@ -406,7 +408,7 @@ def _encode(args) -> None:
     options = _encode_options(args)
     source, stdout = _streams(args)
     dst = stdout or args.output or encoded_name(source)
-    with _about(source):
+    with _about(source), _flag_names():
         report = encode_file(source, dst, options, overwrite=args.force, skip_if_larger=args.skip_if_larger)
     if report.skipped:
         if not args.quiet:
@@ -414,6 +416,20 @@ def _encode(args) -> None:
         raise _Skipped
     if not args.quiet:
         _say(_encode_line(report, options.coder))
+
+
+@contextlib.contextmanager
+def _flag_names():
+    """The library's parameter names in its messages become the flags that set them."""
+    from .errors import ParameterError
+
+    try:
+        yield
+    except ParameterError as exc:
+        text = str(exc)
+        for name, flag in (("max_bytes is", "--max-bytes is"), ("target_psnr is", "--target-psnr is")):
+            text = text.replace(name, flag)
+        raise type(exc)(text) from None
 
 
 def _encode_line(report, coder: str) -> str:
@@ -501,7 +517,8 @@ def _info(args) -> None:
         source = sys.stdin.buffer if path == STDIO else path
         try:
             if path != STDIO and os.path.isdir(path):
-                raise _Failure(f"{_show(path)}: is a folder, not a .kmc file; try {_show(path)}/*.kmc")
+                raise _Failure(f"{_show(path)}: is a folder, not a .kmc file;"
+                               f" try {_show(path.rstrip('/') or '/')}/*.kmc")
             with _about(source):
                 meta = info(source)
         except (_Failure, KmcError, OSError) as exc:
@@ -520,9 +537,7 @@ def _info(args) -> None:
             entries.append({})
             _print_info(_show(source), meta)
     if args.json:
-        shown = entries[0] if len(args.input) == 1 else entries
-        if len(args.input) > 1 or not failed:
-            print(json.dumps(shown, indent=2))
+        print(json.dumps(entries[0] if len(args.input) == 1 else entries, indent=2))
     if failed:
         raise _Failed(failed)
 
@@ -623,7 +638,7 @@ def _plot(args) -> None:
     check_paths(args.input, args.output)
     with _about(args.input):
         rgb = to_rgb_array(args.input)
-    with atomic_output(args.output, args.force) as fh:
+    with _about(args.output), atomic_output(args.output, args.force) as fh:
         if args.kind == "colors":
             plots.colors_figure(rgb, quantize(rgb, args.k, args.seed), fh, args.seed, fmt)
         else:
@@ -745,7 +760,7 @@ def _error_text(exc: BaseException) -> str:
         name = _show(exc.filename) if exc.filename is not None else ""
         return f"{name}{': ' if name else ''}{_one_line(exc.strerror)}"
     text = _one_line(str(exc))
-    if isinstance(exc, PixelLimitError) and "above the limit" in text:
+    if isinstance(exc, PixelLimitError) and "above the limit" in text and "raise the limit" not in text:
         text += "; --max-pixels N raises the limit"
     return text
 

@@ -229,7 +229,10 @@ def test_binary_output_is_not_written_to_a_terminal(work):
 def test_stdin_only_alone(work):
     proc = kmc("encode", "-", "a.png", cwd=work, stdin=b"")
     assert proc.returncode == 2
-    assert err_lines(proc)[-1] == "kmc encode: error: - (standard input) is one file: give it alone, without --out-dir"
+    assert err_lines(proc)[-1] == "kmc encode: error: - (standard input) is one file: give it alone"
+    proc = kmc("encode", "-", "--out-dir", "o", cwd=work, stdin=b"")
+    assert proc.returncode == 2 and not (work / "o").exists()
+    assert err_lines(proc)[-1] == "kmc encode: error: - (standard input) has no name to write under --out-dir; use -o"
 
 
 def broken_pipe(*args, cwd) -> subprocess.CompletedProcess:
@@ -297,6 +300,31 @@ def test_info_on_a_folder(work):
     proc = kmc("info", ".", cwd=work)
     assert proc.returncode == 1
     assert err_lines(proc) == ["kmc: error: .: is a folder, not a .kmc file; try ./*.kmc"]
+    _mkdir(work / "d")
+    assert err_lines(kmc("info", "d/", cwd=work)) == ["kmc: error: d/: is a folder, not a .kmc file; try d/*.kmc"]
+
+
+def test_info_json_of_one_bad_file_is_its_error_object(work):
+    proc = kmc("info", "--json", "nope.kmc", cwd=work)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == {"file": "nope.kmc", "error": "nope.kmc: No such file or directory"}
+
+
+def test_encoding_a_folder_again_leaves_its_decoded_files_alone(work):
+    folder = _mkdir(work / "d")
+    os.replace(work / "a.png", folder / "a.png")
+    for argv in (["encode", "d", "-k", "2"], ["decode", "d"], ["encode", "d", "-k", "2", "-f"]):
+        proc = kmc(*argv, "-j", "1", cwd=work)
+        assert proc.returncode == 0, proc.stderr
+    assert err_lines(proc)[-1].startswith("1 file: 1 done")
+    assert sorted(p.name for p in folder.iterdir()) == ["a.kmc", "a.kmc.png", "a.png"]
+
+
+def test_parameter_names_are_the_flags(work):
+    proc = kmc("encode", "a.png", "--max-bytes", "10", cwd=work)
+    assert proc.returncode == 1
+    [line] = err_lines(proc)
+    assert line.startswith("kmc: error: a.png: --max-bytes is 10; the smallest 30x20 file")
 
 
 def test_english_plurals(work):
