@@ -444,7 +444,7 @@ def _encode_line(report, coder: str) -> str:
     how = (f"formula {formula:,} bits + {OVERHEAD} bytes" if coder == "packed"
            else f"{100 * size / (formula // 8 + OVERHEAD):.1f}% of the packed file")
     return (
-        f"{_show(report.output)}: {width}x{height}, {plural(k, 'colour')} ({bits} bits/index), "
+        f"{_show(report.output)}: {width}x{height}, {plural(k, 'colour', ',')} ({bits} bits/index), "
         f"{plural(size, 'byte', ',')} ({coder} coder) = {how}; {size * 8 / (width * height):.3f} bits/pixel, "
         f"MSE {mse:.2f}, PSNR {psnr}, {report.seconds:.2f} s"
     )

@@ -370,8 +370,9 @@ def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(rgba[:, :, :3])
     alpha = rgba[:, :, 3:4].astype(np.uint32)
     warnings.warn(
-        f"input has an alpha channel; {translucent} of {alpha.size} pixels are "
-        "not fully opaque and were composited onto white (.kmc stores RGB only)",
+        f"input has an alpha channel; {translucent:,} of {alpha.size:,} pixels"
+        f" {'is' if translucent == 1 else 'are'} not fully opaque and"
+        f" {'was' if translucent == 1 else 'were'} composited onto white (.kmc stores RGB only)",
         KmcWarning,
         stacklevel=4,
     )

@@ -457,7 +457,7 @@ def test_warnings_in_a_batch_name_the_file(work, jobs):
     assert proc.returncode == 0
     lines = err_lines(proc)
     assert lines[:-1] == [("kmc: warning: d/see-through.png: input has an alpha channel; 1 of 42 pixels"
-                          " are not fully opaque and were composited onto white (.kmc stores RGB only)")]
+                          " is not fully opaque and was composited onto white (.kmc stores RGB only)")]
     assert lines[-1].startswith("2 files: 2 done, 0 failed")
 
 
