@@ -25,7 +25,7 @@ from . import _signals
 from .atomicfile import remove_temporaries
 from .pixellimit import pixel_limit
 from .errors import ParameterError
-from .files import Report, check_paths, decode_file, decoded_name, encode_file, encoded_name
+from .files import Report, decode_file, decoded_name, encode_file, encoded_name
 from .options import EncodeOptions
 from .wording import plural
 
@@ -172,8 +172,8 @@ class Settings:
     quality: int | None = None
 
 
-def _prepare(src: str, dst: str) -> None:
-    check_paths(src, dst)
+def _prepare(dst: str) -> None:
+    # encode_file and decode_file check the paths themselves.
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
 
 
@@ -202,12 +202,12 @@ def _guarded(work, src: str, dst: str, overwrite: bool, how: Settings) -> Result
 
 
 def _encode_work(src: str, dst: str, overwrite: bool, how: Settings) -> Report:
-    _prepare(src, dst)
+    _prepare(dst)
     return encode_file(src, dst, how.options, overwrite=overwrite, skip_if_larger=how.skip_if_larger)
 
 
 def _decode_work(src: str, dst: str, overwrite: bool, how: Settings) -> Report:
-    _prepare(src, dst)
+    _prepare(dst)
     return decode_file(src, dst, how.fmt, overwrite=overwrite, quality=how.quality)
 
 
