@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import ParameterError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["comparison_figure", "colors_figure", "iterations_animation", "thumbnail",
            "figure_format", "animation_format", "ANIMATION_FORMATS"]
@@ -20,6 +24,12 @@ __all__ = ["comparison_figure", "colors_figure", "iterations_animation", "thumbn
 ANIMATION_FORMATS = {".gif": "GIF", ".png": "PNG", ".apng": "PNG", ".webp": "WEBP"}
 
 _SAMPLE = 20_000  # pixels drawn in 3-D scatter plots (drawing millions is useless)
+_DPI = 90  # figures are drawn and written at this resolution
+_PALETTE_SIZE = 120  # marker areas (points squared) in the 3-D plots
+_CENTROID_SIZE = 140
+_EDGE = 1.5  # marker edge width, points
+_HALO = 5.0  # the white stroke under the edge: (5 - 1.5) / 2 points show outside it
+_MARKERS_ZORDER = 10  # above the pixel cloud's default of 1
 
 
 def _pyplot():
@@ -154,6 +164,40 @@ def _scatter(ax, points, colours, title):
     ax.set_title(title, fontsize=10)
 
 
+def _markers(ax, points: np.ndarray, size: float) -> None:
+    """Big markers at ``points`` (RGB, 0-255), each in its own colour, over the cloud.
+
+    3-D axes sort their artists by depth, and the cloud of thousands of
+    pixels is always partly nearer the viewer than a marker inside it, so
+    the sort would hide every marker; the sort is switched off and the
+    markers given a higher zorder.  The black edge shows a light marker on
+    light pixels, the white halo a dark one on dark pixels.
+    """
+    from matplotlib import patheffects
+
+    ax.computed_zorder = False
+    ax.scatter(points[:, 0], points[:, 1], points[:, 2], c=np.clip(points, 0, 255) / 255.0, s=size,
+               edgecolors="black", linewidths=_EDGE, depthshade=False, zorder=_MARKERS_ZORDER,
+               path_effects=[patheffects.withStroke(linewidth=_HALO, foreground="white")])
+
+
+def _colors_figure(rgb: np.ndarray, quantized, seed: int = 0) -> Figure:
+    """The figure :func:`colors_figure` writes, drawn at :data:`_DPI`."""
+    plt = _pyplot()
+    pixels = rgb.reshape(-1, 3)
+    idx = np.sort(np.random.default_rng(seed).choice(len(pixels), min(_SAMPLE, len(pixels)), replace=False))
+    before = pixels[idx]
+    after = quantized.palette[quantized.indices.reshape(-1)[idx]]
+    fig = plt.figure(figsize=(12, 5.5), dpi=_DPI)
+    shown = f"{len(idx):,} of {len(pixels):,} pixels"
+    ax = fig.add_subplot(1, 2, 1, projection="3d")
+    _scatter(ax, before.astype(float), before.astype(float), f"before: {shown}")
+    ax = fig.add_subplot(1, 2, 2, projection="3d")
+    _scatter(ax, before.astype(float), after.astype(float), f"after, K = {len(quantized.palette)}")
+    _markers(ax, quantized.palette.astype(float), _PALETTE_SIZE)
+    return fig
+
+
 def colors_figure(rgb: np.ndarray, quantized, fh, seed: int = 0, fmt: str = "png") -> None:
     """The pixels in RGB space before and after quantisation; palette as large markers.
 
@@ -161,20 +205,30 @@ def colors_figure(rgb: np.ndarray, quantized, fh, seed: int = 0, fmt: str = "png
     (:func:`figure_format`).
     """
     plt = _pyplot()
-    pixels = rgb.reshape(-1, 3)
-    idx = np.sort(np.random.default_rng(seed).choice(len(pixels), min(_SAMPLE, len(pixels)), replace=False))
-    before = pixels[idx]
-    after = quantized.palette[quantized.indices.reshape(-1)[idx]]
-    fig = plt.figure(figsize=(12, 5.5))
-    shown = f"{len(idx):,} of {len(pixels):,} pixels"
-    ax = fig.add_subplot(1, 2, 1, projection="3d")
-    _scatter(ax, before.astype(float), before.astype(float), f"before: {shown}")
-    ax = fig.add_subplot(1, 2, 2, projection="3d")
-    _scatter(ax, before.astype(float), after.astype(float), f"after, K = {len(quantized.palette)}")
-    pal = quantized.palette.astype(float)
-    ax.scatter(pal[:, 0], pal[:, 1], pal[:, 2], c=pal / 255.0, s=120, edgecolors="black", depthshade=False)
-    fig.savefig(fh, format=fmt, dpi=90)
-    plt.close(fig)
+    fig = _colors_figure(rgb, quantized, seed)
+    try:
+        fig.savefig(fh, format=fmt, dpi=_DPI)
+    finally:
+        plt.close(fig)
+
+
+def _iteration_frame(fig: Figure, sample: np.ndarray, small: np.ndarray, centers: np.ndarray, i: int) -> None:
+    """Draw frame ``i`` of :func:`iterations_animation` on ``fig``.
+
+    Left, the ``sample`` of pixels in RGB space with ``centers`` over them;
+    right, the thumbnail ``small`` recoloured by the nearest centre.
+    """
+    from . import clustering
+
+    fig.clf()
+    ax3 = fig.add_subplot(1, 2, 1, projection="3d")
+    _scatter(ax3, sample, sample, f"iteration {i}: {len(centers)} centroids")
+    _markers(ax3, centers, _CENTROID_SIZE)
+    ax2 = fig.add_subplot(1, 2, 2)
+    palette = np.clip(np.rint(centers), 0, 255).astype(np.uint8)
+    ax2.imshow(palette[clustering.nearest(small.reshape(-1, 3).astype(float), centers)].reshape(small.shape))
+    ax2.set_axis_off()
+    ax2.set_title(f"recoloured, iteration {i}")
 
 
 def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames: int = 30,
@@ -194,29 +248,20 @@ def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames:
 
     colors, counts = clustering.color_histogram(rgb.reshape(-1, 3))
     centers = clustering.seeds(colors, counts, k, seed)
-    k = len(centers)
     history = [centers, *clustering.lloyd_steps(colors, counts, centers, max_frames - 1)]
     small = thumbnail(rgb, 240)
-    flat = small.reshape(-1, 3).astype(float)
     sample = _sample(rgb, seed).astype(float)
     fig = plt.figure(figsize=(10, 4.5))
     frames = []
-    for i, c in enumerate(history):
-        fig.clf()
-        ax3 = fig.add_subplot(1, 2, 1, projection="3d")
-        _scatter(ax3, sample, sample, f"iteration {i}: {k} centroids")
-        ax3.scatter(c[:, 0], c[:, 1], c[:, 2], c=np.clip(c, 0, 255) / 255.0, s=140,
-                    edgecolors="black", depthshade=False)
-        ax2 = fig.add_subplot(1, 2, 2)
-        palette = np.clip(np.rint(c), 0, 255).astype(np.uint8)
-        ax2.imshow(palette[clustering.nearest(flat, c)].reshape(small.shape))
-        ax2.set_axis_off()
-        ax2.set_title(f"recoloured, iteration {i}")
-        fig.canvas.draw()
-        rgba = np.asarray(fig.canvas.buffer_rgba())
-        frame = Image.fromarray(np.ascontiguousarray(rgba[:, :, :3]))
-        frames.append(frame.quantize(255) if fmt == "GIF" else frame)
-    plt.close(fig)
+    try:
+        for i, c in enumerate(history):
+            _iteration_frame(fig, sample, small, c, i)
+            fig.canvas.draw()
+            rgba = np.asarray(fig.canvas.buffer_rgba())
+            frame = Image.fromarray(np.ascontiguousarray(rgba[:, :, :3]))
+            frames.append(frame.quantize(255) if fmt == "GIF" else frame)
+    finally:
+        plt.close(fig)
     extra = {"lossless": True} if fmt == "WEBP" else {}
     frames[0].save(fh, format=fmt, save_all=True, append_images=frames[1:], duration=600, loop=0, **extra)
     return len(frames)
