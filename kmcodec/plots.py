@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["comparison_figure", "colors_figure", "iterations_animation", "thumbnail",
-           "figure_format", "animation_format", "ANIMATION_FORMATS"]
+           "figure_format", "animation_format", "ANIMATION_FORMATS", "METRICS"]
 
 #: Animation formats by suffix: Pillow writes each with every frame.
 ANIMATION_FORMATS = {".gif": "GIF", ".png": "PNG", ".apng": "PNG", ".webp": "WEBP"}
@@ -93,57 +93,262 @@ def thumbnail(rgb: np.ndarray, width: int = 320) -> np.ndarray:
     return np.ascontiguousarray(rgb[::step, ::step])
 
 
-def comparison_figure(rows, thumbs: dict, fh, fmt: str = "png") -> None:
-    """Decoded images per K, a rate-distortion chart and a size table, per image.
+#: The metrics a comparison chart can plot, with their axis labels.
+METRICS = {"psnr": "PSNR (dB)", "ssimulacra2": "SSIMULACRA2", "ssim": "SSIM"}
+# What an exact copy scores; PSNR has no such number (it is infinite), so
+# exact copies are drawn on a ceiling above the chart's finite values.
+_PERFECT = {"ssimulacra2": 100.0, "ssim": 1.0}
 
-    ``thumbs`` maps (image, None) to the original's thumbnail and (image, k)
-    to the decoded image's.
+# Comparison figure geometry, inches.
+_THUMB_HEIGHT = 2.6  # the most a thumbnail row is given
+_THUMB_MIN_WIDTH = 1.45  # the least a landscape thumbnail is given (its title must fit)
+_TITLE_SPACE = 0.5  # above the thumbnails, for two-line titles
+_CHART_HEIGHT = 4.4  # with its title and axis labels
+_CHART_MIN_WIDTH = 5.5
+_CHART_LEFT = 0.85  # room for the y label
+_K_COLUMN = 0.5
+_MARGIN = 0.3
+_GAP = 0.35  # between the thumbnails and the chart, and between images
+_TITLE_FONT = 8
+_LEGEND_FONT = 7.5
+_TABLE_FONT = 7
+
+
+def _metric_value(row, metric: str) -> float | None:
+    """``row``'s ``metric``; an exact copy's score (inf for PSNR); None if not measured.
+
+    A PSNR of None means the file reproduces the original exactly (see
+    :class:`kmcodec.compare.Row`); another metric's None means it was not
+    measured, unless the row says it is lossless of the original.
     """
+    value = getattr(row, metric, None)
+    if value is not None and math.isfinite(value):
+        return float(value)
+    exact = value is not None or metric == "psnr" or getattr(row, "lossless", None) == "original"
+    return _PERFECT.get(metric, math.inf) if exact else None
+
+
+def _shown(value: float | None, metric: str) -> str:
+    """A metric value as a thumbnail title shows it ("" if not measured)."""
+    if value is None:
+        return ""
+    if math.isinf(value):
+        return "lossless"
+    if metric == "psnr":
+        return f"{value:.1f} dB"
+    return f"{METRICS[metric]} {value:.3f}" if metric == "ssim" else f"{METRICS[metric]} {value:.1f}"
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024 / 1024:.2f} MiB"
+
+
+def _series(row) -> str:
+    """The legend and table label of ``row``'s method.
+
+    Matched rows (``jpeg@size`` ...) may be matched to several .kmc rows;
+    each is its own series, named after the one it was matched to.
+    """
+    against = getattr(row, "against", None)
+    return row.method if against is None else f"{row.method} (vs {against})"
+
+
+def _text_width(text: str, fontsize: float) -> float:
+    """Roughly how many inches ``text`` takes: an average character is about 0.55 em."""
+    return len(text) * 0.55 * fontsize / 72
+
+
+def _wrap(parts: list[str], width: float) -> str:
+    """``parts`` on one line joined by " · ", or one per line when that is wider than ``width`` inches."""
+    line = " · ".join(p for p in parts if p)
+    if _text_width(line, _TITLE_FONT) <= width:
+        return line
+    return "\n".join(p for p in parts if p)
+
+
+def _thumbnail_title(image: str, k: int | None, mine: list, metric: str, width: float) -> str:
+    if k is None:
+        png = next((r for r in mine if r.k is None and r.method == "png"), None)
+        return f"{os.path.basename(image)}: original\n" + (_wrap(["PNG", _size(png.bytes)], width) if png else "")
+    kmc = next((r for r in mine if r.k == k and r.method == "kmc" and getattr(r, "against", None) is None), None)
+    if kmc is None:
+        return f"K = {k}"
+    colours = kmc.extra.get("colors")
+    head = f"K = {k}" if colours is None or colours >= k else f"K = {k} ({colours} colours)"
+    # SSIMULACRA2's 100 says "identical" less plainly than this.
+    quality = "lossless" if kmc.lossless == "original" else _shown(_metric_value(kmc, metric), metric)
+    return head + "\n" + _wrap([_size(kmc.bytes), quality], width)
+
+
+def _rd_chart(ax, mine: list, metric: str, name: str) -> None:
+    """``metric`` against bits per pixel, one series per method, exact copies on a ceiling."""
+    import matplotlib as mpl
+
+    # A metric nobody measured (compare --no-ssim) would show only the
+    # lossless rows, at their top score: show nothing rather than that.
+    measured = metric == "psnr" or any(getattr(r, metric, None) is not None for r in mine)
+    values = {id(r): _metric_value(r, metric) if measured else None for r in mine}
+    finite = [v for v in values.values() if v is not None and math.isfinite(v)]
+    exact = any(v is not None and math.isinf(v) for v in values.values())
+    ceiling = math.inf
+    if exact:
+        top, bottom = (max(finite), min(finite)) if finite else (50.0, 50.0)
+        ceiling = top + max(2.0, 0.08 * (top - bottom))
+        ax.axhline(ceiling, linestyle="--", color="0.35", linewidth=1, zorder=1)
+        ax.annotate("lossless", (0, ceiling), xycoords=ax.get_yaxis_transform(), xytext=(4, 3),
+                    textcoords="offset points", fontsize=8, color="0.35")
+        if not finite:
+            ax.set_yticks([])  # the ceiling's height is arbitrary: no number to read
+
+    def y(row) -> float | None:
+        v = values[id(row)]
+        return ceiling if v is not None and math.isinf(v) else v
+
+    series = list(dict.fromkeys(_series(r) for r in mine))
+    cmap = mpl.colormaps["tab10" if len(series) <= 10 else "tab20"]
+    colours = [cmap(i) for i in range(cmap.N)]
+    plotted = False
+    for i, label in enumerate(series):
+        rows = [r for r in mine if _series(r) == label]
+        pts = sorted((r.bpp, y(r)) for r in rows if y(r) is not None)
+        if not pts:
+            continue
+        once = all(r.k is None for r in rows)  # the original stored once per image: a point, no curve
+        ax.plot(*zip(*pts), marker="*" if once else "o", ms=10 if once else 3.5,
+                linestyle="none" if once else "-", linewidth=2 if label.startswith("kmc") else 1.2,
+                color=colours[i % len(colours)], label=label, zorder=3)
+        plotted = True
+    for r in mine:
+        if r.method == "kmc" and r.extra.get("elbow") and y(r) is not None:
+            ax.annotate(f"elbow K={r.k}", (r.bpp, y(r)), xytext=(12, -18), textcoords="offset points",
+                        arrowprops={"arrowstyle": "->"}, fontsize=8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel(METRICS[metric])
+    ax.set_title(f"{name}: size and quality", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    if plotted:
+        ax.legend(fontsize=_LEGEND_FONT, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    else:
+        ax.text(0.5, 0.5, f"{METRICS[metric]} was not measured", transform=ax.transAxes, ha="center")
+
+
+def _size_table(ax, mine: list, ks: list[int]) -> None:
+    ax.set_axis_off()
+    series = list(dict.fromkeys(_series(r) for r in mine if r.k is not None))
+    cells = []
+    for label in series:
+        by_k = {r.k: r.bytes for r in mine if _series(r) == label}
+        cells.append([f"{by_k[k] / 1024:.1f}" if k in by_k else "-" for k in ks])
+    # The K columns get _K_COLUMN inches each of the axes; the labels' column
+    # is sized to its text, to their left.
+    table = ax.table(cellText=cells, rowLabels=series, colLabels=[f"K={k}" for k in ks], loc="upper right",
+                     colWidths=[1 / len(ks)] * len(ks))
+    table.auto_set_font_size(False)
+    table.set_fontsize(_TABLE_FONT)
+    table.auto_set_column_width(-1)
+    ax.set_title("file size, KiB", fontsize=10, loc="right")  # its axes are the K columns only
+
+
+def _comparison_figure(rows, thumbs: dict, metric: str = "psnr") -> Figure:
+    """The figure :func:`comparison_figure` writes.
+
+    Axes are placed by hand, in inches: the thumbnails of an image must
+    touch each other, which a grid (one slot per K, gaps between slots,
+    images letterboxed in slots of another shape) does not give.
+    """
+    if metric not in METRICS:
+        raise ParameterError(f"no metric {metric!r}; use one of {', '.join(METRICS)}")
     plt = _pyplot()
     images = list(dict.fromkeys(r.image for r in rows))
     ks = sorted({r.k for r in rows if r.k is not None})
-    # At least 3 columns, so that the chart and the table each get one
-    # even when a single K is compared.
-    cols = max(len(ks) + 1, 3)
-    fig = plt.figure(figsize=(max(12, 2.2 * cols), 7.5 * len(images)), constrained_layout=True)
-    grid = fig.add_gridspec(2 * len(images), cols, height_ratios=[1, 2] * len(images))
-    for i, image in enumerate(images):
-        name = os.path.basename(image)
-        for j, k in enumerate([None, *ks]):
-            ax = fig.add_subplot(grid[2 * i, j])
-            ax.imshow(thumbs[(image, k)])
-            ax.set_axis_off()
-            ax.set_title(f"{name}: original" if k is None else f"K = {k}", fontsize=9)
+    strips = {image: [(k, thumbs[(image, k)]) for k in [None, *ks] if (image, k) in thumbs] for image in images}
+    labels = list(dict.fromkeys(_series(r) for r in rows))
+    longest = max(labels, key=len, default="")
+    legend_width = _text_width(longest, _LEGEND_FONT) + 0.6  # and the line sample
+    # The table's K columns fill its axes; its label column sticks out to their left.
+    label_column = _text_width(longest, _TABLE_FONT) + 0.15
+    k_columns = _K_COLUMN * len(ks)
+    most = max((len(s) for s in strips.values()), default=0)
+    width = max(14.0, _CHART_LEFT + _CHART_MIN_WIDTH + legend_width + label_column + k_columns + 2 * _MARGIN,
+                2 * _MARGIN + _THUMB_MIN_WIDTH * most)
+    chart_width = width - _CHART_LEFT - legend_width - label_column - k_columns - 2 * _MARGIN
+    heights = {}
+    for image, strip in strips.items():
+        aspects = sum(t.shape[1] / t.shape[0] for _, t in strip)
+        heights[image] = min(_THUMB_HEIGHT, (width - 2 * _MARGIN) / aspects) if strip else 0.0
+    height = sum(_TITLE_SPACE + h + _GAP + _CHART_HEIGHT + _GAP for h in heights.values()) or 1.0
+    fig = plt.figure(figsize=(width, height), dpi=_DPI)
+
+    def place(left: float, top: float, w: float, h: float):
+        return fig.add_axes((left / width, 1 - (top + h) / height, w / width, h / height))
+
+    top = 0.0
+    for image in images:
         mine = [r for r in rows if r.image == image]
-        ax = fig.add_subplot(grid[2 * i + 1, : cols // 2 + 1])
-        for method in dict.fromkeys(r.method for r in mine if r.k is not None):
-            pts = sorted((r.bpp, r.psnr) for r in mine if r.method == method and r.psnr is not None)
-            if pts:
-                ax.plot(*zip(*pts), marker="o", ms=3, label=method)
-        for r in mine:
-            if r.method == "kmc" and r.extra.get("elbow") and r.psnr is not None:
-                ax.annotate(f"elbow K={r.k}", (r.bpp, r.psnr), xytext=(12, -18),
-                            textcoords="offset points", arrowprops={"arrowstyle": "->"})
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("bits per pixel")
-        ax.set_ylabel("PSNR (dB)")
-        ax.set_title(f"{name}: rate and distortion")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-        table_ax = fig.add_subplot(grid[2 * i + 1, cols // 2 + 1 :])
-        table_ax.set_axis_off()
-        methods = list(dict.fromkeys(r.method for r in mine if r.k is not None))
-        cells = []
-        for method in methods:
-            by_k = {r.k: r.bytes for r in mine if r.method == method}
-            cells.append([f"{by_k[k] / 1024:.1f}" if k in by_k else "-" for k in ks])
-        table = table_ax.table(cellText=cells, rowLabels=methods, colLabels=[f"K={k}" for k in ks],
-                               loc="center")
-        table.auto_set_font_size(False)
-        table.set_fontsize(7)
-        table_ax.set_title("file size, KiB")
-    fig.savefig(fh, format=fmt, dpi=90)
-    plt.close(fig)
+        name = os.path.basename(image)
+        strip, h = strips[image], heights[image]
+        top += _TITLE_SPACE
+        widths = [h * t.shape[1] / t.shape[0] for _, t in strip]
+        left = (width - sum(widths)) / 2
+        for (k, thumb), w in zip(strip, widths):
+            ax = place(left, top, w, h)
+            # aspect="auto": the axes already have the thumbnail's shape, and
+            # "equal" would shrink them by a rounding error, leaving a seam.
+            ax.imshow(thumb, aspect="auto", interpolation="nearest")
+            # A hairline frame instead of a gap tells touching thumbnails apart.
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_linewidth(0.6)
+                spine.set_color("0.45")
+            ax.set_title(_thumbnail_title(image, k, mine, metric, w), fontsize=_TITLE_FONT, pad=3)
+            left += w
+        top += h + _GAP
+        # Title above, tick labels and x label below the plotting area.
+        inner_top, inner_height = top + 0.3, _CHART_HEIGHT - 0.85
+        _rd_chart(place(_CHART_LEFT, inner_top, chart_width, inner_height), mine, metric, name)
+        if ks and any(r.k is not None for r in mine):
+            _size_table(place(width - _MARGIN - k_columns, inner_top, k_columns, inner_height), mine, ks)
+        top += _CHART_HEIGHT + _GAP
+    return fig
+
+
+def comparison_figure(rows, thumbs: dict, fh, fmt: str = "png", metric: str = "psnr") -> None:
+    """Decoded images per K, a rate-distortion chart and a size table, per image.
+
+    Parameters
+    ----------
+    rows : iterable of kmcodec.compare.Row
+        The rows of one or more images.
+    thumbs : dict
+        Maps (image, None) to the original's thumbnail and (image, K) to
+        the decoded image's; a missing thumbnail is left out of the row.
+    fh : binary file
+        Where the figure is written.
+    fmt : str, default "png"
+        matplotlib's format (:func:`figure_format`).
+    metric : {"psnr", "ssimulacra2", "ssim"}, default "psnr"
+        The quality the chart plots against bits per pixel and the
+        thumbnails are labelled with.  Files that reproduce the original
+        exactly are drawn on a dashed "lossless" line above the finite
+        PSNRs; SSIMULACRA2 and SSIM give them their top score (100, 1).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown ``metric``.
+    """
+    plt = _pyplot()
+    fig = _comparison_figure(list(rows), thumbs, metric)
+    try:
+        fig.savefig(fh, format=fmt, dpi=_DPI)
+    finally:
+        plt.close(fig)
 
 
 def _sample(rgb: np.ndarray, seed: int) -> np.ndarray:

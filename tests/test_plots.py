@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import itertools
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,11 +12,13 @@ from PIL import Image
 
 pytest.importorskip("matplotlib")
 
+import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from mpl_toolkits.mplot3d import proj3d
 
 from kmcodec import clustering, plots
 from kmcodec.codec import quantize
+from kmcodec.errors import ParameterError
 
 
 def _render(fig: Figure) -> np.ndarray:
@@ -76,7 +80,7 @@ def test_palette_markers_are_drawn_over_the_pixel_cloud(cloud):
     try:
         checked = _assert_markers_on_top(fig, fig.axes[1], q.palette.astype(float), plots._PALETTE_SIZE)
     finally:
-        fig.clf()
+        plt.close(fig)
     assert checked >= 4
 
 
@@ -100,3 +104,163 @@ def test_colors_figure_and_animation_write_their_formats(cloud):
     buf = io.BytesIO()
     assert plots.iterations_animation(small, 3, buf, max_frames=2, fmt="PNG") == 2
     assert Image.open(buf).n_frames == 2
+
+
+# The comparison figure, on stand-in rows: kmcodec.compare.Row is gaining
+# attributes (ssimulacra2, against), and the figure reads them with getattr.
+
+_PIXELS = 12 * 16
+
+
+def _row(image, k, method, nbytes, psnr, ssimulacra2=None, lossless=None, against=None, extra=None):
+    return SimpleNamespace(image=image, k=k, method=method, bytes=nbytes, bpp=8 * nbytes / _PIXELS, psnr=psnr,
+                           ssim=None, ssimulacra2=ssimulacra2, lossless=lossless, extra=extra or {},
+                           against=against)
+
+
+def _rows(image: str, ks: list[int]) -> list:
+    """A png row, then per K: kmc (lossless at the largest K), kmc-entropy, png8 and
+    jpeg@size matched to each of the two .kmc rows."""
+    rows = [_row(image, None, "png", 300, None, 100.0, lossless="original")]
+    for i, k in enumerate(ks):
+        last = i == len(ks) - 1 and len(ks) > 1
+        psnr, s2 = (None, 100.0) if last else (20.0 + 3 * i, 40.0 + 5 * i)
+        lossless = "original" if last else None
+        kmc = 100 + 40 * i
+        rows += [
+            _row(image, k, "kmc", kmc, psnr, s2, lossless, extra={"colors": k, "elbow": i == 1}),
+            _row(image, k, "kmc-entropy", kmc // 2, psnr, s2, lossless),
+            _row(image, k, "png8", kmc // 2 + 10, psnr, s2, "quantized" if not last else "original"),
+            _row(image, k, "jpeg@size", kmc, 25.0 + 2 * i, 50.0 + 4 * i, against="kmc"),
+            _row(image, k, "jpeg@size", kmc // 2, 22.0 + 2 * i, 45.0 + 4 * i, against="kmc-entropy"),
+        ]
+    return rows
+
+
+def _thumbs(images: list[str], ks: list[int]) -> dict:
+    rng = np.random.default_rng(0)
+    return {(image, k): rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+            for image in images for k in [None, *ks]}
+
+
+def _figure(ks: list[int], metric: str = "psnr", images: tuple[str, ...] = ("a/pic.png",)):
+    rows = [r for image in images for r in _rows(image, ks)]
+    fig = plots._comparison_figure(rows, _thumbs(list(images), ks), metric)
+    fig.canvas.draw()  # positions after drawing: what the written file shows
+    return fig, rows
+
+
+def _chart(fig):
+    return next(ax for ax in fig.axes if ax.get_xlabel() == "bits per pixel")
+
+
+def _series(ax) -> dict:
+    return {line.get_label(): line for line in ax.lines if not line.get_label().startswith("_")}
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 9])
+def test_thumbnails_touch_and_every_axes_has_content(n):
+    ks = [2 ** (i + 1) for i in range(n)]
+    fig, _ = _figure(ks)
+    try:
+        thumbs = sorted((ax for ax in fig.axes if ax.images), key=lambda ax: ax.get_position().x0)
+        assert len(thumbs) == n + 1 and all(len(ax.images) == 1 for ax in thumbs)
+        boxes = [ax.get_position() for ax in thumbs]
+        for left, right in itertools.pairwise(boxes):
+            assert right.x0 == pytest.approx(left.x1, abs=1e-9)
+            assert (right.y0, right.y1) == pytest.approx((left.y0, left.y1), abs=1e-9)
+        # Besides the thumbnails: the chart and the size table, nothing empty.
+        others = [ax for ax in fig.axes if not ax.images]
+        assert len(others) == 2
+        assert sum(bool(ax.tables) for ax in others) == 1 and len(_series(_chart(fig))) == 6
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        assert Image.open(buf).size[0] > 0
+    finally:
+        plt.close(fig)
+
+
+def test_lossless_points_sit_on_a_marked_ceiling():
+    fig, rows = _figure([2, 4, 8])
+    try:
+        ax = _chart(fig)
+        finite = [r.psnr for r in rows if r.psnr is not None]
+        dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+        assert len(dashed) == 1
+        ceiling = dashed[0].get_ydata()[0]
+        assert ceiling > max(finite) and ax.get_ylim()[1] >= ceiling
+        assert any(t.get_text() == "lossless" for t in ax.texts)
+        lines = _series(ax)
+        assert list(lines["png"].get_ydata()) == [ceiling]
+        # kmc, lossless at K = 8, ends on the ceiling; its finite points stay.
+        assert list(lines["kmc"].get_ydata()) == [20.0, 23.0, ceiling]
+        assert list(lines["png8"].get_ydata()) == [20.0, 23.0, ceiling]
+    finally:
+        plt.close(fig)
+
+
+def test_ssimulacra2_plots_exact_copies_at_100_without_a_ceiling():
+    fig, _ = _figure([2, 4, 8], metric="ssimulacra2")
+    try:
+        ax = _chart(fig)
+        assert ax.get_ylabel() == "SSIMULACRA2"
+        assert not [line for line in ax.lines if line.get_linestyle() == "--"]
+        lines = _series(ax)
+        assert list(lines["kmc"].get_ydata()) == [40.0, 45.0, 100.0]
+        assert list(lines["png"].get_ydata()) == [100.0]
+    finally:
+        plt.close(fig)
+
+
+def test_matched_rows_are_one_series_per_kmc_row():
+    fig, _ = _figure([2, 4])
+    try:
+        labels = set(_series(_chart(fig)))
+        assert {"jpeg@size (vs kmc)", "jpeg@size (vs kmc-entropy)"} <= labels and "jpeg@size" not in labels
+        table = next(ax for ax in fig.axes if ax.tables).tables[0]
+        texts = {cell.get_text().get_text() for cell in table.get_celld().values()}
+        assert {"jpeg@size (vs kmc)", "jpeg@size (vs kmc-entropy)"} <= texts
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("metric, shown", [("psnr", ["20.0 dB", "23.0 dB", "lossless"]),
+                                           ("ssimulacra2", ["SSIMULACRA2 40.0", "SSIMULACRA2 45.0", "lossless"])])
+def test_thumbnail_titles_name_k_size_and_quality(metric, shown):
+    fig, _ = _figure([2, 4, 8], metric=metric)
+    try:
+        titles = [ax.get_title() for ax in sorted((ax for ax in fig.axes if ax.images),
+                                                  key=lambda ax: ax.get_position().x0)]
+        assert "pic.png: original" in titles[0] and "300 B" in titles[0] and "PNG" in titles[0]
+        for title, k, size, quality in zip(titles[1:], [2, 4, 8], ["100 B", "140 B", "180 B"], shown):
+            assert f"K = {k}" in title and size in title and quality in title, title
+    finally:
+        plt.close(fig)
+
+
+def test_each_image_gets_its_own_row_of_thumbnails():
+    fig, _ = _figure([2, 4], images=("a.png", "b.png"))
+    try:
+        thumbs = [ax for ax in fig.axes if ax.images]
+        assert len(thumbs) == 6 and len({round(ax.get_position().y0, 6) for ax in thumbs}) == 2
+        assert sum(bool(ax.tables) for ax in fig.axes) == 2
+    finally:
+        plt.close(fig)
+
+
+def test_an_unmeasured_metric_says_so():
+    fig, _ = _figure([2, 4], metric="ssim")
+    try:
+        ax = _chart(fig)
+        assert any(t.get_text() == "SSIM was not measured" for t in ax.texts)
+    finally:
+        plt.close(fig)
+
+
+def test_comparison_figure_writes_the_format_and_checks_the_metric():
+    rows = _rows("pic.png", [2, 4])
+    buf = io.BytesIO()
+    plots.comparison_figure(rows, _thumbs(["pic.png"], [2, 4]), buf, "png", metric="ssimulacra2")
+    assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ParameterError, match="no metric 'butteraugli'"):
+        plots.comparison_figure(rows, {}, io.BytesIO(), metric="butteraugli")
