@@ -100,9 +100,9 @@ METRICS = {"psnr": "PSNR (dB)", "ssimulacra2": "SSIMULACRA2", "ssim": "SSIM"}
 _PERFECT = {"ssimulacra2": 100.0, "ssim": 1.0}
 
 # Comparison figure geometry, inches.
-_THUMB_HEIGHT = 2.6  # the most a thumbnail row is given
-_THUMB_MIN_WIDTH = 1.45  # the least a landscape thumbnail is given (its title must fit)
-_TITLE_SPACE = 0.5  # above the thumbnails, for two-line titles
+_THUMB_HEIGHT = 2.6  # a thumbnail row's height, unless its titles need more width
+_NAME_MIN = 8  # characters of a file name a title keeps, however narrow its thumbnail
+_TITLE_SPACE = 0.5  # above the thumbnails, for titles of up to three lines
 _CHART_HEIGHT = 4.4  # with its title and axis labels
 _CHART_MIN_WIDTH = 5.5
 _CHART_LEFT = 0.85  # room for the y label
@@ -162,26 +162,55 @@ def _text_width(text: str, fontsize: float) -> float:
     return len(text) * 0.55 * fontsize / 72
 
 
-def _wrap(parts: list[str], width: float) -> str:
-    """``parts`` on one line joined by " · ", or one per line when that is wider than ``width`` inches."""
-    line = " · ".join(p for p in parts if p)
-    if _text_width(line, _TITLE_FONT) <= width:
-        return line
-    return "\n".join(p for p in parts if p)
+def _short(name: str, chars: int) -> str:
+    """``name`` in at most ``chars`` characters, its middle elided."""
+    if len(name) <= chars:
+        return name
+    front = chars // 2
+    return name[:front] + "…" + name[len(name) - (chars - 1 - front):]
 
 
-def _thumbnail_title(image: str, k: int | None, mine: list, metric: str, width: float) -> str:
+def _thumbnail_label(k: int | None, mine: list, metric: str) -> list[str]:
+    """A thumbnail's title: its first line, then the parts of the second (maybe none).
+
+    The original's first line is also preceded by the image's name (see :func:`_title`).
+    """
     if k is None:
         png = next((r for r in mine if r.k is None and r.method == "png"), None)
-        return f"{os.path.basename(image)}: original\n" + (_wrap(["PNG", _size(png.bytes)], width) if png else "")
+        return ["original", *(["PNG", _size(png.bytes)] if png else [])]
     kmc = next((r for r in mine if r.k == k and r.method == "kmc" and getattr(r, "against", None) is None), None)
     if kmc is None:
-        return f"K = {k}"
+        return [f"K = {k}"]
     colours = kmc.extra.get("colors")
     head = f"K = {k}" if colours is None or colours >= k else f"K = {k} ({colours} colours)"
     # SSIMULACRA2's 100 says "identical" less plainly than this.
     quality = "lossless" if kmc.lossless == "original" else _shown(_metric_value(kmc, metric), metric)
-    return head + "\n" + _wrap([_size(kmc.bytes), quality], width)
+    return [head, _size(kmc.bytes), *([quality] if quality else [])]
+
+
+def _label_width(label: list[str], name: str | None = None) -> float:
+    """The width, inches, a thumbnail needs for ``label`` with one part a line.
+
+    A ``name`` before the first line counts for no more than :data:`_NAME_MIN`
+    characters: a longer one is shortened to fit (:func:`_title`), rather than
+    widening every thumbnail of the row.
+    """
+    lines = list(label)
+    if name is not None:
+        lines[0] = f"{_short(name, _NAME_MIN)}: {label[0]}"
+    return max(_text_width(line, _TITLE_FONT) for line in lines) + 0.1
+
+
+def _title(label: list[str], width: float, name: str | None = None) -> str:
+    """``label`` in two lines, or one part a line when the second is wider than ``width`` inches."""
+    head, parts = label[0], label[1:]
+    if name is not None:
+        room = (width - 0.1 - _text_width(f": {head}", _TITLE_FONT)) / _text_width("x", _TITLE_FONT)
+        head = f"{_short(name, max(int(room), _NAME_MIN))}: {head}"
+    line = " · ".join(parts)
+    if _text_width(line, _TITLE_FONT) + 0.1 <= width:
+        return f"{head}\n{line}" if line else head
+    return "\n".join([head, *parts])
 
 
 def _rd_chart(ax, mine: list, metric: str, name: str) -> None:
@@ -266,21 +295,28 @@ def _comparison_figure(rows, thumbs: dict, metric: str = "psnr") -> Figure:
     plt = _pyplot()
     images = list(dict.fromkeys(r.image for r in rows))
     ks = sorted({r.k for r in rows if r.k is not None})
-    strips = {image: [(k, thumbs[(image, k)]) for k in [None, *ks] if (image, k) in thumbs] for image in images}
+    strips = {image: [(k, thumbs[(image, k)], _thumbnail_label(k, [r for r in rows if r.image == image], metric))
+                      for k in [None, *ks] if (image, k) in thumbs]
+              for image in images}
     labels = list(dict.fromkeys(_series(r) for r in rows))
     longest = max(labels, key=len, default="")
     legend_width = _text_width(longest, _LEGEND_FONT) + 0.6  # and the line sample
     # The table's K columns fill its axes; its label column sticks out to their left.
     label_column = _text_width(longest, _TABLE_FONT) + 0.15
     k_columns = _K_COLUMN * len(ks)
-    most = max((len(s) for s in strips.values()), default=0)
-    width = max(14.0, _CHART_LEFT + _CHART_MIN_WIDTH + legend_width + label_column + k_columns + 2 * _MARGIN,
-                2 * _MARGIN + _THUMB_MIN_WIDTH * most)
-    chart_width = width - _CHART_LEFT - legend_width - label_column - k_columns - 2 * _MARGIN
+    width = max(14.0, _CHART_LEFT + _CHART_MIN_WIDTH + legend_width + label_column + k_columns + 2 * _MARGIN)
     heights = {}
     for image, strip in strips.items():
-        aspects = sum(t.shape[1] / t.shape[0] for _, t in strip)
-        heights[image] = min(_THUMB_HEIGHT, (width - 2 * _MARGIN) / aspects) if strip else 0.0
+        aspects = [t.shape[1] / t.shape[0] for _, t, _ in strip]
+        # The row fills the width at most _THUMB_HEIGHT high, and is made
+        # taller (the figure wider) when a thumbnail is narrower than its title.
+        fits = min(_THUMB_HEIGHT, (width - 2 * _MARGIN) / sum(aspects)) if strip else 0.0
+        needs = [_label_width(label, None if k is not None else os.path.basename(image)) / a
+                 for (k, _, label), a in zip(strip, aspects)]
+        heights[image] = max([fits, *needs])
+    width = max([width] + [2 * _MARGIN + heights[image] * sum(t.shape[1] / t.shape[0] for _, t, _ in strip)
+                           for image, strip in strips.items()])
+    chart_width = width - _CHART_LEFT - legend_width - label_column - k_columns - 2 * _MARGIN
     height = sum(_TITLE_SPACE + h + _GAP + _CHART_HEIGHT + _GAP for h in heights.values()) or 1.0
     fig = plt.figure(figsize=(width, height), dpi=_DPI)
 
@@ -293,9 +329,9 @@ def _comparison_figure(rows, thumbs: dict, metric: str = "psnr") -> Figure:
         name = os.path.basename(image)
         strip, h = strips[image], heights[image]
         top += _TITLE_SPACE
-        widths = [h * t.shape[1] / t.shape[0] for _, t in strip]
+        widths = [h * t.shape[1] / t.shape[0] for _, t, _ in strip]
         left = (width - sum(widths)) / 2
-        for (k, thumb), w in zip(strip, widths):
+        for (k, thumb, label), w in zip(strip, widths):
             ax = place(left, top, w, h)
             # aspect="auto": the axes already have the thumbnail's shape, and
             # "equal" would shrink them by a rounding error, leaving a seam.
@@ -306,7 +342,7 @@ def _comparison_figure(rows, thumbs: dict, metric: str = "psnr") -> Figure:
             for spine in ax.spines.values():
                 spine.set_linewidth(0.6)
                 spine.set_color("0.45")
-            ax.set_title(_thumbnail_title(image, k, mine, metric, w), fontsize=_TITLE_FONT, pad=3)
+            ax.set_title(_title(label, w, name if k is None else None), fontsize=_TITLE_FONT, pad=3)
             left += w
         top += h + _GAP
         # Title above, tick labels and x label below the plotting area.

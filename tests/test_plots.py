@@ -238,6 +238,29 @@ def test_thumbnail_titles_name_k_size_and_quality(metric, shown):
         plt.close(fig)
 
 
+def test_titles_fit_over_narrow_thumbnails():
+    # Tall thumbnails, many Ks, long labels and a long name: no title may
+    # spill over its neighbours'.
+    ks = [2 ** (i + 1) for i in range(9)]
+    image = "a/a_rather_long_name_for_a_tall_picture.png"
+    rows = _rows(image, ks)
+    for r in rows:
+        r.bytes *= 1000
+    thumbs = {(image, k): np.zeros((48, 16, 3), np.uint8) for k in [None, *ks]}
+    fig = plots._comparison_figure(rows, thumbs, "ssimulacra2")
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        thumbs_axes = [ax for ax in fig.axes if ax.images]
+        assert len(thumbs_axes) == 10
+        for ax in thumbs_axes:
+            assert ax.title.get_window_extent(renderer).width <= ax.get_window_extent(renderer).width, ax.get_title()
+        original = min(thumbs_axes, key=lambda ax: ax.get_position().x0).get_title()
+        assert "…" in original and original.split("\n")[0].endswith(": original")
+    finally:
+        plt.close(fig)
+
+
 def test_each_image_gets_its_own_row_of_thumbnails():
     fig, _ = _figure([2, 4], images=("a.png", "b.png"))
     try:
