@@ -1,34 +1,40 @@
-"""What a .kmc file really costs, beside PNG, JPEG, WebP and GIF.
+"""What a .kmc file really costs, beside PNG, JPEG, WebP, JPEG XL, AVIF and GIF.
 
 For each image and K, :func:`compare` produces one :class:`Row` per method:
 
-``kmc``
-    the real .kmc file, the same bytes ``kmc encode`` writes.
-``kmc-entropy``
-    the same palette and indices with the entropy coder
-    (``kmc encode --coder entropy``): the same pixels, fewer bytes.
-``png8``, ``gif``, ``webp-lossless``
+``kmc``, ``kmc-entropy``
+    the real .kmc file with each coder (``kmc encode --coder packed`` /
+    ``entropy``): the same palette and indices, so the same pixels.
+``png8``, ``gif``, ``webp-lossless``, ``jxl-lossless``
     the *same quantised pixels* stored losslessly by general-purpose coders
-    (an optimised palette PNG, a GIF when K <= 256, lossless WebP at its
-    slowest, best setting): the price of the raw bit-packed layout.
-``jpeg@size``, ``webp@size``
-    the original image at the quality whose file size is closest to the
-    .kmc file: quality at equal size.
-``jpeg@psnr``, ``webp@psnr``
-    the original image at the lowest quality whose PSNR reaches the .kmc
-    file's: size at equal quality.
+    (an optimised palette PNG, a GIF when K <= 256, lossless WebP and
+    JPEG XL at their slowest, best settings): the price of the .kmc layout.
+``CODEC@size`` for CODEC in jpeg, webp, jxl, avif
+    the original image at the setting whose file size is closest to a .kmc
+    file's, one row for each kmc coder (``against`` names it): quality at
+    equal size.
+``CODEC@psnr`` (or ``@ssim``, ``@ssimulacra2``: the ``metric``)
+    the original image at the smallest file whose metric reaches the .kmc
+    file's: size at equal quality.  Made once, the coders' pixels being
+    the same.
 
-and, once per image, ``png``: the original stored losslessly.
-Every size is the length of bytes actually produced; every quality number
-is measured on the bytes decoded again.
+and, once per image, ``png``: the original stored losslessly.  Every
+setting search covers all of a codec's ladders (JPEG: 4:4:4 and 4:2:0
+chroma, baseline and progressive; AVIF: 4:4:4 and 4:2:0; see
+:mod:`kmcodec.rivals` and :mod:`kmcodec.matching`) and each matched row
+says the ``settings`` it used.  Every size is the length of bytes actually
+produced; every quality number is measured on the bytes decoded again.
+Codecs whose library is absent are left out, with a logged note.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import math
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -37,21 +43,28 @@ from PIL import Image
 from . import codec, container
 from .coder import coders, get_coder
 from .images import to_rgb_array
-from .metrics import mse, psnr_from_mse, ssim
+from .matching import Trials, closest_size, smallest_reaching
+from .metrics import METRICS, mse, psnr_from_mse, ssim, ssimulacra2
+from .rivals import FAMILIES, LOSSLESS, LOSSY, LosslessCodec, LossyCodec
 
-__all__ = ["Row", "compare", "elbow", "DEFAULT_KS", "JSON_KEYS"]
+__all__ = ["Row", "compare", "compare_one", "elbow", "available_codecs", "DEFAULT_KS", "JSON_KEYS"]
 
 DEFAULT_KS = (2, 4, 8, 16, 32, 64, 128, 256)
-JSON_KEYS = ("image", "k", "method", "bytes", "bpp", "psnr", "ssim", "encode_s", "decode_s")
+JSON_KEYS = ("image", "k", "method", "bytes", "bpp", "psnr", "ssim", "ssimulacra2", "encode_s", "decode_s")
+_UNITS = {"psnr": " dB", "ssim": " SSIM", "ssimulacra2": " SSIMULACRA2"}
+_log = logging.getLogger(__name__)
 
 
 @dataclass
 class Row:
     """One method's result on one image (and one K, for K-dependent methods).
 
-    ``psnr`` is None for a file that reproduces the original exactly;
+    ``psnr`` is None or infinite for a file that reproduces the original
+    exactly; ``ssim``/``ssimulacra2`` are None when not computed.
     ``lossless`` says what a lossless row reproduces ("original" or
-    "quantized" pixels).  ``quality`` is the JPEG/WebP quality setting.
+    "quantized" pixels).  A matched row (``CODEC@size``, ``CODEC@METRIC``)
+    has ``against``, the kmc row it was matched to, and ``settings``, every
+    setting used; ``quality`` repeats the quality setting.
     """
 
     image: str
@@ -63,17 +76,28 @@ class Row:
     ssim: float | None
     encode_s: float
     decode_s: float
+    ssimulacra2: float | None = None
     lossless: str | None = None
     quality: int | None = None
     note: str = ""
+    against: str | None = None
+    settings: dict | None = None
     extra: dict = field(default_factory=dict)
+
+    def metric(self, name: str) -> float:
+        """The value of metric ``name``; lossless PSNR is ``inf``, not computed NaN."""
+        value = getattr(self, name)
+        if value is None:
+            return math.inf if name == "psnr" and self.lossless == "original" else math.nan
+        return value
 
     def to_dict(self) -> dict:
         out = asdict(self)
         extra = out.pop("extra")
         out.update(extra)
-        if out["psnr"] is not None and math.isinf(out["psnr"]):
-            out["psnr"] = None
+        for key in ("psnr", "ssim", "ssimulacra2"):
+            if out[key] is not None and not math.isfinite(out[key]):
+                out[key] = None
         return out
 
 
@@ -83,198 +107,254 @@ def _timed(fn, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
-def _save(im: Image.Image, fmt: str, **params) -> bytes:
+def _png(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    im.save(buf, format=fmt, **params)
+    Image.fromarray(rgb).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
-def _load(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+def available_codecs(families: Iterable[str] = FAMILIES) -> tuple[list[LossyCodec], list[LosslessCodec], list[str]]:
+    """The lossy and lossless codecs of ``families`` that can run here, and notes on those that cannot."""
+    wanted = set(families)
+    notes: list[str] = []
+    lossy = [c for c in LOSSY.values() if c.family in wanted]
+    lossless = [c for c in LOSSLESS.values() if c.family in wanted]
+    for why in [c.missing() for c in lossy] + [c.missing() for c in lossless]:
+        if why is not None and why not in notes:
+            notes.append(why)
+    return ([c for c in lossy if c.missing() is None], [c for c in lossless if c.missing() is None], notes)
 
 
-_LOSSY: dict[str, tuple[str, dict[str, object], range]] = {
-    "jpeg": ("JPEG", dict(optimize=True), range(1, 101)),
-    "webp": ("WEBP", dict(method=4), range(101)),
-}
+class _Scorer:
+    """Computes the metrics of decoded images against one original."""
 
-
-class _Lossy:
-    """Encodes the original at any quality, remembering every result."""
-
-    def __init__(self, original: np.ndarray, codec_name: str):
+    def __init__(self, original: np.ndarray, want_ssim: bool, want_ssimulacra2: bool):
         self.original = original
-        self.image = Image.fromarray(np.ascontiguousarray(original))
-        self.fmt, self.params, self.qualities = _LOSSY[codec_name]
-        self.cache: dict[int, tuple[bytes, float]] = {}
+        self.want_ssim = want_ssim
+        self.want_ssimulacra2 = want_ssimulacra2
 
-    def size(self, quality: int) -> int:
-        return len(self._encode(quality)[0])
+    def one(self, name: str, decoded: np.ndarray) -> float:
+        if name == "psnr":
+            return psnr_from_mse(mse(decoded, self.original))
+        if name == "ssim":
+            return ssim(decoded, self.original)
+        return ssimulacra2(self.original, decoded)
 
-    def psnr(self, quality: int) -> float:
-        data, _ = self._encode(quality)
-        return psnr_from_mse(mse(_load(data), self.original))
-
-    def _encode(self, quality: int) -> tuple[bytes, float]:
-        if quality not in self.cache:
-            data, seconds = _timed(_save, self.image, self.fmt, quality=quality, **self.params)
-            self.cache[quality] = (data, seconds)
-        return self.cache[quality]
-
-    def closest_size(self, target: int) -> int:
-        """Quality whose size is closest to ``target`` bytes.
-
-        Sizes grow with quality, so a binary search finds the largest
-        quality at or under the target; it or the next quality up is the
-        closest (the tolerance: no quality between them exists).
-        """
-        qs = list(self.qualities)
-        lo, hi = 0, len(qs) - 1
-        if self.size(qs[0]) >= target:
-            return qs[0]
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.size(qs[mid]) <= target:
-                lo = mid
-            else:
-                hi = mid - 1
-        best = qs[lo]
-        if lo + 1 < len(qs) and abs(self.size(qs[lo + 1]) - target) < abs(self.size(best) - target):
-            best = qs[lo + 1]
-        return best
-
-    def lowest_reaching(self, target_psnr: float) -> tuple[int, bool]:
-        """Lowest quality whose PSNR reaches ``target_psnr`` (binary search,
-        PSNR taken as growing with quality); (best quality, False) if none does."""
-        qs = list(self.qualities)
-        if self.psnr(qs[-1]) < target_psnr:
-            return qs[-1], False
-        lo, hi = 0, len(qs) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.psnr(qs[mid]) >= target_psnr:
-                hi = mid
-            else:
-                lo = mid + 1
-        return qs[lo], True
-
-    def row(self, image, method, k, quality, n, want_ssim, note=""):
-        data, enc = self._encode(quality)
-        decoded, dec = _timed(_load, data)
+    def all(self, decoded: np.ndarray) -> dict[str, float | None]:
         m = mse(decoded, self.original)
-        return Row(image, k, method, len(data), 8 * len(data) / n, psnr_from_mse(m),
-                   ssim(decoded, self.original) if want_ssim else None, enc, dec,
-                   quality=quality, note=note)
+        return {
+            "psnr": None if m == 0 else psnr_from_mse(m),
+            "ssim": ssim(decoded, self.original) if self.want_ssim else None,
+            "ssimulacra2": ssimulacra2(self.original, decoded) if self.want_ssimulacra2 else None,
+        }
 
 
-def _lossless_row(image_name, k, method, data, enc, reference, original, n, want_ssim, fmt):
-    decoded, dec = _timed(_load, data)
-    if not np.array_equal(decoded, reference):
-        raise AssertionError(f"{method} did not reproduce its input exactly ({fmt})")
-    m = mse(decoded, original)
-    return Row(image_name, k, method, len(data), 8 * len(data) / n,
-               None if m == 0 else psnr_from_mse(m),
-               ssim(decoded, original) if want_ssim else None, enc, dec,
-               lossless="original" if reference is original else "quantized")
+class _Clock:
+    """Seconds spent per method, to say which one the run waits for."""
+
+    def __init__(self):
+        self.spent: dict[str, float] = {}
+
+    def add(self, method: str, seconds: float) -> None:
+        self.spent[method] = self.spent.get(method, 0.0) + seconds
+
+    def slowest(self) -> tuple[str, float, float] | None:
+        """(codec, its seconds, its share of all) for the slowest other codec; None before any."""
+        total = sum(self.spent.values())
+        others = {m: s for m, s in self.spent.items() if m not in ("kmc", "png")}
+        if not total or not others:
+            return None
+        method = max(others, key=others.__getitem__)
+        return method, others[method], others[method] / total
+
+    def note(self) -> str | None:
+        """A note naming the codec that took over half the time, if one did."""
+        slow = self.slowest()
+        if slow is None or slow[2] <= 0.5:
+            return None
+        return f"{slow[0]} took {slow[1]:.1f} s, {100 * slow[2]:.0f}% of the run's time (--codecs leaves codecs out)"
 
 
 def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progress=None,
-                thumbs: dict | None = None) -> list[Row]:
-    """All rows for one image (see the module docstring).
+                thumbs: dict | None = None, *, metric: str = "psnr", want_ssimulacra2: bool = True,
+                codecs: Iterable[str] = FAMILIES, clock: _Clock | None = None) -> list[Row]:
+    """All rows for one image (see the module docstring and :func:`compare`).
 
     When ``thumbs`` is a dict, small copies of the original and of each
     decoded image are put in it, keyed (image, None) and (image, K), for
     :func:`kmcodec.plots.comparison_figure`.
     """
+    clock = clock or _Clock()
+    lossy, lossless, _ = available_codecs(codecs)
     name = os.fspath(path)
     original = np.ascontiguousarray(to_rgb_array(path))
     height, width, _ = original.shape
     n = width * height
     input_bytes = os.path.getsize(path)
+    scorer = _Scorer(original, want_ssim, want_ssimulacra2)
     rows = []
-    png, enc = _timed(_save, Image.fromarray(original), "PNG", optimize=True)
-    rows.append(_lossless_row(name, None, "png", png, enc, original, original, n, want_ssim, "PNG"))
+    png, enc = _timed(_png, original)
+    rows.append(_lossless_row(name, None, "png", png, enc, original, scorer, n, LOSSLESS["png8"]))
+    clock.add("png", enc)
     if thumbs is not None:
         from .plots import thumbnail
 
         thumbs[(name, None)] = thumbnail(original)
-    lossy = {c: _Lossy(original, c) for c in _LOSSY}
+    def score(decoded: np.ndarray) -> float:
+        return scorer.one(metric, decoded)
+
+    trials = {c.name: Trials(c, original, score) for c in lossy}
     kmc_rows = []
-    packed = get_coder("packed")
     for k in ks:
+        start = time.perf_counter()
         q, enc = _timed(codec.quantize, original, k, seed)
-        data, pack = _timed(q.to_bytes, packed.id)
-        decoded, dec = _timed(codec.decode, data)
-        m = mse(decoded, original)
-        kmc = Row(name, k, "kmc", len(data), 8 * len(data) / n, None if m == 0 else psnr_from_mse(m),
-                  ssim(decoded, original) if want_ssim else None, enc + pack, dec,
-                  lossless="original" if m == 0 else None)
-        colors = len(q.palette)
-        kmc.extra = {
-            "colors": colors,
-            "formula_bits": 24 * colors + n * container.bits_for_colors(colors),
-            "ratio_raw": 3 * n / len(data),
-            "ratio_input": input_bytes / len(data),
-        }
-        rows.append(kmc)
+        coded = _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes)
+        clock.add("kmc", time.perf_counter() - start)
+        rows.extend(coded)
+        kmc = coded[0]
         kmc_rows.append(kmc)
-        for other in coders():
-            if other is packed:
-                continue  # its file is the "kmc" row above
-            coded, pack1 = _timed(q.to_bytes, other.id)
-            decoded1, dec1 = _timed(codec.decode, coded)
-            if not np.array_equal(decoded1, decoded):
-                raise AssertionError(f"the {other.name} coder did not reproduce the packed coder's pixels")
-            row = Row(name, k, other.compare_row, len(coded), 8 * len(coded) / n, kmc.psnr, kmc.ssim,
-                      enc + pack1, dec1, lossless=kmc.lossless)
-            row.extra = {"colors": colors, "ratio_packed": len(coded) / len(data)}
-            rows.append(row)
-        quantized = np.ascontiguousarray(decoded)
+        quantized = np.ascontiguousarray(q.palette[q.indices])
         if thumbs is not None:
             thumbs[(name, k)] = thumbnail(quantized)
-        pim = Image.fromarray(q.indices.astype(np.uint8), "P") if colors <= 256 else None
-        if pim is not None:
-            pim.putpalette(q.palette.tobytes())
-            data8, enc8 = _timed(_save, pim, "PNG", optimize=True)
-            rows.append(_lossless_row(name, k, "png8", data8, enc8, quantized, original, n, want_ssim, "PNG"))
-            gif, encg = _timed(_save, pim, "GIF", optimize=True)
-            rows.append(_lossless_row(name, k, "gif", gif, encg, quantized, original, n, want_ssim, "GIF"))
-        else:
-            data8, enc8 = _timed(_save, Image.fromarray(quantized), "PNG", optimize=True)
-            row = _lossless_row(name, k, "png8", data8, enc8, quantized, original, n, want_ssim, "PNG")
-            row.note = "more than 256 colours: RGB PNG"
+        for c in lossless:
+            if c.name == "gif" and len(q.palette) > 256:
+                continue
+            start = time.perf_counter()
+            (data, note), enc = _timed(c.encode, quantized, q.palette, q.indices)
+            row = _lossless_row(name, k, c.name, data, enc, quantized, scorer, n, c, same_as=kmc)
+            row.note = note
             rows.append(row)
-        webp, encw = _timed(_save, Image.fromarray(quantized), "WEBP", lossless=True, quality=100, method=6)
-        rows.append(_lossless_row(name, k, "webp-lossless", webp, encw, quantized, original, n, want_ssim, "WebP"))
-        for codec_name, coder in lossy.items():
-            quality = coder.closest_size(len(data))
-            rows.append(coder.row(name, f"{codec_name}@size", k, quality, n, want_ssim))
-            if kmc.psnr is None:
-                continue  # lossless .kmc: no lossy setting matches its quality
-            quality, reached = coder.lowest_reaching(kmc.psnr)
-            note = "" if reached else "best quality stays below the .kmc PSNR"
-            rows.append(coder.row(name, f"{codec_name}@psnr", k, quality, n, want_ssim, note))
+            clock.add(c.name, time.perf_counter() - start)
+        for rival in lossy:
+            t = trials[rival.name]
+            start = time.perf_counter()
+            for target in coded:
+                match = closest_size(t, target.bytes)
+                rows.append(_matched_row(name, k, f"{rival.name}@size", t, match, scorer, n, target.method))
+            target_value = kmc.metric(metric)
+            if not (kmc.lossless or (metric == "ssimulacra2" and target_value == 100.0)):
+                match = smallest_reaching(t, target_value, _UNITS[metric])
+                rows.append(_matched_row(name, k, f"{rival.name}@{metric}", t, match, scorer, n, kmc.method))
+            clock.add(rival.name, time.perf_counter() - start)
         if progress is not None:
             progress.update(1)
-    knee = elbow([r.k for r in kmc_rows], [r.psnr if r.psnr is not None else math.inf for r in kmc_rows])
+            slow = clock.slowest()
+            if slow is not None:
+                progress.set_postfix_str(f"slowest: {slow[0]} {100 * slow[2]:.0f}% of the time", refresh=False)
+    knee = elbow([r.k for r in kmc_rows], [r.metric("psnr") for r in kmc_rows])
     for r in kmc_rows:
         r.extra["elbow"] = r.k == knee
     return rows
 
 
+def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
+    """One row per kmc coder, the packed one first, each on its real file."""
+    packed = get_coder("packed")
+    data, pack = _timed(q.to_bytes, packed.id)
+    decoded, dec = _timed(codec.decode, data)
+    scores = scorer.all(decoded)
+    colors = len(q.palette)
+    kmc = Row(name, k, packed.compare_row, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"],
+              enc + pack, dec, ssimulacra2=scores["ssimulacra2"],
+              lossless="original" if scores["psnr"] is None else None)
+    kmc.extra = {
+        "colors": colors,
+        "formula_bits": 24 * colors + n * container.bits_for_colors(colors),
+        "ratio_raw": 3 * n / len(data),
+        "ratio_input": input_bytes / len(data),
+    }
+    rows = [kmc]
+    for other in coders():
+        if other is packed:
+            continue
+        coded, pack1 = _timed(q.to_bytes, other.id)
+        decoded1, dec1 = _timed(codec.decode, coded)
+        if not np.array_equal(decoded1, decoded):
+            raise AssertionError(f"the {other.name} coder did not reproduce the packed coder's pixels")
+        row = Row(name, k, other.compare_row, len(coded), 8 * len(coded) / n, kmc.psnr, kmc.ssim,
+                  enc + pack1, dec1, ssimulacra2=kmc.ssimulacra2, lossless=kmc.lossless)
+        row.extra = {"colors": colors, "ratio_packed": len(coded) / len(data)}
+        rows.append(row)
+    return rows
+
+
+def _lossless_row(name, k, method, data, enc, reference, scorer, n, c: LosslessCodec,
+                  same_as: Row | None = None) -> Row:
+    decoded, dec = _timed(c.decode, data)
+    if not np.array_equal(decoded, reference):
+        raise AssertionError(f"{method} did not reproduce its input exactly")
+    if same_as is not None:  # the kmc row's pixels: its scores
+        scores = {"psnr": same_as.psnr, "ssim": same_as.ssim, "ssimulacra2": same_as.ssimulacra2}
+    else:
+        scores = scorer.all(decoded)
+    return Row(name, k, method, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"], enc, dec,
+               ssimulacra2=scores["ssimulacra2"],
+               lossless="original" if same_as is None or same_as.lossless else "quantized",
+               settings=dict(c.settings) or None)
+
+
+def _matched_row(name, k, method, trials: Trials, match, scorer, n, against: str) -> Row:
+    data, enc = trials.file(match.ladder, match.quality)
+    decoded, dec = _timed(trials.codec.decode, data)
+    scores = scorer.all(decoded)
+    return Row(name, k, method, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"], enc, dec,
+               ssimulacra2=scores["ssimulacra2"], quality=match.quality, note=match.note,
+               against=against, settings=trials.settings(match))
+
+
 def compare(images, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progress: bool = False,
-            thumbs: dict | None = None) -> list[Row]:
-    """Rows for every image and K; ``progress`` shows a tqdm bar on stderr."""
+            thumbs: dict | None = None, *, metric: str = "psnr", want_ssimulacra2: bool = True,
+            codecs: Iterable[str] = FAMILIES) -> list[Row]:
+    """Rows for every image and K.
+
+    Parameters
+    ----------
+    images : sequence of paths
+    ks : sequence of int, default :data:`DEFAULT_KS`
+    seed : int, default 0
+    want_ssim, want_ssimulacra2 : bool, default True
+        Compute these metrics for every row (each costs time on big images).
+    progress : bool, default False
+        Show a tqdm bar on stderr, with the method that takes the most time.
+    thumbs : dict, optional
+        Filled with thumbnails for :func:`kmcodec.plots.comparison_figure`.
+    metric : {"psnr", "ssim", "ssimulacra2"}, default "psnr"
+        What the equal-quality rows match: ``CODEC@METRIC``.
+    codecs : iterable of str, default all of :data:`kmcodec.rivals.FAMILIES`
+        The codecs to compare with; those whose library is absent are left
+        out with a logged note.
+
+    Returns
+    -------
+    list of Row
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric {metric!r} is none of {', '.join(METRICS)}")
+    if (metric == "ssim" and not want_ssim) or (metric == "ssimulacra2" and not want_ssimulacra2):
+        raise ValueError(f"the rows are matched on {metric}, which is switched off")
+    codecs = list(codecs)
+    unknown = sorted(set(codecs) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"unknown codec {unknown[0]!r}: use {', '.join(FAMILIES)}")
+    for note in available_codecs(codecs)[2]:
+        _log.warning("%s", note)
+    clock = _Clock()
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(images) * len(ks), unit="K", desc="kmc compare")
     try:
-        return [row for path in images for row in compare_one(path, ks, seed, want_ssim, bar, thumbs)]
+        rows = [row for path in images
+                for row in compare_one(path, ks, seed, want_ssim, bar, thumbs, metric=metric,
+                                       want_ssimulacra2=want_ssimulacra2, codecs=codecs, clock=clock)]
     finally:
         if bar is not None:
             bar.close()
+    slow = clock.note()
+    if slow:
+        _log.warning("%s", slow)
+    return rows
 
 
 def elbow(ks, psnrs) -> int | None:
@@ -300,74 +380,3 @@ def elbow(ks, psnrs) -> int | None:
     gap = yn - chord
     best = int(np.argmax(gap))
     return int(ks[best]) if gap[best] > 0 else None
-
-
-# --- output -------------------------------------------------------------------
-
-
-def write_json(rows, fh) -> None:
-    import json
-
-    json.dump([r.to_dict() for r in rows], fh, indent=1)
-    fh.write("\n")
-
-
-def write_csv(rows, fh) -> None:
-    import csv
-
-    dicts = [r.to_dict() for r in rows]
-    keys = list(JSON_KEYS) + sorted({k for d in dicts for k in d} - set(JSON_KEYS))
-    writer = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    for d in dicts:
-        writer.writerow({k: "" if d.get(k) is None else d.get(k) for k in keys})
-
-
-def format_table(rows) -> str:
-    """An aligned text table; ``*`` marks the best value of each (image, K) group.
-
-    Best: fewest bytes, highest PSNR, highest SSIM.  The png row (the
-    original, losslessly) stands alone at the top of each image.
-    """
-    header = ["image", "K", "method", "bytes", "bits/px", "x raw", "PSNR dB", "SSIM",
-              "enc s", "dec s", "note"]
-    lines = []
-    groups: dict = {}
-    for r in rows:
-        groups.setdefault((r.image, r.k), []).append(r)
-    for (image, k), group in groups.items():
-        fewest = min(r.bytes for r in group)
-        finite = [r.psnr if r.psnr is not None else math.inf for r in group]
-        best_psnr = max(finite)
-        ssims = [r.ssim for r in group if r.ssim is not None and not math.isnan(r.ssim)]
-        best_ssim = max(ssims) if ssims else None
-        several = len(group) > 1
-        for r in group:
-            p = r.psnr if r.psnr is not None else math.inf
-
-            def mark(hit: bool, several: bool = several) -> str:
-                return "*" if hit and several else " "
-
-            notes = []
-            if r.lossless:
-                notes.append(f"lossless ({r.lossless} pixels)")
-            if r.quality is not None:
-                notes.append(f"quality {r.quality}")
-            if r.extra.get("elbow"):
-                notes.append("<- elbow")
-            if r.note:
-                notes.append(r.note)
-            lines.append([
-                os.path.basename(image), "-" if k is None else str(k), r.method,
-                f"{r.bytes:,}{mark(r.bytes == fewest)}", f"{r.bpp:.3f}",
-                f"{24 / r.bpp:.1f}", ("inf" if math.isinf(p) else f"{p:.2f}") + mark(p == best_psnr),
-                "-" if r.ssim is None else f"{r.ssim:.4f}" + mark(r.ssim == best_ssim),
-                f"{r.encode_s:.3f}", f"{r.decode_s:.3f}", "; ".join(notes),
-            ])
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    left = {0, 2, 10}
-    fmt = "  ".join(f"{{:{'<' if i in left else '>'}{w}}}" for i, w in enumerate(widths))
-    out = [fmt.format(*header)] + [fmt.format(*line) for line in lines]
-    out.append("* best in its (image, K) group: fewest bytes, highest PSNR, highest SSIM. "
-               "x raw: compression ratio against 24-bit RGB.")
-    return "\n".join(line.rstrip() for line in out)

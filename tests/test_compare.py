@@ -13,7 +13,10 @@ from PIL import Image
 
 import kmcodec
 from kmcodec import compare as cmp
+from kmcodec import metrics
+from kmcodec.metrics import psnr
 from kmcodec.cli import main
+from kmcodec.rivals import LOSSY
 
 pytest.importorskip("skimage")
 from skimage.metrics import structural_similarity
@@ -34,17 +37,35 @@ def rows(photo):
     return cmp.compare([photo], ks=(4, 16), seed=0)
 
 
-def by(rows, method, k):
-    return next(r for r in rows if r.method == method and r.k == k)
+def by(rows, method, k, against=None):
+    return next(r for r in rows if r.method == method and r.k == k and (against is None or r.against == against))
+
+
+def _has(module):
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+JXL = _has("pillow_jxl")
+AVIF = LOSSY["avif"].missing() is None
 
 
 def test_methods_present(rows):
     methods = {(r.method, r.k) for r in rows}
     assert ("png", None) in methods
+    lossy = ["jpeg", "webp"] + (["jxl"] if JXL else []) + (["avif"] if AVIF else [])
     for k in (4, 16):
-        for m in ("kmc", "kmc-entropy", "png8", "gif", "webp-lossless", "jpeg@size", "webp@size",
-                  "jpeg@psnr", "webp@psnr"):
+        for m in ("kmc", "kmc-entropy", "png8", "gif", "webp-lossless", *[f"{c}@psnr" for c in lossy]):
             assert (m, k) in methods
+        if JXL:
+            assert ("jxl-lossless", k) in methods
+        for c in lossy:
+            # One equal-size row against each kmc coder's file.
+            assert {r.against for r in rows if r.method == f"{c}@size" and r.k == k} == {"kmc", "kmc-entropy"}
+            assert by(rows, f"{c}@psnr", k).against == "kmc"
 
 
 def test_kmc_row_is_the_real_file(rows, photo):
@@ -89,32 +110,153 @@ def test_lossless_rows_reproduce_their_pixels(rows):
     assert png.lossless == "original" and png.psnr is None and png.to_dict()["psnr"] is None
 
 
-def test_size_match_is_within_the_search_tolerance(rows, photo):
+def _jpeg(original, settings, quality=None):
+    params = dict(settings)
+    params["quality"] = quality if quality is not None else params["quality"]
+    buf = io.BytesIO()
+    Image.fromarray(original).save(buf, format="JPEG", **params)
+    return buf.getvalue()
+
+
+def test_size_match_is_within_one_quality_step(rows, photo):
     original = np.asarray(Image.open(photo).convert("RGB"))
     for k in (4, 16):
-        target = by(rows, "kmc", k).bytes
-        row = by(rows, "jpeg@size", k)
-        sizes = {}
-        for q in (row.quality - 1, row.quality, row.quality + 1):
-            if 1 <= q <= 100:
-                buf = io.BytesIO()
-                Image.fromarray(original).save(buf, format="JPEG", quality=q, optimize=True)
-                sizes[q] = len(buf.getvalue())
-        assert sizes[row.quality] == row.bytes
-        # No neighbouring quality is closer to the .kmc size.
-        assert all(abs(s - target) >= abs(row.bytes - target) for s in sizes.values())
+        for against in ("kmc", "kmc-entropy"):
+            target = by(rows, against, k).bytes
+            row = by(rows, "jpeg@size", k, against)
+            assert row.settings["quality"] == row.quality and row.settings["optimize"] is True
+            assert row.settings["subsampling"] in ("4:4:4", "4:2:0")
+            sizes = {q: len(_jpeg(original, row.settings, q)) for q in (row.quality - 1, row.quality,
+                                                                         row.quality + 1) if 1 <= q <= 100}
+            assert sizes[row.quality] == row.bytes
+            if row.note:
+                assert row.note.startswith(("cannot reach", "cannot get down"))
+                continue
+            # The target lies within one quality step, and no neighbour is closer.
+            assert min(sizes.values()) <= target <= max(sizes.values())
+            assert all(abs(s - target) >= abs(row.bytes - target) for s in sizes.values())
 
 
-def test_psnr_match_is_the_lowest_quality_reaching(rows, photo):
-    original = np.asarray(Image.open(photo).convert("RGB")).astype(np.float64)
+def test_size_match_that_cannot_reach_says_so_with_the_largest_size(photo):
+    from kmcodec.matching import Trials, closest_size
+
+    original = np.asarray(Image.open(photo).convert("RGB"))
+    trials = Trials(LOSSY["jpeg"], original, lambda d: 0.0)
+    match = closest_size(trials, 10**8)
+    largest = max(len(_jpeg(original, {"optimize": True, **ladder}, 100)) for ladder in trials.ladders)
+    assert not match.reached and match.quality == 100
+    assert match.note == f"cannot reach 100,000,000 bytes: the largest file is {largest:,} bytes"
+
+
+def test_psnr_match_is_the_smallest_file_reaching_over_every_ladder(rows, photo):
+    original = np.asarray(Image.open(photo).convert("RGB"))
+
+    def reached(data):
+        return psnr(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), original)
+
     for k in (4, 16):
+        target = by(rows, "kmc", k).psnr
         row = by(rows, "jpeg@psnr", k)
-        assert row.psnr >= by(rows, "kmc", k).psnr
-        if row.quality > 1:
-            buf = io.BytesIO()
-            Image.fromarray(original.astype(np.uint8)).save(buf, format="JPEG", quality=row.quality - 1, optimize=True)
-            worse = np.asarray(Image.open(buf).convert("RGB")).astype(np.float64)
-            assert 10 * math.log10(255**2 / np.mean((worse - original) ** 2)) < by(rows, "kmc", k).psnr
+        assert row.psnr >= target and reached(_jpeg(original, row.settings)) == row.psnr
+        if row.quality > 1:  # the quality below does not reach
+            assert reached(_jpeg(original, row.settings, row.quality - 1)) < target
+        # No ladder reaches the target with a smaller file.
+        for sub in ("4:4:4", "4:2:0"):
+            for progressive in (False, True):
+                settings = {"optimize": True, "subsampling": sub, "progressive": progressive}
+                for q in range(1, 101):
+                    data = _jpeg(original, settings, q)
+                    if reached(data) >= target:
+                        assert len(data) >= row.bytes
+                        break
+
+
+def test_jpeg_at_444_is_chosen_when_420_cannot_reach(tmp_path):
+    # One-pixel stripes of saturated red and blue, which 4:2:0 chroma
+    # averages away, on a faint brightness ramp so that K = 4 is not lossless.
+    y, x = np.mgrid[0:48, 0:64]
+    stripes = np.where((x % 2 == 0)[..., None], [220, 30, 40], [30, 60, 220])
+    rgb = np.clip(stripes + (x + y)[..., None] // 16, 0, 255).astype(np.uint8)
+    path = tmp_path / "stripes.png"
+    Image.fromarray(rgb).save(path)
+    rows = cmp.compare([path], ks=(4,), want_ssim=False, want_ssimulacra2=False, codecs=["jpeg"])
+    target = by(rows, "kmc", 4).psnr
+    row = by(rows, "jpeg@psnr", 4)
+    assert row.settings["subsampling"] == "4:4:4" and row.psnr >= target and not row.note
+    best420 = psnr(np.asarray(Image.open(io.BytesIO(_jpeg(rgb, {"subsampling": "4:2:0"}, 100)))), rgb)
+    assert best420 < target
+
+
+def test_ssimulacra2_is_100_for_identical_images_and_lower_when_degraded(photo):
+    original = np.asarray(Image.open(photo).convert("RGB"))
+    assert metrics.ssimulacra2(original, original.copy()) == 100.0
+    rng = np.random.default_rng(0)
+    scores = []
+    for sigma in (2, 8, 24):
+        noisy = np.clip(original + rng.normal(0, sigma, original.shape), 0, 255).astype(np.uint8)
+        scores.append(metrics.ssimulacra2(original, noisy))
+    assert 100 > scores[0] > scores[1] > scores[2]
+    blurred = np.asarray(Image.fromarray(original).resize((25, 17)).resize(original.shape[1::-1]))
+    assert metrics.ssimulacra2(original, blurred) < 70
+    assert math.isnan(metrics.ssimulacra2(original[:5, :5], original[:5, :5] // 2))
+
+
+def test_every_row_has_ssimulacra2_and_matched_rows_say_what_they_matched(rows):
+    for r in rows:
+        d = r.to_dict()
+        assert set(cmp.JSON_KEYS) <= set(d)
+        assert isinstance(d["ssimulacra2"], float) and d["ssimulacra2"] <= 100
+        if "@" in r.method:
+            assert d["against"] in ("kmc", "kmc-entropy") and d["settings"]["quality"] == r.quality
+        else:
+            assert d["against"] is None
+    for k in (4, 16):  # the same pixels score the same
+        kmc = by(rows, "kmc", k)
+        assert by(rows, "png8", k).ssimulacra2 == by(rows, "kmc-entropy", k).ssimulacra2 == kmc.ssimulacra2 < 100
+
+
+def test_metric_ssimulacra2_names_and_matches_its_rows(photo):
+    rows = cmp.compare([photo], ks=(8,), want_ssim=False, metric="ssimulacra2", codecs=["jpeg"])
+    target = by(rows, "kmc", 8).ssimulacra2
+    row = by(rows, "jpeg@ssimulacra2", 8)
+    assert row.against == "kmc" and row.ssimulacra2 >= target
+    assert not any(r.method == "jpeg@psnr" for r in rows)
+    with pytest.raises(ValueError, match="switched off"):
+        cmp.compare([photo], ks=(8,), metric="ssimulacra2", want_ssimulacra2=False)
+    with pytest.raises(ValueError, match="metric 'butteraugli' is none of psnr, ssim, ssimulacra2"):
+        cmp.compare([photo], ks=(8,), metric="butteraugli")
+
+
+def test_absent_codec_libraries_are_skipped_with_a_note(photo, monkeypatch, caplog):
+    import sys
+
+    from PIL import features
+
+    monkeypatch.setitem(sys.modules, "pillow_jxl", None)  # import pillow_jxl now fails
+    real_check = features.check
+    monkeypatch.setattr(features, "check", lambda name: False if name == "avif" else real_check(name))
+    with caplog.at_level("WARNING", logger="kmcodec"):
+        rows = cmp.compare([photo], ks=(4,), want_ssim=False, want_ssimulacra2=False,
+                           codecs=["png", "jpeg", "jxl", "avif"])
+    methods = {r.method for r in rows}
+    assert not any(m.startswith(("jxl", "avif")) for m in methods)
+    assert {"jpeg@size", "jpeg@psnr", "png8"} <= methods
+    notes = [rec.getMessage() for rec in caplog.records]
+    assert any(n.startswith("JPEG XL rows skipped: pillow-jxl-plugin is not installed") for n in notes)
+    assert any(n.startswith("AVIF rows skipped: Pillow") for n in notes)
+
+
+@pytest.mark.skipif(not JXL, reason="pillow-jxl-plugin is not installed")
+def test_jxl_rows_are_real_files(rows, photo):
+    from PIL import Image as PILImage
+
+    original = np.asarray(Image.open(photo).convert("RGB"))
+    lossless = by(rows, "jxl-lossless", 16)
+    assert lossless.lossless == "quantized" and lossless.settings == {"lossless": True, "effort": 9}
+    row = by(rows, "jxl@psnr", 16)
+    buf = io.BytesIO()
+    PILImage.fromarray(original).save(buf, format="JXL", quality=row.quality, effort=7)
+    assert len(buf.getvalue()) == row.bytes
 
 
 def test_elbow():
@@ -139,11 +281,30 @@ def test_cli_outputs(tmp_path, photo, capsys):
     assert kmc16["bytes"] == len(kmcodec.encode(photo, k=16, seed=0))
     table = list(csv.DictReader(c.open()))
     assert len(table) == len(data) and table[0]["method"] == data[0]["method"]
+    for line, obj in zip(table, data):  # settings: a JSON object in a CSV cell
+        assert (json.loads(line["settings"]) if line["settings"] else None) == obj["settings"]
+        assert line["against"] == (obj["against"] or "")
     assert Image.open(p).format == "PNG" and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Existing outputs are kept without -f.
     before = j.read_bytes()
     assert main(["compare", str(photo), "-k", "4", "--json", str(j)]) == 1
     assert j.read_bytes() == before
+
+
+def test_cli_metric_and_codecs(tmp_path, photo, capsys):
+    j = tmp_path / "r.json"
+    assert main(["compare", str(photo), "-k", "4", "--codecs", "jpeg", "--metric", "ssim",
+                 "--no-ssimulacra2", "--json", str(j)]) == 0
+    out = capsys.readouterr().out
+    assert "jpeg@ssim " in out and "webp" not in out.split("codecs:")[0]
+    assert "at equal SSIM" in out and "codecs: Pillow" in out
+    data = json.loads(j.read_text())
+    assert {o["method"] for o in data} == {"png", "kmc", "kmc-entropy", "jpeg@size", "jpeg@ssim"}
+    assert all(o["ssimulacra2"] is None for o in data)
+    assert main(["compare", str(photo), "--metric", "ssim", "--no-ssim"]) == 2
+    assert "--metric ssim matches on the metric --no-ssim switches off" in capsys.readouterr().err
+    assert main(["compare", str(photo), "--codecs", "jpeg,bmp"]) == 2
+    assert "--codecs names 'bmp'; use some of png,gif,jpeg,webp,jxl,avif" in capsys.readouterr().err
 
 
 def test_plot_commands(tmp_path, photo):
@@ -180,3 +341,38 @@ def test_few_colour_graphic_is_lossless_and_png8_is_smaller(tmp_path):
     kmc = by(rows, "kmc", 8)
     assert kmc.lossless == "original" and kmc.psnr is None
     assert not any(r.method.endswith("@psnr") for r in rows)
+
+
+def test_the_clock_names_a_codec_that_takes_over_half_the_time():
+    clock = cmp._Clock()
+    assert clock.note() is None
+    clock.add("kmc", 9.0)  # kmc itself is never the one to leave out
+    assert clock.slowest() is None and clock.note() is None
+    clock.add("jpeg", 1.0)
+    clock.add("webp-lossless", 10.0)
+    assert clock.slowest() == ("webp-lossless", 10.0, 0.5) and clock.note() is None
+    clock.add("webp-lossless", 1.0)
+    assert clock.note() == "webp-lossless took 11.0 s, 52% of the run's time (--codecs leaves codecs out)"
+
+
+def test_a_codec_that_dominates_the_run_time_is_named(photo, monkeypatch, caplog):
+    import time
+
+    from kmcodec.rivals import LOSSLESS
+
+    gif = LOSSLESS["gif"]
+    real = gif.encode
+
+    def slow(*args):
+        time.sleep(0.5)
+        return real(*args)
+
+    monkeypatch.setattr(gif, "encode", slow)
+    # k-means takes the time it takes; quantise once, so that the run's time is the GIF's.
+    done = {k: cmp.codec.quantize(np.asarray(Image.open(photo).convert("RGB")), k, 0) for k in (2, 4)}
+    monkeypatch.setattr(cmp.codec, "quantize", lambda rgb, k, seed: done[k])
+    kmcodec.decode(done[2].to_bytes("entropy"))  # and load the compiled entropy coder before the clock runs
+    with caplog.at_level("WARNING", logger="kmcodec"):
+        cmp.compare([photo], ks=(2, 4), want_ssim=False, want_ssimulacra2=False, codecs=["gif"])
+    notes = [rec.getMessage() for rec in caplog.records]
+    assert any(n.startswith("gif took ") and "of the run's time" in n for n in notes), notes
