@@ -17,7 +17,6 @@ External tools that are missing are reported and skipped.
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import subprocess
 import sys
@@ -31,54 +30,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import PHOTOS, ROOT, format_table, machine, tiled
+from common import PHOTOS, format_table, images, machine, tiled
 
 import kmcodec
-from kmcodec.images import to_rgb_array
 
 KS = (16, 64, 256)
-
-
-def images() -> dict[str, np.ndarray]:
-    """Photographs and few-colour graphics; the last two are drawn here."""
-    out = {p.stem: to_rgb_array(p) for p in sorted((ROOT / "samples").glob("*.*")) if p.suffix in (".png", ".jpg")}
-    try:
-        import sklearn.datasets
-
-        for name in ("china.jpg", "flower.jpg"):
-            out[name[:-4]] = np.asarray(sklearn.datasets.load_sample_image(name))
-    except Exception as exc:
-        print(f"note: scikit-learn sample images skipped ({exc})")
-    try:
-        import warnings
-
-        import skimage.data
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out["logo"] = to_rgb_array(Image.fromarray(skimage.data.logo()))
-    except Exception as exc:
-        print(f"note: scikit-image logo skipped ({exc})")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
-        x = np.linspace(0, 10, 200)
-        for i in range(4):
-            ax.plot(x, np.sin(x + i) * (i + 1), label=f"series {i}")
-        ax.legend()
-        ax.set_title("a line chart")
-        ax.grid(True)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        plt.close(fig)
-        out["chart"] = to_rgb_array(Image.open(buf))
-    except Exception as exc:
-        print(f"note: matplotlib chart skipped ({exc})")
-    return out
 
 
 def _tool(argv, src: Path, dst: Path) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -110,3 +111,47 @@ def format_table(header: list[str], rows: list[list[str]], markdown: bool = Fals
 
 def write_markdown(path, header, rows) -> None:
     path.write_text(f"machine: {machine()}\n\n" + format_table(header, rows, markdown=True) + "\n")
+
+
+def images() -> dict[str, np.ndarray]:
+    """The bundled samples, two photographs of scikit-learn's, and two graphics: a logo and a chart drawn here."""
+    from kmcodec.images import to_rgb_array
+
+    out = {p.stem: to_rgb_array(p) for p in sorted((ROOT / "samples").glob("*.*")) if p.suffix in (".png", ".jpg")}
+    try:
+        import sklearn.datasets
+
+        for name in ("china.jpg", "flower.jpg"):
+            out[name[:-4]] = np.asarray(sklearn.datasets.load_sample_image(name))
+    except Exception as exc:
+        print(f"note: scikit-learn sample images skipped ({exc})")
+    try:
+        import warnings
+
+        import skimage.data
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out["logo"] = to_rgb_array(Image.fromarray(skimage.data.logo()))
+    except Exception as exc:
+        print(f"note: scikit-image logo skipped ({exc})")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+        x = np.linspace(0, 10, 200)
+        for i in range(4):
+            ax.plot(x, np.sin(x + i) * (i + 1), label=f"series {i}")
+        ax.legend()
+        ax.set_title("a line chart")
+        ax.grid(True)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        out["chart"] = to_rgb_array(Image.open(buf))
+    except Exception as exc:
+        print(f"note: matplotlib chart skipped ({exc})")
+    return out
