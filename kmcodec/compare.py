@@ -52,6 +52,8 @@ __all__ = ["Row", "compare", "compare_one", "elbow", "available_codecs", "DEFAUL
 DEFAULT_KS = (2, 4, 8, 16, 32, 64, 128, 256)
 JSON_KEYS = ("image", "k", "method", "bytes", "bpp", "psnr", "ssim", "ssimulacra2", "encode_s", "decode_s")
 _UNITS = {"psnr": " dB", "ssim": " SSIM", "ssimulacra2": " SSIMULACRA2"}
+_METRIC_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
+_PERFECT = {"psnr": math.inf, "ssim": 1.0, "ssimulacra2": 100.0}  # what an exact copy scores
 _log = logging.getLogger(__name__)
 
 
@@ -200,10 +202,14 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
         from .plots import thumbnail
 
         thumbs[(name, None)] = thumbnail(original)
+
     def score(decoded: np.ndarray) -> float:
         return scorer.one(metric, decoded)
 
-    trials = {c.name: Trials(c, original, score) for c in lossy}
+    # PSNR costs a decode and a subtraction: read it at every setting.
+    trials = {c.name: Trials(c, original, score, exhaustive=metric == "psnr") for c in lossy}
+    matched: dict = {}  # (codec, ladder, quality) -> row scores, for files matched twice
+    broken: set[str] = set()  # codecs that failed on this image
     kmc_rows = []
     for k in ks:
         start = time.perf_counter()
@@ -217,24 +223,36 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
         if thumbs is not None:
             thumbs[(name, k)] = thumbnail(quantized)
         for c in lossless:
-            if c.name == "gif" and len(q.palette) > 256:
+            if c.name in broken or (c.name == "gif" and len(q.palette) > 256):
                 continue
             start = time.perf_counter()
-            (data, note), enc = _timed(c.encode, quantized, q.palette, q.indices)
+            try:
+                (data, note), enc = _timed(c.encode, quantized, q.palette, q.indices)
+            except (ValueError, OSError, RuntimeError) as exc:
+                _give_up(name, c.name, exc, broken)
+                continue
             row = _lossless_row(name, k, c.name, data, enc, quantized, scorer, n, c, same_as=kmc)
             row.note = note
             rows.append(row)
             clock.add(c.name, time.perf_counter() - start)
+        target_value = kmc.metric(metric)
+        if not math.isfinite(target_value) and not kmc.lossless:
+            kmc.note = f"no @{metric} rows: {_METRIC_NAMES[metric]} is undefined on an image this small"
         for rival in lossy:
+            if rival.name in broken:
+                continue
             t = trials[rival.name]
             start = time.perf_counter()
-            for target in coded:
-                match = closest_size(t, target.bytes)
-                rows.append(_matched_row(name, k, f"{rival.name}@size", t, match, scorer, n, target.method))
-            target_value = kmc.metric(metric)
-            if not (kmc.lossless or (metric == "ssimulacra2" and target_value == 100.0)):
-                match = smallest_reaching(t, target_value, _UNITS[metric])
-                rows.append(_matched_row(name, k, f"{rival.name}@{metric}", t, match, scorer, n, kmc.method))
+            try:
+                found = [(f"{rival.name}@size", closest_size(t, target.bytes), target.method) for target in coded]
+                if math.isfinite(target_value) and not kmc.lossless and target_value < _PERFECT[metric]:
+                    match = smallest_reaching(t, target_value, _UNITS[metric])
+                    found.append((f"{rival.name}@{metric}", match, kmc.method))
+            except (ValueError, OSError, RuntimeError) as exc:
+                _give_up(name, rival.name, exc, broken)
+                continue
+            rows += [_matched_row(name, k, method, t, match, scorer, n, against, matched)
+                     for method, match, against in found]
             clock.add(rival.name, time.perf_counter() - start)
         if progress is not None:
             progress.update(1)
@@ -245,6 +263,12 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
     for r in kmc_rows:
         r.extra["elbow"] = r.k == knee
     return rows
+
+
+def _give_up(name: str, method: str, exc: Exception, broken: set[str]) -> None:
+    """Leave out a codec that failed on this image (an image past its size limit, say), saying why."""
+    broken.add(method)
+    _log.warning("%s: %s rows left out: %s", os.path.basename(name), method, str(exc).strip() or type(exc).__name__)
 
 
 def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
@@ -293,10 +317,13 @@ def _lossless_row(name, k, method, data, enc, reference, scorer, n, c: LosslessC
                settings=dict(c.settings) or None)
 
 
-def _matched_row(name, k, method, trials: Trials, match, scorer, n, against: str) -> Row:
+def _matched_row(name, k, method, trials: Trials, match, scorer, n, against: str, matched: dict) -> Row:
     data, enc = trials.file(match.ladder, match.quality)
     decoded, dec = _timed(trials.codec.decode, data)
-    scores = scorer.all(decoded)
+    key = (trials.codec.name, match.ladder, match.quality)
+    if key not in matched:
+        matched[key] = scorer.all(decoded)
+    scores = matched[key]
     return Row(name, k, method, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"], enc, dec,
                ssimulacra2=scores["ssimulacra2"], quality=match.quality, note=match.note,
                against=against, settings=trials.settings(match))

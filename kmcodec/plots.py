@@ -124,6 +124,8 @@ def _metric_value(row, metric: str) -> float | None:
     value = getattr(row, metric, None)
     if value is not None and math.isfinite(value):
         return float(value)
+    if value is not None and math.isnan(value):
+        return None  # undefined (SSIMULACRA2 below 8x8 pixels), not perfect
     exact = value is not None or metric == "psnr" or getattr(row, "lossless", None) == "original"
     return _PERFECT.get(metric, math.inf) if exact else None
 

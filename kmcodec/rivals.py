@@ -57,12 +57,16 @@ class LossyCodec:
         What ``kmc compare --codecs`` calls it.
     qualities : range
         The quality settings of every ladder, from worst to best.
+    scan_all : bool
+        Whether encoding is cheap enough to try every setting, not only
+        those near a bisection's answer (see :mod:`kmcodec.matching`).
     """
 
     name: ClassVar[str]
     family: ClassVar[str]
     format: ClassVar[str]
     qualities: ClassVar[range] = range(1, 101)
+    scan_all: ClassVar[bool] = True
 
     def missing(self) -> str | None:
         """Why this codec cannot run here, or None when it can."""
@@ -120,17 +124,21 @@ class Avif(LossyCodec):
     name = family = "avif"
     format = "AVIF"
     qualities = range(101)
+    scan_all = False  # 5-10x slower than the others; tests/test_compare.py checks the window finds the same
 
     def missing(self):
         if not features.check("avif"):
-            return f"AVIF rows skipped: Pillow {_distribution('pillow')} cannot write AVIF (Pillow 11.3 or later can)"
+            return (f"AVIF rows skipped: this Pillow ({_distribution('pillow')}) was built without libavif"
+                    " (Pillow's wheels have it from 11.3 on)")
         return None
 
     def ladders(self):
         return [{"subsampling": s} for s in ("4:4:4", "4:2:0")]
 
     def fixed(self):
-        return {"speed": 6}
+        # One thread: libaom's output depends on the thread count, and the
+        # same input and settings must give the same bytes on any machine.
+        return {"speed": 6, "max_threads": 1}
 
 
 def _jxl_missing() -> str | None:
@@ -156,8 +164,7 @@ class Jxl(LossyCodec):
         return {"effort": 7}
 
     def _params(self, ladder):
-        # One thread: libjxl's output does not depend on it, and the
-        # comparison's timings stay those of one core, like the others'.
+        # One thread, as for AVIF: timings of one core, like the others'.
         return {**self.fixed(), **ladder, "num_threads": 1}
 
 

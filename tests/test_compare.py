@@ -118,23 +118,34 @@ def _jpeg(original, settings, quality=None):
     return buf.getvalue()
 
 
-def test_size_match_is_within_one_quality_step(rows, photo):
+JPEG_LADDERS = [{"optimize": True, "subsampling": sub, "progressive": p}
+                for sub in ("4:4:4", "4:2:0") for p in (False, True)]
+
+
+def test_size_match_is_the_highest_quality_at_or_under_the_target(rows, photo):
     original = np.asarray(Image.open(photo).convert("RGB"))
+    checked = 0
     for k in (4, 16):
         for against in ("kmc", "kmc-entropy"):
             target = by(rows, against, k).bytes
             row = by(rows, "jpeg@size", k, against)
             assert row.settings["quality"] == row.quality and row.settings["optimize"] is True
             assert row.settings["subsampling"] in ("4:4:4", "4:2:0")
-            sizes = {q: len(_jpeg(original, row.settings, q)) for q in (row.quality - 1, row.quality,
-                                                                         row.quality + 1) if 1 <= q <= 100}
-            assert sizes[row.quality] == row.bytes
+            assert len(_jpeg(original, row.settings)) == row.bytes
             if row.note:
                 assert row.note.startswith(("cannot reach", "cannot get down"))
                 continue
-            # The target lies within one quality step, and no neighbour is closer.
-            assert min(sizes.values()) <= target <= max(sizes.values())
-            assert all(abs(s - target) >= abs(row.bytes - target) for s in sizes.values())
+            # Within one quality step: every quality above is over the target.
+            assert row.bytes <= target
+            assert all(len(_jpeg(original, row.settings, q)) > target for q in range(row.quality + 1, 101))
+            # No other ladder has a better-scoring file at its own such quality.
+            for ladder in JPEG_LADDERS:
+                fits = [q for q in range(1, 101) if len(_jpeg(original, ladder, q)) <= target]
+                if fits and any(len(_jpeg(original, ladder, q)) > target for q in range(1, 101)):
+                    data = _jpeg(original, ladder, max(fits))
+                    assert psnr(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), original) <= row.psnr
+            checked += 1
+    assert checked >= 2
 
 
 def test_size_match_that_cannot_reach_says_so_with_the_largest_size(photo):
@@ -143,12 +154,15 @@ def test_size_match_that_cannot_reach_says_so_with_the_largest_size(photo):
     original = np.asarray(Image.open(photo).convert("RGB"))
     trials = Trials(LOSSY["jpeg"], original, lambda d: 0.0)
     match = closest_size(trials, 10**8)
-    largest = max(len(_jpeg(original, {"optimize": True, **ladder}, 100)) for ladder in trials.ladders)
-    assert not match.reached and match.quality == 100
+    largest = max(len(_jpeg(original, ladder, q)) for ladder in JPEG_LADDERS for q in range(1, 101))
+    assert not match.reached and len(trials.file(match.ladder, match.quality)[0]) == largest
     assert match.note == f"cannot reach 100,000,000 bytes: the largest file is {largest:,} bytes"
+    match = closest_size(trials, 10)
+    smallest = min(len(_jpeg(original, ladder, q)) for ladder in JPEG_LADDERS for q in range(1, 101))
+    assert match.note == f"cannot get down to 10 bytes: the smallest file is {smallest:,} bytes"
 
 
-def test_psnr_match_is_the_smallest_file_reaching_over_every_ladder(rows, photo):
+def test_psnr_match_is_the_smallest_file_reaching_over_every_setting(rows, photo):
     original = np.asarray(Image.open(photo).convert("RGB"))
 
     def reached(data):
@@ -158,17 +172,34 @@ def test_psnr_match_is_the_smallest_file_reaching_over_every_ladder(rows, photo)
         target = by(rows, "kmc", k).psnr
         row = by(rows, "jpeg@psnr", k)
         assert row.psnr >= target and reached(_jpeg(original, row.settings)) == row.psnr
-        if row.quality > 1:  # the quality below does not reach
-            assert reached(_jpeg(original, row.settings, row.quality - 1)) < target
-        # No ladder reaches the target with a smaller file.
-        for sub in ("4:4:4", "4:2:0"):
-            for progressive in (False, True):
-                settings = {"optimize": True, "subsampling": sub, "progressive": progressive}
-                for q in range(1, 101):
-                    data = _jpeg(original, settings, q)
-                    if reached(data) >= target:
-                        assert len(data) >= row.bytes
-                        break
+        for ladder in JPEG_LADDERS:
+            for q in range(1, 101):
+                data = _jpeg(original, ladder, q)
+                if reached(data) >= target:
+                    assert len(data) >= row.bytes
+
+
+def test_jpeg_at_444_is_chosen_when_it_is_the_smallest_way_to_the_target(photo):
+    from kmcodec.matching import Trials, smallest_reaching
+
+    original = np.asarray(Image.open(photo).convert("RGB"))
+
+    def score(decoded):
+        return psnr(decoded, original)
+
+    # Just below the best 4:2:0 can do: 4:2:0 needs its top qualities, 4:4:4 far fewer bytes.
+    cap = max(score(np.asarray(Image.open(io.BytesIO(_jpeg(original, ladder, 100))).convert("RGB")))
+              for ladder in JPEG_LADDERS if ladder["subsampling"] == "4:2:0")
+    target = cap - 0.3
+    trials = Trials(LOSSY["jpeg"], original, score)
+    match = smallest_reaching(trials, target)
+    settings = trials.settings(match)
+    assert match.reached and settings["subsampling"] == "4:4:4"
+    size = len(trials.file(match.ladder, match.quality)[0])
+    smallest_420 = min(len(data) for ladder in JPEG_LADDERS if ladder["subsampling"] == "4:2:0"
+                       for data in (_jpeg(original, ladder, q) for q in range(1, 101))
+                       if score(np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))) >= target)
+    assert size < smallest_420
 
 
 def test_jpeg_at_444_is_chosen_when_420_cannot_reach(tmp_path):
@@ -183,6 +214,7 @@ def test_jpeg_at_444_is_chosen_when_420_cannot_reach(tmp_path):
     target = by(rows, "kmc", 4).psnr
     row = by(rows, "jpeg@psnr", 4)
     assert row.settings["subsampling"] == "4:4:4" and row.psnr >= target and not row.note
+    assert not any(r.note.startswith("never") for r in rows)
     best420 = psnr(np.asarray(Image.open(io.BytesIO(_jpeg(rgb, {"subsampling": "4:2:0"}, 100)))), rgb)
     assert best420 < target
 
@@ -243,7 +275,7 @@ def test_absent_codec_libraries_are_skipped_with_a_note(photo, monkeypatch, capl
     assert {"jpeg@size", "jpeg@psnr", "png8"} <= methods
     notes = [rec.getMessage() for rec in caplog.records]
     assert any(n.startswith("JPEG XL rows skipped: pillow-jxl-plugin is not installed") for n in notes)
-    assert any(n.startswith("AVIF rows skipped: Pillow") for n in notes)
+    assert any(n.startswith("AVIF rows skipped: this Pillow") for n in notes)
 
 
 @pytest.mark.skipif(not JXL, reason="pillow-jxl-plugin is not installed")
@@ -376,3 +408,57 @@ def test_a_codec_that_dominates_the_run_time_is_named(photo, monkeypatch, caplog
         cmp.compare([photo], ks=(2, 4), want_ssim=False, want_ssimulacra2=False, codecs=["gif"])
     notes = [rec.getMessage() for rec in caplog.records]
     assert any(n.startswith("gif took ") and "of the run's time" in n for n in notes), notes
+
+
+def test_no_metric_rows_where_the_metric_is_undefined(tmp_path):
+    path = tmp_path / "small.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (3, 5, 3), dtype=np.uint8)).save(path)
+    rows = cmp.compare([path], ks=(4,), want_ssim=False, metric="ssimulacra2", codecs=["jpeg"])
+    assert {r.method for r in rows} == {"png", "kmc", "kmc-entropy", "jpeg@size"}
+    assert by(rows, "kmc", 4).note == "no @ssimulacra2 rows: SSIMULACRA2 is undefined on an image this small"
+    assert math.isnan(by(rows, "kmc", 4).ssimulacra2) and by(rows, "kmc", 4).to_dict()["ssimulacra2"] is None
+
+
+def test_a_codec_that_fails_on_an_image_is_left_out_with_a_note(photo, monkeypatch, caplog):
+    from kmcodec.rivals import LOSSLESS
+
+    def refuse(*args):
+        raise ValueError("image exceeds this codec's limit of 16383 pixels")
+
+    monkeypatch.setattr(LOSSY["webp"], "encode", refuse)
+    monkeypatch.setattr(LOSSLESS["png8"], "encode", refuse)
+    with caplog.at_level("WARNING", logger="kmcodec"):
+        rows = cmp.compare([photo], ks=(4, 8), want_ssim=False, want_ssimulacra2=False,
+                           codecs=["png", "webp", "jpeg"])
+    methods = {r.method for r in rows}
+    assert "jpeg@psnr" in methods and not any(m.startswith(("webp@", "png8")) for m in methods)
+    notes = [rec.getMessage() for rec in caplog.records]
+    assert notes.count("cat.png: webp rows left out: image exceeds this codec's limit of 16383 pixels") == 1
+    assert notes.count("cat.png: png8 rows left out: image exceeds this codec's limit of 16383 pixels") == 1
+
+
+@pytest.mark.skipif(not AVIF, reason="this Pillow cannot write AVIF")
+def test_avif_bisection_with_a_window_finds_what_trying_every_setting_finds(photo):
+    from kmcodec.matching import Trials, closest_size, smallest_reaching
+
+    original = np.asarray(Image.open(photo).convert("RGB"))[:48, :64]
+    avif = LOSSY["avif"]
+    assert not avif.scan_all
+
+    def score(decoded):
+        return psnr(decoded, original)
+
+    windowed = Trials(avif, original, score)
+    everything = Trials(avif, original, score)
+    everything.codec = type(avif)()
+    everything.codec.scan_all = True  # type: ignore[misc]
+    sizes = sorted({everything.size(0, q) for q in avif.qualities})
+    assert sizes != sorted(sizes, reverse=True)  # not a flat ladder
+    for target in sizes[::7]:
+        assert closest_size(windowed, target) == closest_size(everything, target)
+    for target in (25.0, 30.0, 33.0, 36.0, 40.0):
+        assert smallest_reaching(windowed, target) == smallest_reaching(everything, target)
+    one = Trials(avif, original, score)  # one search of each kind reads a fraction of the settings
+    closest_size(one, sizes[len(sizes) // 2])
+    smallest_reaching(one, 33.0)
+    assert len(one.seen()) < len(everything.seen()) / 2

@@ -34,9 +34,11 @@ class Table(LossyCodec):
         return np.array([[[data[0], 0, 0]]], np.uint8)
 
 
-@pytest.fixture
-def trials():
-    return Trials(Table(), np.zeros((1, 1, 3), np.uint8), lambda decoded: float(decoded[0, 0, 0]))
+@pytest.fixture(params=[False, True], ids=["scanned", "bisected"])
+def trials(request):
+    codec = Table()
+    codec.scan_all = not request.param  # type: ignore[misc]
+    return Trials(codec, np.zeros((1, 1, 3), np.uint8), lambda decoded: float(decoded[0, 0, 0]))
 
 
 def test_equal_quality_takes_the_smallest_ladder_that_reaches(trials):
@@ -55,16 +57,16 @@ def test_equal_quality_out_of_reach_is_the_best_try_with_a_note(trials):
     assert m.note == "never reaches 60.00 dB: the best is 50.00 dB"
 
 
-def test_equal_size_takes_the_closest_size_on_each_ladder_then_the_best_score(trials):
-    # 190 bytes: "a" closest is q2 (200, score 30), "b" q3 (180, score 33): "b".
+def test_equal_size_takes_the_best_file_at_or_under_the_target_on_each_ladder(trials):
+    # 190 bytes: "a" has q1 (100 bytes, score 20) under it, "b" q3 (180, 33): "b".
     m = closest_size(trials, 190)
     assert (m.ladder, m.quality, m.reached) == (1, 3, True)
-    # 260 bytes: "a" q3 (300, 40) against "b" q4 (240, 35): "a" scores better.
+    # 260 bytes: "a" q2 (200, 30) against "b" q4 (240, 35); "a" q3 (300) is over.
     m = closest_size(trials, 260)
-    assert (m.ladder, m.quality, m.reached) == (0, 3, True)
-    # 400 bytes: out of "b"'s span (60..300), so "a" q4 although "b" q5 is near.
+    assert (m.ladder, m.quality, m.reached) == (1, 4, True)
+    # 400 bytes: "b" (60..300) cannot span it, so "a" q4, its quality at 400.
     m = closest_size(trials, 400)
-    assert (m.ladder, m.quality) == (0, 4)
+    assert (m.ladder, m.quality, m.reached) == (0, 4, True)
 
 
 def test_equal_size_out_of_reach_says_so_with_the_largest_or_smallest_file(trials):
@@ -85,3 +87,29 @@ def test_every_encode_is_made_once(trials):
         closest_size(trials, target)
         smallest_reaching(trials, float(target))
     assert len(calls) == len(set(map(repr, calls))) <= 10
+    if not codec.scan_all:  # bisection and a window as wide as the ladder: every setting too
+        assert len(calls) == 10
+
+
+# A ladder whose size and score dip: q3 is smaller than q2 and scores more;
+# q4 scores less than q3.
+DIPS = {"c": {1: (100, 20.0), 2: (150, 30.0), 3: (140, 31.0), 4: (300, 29.0), 5: (400, 40.0)}}
+
+
+@pytest.mark.parametrize("exhaustive", [True, False])
+def test_dips_in_size_and_score_do_not_mislead_the_searches(monkeypatch, exhaustive):
+    monkeypatch.setitem(TABLE, "c", DIPS["c"])
+    codec = Table()
+    monkeypatch.setattr(codec, "ladders", lambda: [{"ladder": "c"}])
+    t = Trials(codec, np.zeros((1, 1, 3), np.uint8), lambda d: float(d[0, 0, 0]), exhaustive=exhaustive)
+    # 30: q2 reaches it (a binary search stops there), but q3 is smaller and reaches it too.
+    assert smallest_reaching(t, 30.0).quality == 3
+    # 145 bytes: q3 (140) is the highest quality under it; q2 (150) is not.
+    assert closest_size(t, 145).quality == 3
+    # 35: only q5.
+    assert smallest_reaching(t, 35.0).quality == 5
+
+
+def test_a_target_that_is_not_a_number_is_refused(trials):
+    with pytest.raises(ValueError, match="the target score is nan; it must be finite"):
+        smallest_reaching(trials, float("nan"))

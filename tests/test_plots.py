@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -287,3 +288,21 @@ def test_comparison_figure_writes_the_format_and_checks_the_metric():
     assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ParameterError, match="no metric 'butteraugli'"):
         plots.comparison_figure(rows, {}, io.BytesIO(), metric="butteraugli")
+
+
+def test_an_undefined_score_is_not_drawn_as_perfect():
+    # SSIMULACRA2 is NaN below 8x8 pixels: such a point is left out, not put at 100.
+    rows = _rows("pic.png", [2, 4])
+    for r in rows:
+        if r.k == 2:
+            r.ssimulacra2 = float("nan")
+    assert plots._metric_value(rows[1], "ssimulacra2") is None
+    fig = plots._comparison_figure(rows, _thumbs(["pic.png"], [2, 4]), "ssimulacra2")
+    try:
+        fig.canvas.draw()
+        ys = [y for line in _chart(fig).get_lines() for y in line.get_ydata()]
+        assert 100.0 in ys  # the lossless K = 4 files
+        assert not any(math.isnan(y) for y in ys)
+        assert sum(1 for y in ys if y == 100.0) == sum(1 for r in rows if r.k != 2 and r.ssimulacra2 == 100.0)
+    finally:
+        plt.close(fig)
