@@ -1,6 +1,7 @@
 """kmc compare on hard and easy images: the numbers behind the README's compare section.
 
     python bench/compare.py [-k 4,16,64,256] [--metric psnr] [--quick] [--markdown F] [--json F]
+    python bench/compare.py --rows F.json [--metric psnr] [--markdown F]   (the report again, from saved rows)
 
 Runs :func:`kmcodec.compare.compare` (what ``kmc compare`` runs) on the
 bundled samples, three photographs that are not bundled (scikit-learn's
@@ -20,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import format_table, images, machine
 
-from kmcodec.compare import compare
+from kmcodec.compare import Row, compare
 from kmcodec.compare_report import format_summary, format_table as row_table, format_versions
 from kmcodec.rivals import versions
 
@@ -65,7 +67,7 @@ def _cell(row, metric: str) -> str:
 def markdown(rows, metric: str) -> str:
     by = {(r.image, r.k, r.method): r for r in rows}
     header = ["image", "K", "kmc", "kmc-entropy", "PSNR dB", "SSIMU2", "png8", "webp-lossless", "jxl-lossless",
-              f"jpeg@{metric}", f"webp@{metric}", f"jxl@{metric}", f"avif@{metric}", "entropy / jpeg"]
+              f"jpeg@{metric}", "its SSIMU2", f"webp@{metric}", f"jxl@{metric}", f"avif@{metric}", "entropy / jpeg"]
     lines = []
     for image, k in dict.fromkeys((r.image, r.k) for r in rows if r.k is not None):
         kmc, ent = by[(image, k, "kmc")], by.get((image, k, "kmc-entropy"))
@@ -77,7 +79,9 @@ def markdown(rows, metric: str) -> str:
             "-" if kmc.ssimulacra2 is None else f"{kmc.ssimulacra2:.1f}",
             *[f"{by[(image, k, m)].bytes:,}" if (image, k, m) in by else "-"
               for m in ("png8", "webp-lossless", "jxl-lossless")],
-            *[_cell(by.get((image, k, f"{c}@{metric}")), metric) for c in ("jpeg", "webp", "jxl", "avif")],
+            _cell(jpeg, metric),
+            "-" if jpeg is None or jpeg.ssimulacra2 is None else f"{jpeg.ssimulacra2:.1f}",
+            *[_cell(by.get((image, k, f"{c}@{metric}")), metric) for c in ("webp", "jxl", "avif")],
             ratio,
         ])
     return format_table(header, lines, markdown=True)
@@ -112,20 +116,17 @@ def conclusions(rows, metric: str) -> list[str]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-k", default="4,16,64,256", help="K values (default 4,16,64,256)")
-    parser.add_argument("--metric", default="psnr", choices=("psnr", "ssim", "ssimulacra2"))
-    parser.add_argument("--quick", action="store_true", help="the bundled samples only, K = 16")
-    parser.add_argument("--markdown", type=Path, help="write the README table here")
-    parser.add_argument("--json", type=Path, help="write every row here")
-    args = parser.parse_args()
-    ks = [16] if args.quick else [int(k) for k in args.k.split(",")]
-    logging.basicConfig(format="note: %(message)s")
-    print(f"machine: {machine()}")
-    print(format_versions(versions()))
+def _row(d: dict) -> Row:
+    """A Row again from its JSON object (the kmc rows' extra keys back in ``extra``)."""
+    names = {f.name for f in fields(Row)} - {"extra"}
+    row = Row(**{k: v for k, v in d.items() if k in names})
+    row.extra = {k: v for k, v in d.items() if k not in names}
+    return row
+
+
+def run(ks: list[int], metric: str, quick: bool) -> list[Row]:
     pictures = images()
-    if not args.quick:
+    if not quick:
         pictures.update(extra_images())
     else:
         pictures = {k: v for k, v in pictures.items() if k in ("chelsea", "shapes")}
@@ -136,11 +137,32 @@ def main() -> None:
             Image.fromarray(rgb).save(path)
             paths.append(str(path))
         print(f"command: kmc compare {' '.join(Path(p).name for p in paths)} -k {','.join(map(str, ks))}"
-              f" --metric {args.metric}")
+              f" --metric {metric}")
         start = time.perf_counter()
-        rows = compare(paths, ks, seed=0, metric=args.metric, progress=sys.stderr.isatty())
+        rows = compare(paths, ks, seed=0, metric=metric, progress=sys.stderr.isatty())
         seconds = time.perf_counter() - start
     print(f"{len(rows)} rows in {seconds:.0f} s\n")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-k", default="4,16,64,256", help="K values (default 4,16,64,256)")
+    parser.add_argument("--metric", default="psnr", choices=("psnr", "ssim", "ssimulacra2"))
+    parser.add_argument("--quick", action="store_true", help="the bundled samples only, K = 16")
+    parser.add_argument("--markdown", type=Path, help="write the README table here")
+    parser.add_argument("--json", type=Path, help="write every row here")
+    parser.add_argument("--rows", type=Path, help="report on the rows a run saved with --json, not a new run")
+    args = parser.parse_args()
+    ks = [16] if args.quick else [int(k) for k in args.k.split(",")]
+    logging.basicConfig(format="note: %(message)s")
+    print(f"machine: {machine()}")
+    print(format_versions(versions()))
+    if args.rows:
+        rows = [_row(d) for d in json.loads(args.rows.read_text())]
+        print(f"{len(rows)} rows from {args.rows}\n")
+    else:
+        rows = run(ks, args.metric, args.quick)
     print(row_table(rows, args.metric))
     print()
     print(format_summary(rows, args.metric))
