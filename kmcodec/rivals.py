@@ -117,8 +117,10 @@ class Webp(LossyCodec):
 class Avif(LossyCodec):
     """AVIF (libavif with the AOM encoder) through Pillow 11.3 or later.
 
-    Speed 6, Pillow's default: speed 4 makes files about 1% smaller and
-    takes five times as long (measured in bench/README.md).
+    Speed 6, Pillow's default, which the searches can afford: at the same
+    quality setting speeds 2 and 4 give 0.3 to 0.7 dB more PSNR in bytes
+    within 3%, at 5 to 23 times the encode time (bench/rival_settings.py;
+    bench/README.md), so AVIF here is a little short of its best.
     """
 
     name = family = "avif"
@@ -150,7 +152,11 @@ def _jxl_missing() -> str | None:
 
 
 class Jxl(LossyCodec):
-    """JPEG XL (libjxl, through pillow-jxl-plugin) in its lossy VarDCT mode, effort 7."""
+    """JPEG XL (libjxl, through pillow-jxl-plugin) in its lossy VarDCT mode, effort 7.
+
+    libjxl's default effort; effort 9 makes files 1.3 to 3.6% smaller at
+    4 to 7 times the time (bench/rival_settings.py).
+    """
 
     name = family = "jxl"
     format = "JXL"
