@@ -44,7 +44,7 @@ from . import codec, container
 from .coder import coders, get_coder
 from .images import to_rgb_array
 from .matching import Trials, closest_size, smallest_reaching
-from .metrics import METRICS, mse, psnr_from_mse, ssim, ssimulacra2
+from .metrics import METRIC_NAMES, METRICS, mse, psnr_from_mse, ssim, ssimulacra2
 from .rivals import FAMILIES, LOSSLESS, LOSSY, LosslessCodec, LossyCodec
 
 __all__ = ["Row", "compare", "compare_one", "elbow", "available_codecs", "DEFAULT_KS", "JSON_KEYS"]
@@ -52,7 +52,6 @@ __all__ = ["Row", "compare", "compare_one", "elbow", "available_codecs", "DEFAUL
 DEFAULT_KS = (2, 4, 8, 16, 32, 64, 128, 256)
 JSON_KEYS = ("image", "k", "method", "bytes", "bpp", "psnr", "ssim", "ssimulacra2", "encode_s", "decode_s")
 _UNITS = {"psnr": " dB", "ssim": " SSIM", "ssimulacra2": " SSIMULACRA2"}
-_METRIC_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
 _PERFECT = {"psnr": math.inf, "ssim": 1.0, "ssimulacra2": 100.0}  # what an exact copy scores
 _log = logging.getLogger(__name__)
 
@@ -118,13 +117,10 @@ def _png(rgb: np.ndarray) -> bytes:
 def available_codecs(families: Iterable[str] = FAMILIES) -> tuple[list[LossyCodec], list[LosslessCodec], list[str]]:
     """The lossy and lossless codecs of ``families`` that can run here, and notes on those that cannot."""
     wanted = set(families)
-    notes: list[str] = []
-    lossy = [c for c in LOSSY.values() if c.family in wanted]
-    lossless = [c for c in LOSSLESS.values() if c.family in wanted]
-    for why in [c.missing() for c in lossy] + [c.missing() for c in lossless]:
-        if why is not None and why not in notes:
-            notes.append(why)
-    return ([c for c in lossy if c.missing() is None], [c for c in lossless if c.missing() is None], notes)
+    lossy = {c: c.missing() for c in LOSSY.values() if c.family in wanted}
+    lossless = {c: c.missing() for c in LOSSLESS.values() if c.family in wanted}
+    notes = list(dict.fromkeys(why for why in [*lossy.values(), *lossless.values()] if why is not None))
+    return [c for c, why in lossy.items() if why is None], [c for c, why in lossless.items() if why is None], notes
 
 
 class _Scorer:
@@ -237,7 +233,7 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
             clock.add(c.name, time.perf_counter() - start)
         target_value = kmc.metric(metric)
         if not math.isfinite(target_value) and not kmc.lossless:
-            kmc.note = f"no @{metric} rows: {_METRIC_NAMES[metric]} is undefined on an image this small"
+            kmc.note = f"no @{metric} rows: {METRIC_NAMES[metric]} is undefined on an image this small"
         for rival in lossy:
             if rival.name in broken:
                 continue

@@ -11,6 +11,8 @@ import json
 import math
 import os
 
+from .metrics import METRIC_NAMES
+
 __all__ = ["write_json", "write_csv", "format_table", "format_summary", "format_versions"]
 
 
@@ -115,12 +117,8 @@ def format_table(rows, metric: str = "psnr") -> str:
     out = [fmt.format(*header)] + [fmt.format(*line) for line in lines]
     out.append("* best in its (image, K) group: fewest bytes, highest PSNR, SSIM, SSIMULACRA2 (SSIMU2)."
                " x raw: compression ratio against 24-bit RGB. vs: the kmc file a row was matched to"
-               f" (CODEC@size: equal size; CODEC@{metric}: the smallest file at equal {_metric_name(metric)}).")
+               f" (CODEC@size: equal size; CODEC@{metric}: the smallest file at equal {METRIC_NAMES[metric]}).")
     return "\n".join(line.rstrip() for line in out)
-
-
-def _metric_name(metric: str) -> str:
-    return {"psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}[metric]
 
 
 def format_summary(rows, metric: str = "psnr") -> str:
@@ -163,9 +161,9 @@ def format_summary(rows, metric: str = "psnr") -> str:
         widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
         fmt = "  ".join(f"{{:{'<' if i == 1 else '>'}{w}}}" for i, w in enumerate(widths))
         out.append(f"{os.path.basename(image)}: .kmc size / other file's size at equal"
-                   f" {_metric_name(metric)} (below 1: the .kmc file is smaller;"
+                   f" {METRIC_NAMES[metric]} (below 1: the .kmc file is smaller;"
                    " lossless codecs store the .kmc pixels)")
-        out.extend(fmt.format(*header) for header in [header])
+        out.append(fmt.format(*header))
         out.extend(fmt.format(*line) for line in lines)
         out.append("")
     return "\n".join(out).rstrip()

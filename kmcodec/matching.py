@@ -82,7 +82,6 @@ class Trials:
         self.exhaustive = exhaustive
         self._files: dict[tuple[int, int], tuple[bytes, float]] = {}
         self._scores: dict[tuple[int, int], float] = {}
-        self.seconds = 0.0  # every encode, decode and score so far
 
     def file(self, ladder: int, quality: int) -> tuple[bytes, float]:
         """The encoded bytes and the seconds the encode took."""
@@ -90,9 +89,7 @@ class Trials:
         if key not in self._files:
             start = time.perf_counter()
             data = self.codec.encode(self.image, quality, self.ladders[ladder])
-            seconds = time.perf_counter() - start
-            self.seconds += seconds
-            self._files[key] = (data, seconds)
+            self._files[key] = (data, time.perf_counter() - start)
         return self._files[key]
 
     def size(self, ladder: int, quality: int) -> int:
@@ -101,10 +98,7 @@ class Trials:
     def score(self, ladder: int, quality: int) -> float:
         key = (ladder, quality)
         if key not in self._scores:
-            data, _ = self.file(ladder, quality)
-            start = time.perf_counter()
-            value = self._score(self.codec.decode(data))
-            self.seconds += time.perf_counter() - start
+            value = self._score(self.codec.decode(self.file(ladder, quality)[0]))
             self._scores[key] = -math.inf if math.isnan(value) else value
         return self._scores[key]
 
@@ -180,7 +174,7 @@ def _looked_at(trials: Trials, ladder: int, target: float) -> list[int]:
     if max(trials.score(ladder, q) for q in top) < target:
         return top
     at = _binary_search(trials, ladder, target)
-    return qs[max(0, at - WINDOW) : at + WINDOW + 1] + top
+    return sorted({*qs[max(0, at - WINDOW) : at + WINDOW + 1], *top})
 
 
 def smallest_reaching(trials: Trials, target: float, unit: str = "") -> Match:

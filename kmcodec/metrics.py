@@ -16,10 +16,12 @@ import math
 
 import numpy as np
 
-__all__ = ["mse", "psnr", "ssim", "ssimulacra2", "psnr_from_mse", "METRICS"]
+__all__ = ["mse", "psnr", "ssim", "ssimulacra2", "psnr_from_mse", "METRICS", "METRIC_NAMES"]
 
 #: The metrics ``kmc compare --metric`` can match on; all grow with quality.
 METRICS = ("psnr", "ssim", "ssimulacra2")
+#: How reports name them.
+METRIC_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
 
 _CHUNK = 1 << 20  # pixels per chunk, so that no full int32 copy is made
 
