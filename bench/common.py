@@ -19,12 +19,13 @@ PHOTOS = [ROOT / "samples" / n for n in ("chelsea.png", "coffee.png", "rocket.jp
 
 
 def tiled(paths, width: int, height: int) -> np.ndarray:
-    """A width x height RGB canvas tiled row by row with the given photographs.
+    """A width x height RGB canvas tiled row by row with the given photographs
+    (paths or arrays).
 
     Tiles are copied at their own size, never scaled, cycling through
     ``paths``; the last tile of a row or column is cropped.
     """
-    photos = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+    photos = [p if isinstance(p, np.ndarray) else np.asarray(Image.open(p).convert("RGB")) for p in paths]
     canvas = np.empty((height, width, 3), np.uint8)
     y, i = 0, 0
     while y < height:
@@ -38,6 +39,57 @@ def tiled(paths, width: int, height: int) -> np.ndarray:
             row_h = max(row_h, h)
         y += row_h
     return canvas
+
+
+def extra_photos() -> list:
+    """Photographs that are not bundled but come with the test extras:
+    scikit-learn's china and flower, matplotlib's grace_hopper (as arrays)."""
+    out = []
+    try:
+        import sklearn.datasets
+
+        out += [sklearn.datasets.load_sample_image(n) for n in ("china.jpg", "flower.jpg")]
+    except Exception as exc:
+        print(f"note: scikit-learn sample images skipped ({exc})")
+    try:
+        import matplotlib.cbook
+
+        with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as im:
+            out.append(np.asarray(im.convert("RGB")))
+    except Exception as exc:
+        print(f"note: matplotlib's grace_hopper skipped ({exc})")
+    return out
+
+
+def photographs(width: int, height: int) -> dict[str, np.ndarray]:
+    """The encode benchmark's photographs of width x height, made reproducibly.
+
+    - ``samples``: tiled from the four bundled photographs (about 270,000
+      distinct colours at 12 MP);
+    - ``mosaic``: tiled from those and the three of :func:`extra_photos`
+      (about 450,000);
+    - ``grain``: ``mosaic`` with Gaussian noise of sigma 2 added (seeded):
+      sensor noise or film grain, about 1.6 million;
+    - ``scaled``: scikit-learn's china enlarged with Lanczos filtering:
+      a smooth high-resolution photograph, about 1.4 million.
+    """
+    extras = extra_photos()
+    out = {"samples": tiled(PHOTOS, width, height)}
+    if extras:
+        out["mosaic"] = tiled(list(PHOTOS) + extras, width, height)
+        noise = np.random.default_rng(0).normal(0, 2, out["mosaic"].shape)
+        out["grain"] = np.clip(out["mosaic"] + noise, 0, 255).round().astype(np.uint8)
+        big = Image.fromarray(extras[0]).resize((width, height), Image.Resampling.LANCZOS)
+        out["scaled"] = np.asarray(big)
+    return out
+
+
+def distinct_colors(rgb: np.ndarray) -> int:
+    """Number of distinct colours of an (H, W, 3) uint8 image."""
+    p = rgb.reshape(-1, 3).astype(np.uint32)
+    seen = np.zeros(1 << 24, dtype=bool)
+    seen[p[:, 0] | p[:, 1] << 8 | p[:, 2] << 16] = True
+    return int(np.count_nonzero(seen))
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:

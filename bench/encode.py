@@ -1,10 +1,12 @@
 """Encode benchmark: kmcodec against pngquant, Pillow's quantisers and scikit-learn.
 
-    python bench/encode.py [IMAGES ...] [-k 16,256] [--size 4000x3000] [--repeat 3]
+    python bench/encode.py [IMAGES ...] [-k 16,256] [--size 4000x3000] [--repeat 3] [--only NAMES]
 
-Builds one test photograph of --size (12 megapixels by default) by tiling
-the given images, or the bundled photographs, at their own size, never
-scaled, and saves it as PNG.  Every method then runs as a whole process on
+Builds the test photographs of --size (12 megapixels by default) with
+``common.photographs``: tiled from the bundled photographs (``samples``),
+from those and three more (``mosaic``), that mosaic with seeded sensor
+noise (``grain``, 1.6 million distinct colours), and a photograph enlarged
+smoothly (``scaled``); or one photograph tiled from the IMAGES given.  Every method then runs as a whole process on
 that PNG, as a user would run it (read, quantise, write its output), --repeat
 times, interleaved so that all methods share the machine's noise; the table
 gives the median wall time, the largest peak resident memory, and the error
@@ -104,56 +106,81 @@ def main() -> None:
     parser.add_argument("--sklearn-all", action="store_true",
                         help="per-pixel scikit-learn on the full image for every K")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
+    parser.add_argument("--only", help="comma-separated names of the photographs to run (samples,mosaic,grain,scaled)")
+    parser.add_argument("--fast", action="store_true", help="kmcodec and pngquant only")
     args = parser.parse_args()
     ks = [int(v) for v in args.k.split(",")]
     width, height = (int(v) for v in args.size.split("x"))
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        photos = args.images or common.PHOTOS
-        canvas = common.tiled(photos, width, height)
-        src = work / "test.png"
-        Image.fromarray(canvas).save(src)
-        crop = canvas[:1000, :1000].copy()
-        crop_src = work / "crop.png"
-        Image.fromarray(crop).save(crop_src)
-        label = f"{width}x{height}"
+        if args.images:
+            canvases = {"tiled": common.tiled(args.images, width, height)}
+        else:
+            canvases = common.photographs(width, height)
+        if args.only:
+            canvases = {n: a for n, a in canvases.items() if n in args.only.split(",")}
         print(f"machine: {common.machine()}")
-        print(f"test image: {label} ({width * height / 1e6:.1f} MP) tiled from {', '.join(p.name for p in photos)}")
-
         methods = [("kmcodec", kmc_cmd)]
         if shutil.which("pngquant"):
             version = subprocess.run(["pngquant", "--version"], capture_output=True, text=True).stdout.split()[0]
             methods.append((f"pngquant {version}", pngquant_cmd))
         else:
             print("note: pngquant is not installed (Debian package 'pngquant'): skipped")
-        for name in ("pillow-mediancut", "pillow-maxcoverage", "pillow-octree"):
-            methods.append((name, runner_cmd(name)))
-        if features.check("libimagequant"):
-            methods.append(("pillow-libimagequant", runner_cmd("pillow-libimagequant")))
-        else:
-            print("note: this Pillow is built without libimagequant: pillow-libimagequant skipped")
+        if not args.fast:
+            for name in ("pillow-mediancut", "pillow-maxcoverage", "pillow-octree"):
+                methods.append((name, runner_cmd(name)))
+            if features.check("libimagequant"):
+                methods.append(("pillow-libimagequant", runner_cmd("pillow-libimagequant")))
+            else:
+                print("note: this Pillow is built without libimagequant: pillow-libimagequant skipped")
 
         rows = []
-        for k in ks:
-            print(f"K={k}: timing {len(methods)} methods x {args.repeat} runs ...", flush=True)
-            rows += run_group(label, src, canvas, k, methods, work, args.repeat)
-            rows += run_group(label, src, canvas, k, [("sklearn-weighted", runner_cmd("sklearn-weighted"))], work, 1)
-            if k <= 16 or args.sklearn_all:
-                rows += run_group(label, src, canvas, k, [("sklearn", runner_cmd("sklearn"))], work, 1)
-            else:
-                print(f"K={k}: per-pixel scikit-learn on the full image would take minutes; "
-                      "running it on a 1000x1000 crop instead", flush=True)
-                rows += run_group("crop 1000x1000", crop_src, crop, k,
-                                  [("kmcodec", kmc_cmd), ("sklearn", runner_cmd("sklearn"))], work, 1)
+        for name, canvas in canvases.items():
+            src = work / f"{name}.png"
+            Image.fromarray(canvas).save(src)
+            label = f"{name} {width}x{height}"
+            print(f"test image {label} ({width * height / 1e6:.1f} MP): "
+                  f"{common.distinct_colors(canvas):,} distinct colours", flush=True)
+            for k in ks:
+                print(f"{label} K={k}: timing {len(methods)} methods x {args.repeat} runs ...", flush=True)
+                rows += run_group(label, src, canvas, k, methods, work, args.repeat)
+                if args.fast:
+                    continue
+                rows += run_group(label, src, canvas, k, [("sklearn-weighted", runner_cmd("sklearn-weighted"))],
+                                  work, 1)
+                if k <= 16 or args.sklearn_all:
+                    rows += run_group(label, src, canvas, k, [("sklearn", runner_cmd("sklearn"))], work, 1)
+                else:
+                    print(f"K={k}: per-pixel scikit-learn on the full image would take minutes; "
+                          "running it on a 1000x1000 crop instead", flush=True)
+                    crop = np.ascontiguousarray(canvas[:1000, :1000])
+                    crop_src = work / f"{name}-crop.png"
+                    Image.fromarray(crop).save(crop_src)
+                    rows += run_group(f"{name} crop 1000x1000", crop_src, crop, k,
+                                      [("kmcodec", kmc_cmd), ("sklearn", runner_cmd("sklearn"))], work, 1)
         table = print_table(rows)
         print()
         print(table)
         print("\nseconds: median wall time of the whole process (read PNG, quantise, write output);")
         print("peak MB: largest maximum resident set; MSE over all pixels and channels (0-255 scale);")
         print("x kmcodec: ratio to kmcodec's value for the same image and K (below 1 = better than kmcodec).")
+        for line in against_pngquant(rows):
+            print(line)
         if args.markdown:
             args.markdown.write_text(f"machine: {common.machine()}\n\n" + print_table(rows, markdown=True) + "\n")
+
+
+def against_pngquant(rows) -> list[str]:
+    """kmcodec's time as a fraction of pngquant's, per image and K."""
+    out = []
+    base = {(r["image"], r["k"]): r for r in rows if r["method"] == "kmcodec"}
+    for r in rows:
+        ref = base.get((r["image"], r["k"]))
+        if r["method"].startswith("pngquant") and ref:
+            out.append(f"{r['image']} K={r['k']}: kmcodec takes {ref['seconds'] / r['seconds']:.2f}x "
+                       f"pngquant's time ({ref['seconds']:.2f} s against {r['seconds']:.2f} s)")
+    return out
 
 
 if __name__ == "__main__":

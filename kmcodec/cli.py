@@ -424,13 +424,16 @@ def _encode(args) -> None:
     _no_stdio_in_batch(args)
     if _is_batch(args):
         return _batch(args, "encode")
+    from .clustering import preload
     from .files import encode_file, encoded_name
 
     options = _encode_options(args)
     source, stdout = _streams(args)
     dst = stdout or args.output or encoded_name(source)
+    engine = preload()  # while the image is read
     with _about(source), _flag_names():
         report = encode_file(source, dst, options, overwrite=args.force, skip_if_larger=args.skip_if_larger)
+    engine.join()
     if report.skipped:
         if not args.quiet:
             _say(_skipped_line(report.input, report.output, report.bytes_out, report.bytes_in))

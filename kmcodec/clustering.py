@@ -18,13 +18,19 @@ Our engine works coarse to fine, and never on a random sample:
    a weighted median cut when K is in the thousands; Lloyd iterations; then
    a swap refinement that escapes Lloyd's local optimum.
 3. On all distinct colours: up to ``_POLISH_ITER`` Lloyd steps from those
-   centres, which lets the clusters split cells.
+   centres, which lets the clusters split cells.  With several seedings,
+   each is finished so, and the best on the full colours is kept.
 
 Lloyd uses Hamerly's bounds (an upper bound on each colour's distance to its
 centre, a lower bound on the distance to any other), so late iterations only
-look at the few colours near a cluster boundary; nearest centres come from a
-k-d tree (pykdtree).  Every random draw comes from a ``numpy.random.Generator``
-seeded by ``seed``, so results are reproducible.
+look at the colours near a cluster boundary, and freezes the colours whose
+margin outlasts the coming moves.  The loops are compiled
+(:mod:`kmcodec._kmeans_jit`) and run on all cores, cut into pieces that
+depend only on the number of colours, so that sums are added in the same
+order on any machine.  Nearest centres are searched outward from a guess
+(the colour's cell's centre, its previous centre) through each centre's
+list of neighbours.  Every random draw comes from a
+``numpy.random.Generator`` seeded by ``seed``: same input, same bytes.
 
 The finish is shared by both engines: centres are rounded to the uint8
 palette, every colour is reassigned to its nearest palette entry, unused
@@ -34,8 +40,10 @@ colours pixels use, in a canonical order.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -50,7 +58,7 @@ __all__ = ["quantize", "color_histogram", "seeds", "lloyd_steps", "nearest"]
 _LUT_THRESHOLD = 1 << 18  # pixels; above this a 2**24 table beats sorting
 _CHUNK = 1 << 20  # pixels per chunk: bounds the temporaries of index arithmetic
 _COARSE_SHIFT = 2  # grid cells of 4x4x4 colours
-_DENSE_FACTOR = 16  # cells heavier than 1/16 of a cluster's average weight are halved
+_DENSE_FACTOR = 64  # cells heavier than 1/64 of a cluster's average weight are halved
 _COARSE_MIN_COLORS = 1 << 14  # below this many colours, work on them directly
 _PLUSPLUS_BUDGET = 2 * 10**8  # distance evaluations k-means++ may spend
 _SWAP_PATIENCE = 6  # rejected swaps in a row that end the refinement
@@ -59,8 +67,13 @@ _LARGE_K = 128
 _SWAP_ITER = 3  # Lloyd iterations to judge one swap
 _SWAP_BATCH_DIVISOR = 32  # the first rounds move K/32 centres at once,
 _SWAP_BATCH_MAX = 64  # but never more than this: each costs a pass over the colours
-_POLISH_ITER = 10  # Lloyd iterations on the full colours after the grid
+_POLISH_ITER = 20  # Lloyd iterations on the full colours after the grid
+_RANK_ITER = 5  # of which each seeding takes this many before the best is chosen
 _EXACT_MOVERS = 4  # centres per Lloyd step whose distances are computed exactly
+_FULL_TABLE = 1024  # up to this many centres, each lists all others by distance
+_NEIGHBOURS = 64  # beyond, each lists this many
+_FREEZE = 8  # Lloyd freezes points whose margin exceeds this many times the last move
+_lock = threading.RLock()
 
 
 # --- histogram ----------------------------------------------------------------
@@ -168,29 +181,44 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
         The palette sorted by ``R<<16 | G<<8 | B``, every entry used.
     """
     height, width, _ = rgb.shape
-    pixels = rgb.reshape(-1, 3)
+    pixels = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1, 3)
     k, seed, n_init = options.k, options.seed, options.seedings
     max_iter, tol, engine = options.max_iter, options.tol, options.engine
-    ranks = _keys(pixels)
-    uniq, counts = _distinct(ranks)
-    colors = _colors_of(uniq)
-    iterations = 0
-    if len(uniq) <= k:
-        palette, labels = colors, np.arange(len(uniq))
-    else:
-        x = colors.astype(np.float64)
-        w = counts.astype(np.float64)
-        if engine == "sklearn":
-            centers, iterations = _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol)
+    with _lock:  # Numba's default threading layer takes one caller at a time
+        if len(pixels) < _LUT_THRESHOLD:
+            ranks = _keys(pixels)
+            uniq, counts = _distinct(ranks)
+            table = None
         else:
-            centers, iterations = _kmeans(x, w, k, seed, n_init, max_iter, tol)
-        palette = np.unique(np.clip(np.rint(centers), 0, 255).astype(np.uint8), axis=0)
-        labels = _nearest(x, palette.astype(np.float64))
-    palette, labels = _canonical(palette, labels)
-    diff = colors.astype(np.int64) - palette[labels]
-    error = int(counts @ np.einsum("ij,ij->i", diff, diff))
-    dtype = np.uint8 if len(palette) <= 256 else np.uint16
-    indices = _lookup(ranks, labels.astype(dtype))
+            table = np.zeros(1 << 24, dtype=np.uint32)
+            _jit().count_colors(pixels, table)
+            uniq = np.flatnonzero(table).astype(np.uint32)
+            counts = table[uniq].astype(np.int64)
+            table[uniq] = np.arange(len(uniq), dtype=np.uint32)  # now each colour's rank
+        colors = _colors_of(uniq)
+        iterations = 0
+        if len(uniq) <= k:
+            palette, labels = colors, np.arange(len(uniq))
+        else:
+            x = colors.astype(np.float64)
+            w = counts.astype(np.float64)
+            if engine == "sklearn":
+                centers, labels, iterations = _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol)
+            else:
+                centers, labels, iterations = _kmeans(x, w, k, seed, n_init, max_iter, tol)
+            palette, inverse = np.unique(
+                np.clip(np.rint(centers), 0, 255).astype(np.uint8), axis=0, return_inverse=True
+            )
+            labels = _nearest(x, palette.astype(np.float64), inverse.reshape(-1)[labels])
+        palette, labels = _canonical(palette, labels)
+        diff = colors.astype(np.int64) - palette[labels]
+        error = int(counts @ np.einsum("ij,ij->i", diff, diff))
+        dtype = np.uint8 if len(palette) <= 256 else np.uint16
+        if table is None:
+            indices = _lookup(ranks, labels.astype(dtype))
+        else:
+            indices = np.empty(len(pixels), dtype=dtype)
+            _jit().label_pixels(pixels, table, labels.astype(dtype), indices)
     return Quantized(np.ascontiguousarray(palette), indices.reshape(height, width), iterations, error)
 
 
@@ -204,33 +232,115 @@ def _canonical(palette: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
     return palette[order], remap[labels]
 
 
+# --- loading the compiled engine ------------------------------------------------
+
+
+def preload() -> threading.Thread:
+    """Start loading the compiled engine in a background thread.
+
+    Importing Numba and loading the engine's cached code takes about half a
+    second, mostly in Python; reading and decoding a large PNG spends about
+    as long in zlib with Python's lock released.  The ``kmc encode``
+    command starts this first, so that the two overlap.  Join the thread
+    before exit.
+    """
+    thread = threading.Thread(target=_warm, name="kmcodec-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm() -> None:
+    # A failure here (Numba missing, say) is the main thread's to meet and
+    # report when it calls the same function.
+    with contextlib.suppress(Exception):
+        _load_engine()
+
+
+def _load_engine() -> None:
+    """Load every compiled function for the argument types the engine uses."""
+    with _lock:
+        jit = _jit()
+        x = np.zeros((2, 3))
+        w = np.ones(2)
+        idx = np.zeros(2, dtype=np.intp)
+        d = np.zeros(2)
+        order, dist = jit.neighbours(x, 1)
+        jit.renew(x, order, dist)
+        jit.assign(x, x, idx, order, dist, idx, d, d.copy())
+        jit.hamerly(x, x, d, 0.0, idx[:0], idx, d, d.copy(), order, dist, idx)
+        jit.cluster_sums(x, w, idx, 2, idx)
+        jit.inertia(x, w, x, idx)
+        jit.sample(w, w, d)
+        jit.trial_costs(x, w, w, x)
+        jit.take(x, w.copy(), idx, x, 0)
+        jit.reseat(x, x, idx[:0], idx, d, d.copy())
+        pixels = np.zeros((2, 3), dtype=np.uint8)
+        table = np.zeros(1 << 22, dtype=np.uint32)
+        jit.label_pixels(pixels, table, np.zeros(1, dtype=np.uint8), np.empty(2, dtype=np.uint8))
+        jit.count_colors(pixels[:0], table)
+        jit.coarsen(x, w, _COARSE_SHIFT, 1.0)
+
+
 # --- nearest centres ----------------------------------------------------------
 
 
-def _tree(centers: np.ndarray):
+def _jit():
+    from . import _kmeans_jit
+
+    return _kmeans_jit
+
+
+def _kdtree(centers: np.ndarray):
     # pykdtree over SciPy's cKDTree: 2 to 4 times faster queries on these
-    # sizes and a tenth of the import time (README).  The command line sets
-    # OMP_WAIT_POLICY=PASSIVE (see kmcodec._process) so that its OpenMP
-    # threads sleep between the many small queries.
+    # sizes and a tenth of the import time (README).
     from pykdtree.kdtree import KDTree
 
-    return KDTree(np.ascontiguousarray(centers, dtype=np.float64))
+    return KDTree(centers)
 
 
-def _nearest(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
+def _table(centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each centre's nearest other centres, for the outward search.
+
+    All of them up to ``_FULL_TABLE`` centres; beyond, a k-d tree lists
+    the nearest ``_NEIGHBOURS`` (a search that runs off the end of its
+    list looks at every centre).
+    """
+    k = len(centers)
+    if k <= _FULL_TABLE:
+        return _jit().neighbours(centers, k - 1)
+    dist, order = _kdtree(centers).query(centers, k=_NEIGHBOURS + 1)
+    # Drop each centre itself (not always first: centres can coincide).
+    keep = order != np.arange(k)[:, None]
+    keep[keep.sum(1) > _NEIGHBOURS, -1] = False
+    order = order[keep].reshape(k, _NEIGHBOURS).astype(np.intp)
+    dist = dist[keep].reshape(k, _NEIGHBOURS)
+    return order, np.ascontiguousarray(dist, dtype=np.float64)
+
+
+def _assign(x: np.ndarray, centers: np.ndarray, guess: np.ndarray):
+    """Nearest centre of each row of ``x`` and the distances to the nearest two.
+
+    ``guess`` (one centre index per row) only decides where each search
+    starts: the answer is exact whatever it is, and quick when it is close.
+    Beyond ``_FULL_TABLE`` centres a k-d tree answers instead.
+    """
+    n, k = len(x), len(centers)
+    if k > _FULL_TABLE:
+        dist, idx = _kdtree(centers).query(x, k=2)
+        return idx[:, 0].astype(np.intp), dist[:, 0].copy(), dist[:, 1].copy()
+    labels = np.empty(n, dtype=np.intp)
+    upper = np.empty(n)
+    lower = np.empty(n)
+    order, dist = _table(centers)
+    _jit().assign(x, centers, np.ascontiguousarray(guess, dtype=np.intp), order, dist, labels, upper, lower)
+    return labels, upper, lower
+
+
+def _nearest(x: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
     """Index of the nearest centre for each row of ``x``."""
-    if len(centers) == 1:
-        return np.zeros(len(x), dtype=np.intp)
-    return _tree(centers).query(np.ascontiguousarray(x), k=1)[1].astype(np.intp)
-
-
-def _two_nearest(x: np.ndarray, centers: np.ndarray, tree=None):
-    """Nearest centre and the distances (not squared) to the nearest two."""
-    if len(centers) == 1:
-        d = np.sqrt(((x - centers[0]) ** 2).sum(1))
-        return np.zeros(len(x), dtype=np.intp), d, np.full(len(x), np.inf)
-    dist, idx = (tree or _tree(centers)).query(np.ascontiguousarray(x), k=2)
-    return idx[:, 0].astype(np.intp), dist[:, 0], dist[:, 1]
+    if guess is None:
+        guess = np.zeros(len(x), dtype=np.intp)
+    return _assign(x, centers, guess)[0]
 
 
 # --- our engine ---------------------------------------------------------------
@@ -246,89 +356,98 @@ def _coarsen(x: np.ndarray, w: np.ndarray, shift: int, dense: float):
     on these).  For any centre c, a cell's colours cost ``W*|mean - c|**2``
     plus a constant, so k-means on the cells optimises the true objective,
     except that a cell cannot be split between clusters.
+
+    Returns the cells' means and weights, and the cell of each colour.
     """
-    q = x.astype(np.intp) >> (shift - 1)
-    side = 256 >> (shift - 1)
-    fine = (q[:, 0] * side + q[:, 1]) * side + q[:, 2]
-    q >>= 1
-    half = side >> 1
-    coarse = (q[:, 0] * half + q[:, 1]) * half + q[:, 2]
-    weight = np.bincount(coarse, weights=w, minlength=half**3)
-    cell = np.where(weight[coarse] > dense, fine + half**3, coarse)
-    size = half**3 + side**3
-    total = np.bincount(cell, weights=w, minlength=size)
-    occupied = np.flatnonzero(total)
-    sums = np.stack(
-        [np.bincount(cell, weights=w * x[:, c], minlength=size)[occupied] for c in range(3)], 1
-    )
-    return sums / total[occupied, None], total[occupied]
+    return _jit().coarsen(x, w, shift, float(dense))
 
 
 def _kmeans(x, w, k, seed, n_init, max_iter, tol):
+    """Centres (k, 3) and the label of each row of ``x``, and the iterations."""
     rng = np.random.default_rng(seed)
-    mean = np.average(x, axis=0, weights=w)
-    variance = np.average((x - mean) ** 2, axis=0, weights=w)
+    total = w.sum()
+    mean = (w @ x) / total
+    variance = (w @ (x * x)) / total - mean * mean  # exact enough: x <= 255, sums < 2**53
     tol_abs = float(np.mean(variance)) * tol
     if len(x) >= _COARSE_MIN_COLORS:
-        xc, wc = _coarsen(x, w, _COARSE_SHIFT, w.sum() / (_DENSE_FACTOR * k))
+        xc, wc, cell = _coarsen(x, w, _COARSE_SHIFT, w.sum() / (_DENSE_FACTOR * k))
         if len(xc) > 4 * k:
-            centers, iterations = _kmeans_on(xc, wc, k, rng, n_init, max_iter, tol_abs)
+            # The grid's ranking of local optima is not the full colours':
+            # each seeding takes a few steps on them before the best is
+            # chosen and finished.
+            best = None
+            spent = 0
             polish = min(max_iter, _POLISH_ITER)
-            centers, _, _, more = _lloyd(x, w, centers, polish, tol_abs)
-            return centers, iterations + more
+            for _ in range(n_init if _plusplus(k, len(xc)) else 1):
+                centers, labels, iterations = _kmeans_on(xc, wc, k, rng, 1, max_iter, tol_abs)
+                centers, inertia, (labels, _, _), more = _lloyd(
+                    x, w, centers, min(polish, _RANK_ITER), tol_abs, guess=labels[cell]
+                )
+                spent += iterations + more
+                if best is None or inertia < best[1]:
+                    best = (centers, inertia, labels, more)
+            assert best is not None  # n_init >= 1
+            centers, _, labels, done = best
+            if done < polish:
+                centers, _, (labels, _, _), more = _lloyd(x, w, centers, polish - done, tol_abs, guess=labels)
+                spent += more
+            return centers, labels, spent
     return _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs)
+
+
+def _plusplus(k: int, n: int) -> bool:
+    """Whether k-means++ seeding fits the budget (else median cut)."""
+    return k * n * (2 + math.log(k)) <= _PLUSPLUS_BUDGET
 
 
 def _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs):
     """Seed, Lloyd and swap refinement on one set of weighted points."""
-    plusplus = k * len(x) * (2 + math.log(k)) <= _PLUSPLUS_BUDGET
+    plusplus = _plusplus(k, len(x))
     best = None
     for _ in range(n_init if plusplus else 1):  # median cut is deterministic
-        centers = _kmeans_plusplus(x, w, k, rng) if plusplus else _median_cut(x, w, k)
-        centers, inertia, _, iterations = _lloyd(x, w, centers, max_iter, tol_abs)
+        centers, guess = _kmeans_plusplus(x, w, k, rng) if plusplus else _median_cut(x, w, k)
+        centers, inertia, state, iterations = _lloyd(x, w, centers, max_iter, tol_abs, guess=guess)
+        labels = state[0]
         extra = 0
         if plusplus:
             # With K in the thousands every swap round costs passes over K
             # centres for gains too small to see; median cut seeds well there.
-            centers, inertia, extra = _swap_refine(x, w, centers, inertia, rng, tol_abs)
+            centers, labels, inertia, extra = _swap_refine(x, w, centers, labels, inertia, rng, tol_abs)
         if best is None or inertia < best[1]:
-            best = (centers, inertia, iterations + extra)
+            best = (centers, inertia, labels, iterations + extra)
     assert best is not None  # n_init >= 1
-    return best[0], best[2]
+    return best[0], best[2], best[3]
 
 
 def _kmeans_plusplus(x, w, k, rng):
-    """Greedy k-means++ (Arthur & Vassilvitskii 2007), weighted as scikit-learn's."""
+    """Greedy k-means++ (Arthur & Vassilvitskii 2007), weighted as scikit-learn's.
+
+    Returns the centres and each point's nearest one.
+    """
+    jit = _jit()
     n = len(x)
     trials = 2 + int(math.log(k))
-    # Distances by |x|^2 - 2 x.c + |c|^2: one small matrix product per step.
-    xf = np.ascontiguousarray(x, dtype=np.float32)
-    xt = np.ascontiguousarray(xf.T)
-    norms = np.einsum("ij,ij->i", xf, xf)
     centers = np.empty((k, 3), dtype=np.float64)
-    first = min(int(np.searchsorted(np.cumsum(w), rng.uniform() * w.sum())), n - 1)
+    closest = np.ones(n)
+    nearest = np.zeros(n, dtype=np.intp)
+    first = int(jit.sample(w, closest, rng.uniform(size=1))[0])
     centers[0] = x[first]
-    closest = np.maximum(norms - 2 * (xf[first] @ xt) + norms[first], 0)
-    wf = w.astype(np.float32)
+    closest[:] = np.inf
+    jit.take(x, closest, nearest, centers, 0)
     for c in range(1, k):
-        cumulative = np.cumsum(w * closest)
-        targets = rng.uniform(size=trials) * cumulative[-1]
-        cand = np.minimum(np.searchsorted(cumulative, targets), n - 1)
-        d = norms[cand][:, None] - 2 * (xf[cand] @ xt)
-        d += norms
-        np.maximum(d, 0, out=d)
-        np.minimum(d, closest, out=d)
-        pick = int(np.argmin(d @ wf))
-        closest = d[pick]
+        cand = jit.sample(w, closest, np.sort(rng.uniform(size=trials)))
+        pick = int(np.argmin(jit.trial_costs(x, w, closest, np.ascontiguousarray(x[cand]))))
         centers[c] = x[cand[pick]]
-    return centers
+        jit.take(x, closest, nearest, centers, c)
+    return centers, nearest
 
 
 def _median_cut(x, w, k):
     """Deterministic weighted median cut: split the box of largest error.
 
     Used instead of k-means++ when K is so large (thousands) that K passes
-    over the colours would dominate the run.
+    over the colours would dominate the run.  Returns the boxes' means and
+    each point's box.
     """
 
     def box(idx):
@@ -340,9 +459,9 @@ def _median_cut(x, w, k):
     heap = [box(np.arange(len(x)))]
     done: list = []
     while heap and len(heap) + len(done) < k:
-        neg_err, _, idx, mean = heapq.heappop(heap)
+        neg_err, first, idx, mean = heapq.heappop(heap)
         if neg_err == 0 or len(idx) < 2:
-            done.append(mean)
+            done.append((neg_err, first, idx, mean))
             continue
         pts = x[idx]
         axis = int(np.argmax(pts.max(0) - pts.min(0)))
@@ -351,10 +470,14 @@ def _median_cut(x, w, k):
         cut = min(max(int(np.searchsorted(cum, cum[-1] / 2)), 1), len(order) - 1)
         heapq.heappush(heap, box(order[:cut]))
         heapq.heappush(heap, box(order[cut:]))
-    return np.array(done + [item[3] for item in heap], dtype=np.float64)
+    boxes = done + heap
+    labels = np.empty(len(x), dtype=np.intp)
+    for j, item in enumerate(boxes):
+        labels[item[2]] = j
+    return np.array([item[3] for item in boxes], dtype=np.float64), labels
 
 
-def _lloyd(x, w, centers, max_iter, tol_abs, state=None):
+def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None):
     """Lloyd's algorithm with Hamerly's bounds (SIAM SDM 2010).
 
     ``upper[i]`` bounds the distance from colour i to its centre and
@@ -362,10 +485,9 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None):
     upper bounds grow by their centre's move and lower bounds shrink by the
     largest move; a colour whose upper bound stays below max(lower bound,
     half the distance from its centre to the nearest other centre) cannot
-    change cluster and is not looked at.  Cluster sums are updated only for
-    the colours that changed.  The result is exactly Lloyd's, with
-    scikit-learn's stopping rule: no label changed, or the summed squared
-    movement of the centres is at most ``tol_abs``.
+    change cluster and is not looked at.  The result is exactly Lloyd's,
+    with scikit-learn's stopping rule: no label changed, or the summed
+    squared movement of the centres is at most ``tol_abs``.
 
     Parameters
     ----------
@@ -377,26 +499,39 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None):
     state : (labels, upper, lower), optional
         Valid bounds for ``centers`` (modified in place); by default they
         are computed exactly.
+    guess : ndarray (n,) of int, optional
+        Where each exact search starts (see :func:`_assign`); centre 0 by
+        default.
 
     Returns
     -------
     centers, inertia, state, iterations
     """
-    k = len(centers)
-    centers = centers.copy()
+    jit = _jit()
+    n, k = len(x), len(centers)
+    centers = np.ascontiguousarray(centers, dtype=np.float64).copy()
+    no_movers = np.empty(0, dtype=np.intp)
+    everyone = np.arange(n)
+    order, dist = _table(centers)
     if state is None:
-        labels, upper, lower = _two_nearest(x, centers)
+        labels, upper, lower = _assign(x, centers, np.zeros(n, np.intp) if guess is None else guess)
     else:
         labels, upper, lower = state
-        _bounded_assign(x, centers, labels, upper, lower, _tree(centers))
-    weight = np.bincount(labels, weights=w, minlength=k)
-    wx = x * w[:, None]
-    sums = np.stack([np.bincount(labels, weights=wx[:, c], minlength=k) for c in range(3)], 1)
+        jit.hamerly(x, centers, np.zeros(k), 0.0, no_movers, labels, upper, lower, order, dist, everyone)
+    # Points far inside their cluster are frozen: while the centres' summed
+    # moves stay below ``budget`` none of them can change cluster, so
+    # each step looks only at the ``active`` ones, and the frozen ones'
+    # sums are added once.
+    active, frozen, budget = everyone, everyone[:0], np.inf
+    still = np.zeros((k, 4))
+    drift, drift_drop = np.zeros(k), 0.0
+    sums = jit.cluster_sums(x, w, labels, k, everyone)
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
+        weight = sums[:, 0]
         new = centers.copy()
         full = weight > 0
-        new[full] = sums[full] / weight[full, None]
+        new[full] = sums[full, 1:] / weight[full, None]
         empty = np.flatnonzero(~full)
         if empty.size:
             # Move each empty centre onto one of the colours that currently
@@ -405,83 +540,52 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None):
             new[empty] = x[worst]
         move = np.sqrt(((new - centers) ** 2).sum(1))
         centers = new
-        _shift_bounds(x, centers, move, labels, upper, lower)
-        changed = _bounded_assign(x, centers, labels, upper, lower, _tree(centers))
-        if changed is not None:
-            idx, old = changed
-            new_labels = labels[idx]
-            weight += np.bincount(new_labels, weights=w[idx], minlength=k)
-            weight -= np.bincount(old, weights=w[idx], minlength=k)
-            for c in range(3):
-                sums[:, c] += np.bincount(new_labels, weights=wx[idx, c], minlength=k)
-                sums[:, c] -= np.bincount(old, weights=wx[idx, c], minlength=k)
-        if (changed is None or float((move * move).sum()) <= tol_abs) and not empty.size:
+        drop, movers = _drops(move)
+        if k <= _FULL_TABLE:
+            jit.renew(centers, order, dist)
+        else:
+            order, dist = _table(centers)
+        drift += move
+        drift_drop += float(move.max())
+        changed = jit.hamerly(x, centers, move, drop, movers, labels, upper, lower, order, dist, active)
+        split = False
+        if frozen.size and float(drift.max()) + drift_drop >= budget:
+            changed += jit.hamerly(x, centers, drift, drift_drop, no_movers, labels, upper, lower, order,
+                                   dist, frozen)
+            active, frozen, still, split = everyone, everyone[:0], np.zeros((k, 4)), True
+        if active.size == n:
+            # Every bound is current: freeze the points whose margin covers
+            # _FREEZE steps as large as this one.
+            budget = _FREEZE * float(move.max())
+            far = lower - upper > budget
+            if budget > 0 and np.count_nonzero(far) > n // 2:
+                frozen, active = np.flatnonzero(far), np.flatnonzero(~far)
+                still = jit.cluster_sums(x, w, labels, k, frozen)
+                drift[:], drift_drop, split = 0.0, 0.0, True
+        if changed or split:
+            sums = still + jit.cluster_sums(x, w, labels, k, active)
+        if (not changed or float((move * move).sum()) <= tol_abs) and not empty.size:
             break
-    diff = x - centers[labels]
-    inertia = float(w @ np.einsum("ij,ij->i", diff, diff))
-    return centers, inertia, (labels, upper, lower), iterations
+    if frozen.size:  # bring their bounds up to date (none can change cluster)
+        jit.hamerly(x, centers, drift, drift_drop, no_movers, labels, upper, lower, order, dist, frozen)
+    return centers, jit.inertia(x, w, centers, labels), (labels, upper, lower), iterations
 
 
-def _shift_bounds(x, centers, move, labels, upper, lower):
-    """Loosen the bounds after the centres moved by ``move``."""
-    k = len(centers)
-    upper += move[labels]
-    order = np.argsort(move, kind="stable")
-    if k <= _EXACT_MOVERS + 1 or move[order[-1]] <= 2 * move[order[-_EXACT_MOVERS - 1]]:
-        lower -= move[order[-1]]
-        return
-    # A few centres moved much more than the rest (a re-seeded one, say):
-    # their move would ruin every lower bound, so measure them exactly.
-    lower -= move[order[-_EXACT_MOVERS - 1]]
-    for j in order[-_EXACT_MOVERS:]:
-        diff = x - centers[j]
-        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        mine = labels == j
-        upper[mine] = dist[mine]
-        dist[mine] = np.inf
-        np.minimum(lower, dist, out=lower)
+def _drops(move: np.ndarray) -> tuple[float, np.ndarray]:
+    """How far every lower bound drops, and the centres measured exactly.
 
-
-def _gap(centers, tree):
-    """Distance from each centre to its nearest other centre."""
-    k = len(centers)
-    if k == 1:
-        return np.full(1, np.inf)
-    if k <= 1024:  # a dense k x k matrix is cheaper than k tree queries
-        sq = np.einsum("ij,ij->i", centers, centers)
-        d = (sq[:, None] + sq) - 2 * (centers @ centers.T)
-        np.fill_diagonal(d, np.inf)
-        # Less a margin for the rounding of |a|^2 + |b|^2 - 2ab, so that the
-        # bound never exceeds the true gap.
-        return np.sqrt(np.maximum(d.min(1) - 1e-9 * (1 + 4 * sq.max()), 0))
-    return tree.query(centers, k=2)[0][:, 1]
-
-
-def _bounded_assign(x, centers, labels, upper, lower, tree):
-    """Hamerly's assignment step, in place.
-
-    Returns the indices whose label changed and their old labels, or None.
+    Normally every lower bound drops by the largest move.  When a few
+    centres moved much more than the rest (a re-seeded one, say), their
+    move would ruin every lower bound: they are measured exactly instead,
+    and the bounds drop by the next largest move.
     """
-    half_gap = 0.5 * _gap(centers, tree)
-    bound = np.maximum(lower, half_gap[labels])
-    cand = np.flatnonzero(upper > bound)
-    if cand.size:
-        diff = x[cand] - centers[labels[cand]]
-        upper[cand] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        cand = cand[upper[cand] > bound[cand]]
-    if not cand.size:
-        return None
-    new_labels, upper[cand], lower[cand] = _two_nearest(x[cand], centers, tree)
-    moved = new_labels != labels[cand]
-    if not moved.any():
-        return None
-    idx = cand[moved]
-    old = labels[idx]
-    labels[idx] = new_labels[moved]
-    return idx, old
+    order = np.argsort(move, kind="stable")
+    if len(move) <= _EXACT_MOVERS + 1 or move[order[-1]] <= 2 * move[order[-_EXACT_MOVERS - 1]]:
+        return float(move[order[-1]]), np.empty(0, dtype=np.intp)
+    return float(move[order[-_EXACT_MOVERS - 1]]), np.ascontiguousarray(order[-_EXACT_MOVERS:])
 
 
-def _swap_refine(x, w, centers, inertia, rng, tol_abs):
+def _swap_refine(x, w, centers, labels, inertia, rng, tol_abs):
     """Escape Lloyd's local optimum by moving centres where they are needed.
 
     Lloyd never moves a centre far, so k-means++ leaves some regions with too
@@ -495,18 +599,20 @@ def _swap_refine(x, w, centers, inertia, rng, tol_abs):
     1, ``_SWAP_PATIENCE`` rejected rounds in a row (each trying the next
     cheapest centre) end the search; ``_SWAP_PATIENCE_LARGE`` for large K,
     where each round costs most and the gains left are smallest.
+
+    Returns the centres, labels, inertia and Lloyd iterations spent.
     """
     k = len(centers)
     extra = 0
     failures = 0
     if k < 2:
-        return centers, inertia, 0
+        return centers, labels, inertia, 0
     batch = min(max(1, k // _SWAP_BATCH_DIVISOR), _SWAP_BATCH_MAX)
     exact = None
     patience = _SWAP_PATIENCE if k < _LARGE_K else _SWAP_PATIENCE_LARGE
     while failures < patience:
         if exact is None:
-            labels, d1, d2 = _two_nearest(x, centers)
+            labels, d1, d2 = _assign(x, centers, labels)
             error = np.bincount(labels, weights=w * d1 * d1, minlength=k)
             removal = np.bincount(labels, weights=w * (d2 * d2 - d1 * d1), minlength=k)
             targets = np.argsort(-error, kind="stable")
@@ -517,30 +623,27 @@ def _swap_refine(x, w, centers, inertia, rng, tol_abs):
         m = min(batch, k // 2)
         chosen = victims[failures : failures + m] if m == 1 else victims[:m]
         trial = centers.copy()
-        upper, lower = d1.copy(), d2.copy()
         for victim, target in zip(chosen, targets[:m]):
             members = np.flatnonzero(labels == target)
             mass = np.cumsum(w[members] * d1[members] ** 2)
             pick = members[min(int(np.searchsorted(mass, rng.uniform() * mass[-1])), len(members) - 1)]
             trial[victim] = x[pick]
-            # Bounds stay exact except around the moved centre.
-            diff = x - trial[victim]
-            to_new = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-            mine = labels == victim
-            upper[mine] = np.inf
-            np.minimum(lower, np.where(mine, np.inf, to_new), out=lower)
-        trial, trial_inertia, _, iterations = _lloyd(
-            x, w, trial, _SWAP_ITER, tol_abs, (labels.copy(), upper, lower)
+        # Bounds stay exact except around the moved centres.
+        upper, lower = d1.copy(), d2.copy()
+        trial_labels = labels.copy()
+        _jit().reseat(x, trial, np.ascontiguousarray(chosen, dtype=np.intp), trial_labels, upper, lower)
+        trial, trial_inertia, state, iterations = _lloyd(
+            x, w, trial, _SWAP_ITER, tol_abs, (trial_labels, upper, lower)
         )
         extra += iterations
         if trial_inertia < inertia * (1 - 1e-9):
-            centers, inertia, exact, failures = trial, trial_inertia, None, 0
+            centers, inertia, labels, exact, failures = trial, trial_inertia, state[0], None, 0
         elif batch > 1:
             batch //= 2
             exact = None  # re-rank with the smaller batch
         else:
             failures += 1
-    return centers, inertia, extra
+    return centers, labels, inertia, extra
 
 
 # --- scikit-learn -------------------------------------------------------------
@@ -553,7 +656,7 @@ def _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol):
         n_clusters=k, n_init=n_init, random_state=seed, max_iter=max_iter, tol=tol
     )
     model.fit(x, sample_weight=w)
-    return model.cluster_centers_, int(model.n_iter_)
+    return model.cluster_centers_, model.labels_.astype(np.intp), int(model.n_iter_)
 
 
 # --- watching k-means: the plain algorithm, step by step -------------------------
@@ -579,7 +682,8 @@ def seeds(colors: np.ndarray, counts: np.ndarray, k: int, seed: int = 0) -> np.n
     x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
     if len(x) <= k:
         return x.copy()
-    return _kmeans_plusplus(x, w, k, np.random.default_rng(seed))
+    with _lock:
+        return _kmeans_plusplus(x, w, k, np.random.default_rng(seed))[0]
 
 
 def lloyd_steps(colors: np.ndarray, counts: np.ndarray, centers: np.ndarray,
@@ -594,7 +698,8 @@ def lloyd_steps(colors: np.ndarray, counts: np.ndarray, centers: np.ndarray,
     x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
     current = np.asarray(centers, np.float64)
     for _ in range(max_steps):
-        moved = _lloyd(x, w, current, 1, 0.0)[0]
+        with _lock:
+            moved = _lloyd(x, w, current, 1, 0.0)[0]
         if np.allclose(moved, current):
             return
         current = moved
@@ -603,4 +708,5 @@ def lloyd_steps(colors: np.ndarray, counts: np.ndarray, centers: np.ndarray,
 
 def nearest(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """Index of the nearest of ``centers`` (M, 3) for each of ``points`` (N, 3)."""
-    return _nearest(np.asarray(points, np.float64), np.asarray(centers, np.float64))
+    with _lock:
+        return _nearest(np.ascontiguousarray(points, np.float64), np.ascontiguousarray(centers, np.float64))

@@ -41,6 +41,7 @@ _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _chosen: str | None = None
 _temporary: str | None = None
+_announced: set[str] = set()
 
 
 def _uid() -> int:
@@ -174,7 +175,12 @@ def cache_dir() -> str:
 
 
 def _compiling(name: str, kept: bool) -> None:
-    """Say, before the wait, that ``name`` is being compiled."""
+    """Say, before the wait, that ``name`` is being compiled (once a process:
+    an engine of several functions is announced once)."""
+    with _lock:
+        if name in _announced:
+            return
+        _announced.add(name)
     how = "once: the result is cached" if kept else "in each process: it cannot be cached"
     _log.warning("compiling %s (10 to 20 s, %s)", name, how)
 

@@ -50,7 +50,7 @@ class EncodeOptions:
         Seeds every random choice: same image and settings, same bytes.
     n_init : int or "auto", default "auto"
         Independent k-means seedings; the best (lowest squared error) is
-        kept.  "auto" is 3 for k <= 32, 2 for k <= 128 and 1 above.
+        kept.  "auto" is 6 for k <= 32, 2 for k <= 128 and 1 above.
     engine : {"kmeans", "sklearn"}, default "kmeans"
         kmcodec's own engine, or scikit-learn's ``KMeans`` (the optional extra
         ``kmcodec[sklearn]``; MissingDependencyError without it).
@@ -119,5 +119,5 @@ class EncodeOptions:
     def seedings(self) -> int:
         """``n_init`` with "auto" resolved for this ``k``."""
         if self.n_init == "auto":
-            return 3 if self.k <= 32 else 2 if self.k <= 128 else 1
+            return 6 if self.k <= 32 else 2 if self.k <= 128 else 1
         return int(self.n_init)

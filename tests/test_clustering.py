@@ -82,12 +82,30 @@ def test_expand_is_palette_lookup():
         assert np.array_equal(out, palette[indices])
 
 
-@pytest.mark.parametrize("k, expected", [(2, 3), (32, 3), (33, 2), (128, 2), (129, 1), (65536, 1)])
+@pytest.mark.parametrize("k, expected", [(2, 6), (32, 6), (33, 2), (128, 2), (129, 1), (65536, 1)])
 def test_auto_restarts(k, expected, monkeypatch):
     seen = []
-    monkeypatch.setattr(clustering, "_kmeans", lambda x, w, k, seed, n_init, *a: seen.append(n_init) or (x[:k], 0))
+    def fake_kmeans(x, w, k, seed, n_init, *args):
+        seen.append(n_init)
+        return x[:k], np.zeros(len(x), np.intp), 0
+
+    monkeypatch.setattr(clustering, "_kmeans", fake_kmeans)
     pixels = np.random.default_rng(0).integers(0, 256, size=(k + 5, 3), dtype=np.uint8)
     pixels[:, 0] = np.arange(k + 5) % 256  # more distinct colours than k
     pixels[:, 1] = np.arange(k + 5) // 256
     clustering.quantize(pixels[None], EncodeOptions(k=k))
     assert seen == [expected]
+
+
+def test_preloading_loads_every_compiled_function_with_the_types_the_engine_uses():
+    # kmc encode loads the engine while it reads the image: a type missed
+    # here would be loaded (or compiled) later, on the critical path.
+    from kmcodec import _kmeans_jit
+
+    clustering._load_engine()
+    kernels = {name: getattr(_kmeans_jit, name) for name in _kmeans_jit.__all__}
+    assert {name for name, f in kernels.items() if not f.signatures} == set()
+    before = {name: len(f.signatures) for name, f in kernels.items()}
+    image = np.random.default_rng(3).integers(0, 256, (600, 500, 3), dtype=np.uint8)
+    clustering.quantize(image, EncodeOptions(k=40))
+    assert {name: len(f.signatures) for name, f in kernels.items()} == before

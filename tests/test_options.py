@@ -21,7 +21,7 @@ def test_defaults_live_in_one_place():
     assert (opts.target_psnr, opts.max_bytes) == (None, None)
 
 
-@pytest.mark.parametrize("k, expected", [(2, 3), (32, 3), (33, 2), (128, 2), (129, 1)])
+@pytest.mark.parametrize("k, expected", [(2, 6), (32, 6), (33, 2), (128, 2), (129, 1)])
 def test_auto_seedings(k, expected):
     assert EncodeOptions(k=k).seedings == expected
     assert EncodeOptions(k=k, n_init=5).seedings == 5

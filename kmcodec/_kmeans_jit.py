@@ -1,0 +1,402 @@
+"""Compiled loops of kmcodec's k-means engine (see :mod:`kmcodec.clustering`).
+
+Every loop over points is cut into :func:`pieces` contiguous pieces that
+depend on the number of points only.  A piece's sums are its own and are
+added in piece order afterwards, so the result is the same bits whichever
+thread ran which piece, and on any number of cores.
+
+Nearest centres are searched outward from a guess ``a`` (the point's
+current centre, or its cell's): the other centres are listed by distance
+from ``a`` (:func:`neighbours`), and since ``|x - c| >= |a - c| - |x - a|``
+the search stops at the first centre listed farther from ``a`` than the
+point's distance to ``a`` plus its second-nearest distance so far.  A
+point near its centre looks at a handful of the K centres.
+
+The loops that share arrays between pieces write disjoint parts of them
+only; Numba's ``workqueue`` threading layer must not be entered by two
+threads at once, so the caller holds :data:`kmcodec.clustering` 's lock.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .jitcache import private_cache
+
+__all__ = ["neighbours", "renew", "assign", "hamerly", "cluster_sums", "inertia", "sample", "trial_costs",
+           "take", "reseat", "coarsen", "count_colors", "label_pixels"]
+
+#: Most pieces a loop is cut into; a piece has at least 2**PIECE_SHIFT points.
+MAX_PIECES = 64
+PIECE_SHIFT = 12
+#: Floating-point slack of the search's stopping rule, in colour units:
+#: far below any distance that matters, far above rounding.
+_SLACK = 1e-6
+
+
+@njit(inline="always")
+def _sq(x, i, c, j):
+    d0 = x[i, 0] - c[j, 0]
+    d1 = x[i, 1] - c[j, 1]
+    d2 = x[i, 2] - c[j, 2]
+    return d0 * d0 + d1 * d1 + d2 * d2
+
+
+@njit(inline="always")
+def _span(n, p, piece):
+    return n * piece // p, n * (piece + 1) // p
+
+
+@njit(inline="always")
+def pieces(n):
+    """How many pieces a loop over ``n`` points is cut into."""
+    return min(MAX_PIECES, max(1, n >> PIECE_SHIFT))
+
+
+@njit(parallel=True, nogil=True)
+def neighbours(centers, m):
+    """For each centre, the ``m`` nearest other centres and their distances.
+
+    Returns order (K, m) int64 and dist (K, m) float64, nearest first.
+    """
+    k = centers.shape[0]
+    order = np.empty((k, m), np.int64)
+    dist = np.empty((k, m), np.float64)
+    for a in prange(k):
+        row = np.empty(k, np.float64)
+        for j in range(k):
+            row[j] = math.sqrt(_sq(centers, a, centers, j))
+        row[a] = np.inf
+        idx = np.argsort(row, kind="mergesort")
+        for t in range(m):
+            order[a, t] = idx[t]
+            dist[a, t] = row[idx[t]]
+    return order, dist
+
+
+@njit(parallel=True, nogil=True)
+def renew(centers, order, dist):
+    """:func:`neighbours` again after the centres moved, from the old order.
+
+    Each row lists every other centre; it is measured again and re-sorted
+    by insertion, which is quick because a small move barely changes it.
+    """
+    k, m = order.shape
+    for a in prange(k):
+        for t in range(m):
+            dist[a, t] = math.sqrt(_sq(centers, a, centers, order[a, t]))
+        for t in range(1, m):
+            d = dist[a, t]
+            j = order[a, t]
+            u = t - 1
+            while u >= 0 and dist[a, u] > d:
+                dist[a, u + 1] = dist[a, u]
+                order[a, u + 1] = order[a, u]
+                u -= 1
+            dist[a, u + 1] = d
+            order[a, u + 1] = j
+
+
+@njit(inline="always")
+def _two(x, i, centers, a, order, dist):
+    """Nearest centre to point i, and the distances to the nearest two.
+
+    Ties go to the lower index, as ``argmin`` does.
+    """
+    k = centers.shape[0]
+    m = order.shape[1]
+    u = math.sqrt(_sq(x, i, centers, a))
+    n1, b1, b2 = a, u, np.inf
+    t = 0
+    while t < m:
+        if dist[a, t] - u > b2 + _SLACK:
+            return n1, b1, b2
+        j = order[a, t]
+        d = math.sqrt(_sq(x, i, centers, j))
+        if d < b1 or (d == b1 and j < n1):
+            n1, b1, b2 = j, d, b1
+        elif d < b2:
+            b2 = d
+        t += 1
+    if m < k - 1 and not (m > 0 and dist[a, m - 1] - u > b2 + _SLACK):
+        # The list ran out before proving the answer: look at every centre.
+        for j in range(k):
+            if j == n1:
+                continue
+            d = math.sqrt(_sq(x, i, centers, j))
+            if d < b1 or (d == b1 and j < n1):
+                n1, b1, b2 = j, d, b1
+            elif d < b2:
+                b2 = d
+    return n1, b1, b2
+
+
+@njit(parallel=True, nogil=True)
+def assign(x, centers, guess, order, dist, labels, upper, lower):
+    """Exact nearest centre (into ``labels``) and distances to the nearest two."""
+    n = x.shape[0]
+    p = pieces(n)
+    for piece in prange(p):
+        s, e = _span(n, p, piece)
+        for i in range(s, e):
+            n1, b1, b2 = _two(x, i, centers, guess[i], order, dist)
+            labels[i] = n1
+            upper[i] = b1
+            lower[i] = b2
+
+
+@njit(parallel=True, nogil=True)
+def hamerly(x, centers, move, drop, movers, labels, upper, lower, order, dist, points):
+    """One assignment step of Hamerly's algorithm, in place.
+
+    ``upper`` grows by the move of the point's centre, ``lower`` shrinks by
+    ``drop`` (the largest move of any centre not in ``movers``) and is
+    measured exactly against the ``movers``.  A point whose upper bound
+    stays below max(lower bound, half the distance from its centre to the
+    nearest other) keeps its centre; the others are searched.
+
+    Only the ``points`` (indices) are looked at.  Returns the number of
+    points that changed centre.
+    """
+    n = points.shape[0]
+    p = pieces(n)
+    changed = np.zeros(p, np.int64)
+    has_gap = dist.shape[1] > 0
+    for piece in prange(p):
+        s, e = _span(n, p, piece)
+        for r in range(s, e):
+            i = points[r]
+            a = labels[i]
+            u = upper[i] + move[a]
+            low = lower[i] - drop
+            for q in range(movers.shape[0]):
+                j = movers[q]
+                if j == a:
+                    u = math.sqrt(_sq(x, i, centers, a))
+                else:
+                    low = min(low, math.sqrt(_sq(x, i, centers, j)))
+            bound = max(low, 0.5 * dist[a, 0]) if has_gap else np.inf
+            if u > bound:
+                u = math.sqrt(_sq(x, i, centers, a))
+                if u > bound:
+                    n1, u, low = _two(x, i, centers, a, order, dist)
+                    if n1 != a:
+                        labels[i] = n1
+                        changed[piece] += 1
+            upper[i] = u
+            lower[i] = low
+    return changed.sum()
+
+
+@njit(parallel=True, nogil=True)
+def cluster_sums(x, w, labels, k, points):
+    """Weight and weighted colour sums of each cluster over the ``points``
+    (indices): (K, 4) float64."""
+    n = points.shape[0]
+    p = pieces(n)
+    part = np.zeros((p, k, 4), np.float64)
+    for piece in prange(p):
+        s, e = _span(n, p, piece)
+        for r in range(s, e):
+            i = points[r]
+            a = labels[i]
+            wi = w[i]
+            part[piece, a, 0] += wi
+            for ch in range(3):
+                part[piece, a, ch + 1] += wi * x[i, ch]
+    out = np.zeros((k, 4), np.float64)
+    for piece in range(p):
+        out += part[piece]
+    return out
+
+
+@njit(parallel=True, nogil=True)
+def inertia(x, w, centers, labels):
+    """Sum of weighted squared distances to the assigned centres."""
+    n = x.shape[0]
+    p = pieces(n)
+    part = np.zeros(p, np.float64)
+    for piece in prange(p):
+        s, e = _span(n, p, piece)
+        acc = 0.0
+        for i in range(s, e):
+            acc += w[i] * _sq(x, i, centers, labels[i])
+        part[piece] = acc
+    total = 0.0
+    for piece in range(p):
+        total += part[piece]
+    return total
+
+
+# --- k-means++ ------------------------------------------------------------------
+
+
+@njit(nogil=True)
+def sample(w, closest, draws):
+    """Indices drawn with probability ``w * closest``: for each of ``draws``
+    (uniform in [0, 1), ascending), the first point at which the running
+    sum reaches that fraction of the total."""
+    n = w.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += w[i] * closest[i]
+    out = np.full(draws.shape[0], n - 1, np.int64)
+    q = 0
+    run = 0.0
+    for i in range(n):
+        run += w[i] * closest[i]
+        while q < draws.shape[0] and run >= draws[q] * total:
+            out[q] = i
+            q += 1
+        if q == draws.shape[0]:
+            break
+    return out
+
+
+@njit(parallel=True, nogil=True)
+def trial_costs(x, w, closest, candidates):
+    """For each candidate centre: the weighted potential if it were added."""
+    n = x.shape[0]
+    t = candidates.shape[0]
+    p = pieces(n)
+    part = np.zeros((p, t), np.float64)
+    for piece in prange(p):
+        s, e = _span(n, p, piece)
+        for i in range(s, e):
+            ci = closest[i]
+            wi = w[i]
+            for q in range(t):
+                part[piece, q] += wi * min(_sq(x, i, candidates, q), ci)
+    out = np.zeros(t, np.float64)
+    for piece in range(p):
+        out += part[piece]
+    return out
+
+
+@njit(parallel=True, nogil=True)
+def take(x, closest, nearest, centers, j):
+    """Add centre ``j``: update each point's squared distance to its nearest centre."""
+    n = x.shape[0]
+    p = pieces(n)
+    for piece in prange(p):
+        s, e = _span(n, p, piece)
+        for i in range(s, e):
+            d = _sq(x, i, centers, j)
+            if d < closest[i]:
+                closest[i] = d
+                nearest[i] = j
+
+
+# --- swap refinement --------------------------------------------------------------
+
+
+@njit(parallel=True, nogil=True)
+def reseat(x, centers, victims, labels, upper, lower):
+    """Bounds after the ``victims`` centres jumped: their points know nothing
+    (upper = inf), every other point measures its distance to them."""
+    n = x.shape[0]
+    p = pieces(n)
+    for piece in prange(p):
+        s, e = _span(n, p, piece)
+        for i in range(s, e):
+            a = labels[i]
+            low = lower[i]
+            for q in range(victims.shape[0]):
+                j = victims[q]
+                if j == a:
+                    upper[i] = np.inf
+                else:
+                    low = min(low, math.sqrt(_sq(x, i, centers, j)))
+            lower[i] = low
+
+
+# --- the grid ---------------------------------------------------------------------
+
+
+@njit(nogil=True)
+def coarsen(x, w, shift, dense):
+    """Merge integer colours into grid cells; see ``clustering._coarsen``.
+
+    Returns the cells' weighted mean colours (C, 3), their weights (C,),
+    in order of cell number, and each colour's cell (n,).  The colours and
+    weights are integers, so every sum is exact.
+    """
+    n = x.shape[0]
+    step = shift - 1
+    side = 256 >> step
+    half = side >> 1
+    ncoarse = half * half * half
+    heavy = np.zeros(ncoarse, np.float64)
+    cell = np.empty(n, np.int64)
+    for i in range(n):
+        q0 = np.int64(x[i, 0]) >> step
+        q1 = np.int64(x[i, 1]) >> step
+        q2 = np.int64(x[i, 2]) >> step
+        c = ((q0 >> 1) * half + (q1 >> 1)) * half + (q2 >> 1)
+        cell[i] = c
+        heavy[c] += w[i]
+    position = np.full(ncoarse + side * side * side, -1, np.int32)
+    for i in range(n):
+        c = cell[i]
+        if heavy[c] > dense:
+            q0 = np.int64(x[i, 0]) >> step
+            q1 = np.int64(x[i, 1]) >> step
+            q2 = np.int64(x[i, 2]) >> step
+            c = ncoarse + (q0 * side + q1) * side + q2
+            cell[i] = c
+        position[c] = 0
+    count = 0
+    for c in range(position.shape[0]):
+        if position[c] == 0:
+            position[c] = count
+            count += 1
+    sums = np.zeros((count, 4), np.float64)
+    for i in range(n):
+        p = position[cell[i]]
+        cell[i] = p
+        sums[p, 0] += w[i]
+        for ch in range(3):
+            sums[p, ch + 1] += w[i] * x[i, ch]
+    means = np.empty((count, 3), np.float64)
+    for p in range(count):
+        for ch in range(3):
+            means[p, ch] = sums[p, ch + 1] / sums[p, 0]
+    return means, sums[:, 0].copy(), cell
+
+
+# --- histogram ---------------------------------------------------------------------
+
+
+@njit(parallel=True, nogil=True)
+def count_colors(pixels, table):
+    """``table[key] += 1`` for each pixel's ``R | G<<8 | B<<16``.
+
+    Each piece owns a range of keys and reads every pixel, so no two
+    threads write the same counter.
+    """
+    n = pixels.shape[0]
+    p = table.shape[0] >> 22  # four pieces of 2**22 keys
+    for piece in prange(p):
+        for i in range(n):
+            key = np.int64(pixels[i, 0]) | np.int64(pixels[i, 1]) << 8 | np.int64(pixels[i, 2]) << 16
+            if key >> 22 == piece:
+                table[key] += 1
+
+
+@njit(parallel=True, nogil=True)
+def label_pixels(pixels, rank, labels, out):
+    """``out[i] = labels[rank[key of pixel i]]``."""
+    n = pixels.shape[0]
+    p = pieces(n)
+    for piece in prange(p):
+        s, e = _span(n, p, piece)
+        for i in range(s, e):
+            key = np.int64(pixels[i, 0]) | np.int64(pixels[i, 1]) << 8 | np.int64(pixels[i, 2]) << 16
+            out[i] = labels[rank[key]]
+
+
+for _name in __all__:
+    private_cache(globals()[_name], "the k-means engine")
