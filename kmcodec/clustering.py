@@ -191,7 +191,7 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
             table = None
         else:
             table = np.zeros(1 << 24, dtype=np.uint32)
-            _jit().count_colors(pixels, table)
+            _jit().count_colors(pixels, table, _jit().threads())
             uniq = np.flatnonzero(table).astype(np.uint32)
             counts = table[uniq].astype(np.int64)
             table[uniq] = np.arange(len(uniq), dtype=np.uint32)  # now each colour's rank
@@ -277,7 +277,7 @@ def _load_engine() -> None:
         pixels = np.zeros((2, 3), dtype=np.uint8)
         table = np.zeros(1 << 22, dtype=np.uint32)
         jit.label_pixels(pixels, table, np.zeros(1, dtype=np.uint8), np.empty(2, dtype=np.uint8))
-        jit.count_colors(pixels[:0], table)
+        jit.count_colors(pixels[:0], table, 1)
         jit.coarsen(x, w, _COARSE_SHIFT, 1.0)
 
 

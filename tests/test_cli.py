@@ -238,6 +238,26 @@ def test_the_first_entropy_decode_says_it_compiles_once(tmp_path):
     assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), expected)
 
 
+def test_the_first_encode_compiles_the_engine_once(tmp_path):
+    """With an empty cache folder ``kmc encode`` says once that it compiles
+    the k-means engine; run again, it loads every function from the cache
+    and says nothing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    src = tmp_path / "photo.png"
+    rng = np.random.default_rng(4)
+    Image.fromarray(np.clip(rng.normal(128, 60, (600, 500, 3)), 0, 255).astype(np.uint8)).save(src)
+    argv = [sys.executable, "-m", "kmcodec", "encode", str(src), "-k", "8", "-o", str(tmp_path / "a.kmc"), "-q"]
+    first = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == "kmc: note: compiling the k-means engine (10 to 20 s, once: the result is cached)\n"
+    argv[-2] = str(tmp_path / "b.kmc")
+    again = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and again.stderr == ""
+    assert (tmp_path / "a.kmc").read_bytes() == (tmp_path / "b.kmc").read_bytes()
+
+
 def test_a_batch_worker_prints_notes_as_kmc_lines(tmp_path):
     """A worker process has no ``kmc`` command around it: its initialiser
     makes the library's log messages ``kmc: note:`` lines all the same."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -109,3 +113,40 @@ def test_preloading_loads_every_compiled_function_with_the_types_the_engine_uses
     image = np.random.default_rng(3).integers(0, 256, (600, 500, 3), dtype=np.uint8)
     clustering.quantize(image, EncodeOptions(k=40))
     assert {name: len(f.signatures) for name, f in kernels.items()} == before
+
+
+def test_frozen_colours_leave_lloyd_exactly_textbook(monkeypatch):
+    # Well separated blobs: most colours sit far inside their cluster and
+    # are frozen after the first step, while the centres still creep.
+    from kmcodec import _kmeans_jit
+
+    rng = np.random.default_rng(5)
+    blobs = rng.uniform(30, 220, size=(12, 3))
+    x = (blobs[rng.integers(0, 12, 20000)] + rng.normal(0, 9, (20000, 3))).clip(0, 255)
+    w = rng.integers(1, 5, size=20000).astype(np.float64)
+    start = blobs + rng.normal(0, 6, blobs.shape)
+    subsets = []
+    real = _kmeans_jit.cluster_sums
+    monkeypatch.setattr(_kmeans_jit, "cluster_sums", lambda *a: subsets.append(len(a[-1])) or real(*a))
+    ours, _, (labels, _, _), _ = clustering._lloyd(x, w, start, 300, 0.0)
+    reference, ref_labels, _ = naive_lloyd(x, w, start, 300)
+    assert min(subsets) < len(x) // 2  # the frozen path ran
+    assert np.array_equal(labels, ref_labels)
+    assert np.allclose(ours, reference, atol=1e-9)
+
+
+def test_same_bytes_on_one_thread_and_on_two():
+    # The loops' pieces depend on the number of colours only, not on the
+    # threads that run them.
+    code = (
+        "import hashlib, numpy as np, kmcodec\n"
+        "rng = np.random.default_rng(8)\n"
+        "img = np.clip(rng.normal(120, 50, (700, 600, 3)), 0, 255).astype(np.uint8)\n"
+        "print(hashlib.sha256(kmcodec.encode(img, k=64)).hexdigest())\n"
+    )
+    digests = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1 and len(next(iter(digests))) == 64
