@@ -259,31 +259,33 @@ def sample(w, closest, draws):
 
 
 @njit(parallel=True, nogil=True)
-def trial_costs(x, w, closest, candidates):
-    """For each candidate centre: the weighted potential if it were added."""
+def trial_costs(x, w, closest, nearest, candidates, apart):
+    """For each candidate centre: the weighted potential if it were added.
+
+    ``apart[q, j]`` is the squared distance from candidate q to centre j.
+    A point whose nearest centre j is at least twice as far from the
+    candidate as from the point (``apart >= 4 * closest``) cannot come
+    closer to the candidate (triangle inequality), so its distance to the
+    candidate is not computed.
+    """
     n = x.shape[0]
     t = candidates.shape[0]
     p = pieces(n)
     part = np.zeros((p, t), np.float64)
     for piece in prange(p):
         s, e = _span(n, p, piece)
-        for q in range(t):
-            c0, c1, c2 = candidates[q, 0], candidates[q, 1], candidates[q, 2]
-            # Four sums in turn, added in a fixed order: independent chains
-            # of additions run four times as fast, and the result does not
-            # depend on the machine (no reassociation by the compiler).
-            a0 = a1 = a2 = a3 = 0.0
-            i = s
-            while i + 4 <= e:
-                a0 += w[i] * min(_dist3(x, i, c0, c1, c2), closest[i])
-                a1 += w[i + 1] * min(_dist3(x, i + 1, c0, c1, c2), closest[i + 1])
-                a2 += w[i + 2] * min(_dist3(x, i + 2, c0, c1, c2), closest[i + 2])
-                a3 += w[i + 3] * min(_dist3(x, i + 3, c0, c1, c2), closest[i + 3])
-                i += 4
-            while i < e:
-                a0 += w[i] * min(_dist3(x, i, c0, c1, c2), closest[i])
-                i += 1
-            part[piece, q] = (a0 + a1) + (a2 + a3)
+        acc = np.zeros(t, np.float64)  # the piece's own: no cache line shared with another thread
+        for i in range(s, e):
+            ci = closest[i]
+            wi = w[i]
+            far = 4.0 * ci
+            j = nearest[i]
+            for q in range(t):
+                if apart[q, j] >= far:
+                    acc[q] += wi * ci
+                else:
+                    acc[q] += wi * min(_dist3(x, i, candidates[q, 0], candidates[q, 1], candidates[q, 2]), ci)
+        part[piece] = acc
     out = np.zeros(t, np.float64)
     for piece in range(p):
         out += part[piece]

@@ -271,7 +271,7 @@ def _load_engine() -> None:
         jit.cluster_sums(x, w, idx, 2, idx)
         jit.inertia(x, w, x, idx)
         jit.sample(w, w, d)
-        jit.trial_costs(x, w, w, x)
+        jit.trial_costs(x, w, w, idx, x, x[:, :2].copy())
         jit.take(x, w.copy(), idx, x, 0)
         jit.reseat(x, x, idx[:0], idx, d, d.copy())
         pixels = np.zeros((2, 3), dtype=np.uint8)
@@ -436,7 +436,9 @@ def _kmeans_plusplus(x, w, k, rng):
     jit.take(x, closest, nearest, centers, 0)
     for c in range(1, k):
         cand = jit.sample(w, closest, np.sort(rng.uniform(size=trials)))
-        pick = int(np.argmin(jit.trial_costs(x, w, closest, np.ascontiguousarray(x[cand]))))
+        candidates = np.ascontiguousarray(x[cand])
+        apart = ((candidates[:, None, :] - centers[None, :c, :]) ** 2).sum(2)
+        pick = int(np.argmin(jit.trial_costs(x, w, closest, nearest, candidates, apart)))
         centers[c] = x[cand[pick]]
         jit.take(x, closest, nearest, centers, c)
     return centers, nearest
