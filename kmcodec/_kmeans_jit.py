@@ -180,9 +180,10 @@ def hamerly(x, centers, move, drop, movers, labels, upper, lower, order, dist, p
                 else:
                     low = min(low, math.sqrt(_sq(x, i, centers, j)))
             bound = max(low, 0.5 * dist[a, 0]) if has_gap else np.inf
-            if u > bound:
+            # A tie is searched, so that it goes to the lower index as in argmin.
+            if u >= bound:
                 u = math.sqrt(_sq(x, i, centers, a))
-                if u > bound:
+                if u >= bound:
                     n1, u, low = _two(x, i, centers, a, order, dist)
                     if n1 != a:
                         labels[i] = n1
@@ -198,7 +199,8 @@ def cluster_sums(x, w, labels, k, points):
     """Weight and weighted colour sums of each cluster over the ``points``
     (indices): (K, 4) float64."""
     n = points.shape[0]
-    p = pieces(n)
+    # Fewer pieces when K is large: each piece's sums take K x 4 numbers.
+    p = min(pieces(n), max(1, n // (4 * k)))
     part = np.zeros((p, k, 4), np.float64)
     for piece in prange(p):
         s, e = _span(n, p, piece)

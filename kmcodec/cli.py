@@ -424,15 +424,19 @@ def _encode(args) -> None:
     _no_stdio_in_batch(args)
     if _is_batch(args):
         return _batch(args, "encode")
-    from .clustering import preload
+    from .clustering import preload, stop_preload
     from .files import encode_file, encoded_name
 
     options = _encode_options(args)
     source, stdout = _streams(args)
     dst = stdout or args.output or encoded_name(source)
     engine = preload()  # while the image is read
-    with _about(source), _flag_names():
-        report = encode_file(source, dst, options, overwrite=args.force, skip_if_larger=args.skip_if_larger)
+    try:
+        with _about(source), _flag_names():
+            report = encode_file(source, dst, options, overwrite=args.force, skip_if_larger=args.skip_if_larger)
+    except BaseException:
+        stop_preload()  # no waiting for it before the error is reported
+        raise
     engine.join()
     if report.skipped:
         if not args.quiet:

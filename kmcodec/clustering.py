@@ -74,6 +74,7 @@ _FULL_TABLE = 1024  # up to this many centres, each lists all others by distance
 _NEIGHBOURS = 64  # beyond, each lists this many
 _FREEZE = 8  # Lloyd freezes points whose margin exceeds this many times the last move
 _lock = threading.RLock()
+_stop = threading.Event()  # asks the preload thread to stop
 
 
 # --- histogram ----------------------------------------------------------------
@@ -242,11 +243,18 @@ def preload() -> threading.Thread:
     second, mostly in Python; reading and decoding a large PNG spends about
     as long in zlib with Python's lock released.  The ``kmc encode``
     command starts this first, so that the two overlap.  Join the thread
-    before exit.
+    before exit, or call :func:`stop_preload` to have it stop after the
+    function it is loading.
     """
+    _stop.clear()
     thread = threading.Thread(target=_warm, name="kmcodec-preload", daemon=True)
     thread.start()
     return thread
+
+
+def stop_preload() -> None:
+    """Have the preload thread stop after the function it is loading."""
+    _stop.set()
 
 
 def _warm() -> None:
@@ -259,26 +267,36 @@ def _warm() -> None:
 def _load_engine() -> None:
     """Load every compiled function for the argument types the engine uses."""
     with _lock:
+        if _stop.is_set():
+            return
         jit = _jit()
         x = np.zeros((2, 3))
         w = np.ones(2)
         idx = np.zeros(2, dtype=np.intp)
         d = np.zeros(2)
-        order, dist = jit.neighbours(x, 1)
-        jit.renew(x, order, dist)
-        jit.assign(x, x, idx, order, dist, idx, d, d.copy())
-        jit.hamerly(x, x, d, 0.0, idx[:0], idx, d, d.copy(), order, dist, idx)
-        jit.cluster_sums(x, w, idx, 2, idx)
-        jit.inertia(x, w, x, idx)
-        jit.sample(w, w, d)
-        jit.trial_costs(x, w, w, idx, x, x[:, :2].copy())
-        jit.take(x, w.copy(), idx, x, 0)
-        jit.reseat(x, x, idx[:0], idx, d, d.copy())
         pixels = np.zeros((2, 3), dtype=np.uint8)
         table = np.zeros(1 << 22, dtype=np.uint32)
-        jit.label_pixels(pixels, table, np.zeros(1, dtype=np.uint8), np.empty(2, dtype=np.uint8))
-        jit.count_colors(pixels[:0], table, 1)
-        jit.coarsen(x, w, _COARSE_SHIFT, 1.0)
+        order, dist = jit.neighbours(x, 1)
+        calls = [
+            lambda: jit.renew(x, order, dist),
+            lambda: jit.assign(x, x, idx, order, dist, idx, d, d.copy()),
+            lambda: jit.hamerly(x, x, d, 0.0, idx[:0], idx, d, d.copy(), order, dist, idx),
+            lambda: jit.cluster_sums(x, w, idx, 2, idx),
+            lambda: jit.inertia(x, w, x, idx),
+            lambda: jit.sample(w, w, d),
+            lambda: jit.trial_costs(x, w, w, idx, x, x[:, :2].copy()),
+            lambda: jit.take(x, w.copy(), idx, x, 0),
+            lambda: jit.reseat(x, x, idx[:0], idx, d, d.copy()),
+            lambda: jit.count_colors(pixels[:0], table, 1),
+            lambda: jit.coarsen(x, w, _COARSE_SHIFT, 1.0),
+        ] + [  # indices of K <= 256 colours, and of more
+            lambda dtype=dtype: jit.label_pixels(pixels, table, np.zeros(1, dtype), np.empty(2, dtype))
+            for dtype in (np.uint8, np.uint16)
+        ]
+        for call in calls:
+            if _stop.is_set():
+                return
+            call()
 
 
 # --- nearest centres ----------------------------------------------------------
@@ -627,6 +645,8 @@ def _swap_refine(x, w, centers, labels, inertia, rng, tol_abs):
         trial = centers.copy()
         for victim, target in zip(chosen, targets[:m]):
             members = np.flatnonzero(labels == target)
+            if not members.size:
+                continue
             mass = np.cumsum(w[members] * d1[members] ** 2)
             pick = members[min(int(np.searchsorted(mass, rng.uniform() * mass[-1])), len(members) - 1)]
             trial[victim] = x[pick]

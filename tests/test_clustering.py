@@ -112,6 +112,7 @@ def test_preloading_loads_every_compiled_function_with_the_types_the_engine_uses
     before = {name: len(f.signatures) for name, f in kernels.items()}
     image = np.random.default_rng(3).integers(0, 256, (600, 500, 3), dtype=np.uint8)
     clustering.quantize(image, EncodeOptions(k=40))
+    clustering.quantize(image, EncodeOptions(k=300))  # uint16 indices
     assert {name: len(f.signatures) for name, f in kernels.items()} == before
 
 
@@ -150,3 +151,16 @@ def test_same_bytes_on_one_thread_and_on_two():
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         digests.add(out.stdout.strip())
     assert len(digests) == 1 and len(next(iter(digests))) == 64
+
+
+def test_a_tie_goes_to_the_lower_index_as_in_textbook_lloyd():
+    # After one step the point at 2 is exactly as far from both centres (3
+    # and 1): argmin takes centre 0.  Bounds that kept the point's current
+    # centre on a tie took centre 1 and ended elsewhere.
+    x = np.array([[0.0, 0, 0], [2, 0, 0], [3, 0, 0]])
+    w = np.ones(3)
+    start = np.array([[3.0, 0, 0], [2, 0, 0]])
+    ours, _, (labels, _, _), _ = clustering._lloyd(x, w, start, 50, 0.0)
+    reference, ref_labels, _ = naive_lloyd(x, w, start, 50)
+    assert np.array_equal(labels, ref_labels)
+    assert np.allclose(ours, reference)
