@@ -174,7 +174,7 @@ def cache_dir() -> str:
         return _chosen
 
 
-def _compiling(name: str, kept: bool) -> None:
+def _compiling(name: str, kept: bool, seconds: str) -> None:
     """Say, before the wait, that ``name`` is being compiled (once a process:
     an engine of several functions is announced once)."""
     with _lock:
@@ -182,10 +182,10 @@ def _compiling(name: str, kept: bool) -> None:
             return
         _announced.add(name)
     how = "once: the result is cached" if kept else "in each process: it cannot be cached"
-    _log.warning("compiling %s (10 to 20 s, %s)", name, how)
+    _log.warning("compiling %s (%s, %s)", name, seconds, how)
 
 
-def private_cache(dispatcher, name: str | None = None) -> None:
+def private_cache(dispatcher, name: str | None = None, seconds: str = "10 to 20 s") -> None:
     """Give a Numba dispatcher a cache in :func:`cache_dir`, checked on each use.
 
     Cached code is loaded with Numba's runtime only, not the typing and
@@ -199,6 +199,8 @@ def private_cache(dispatcher, name: str | None = None) -> None:
         What it is, e.g. "the entropy decoder": then each compilation (no
         cached code for the types it is called with) is announced in one
         logged line first (see the module's docstring).
+    seconds : str, default "10 to 20 s"
+        How long compiling takes, for that line.
     """
     from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLocator
     from numba.core.runtime import rtsys
@@ -269,7 +271,7 @@ def private_cache(dispatcher, name: str | None = None) -> None:
             # lock: a thread that waits for another's compilation finds
             # the result and never comes here).
             if name is not None:
-                _compiling(name, private and _temporary is None)
+                _compiling(name, private and _temporary is None, seconds)
             return None
 
         def save_overload(self, sig, data):
