@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = ["quantize", "color_histogram", "seeds", "lloyd_steps", "nearest"]
 _LUT_THRESHOLD = 1 << 18  # pixels; above this a 2**24 table beats sorting
-_CHUNK = 1 << 20  # pixels per chunk: bounds the temporaries of index arithmetic
 _COARSE_SHIFT = 2  # grid cells of 4x4x4 colours
 _DENSE_FACTOR = 64  # cells heavier than 1/64 of a cluster's average weight are halved
 _COARSE_MIN_COLORS = 1 << 14  # below this many colours, work on them directly
@@ -104,33 +103,34 @@ def _colors_of(keys: np.ndarray) -> np.ndarray:
     return np.stack((keys & 255, (keys >> 8) & 255, keys >> 16), 1).astype(np.uint8)
 
 
-def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys and their counts; each key is replaced, in place, by the
-    position of its value among the distinct keys.
+def _histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct keys, their counts, and what :func:`_pixel_labels` needs.
 
-    For large images: mark the keys seen in a 16 MiB table, rank them in a
-    second table, and look the ranks up chunk by chunk.  This touches far
-    less fresh memory than ``np.bincount`` over 2**24 int64 counters, and
-    the ranks are what the final lookup needs anyway.
+    Small images: ``np.unique``, and each pixel's rank among the distinct
+    keys.  Large ones: the compiled count into 2**24 counters, which then
+    hold each colour's rank (a table, not a per-pixel array).
     """
-    n = keys.size
-    if n < _LUT_THRESHOLD:
-        uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        keys[:] = inverse.reshape(-1)
-        return uniq.astype(np.uint32), counts.astype(np.int64)
-    seen = np.zeros(1 << 24, dtype=np.uint8)
-    for start in range(0, n, _CHUNK):
-        seen[keys[start : start + _CHUNK]] = 1
-    uniq = np.flatnonzero(seen).astype(np.uint32)
-    del seen
-    rank = np.empty(1 << 24, dtype=np.uint32)  # read only where written
-    rank[uniq] = np.arange(len(uniq), dtype=np.uint32)
-    counts = np.zeros(len(uniq), dtype=np.int64)
-    for start in range(0, n, _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        chunk[:] = rank[chunk]
-        counts += np.bincount(chunk, minlength=len(uniq))
-    return uniq, counts
+    if len(pixels) < _LUT_THRESHOLD:
+        uniq, inverse, counts = np.unique(_keys(pixels), return_inverse=True, return_counts=True)
+        return uniq.astype(np.uint32), counts.astype(np.int64), inverse.reshape(-1)
+    with _lock:
+        table = np.zeros(1 << 24, dtype=np.uint32)
+        _jit().count_colors(pixels, table, _jit().threads())
+    uniq = np.flatnonzero(table).astype(np.uint32)
+    counts = table[uniq].astype(np.int64)
+    table[uniq] = np.arange(len(uniq), dtype=np.uint32)
+    return uniq, counts, table
+
+
+def _pixel_labels(pixels: np.ndarray, ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each pixel's label, from :func:`_histogram`'s ranks and each colour's label."""
+    out = np.empty(len(pixels), dtype=labels.dtype)
+    if len(pixels) < _LUT_THRESHOLD:  # ranks per pixel
+        out[:] = labels[ranks]
+    else:
+        with _lock:
+            _jit().label_pixels(pixels, ranks, labels, out)
+    return out
 
 
 def color_histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,16 +145,8 @@ def color_histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     colors : ndarray of shape (U, 3), uint8, in a fixed but unspecified order
     counts : ndarray of shape (U,), int64
     """
-    uniq, counts = _distinct(_keys(pixels))
+    uniq, counts, _ = _histogram(np.ascontiguousarray(pixels, dtype=np.uint8).reshape(-1, 3))
     return _colors_of(uniq), counts
-
-
-def _lookup(ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Label of each pixel from its colour's rank and each colour's label."""
-    out = np.empty(ranks.size, dtype=labels.dtype)
-    for start in range(0, ranks.size, _CHUNK):
-        out[start : start + _CHUNK] = labels[ranks[start : start + _CHUNK]]
-    return out
 
 
 # --- the public entry ---------------------------------------------------------
@@ -186,16 +178,7 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
     k, seed, n_init = options.k, options.seed, options.seedings
     max_iter, tol, engine = options.max_iter, options.tol, options.engine
     with _lock:  # Numba's default threading layer takes one caller at a time
-        if len(pixels) < _LUT_THRESHOLD:
-            ranks = _keys(pixels)
-            uniq, counts = _distinct(ranks)
-            table = None
-        else:
-            table = np.zeros(1 << 24, dtype=np.uint32)
-            _jit().count_colors(pixels, table, _jit().threads())
-            uniq = np.flatnonzero(table).astype(np.uint32)
-            counts = table[uniq].astype(np.int64)
-            table[uniq] = np.arange(len(uniq), dtype=np.uint32)  # now each colour's rank
+        uniq, counts, ranks = _histogram(pixels)
         colors = _colors_of(uniq)
         iterations = 0
         if len(uniq) <= k:
@@ -215,11 +198,7 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
         diff = colors.astype(np.int64) - palette[labels]
         error = int(counts @ np.einsum("ij,ij->i", diff, diff))
         dtype = np.uint8 if len(palette) <= 256 else np.uint16
-        if table is None:
-            indices = _lookup(ranks, labels.astype(dtype))
-        else:
-            indices = np.empty(len(pixels), dtype=dtype)
-            _jit().label_pixels(pixels, table, labels.astype(dtype), indices)
+        indices = _pixel_labels(pixels, ranks, labels.astype(dtype))
     return Quantized(np.ascontiguousarray(palette), indices.reshape(height, width), iterations, error)
 
 
@@ -310,7 +289,7 @@ def _jit():
 
 def _kdtree(centers: np.ndarray):
     # pykdtree over SciPy's cKDTree: 2 to 4 times faster queries on these
-    # sizes and a tenth of the import time (README).
+    # sizes and a tenth of the import time (measured for issue 6).
     from pykdtree.kdtree import KDTree
 
     return KDTree(centers)
