@@ -26,8 +26,8 @@ from numba import get_num_threads, njit, prange
 
 from .jitcache import private_cache
 
-__all__ = ["neighbours", "renew", "assign", "hamerly", "cluster_sums", "inertia", "sample", "trial_costs",
-           "take", "reseat", "coarsen", "count_colors", "label_pixels"]
+__all__ = ["neighbours", "renew", "assign", "hamerly", "cluster_sums", "inertia", "plusplus", "reseat",
+           "coarsen", "count_colors", "label_pixels"]
 
 #: Most pieces a loop is cut into; a piece has at least 2**PIECE_SHIFT points.
 MAX_PIECES = 64
@@ -238,82 +238,117 @@ def inertia(x, w, centers, labels):
 # --- k-means++ ------------------------------------------------------------------
 
 
-@njit(nogil=True)
-def sample(w, closest, draws):
-    """Indices drawn with probability ``w * closest``: for each of ``draws``
-    (uniform in [0, 1), ascending), the first point at which the running
-    sum reaches that fraction of the total."""
-    n = w.shape[0]
-    total = 0.0
-    for i in range(n):
-        total += w[i] * closest[i]
-    out = np.full(draws.shape[0], n - 1, np.int64)
-    q = 0
-    run = 0.0
-    for i in range(n):
-        run += w[i] * closest[i]
-        while q < draws.shape[0] and run >= draws[q] * total:
-            out[q] = i
-            q += 1
-        if q == draws.shape[0]:
-            break
-    return out
-
-
 @njit(parallel=True, nogil=True)
-def trial_costs(x, w, closest, nearest, candidates, apart):
-    """For each candidate centre: the weighted potential if it were added.
+def plusplus(x, w, first, draws):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007), weighted.
 
-    ``apart[q, j]`` is the squared distance from candidate q to centre j.
-    A point whose nearest centre j is at least twice as far from the
-    candidate as from the point (``apart >= 4 * closest``) cannot come
-    closer to the candidate (triangle inequality), so its distance to the
-    candidate is not computed.
+    The first centre is the point at which the running sum of ``w`` first
+    reaches the fraction ``first`` (uniform in [0, 1)) of the total.  Each
+    next centre is the best, by the potential it would leave, of candidates
+    drawn with probability ``w * closest`` (``closest``: squared distance
+    to the nearest centre so far) by one row of ``draws`` (K - 1, trials),
+    each row ascending.
+
+    Returns the centres (K, 3) and each point's nearest one (n,).
     """
     n = x.shape[0]
-    t = candidates.shape[0]
+    k = draws.shape[0] + 1
+    t = draws.shape[1]
     p = pieces(n)
-    part = np.zeros((p, t), np.float64)
+    centers = np.empty((k, 3), np.float64)
+    closest = np.ones(n, np.float64)
+    nearest = np.zeros(n, np.int64)
+    mass = np.empty(p, np.float64)  # each piece's sum of w * closest
     for piece in prange(p):
         s, e = _span(n, p, piece)
-        acc = np.zeros(t, np.float64)  # the piece's own: no cache line shared with another thread
+        acc = 0.0
         for i in range(s, e):
-            ci = closest[i]
-            wi = w[i]
-            far = 4.0 * ci
-            j = nearest[i]
+            acc += w[i]
+        mass[piece] = acc
+    apart = np.empty((t + 1, k), np.float64)  # row t: the least of each column
+    part = np.zeros((p, t), np.float64)
+    chosen = _draw(w, closest, mass, np.full(1, first), n, p)[0]
+    closest[:] = np.inf
+    for c in range(k):
+        if c > 0:
+            cand = _draw(w, closest, mass, draws[c - 1], n, p)
+            for j in range(c):
+                least = np.inf
+                for q in range(t):
+                    apart[q, j] = _sq(x, cand[q], centers, j)
+                    least = min(least, apart[q, j])
+                apart[t, j] = least
+            for piece in prange(p):
+                s, e = _span(n, p, piece)
+                mine = np.zeros(t, np.float64)  # the piece's own: no cache line shared with another thread
+                same = 0.0  # the potential of points no candidate can take
+                for i in range(s, e):
+                    ci = closest[i]
+                    wi = w[i]
+                    far = 4.0 * ci
+                    j = nearest[i]
+                    # A point whose nearest centre is at least twice as far
+                    # from a candidate as from the point cannot come closer
+                    # to that candidate (triangle inequality).
+                    if apart[t, j] >= far:
+                        same += wi * ci
+                        continue
+                    for q in range(t):
+                        if apart[q, j] >= far:
+                            mine[q] += wi * ci
+                        else:
+                            mine[q] += wi * min(_sq(x, i, x, cand[q]), ci)
+                for q in range(t):
+                    part[piece, q] = mine[q] + same
+            best = np.inf
             for q in range(t):
-                if apart[q, j] >= far:
-                    acc[q] += wi * ci
-                else:
-                    acc[q] += wi * min(_dist3(x, i, candidates[q, 0], candidates[q, 1], candidates[q, 2]), ci)
-        part[piece] = acc
-    out = np.zeros(t, np.float64)
-    for piece in range(p):
-        out += part[piece]
-    return out
+                cost = 0.0
+                for piece in range(p):
+                    cost += part[piece, q]
+                if cost < best:
+                    best, chosen = cost, cand[q]
+        centers[c] = x[chosen]
+        for piece in prange(p):  # take centre c
+            s, e = _span(n, p, piece)
+            acc = 0.0
+            for i in range(s, e):
+                d = _sq(x, i, centers, c)
+                if d < closest[i]:
+                    closest[i] = d
+                    nearest[i] = c
+                acc += w[i] * closest[i]
+            mass[piece] = acc
+    return centers, nearest
 
 
 @njit(inline="always")
-def _dist3(x, i, c0, c1, c2):
-    d0 = x[i, 0] - c0
-    d1 = x[i, 1] - c1
-    d2 = x[i, 2] - c2
-    return d0 * d0 + d1 * d1 + d2 * d2
-
-
-@njit(parallel=True, nogil=True)
-def take(x, closest, nearest, centers, j):
-    """Add centre ``j``: update each point's squared distance to its nearest centre."""
-    n = x.shape[0]
-    p = pieces(n)
-    for piece in prange(p):
+def _draw(w, closest, mass, draws, n, p):
+    """For each of ``draws`` (ascending, in [0, 1)): the first point at which
+    the running sum of ``w * closest``, piece after piece, reaches that
+    fraction of the total."""
+    total = 0.0
+    for piece in range(p):
+        total += mass[piece]
+    out = np.full(draws.shape[0], n - 1, np.int64)
+    q = 0
+    run = 0.0
+    for piece in range(p):
+        if q == draws.shape[0]:
+            break
+        if run + mass[piece] < draws[q] * total:
+            run += mass[piece]  # no draw falls in this piece
+            continue
         s, e = _span(n, p, piece)
+        inner = 0.0
         for i in range(s, e):
-            d = _sq(x, i, centers, j)
-            if d < closest[i]:
-                closest[i] = d
-                nearest[i] = j
+            inner += w[i] * closest[i]
+            while q < draws.shape[0] and run + inner >= draws[q] * total:
+                out[q] = i
+                q += 1
+            if q == draws.shape[0]:
+                break
+        run += mass[piece]
+    return out
 
 
 # --- swap refinement --------------------------------------------------------------

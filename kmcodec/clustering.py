@@ -244,38 +244,44 @@ def _warm() -> None:
 
 
 def _load_engine() -> None:
-    """Load every compiled function for the argument types the engine uses."""
-    with _lock:
+    """Load every compiled function for the argument types the engine uses.
+
+    Loading (``compile`` finds the cached code) runs no kernel, so it needs
+    no lock: the engine may start on the functions already loaded, in the
+    order it needs them, while this thread loads the rest.
+    """
+    from numba import typeof
+
+    jit = _jit()
+    x = np.zeros((2, 3))
+    w = np.ones(2)
+    idx = np.zeros(2, dtype=np.intp)
+    order = np.zeros((2, 1), dtype=np.int64)
+    pixels = np.zeros((2, 3), dtype=np.uint8)
+    table = np.zeros(2, dtype=np.uint32)
+    read = pixels.copy()  # as Pillow's images arrive: read-only, another type to Numba
+    read.flags.writeable = False
+    calls = [
+        (jit.count_colors, read, table, 1),
+        (jit.count_colors, pixels, table, 1),
+        (jit.coarsen, x, w, _COARSE_SHIFT, 1.0),
+        (jit.plusplus, x, w, 0.0, x),
+        (jit.neighbours, x, 1),
+        (jit.assign, x, x, idx, order, x, idx, w, w),
+        (jit.cluster_sums, x, w, idx, 2, idx),
+        (jit.renew, x, order, x),
+        (jit.hamerly, x, x, w, 0.0, idx, idx, w, w, order, x, idx),
+        (jit.inertia, x, w, x, idx),
+        (jit.reseat, x, x, idx, idx, w, w),
+    ] + [  # indices of K <= 256 colours, and of more
+        (jit.label_pixels, source, table, np.zeros(1, dtype), np.zeros(1, dtype))
+        for source in (read, pixels)
+        for dtype in (np.uint8, np.uint16)
+    ]
+    for function, *args in calls:
         if _stop.is_set():
             return
-        jit = _jit()
-        x = np.zeros((2, 3))
-        w = np.ones(2)
-        idx = np.zeros(2, dtype=np.intp)
-        d = np.zeros(2)
-        pixels = np.zeros((2, 3), dtype=np.uint8)
-        table = np.zeros(1 << 22, dtype=np.uint32)
-        order, dist = jit.neighbours(x, 1)
-        calls = [
-            lambda: jit.renew(x, order, dist),
-            lambda: jit.assign(x, x, idx, order, dist, idx, d, d.copy()),
-            lambda: jit.hamerly(x, x, d, 0.0, idx[:0], idx, d, d.copy(), order, dist, idx),
-            lambda: jit.cluster_sums(x, w, idx, 2, idx),
-            lambda: jit.inertia(x, w, x, idx),
-            lambda: jit.sample(w, w, d),
-            lambda: jit.trial_costs(x, w, w, idx, x, x[:, :2].copy()),
-            lambda: jit.take(x, w.copy(), idx, x, 0),
-            lambda: jit.reseat(x, x, idx[:0], idx, d, d.copy()),
-            lambda: jit.count_colors(pixels[:0], table, 1),
-            lambda: jit.coarsen(x, w, _COARSE_SHIFT, 1.0),
-        ] + [  # indices of K <= 256 colours, and of more
-            lambda dtype=dtype: jit.label_pixels(pixels, table, np.zeros(1, dtype), np.empty(2, dtype))
-            for dtype in (np.uint8, np.uint16)
-        ]
-        for call in calls:
-            if _stop.is_set():
-                return
-            call()
+        function.compile(tuple(typeof(a) for a in args))
 
 
 # --- nearest centres ----------------------------------------------------------
@@ -295,16 +301,39 @@ def _kdtree(centers: np.ndarray):
     return KDTree(centers)
 
 
-def _table(centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class _Table:
     """Each centre's nearest other centres, for the outward search.
 
     All of them up to ``_FULL_TABLE`` centres; beyond, a k-d tree lists
     the nearest ``_NEIGHBOURS`` (a search that runs off the end of its
-    list looks at every centre).
+    list looks at every centre).  A full table is kept from one call of
+    :meth:`of` to the next and re-sorted from its last order, which costs a
+    tenth of sorting afresh when few centres moved far (as between Lloyd
+    steps and swap rounds).
     """
+
+    def __init__(self) -> None:
+        self.centers = np.empty((0, 3))
+        self.order = np.empty((0, 0), dtype=np.int64)
+        self.dist = np.empty((0, 0))
+
+    def of(self, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``order`` (K, m) int64 and ``dist`` (K, m) float64 for ``centers``."""
+        k = len(centers)
+        if np.array_equal(centers, self.centers):
+            pass
+        elif k > _FULL_TABLE:
+            self.order, self.dist = _partial_table(centers)
+        elif len(self.order) != k:
+            self.order, self.dist = _jit().neighbours(centers, k - 1)
+        else:
+            _jit().renew(centers, self.order, self.dist)
+        self.centers = centers.copy()
+        return self.order, self.dist
+
+
+def _partial_table(centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k = len(centers)
-    if k <= _FULL_TABLE:
-        return _jit().neighbours(centers, k - 1)
     dist, order = _kdtree(centers).query(centers, k=_NEIGHBOURS + 1)
     # Drop each centre itself (not always first: centres can coincide).
     keep = order != np.arange(k)[:, None]
@@ -314,12 +343,13 @@ def _table(centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.ascontiguousarray(dist, dtype=np.float64)
 
 
-def _assign(x: np.ndarray, centers: np.ndarray, guess: np.ndarray):
+def _assign(x: np.ndarray, centers: np.ndarray, guess: np.ndarray, table: _Table | None = None):
     """Nearest centre of each row of ``x`` and the distances to the nearest two.
 
     ``guess`` (one centre index per row) only decides where each search
     starts: the answer is exact whatever it is, and quick when it is close.
-    Beyond ``_FULL_TABLE`` centres a k-d tree answers instead.
+    Beyond ``_FULL_TABLE`` centres a k-d tree answers instead.  ``table``
+    is renewed for ``centers``.
     """
     n, k = len(x), len(centers)
     if k > _FULL_TABLE:
@@ -328,7 +358,7 @@ def _assign(x: np.ndarray, centers: np.ndarray, guess: np.ndarray):
     labels = np.empty(n, dtype=np.intp)
     upper = np.empty(n)
     lower = np.empty(n)
-    order, dist = _table(centers)
+    order, dist = (table or _Table()).of(centers)
     _jit().assign(x, centers, np.ascontiguousarray(guess, dtype=np.intp), order, dist, labels, upper, lower)
     return labels, upper, lower
 
@@ -375,10 +405,11 @@ def _kmeans(x, w, k, seed, n_init, max_iter, tol):
             best = None
             spent = 0
             polish = min(max_iter, _POLISH_ITER)
+            table = _Table()
             for _ in range(n_init if _plusplus(k, len(xc)) else 1):
-                centers, labels, iterations = _kmeans_on(xc, wc, k, rng, 1, max_iter, tol_abs)
+                centers, labels, iterations = _kmeans_on(xc, wc, k, rng, 1, max_iter, tol_abs, table)
                 centers, inertia, (labels, _, _), more = _lloyd(
-                    x, w, centers, min(polish, _RANK_ITER), tol_abs, guess=labels[cell]
+                    x, w, centers, min(polish, _RANK_ITER), tol_abs, guess=labels[cell], table=table
                 )
                 spent += iterations + more
                 if best is None or inertia < best[1]:
@@ -386,7 +417,8 @@ def _kmeans(x, w, k, seed, n_init, max_iter, tol):
             assert best is not None  # n_init >= 1
             centers, _, labels, done = best
             if done < polish:
-                centers, _, (labels, _, _), more = _lloyd(x, w, centers, polish - done, tol_abs, guess=labels)
+                centers, _, (labels, _, _), more = _lloyd(x, w, centers, polish - done, tol_abs, guess=labels,
+                                                          table=table)
                 spent += more
             return centers, labels, spent
     return _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs)
@@ -397,19 +429,20 @@ def _plusplus(k: int, n: int) -> bool:
     return k * n * (2 + math.log(k)) <= _PLUSPLUS_BUDGET
 
 
-def _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs):
+def _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs, table=None):
     """Seed, Lloyd and swap refinement on one set of weighted points."""
+    table = table or _Table()
     plusplus = _plusplus(k, len(x))
     best = None
     for _ in range(n_init if plusplus else 1):  # median cut is deterministic
         centers, guess = _kmeans_plusplus(x, w, k, rng) if plusplus else _median_cut(x, w, k)
-        centers, inertia, state, iterations = _lloyd(x, w, centers, max_iter, tol_abs, guess=guess)
+        centers, inertia, state, iterations = _lloyd(x, w, centers, max_iter, tol_abs, guess=guess, table=table)
         labels = state[0]
         extra = 0
         if plusplus:
             # With K in the thousands every swap round costs passes over K
             # centres for gains too small to see; median cut seeds well there.
-            centers, labels, inertia, extra = _swap_refine(x, w, centers, labels, inertia, rng, tol_abs)
+            centers, labels, inertia, extra = _swap_refine(x, w, centers, labels, inertia, rng, tol_abs, table)
         if best is None or inertia < best[1]:
             best = (centers, inertia, labels, iterations + extra)
     assert best is not None  # n_init >= 1
@@ -421,24 +454,11 @@ def _kmeans_plusplus(x, w, k, rng):
 
     Returns the centres and each point's nearest one.
     """
-    jit = _jit()
-    n = len(x)
     trials = 2 + int(math.log(k))
-    centers = np.empty((k, 3), dtype=np.float64)
-    closest = np.ones(n)
-    nearest = np.zeros(n, dtype=np.intp)
-    first = int(jit.sample(w, closest, rng.uniform(size=1))[0])
-    centers[0] = x[first]
-    closest[:] = np.inf
-    jit.take(x, closest, nearest, centers, 0)
-    for c in range(1, k):
-        cand = jit.sample(w, closest, np.sort(rng.uniform(size=trials)))
-        candidates = np.ascontiguousarray(x[cand])
-        apart = ((candidates[:, None, :] - centers[None, :c, :]) ** 2).sum(2)
-        pick = int(np.argmin(jit.trial_costs(x, w, closest, nearest, candidates, apart)))
-        centers[c] = x[cand[pick]]
-        jit.take(x, closest, nearest, centers, c)
-    return centers, nearest
+    first = float(rng.uniform())
+    draws = np.sort(rng.uniform(size=(k - 1, trials)), axis=1)
+    centers, nearest = _jit().plusplus(x, w, first, draws)
+    return centers, nearest.astype(np.intp, copy=False)
 
 
 def _median_cut(x, w, k):
@@ -476,7 +496,7 @@ def _median_cut(x, w, k):
     return np.array([item[3] for item in boxes], dtype=np.float64), labels
 
 
-def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None):
+def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None, table=None):
     """Lloyd's algorithm with Hamerly's bounds (SIAM SDM 2010).
 
     ``upper[i]`` bounds the distance from colour i to its centre and
@@ -501,6 +521,8 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None):
     guess : ndarray (n,) of int, optional
         Where each exact search starts (see :func:`_assign`); centre 0 by
         default.
+    table : _Table, optional
+        Renewed for the centres of each step.
 
     Returns
     -------
@@ -511,10 +533,11 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None):
     centers = np.ascontiguousarray(centers, dtype=np.float64).copy()
     no_movers = np.empty(0, dtype=np.intp)
     everyone = np.arange(n)
-    order, dist = _table(centers)
+    table = table or _Table()
     if state is None:
-        labels, upper, lower = _assign(x, centers, np.zeros(n, np.intp) if guess is None else guess)
-    else:
+        labels, upper, lower = _assign(x, centers, np.zeros(n, np.intp) if guess is None else guess, table)
+    order, dist = table.of(centers)
+    if state is not None:
         labels, upper, lower = state
         jit.hamerly(x, centers, np.zeros(k), 0.0, no_movers, labels, upper, lower, order, dist, everyone)
     # Points far inside their cluster are frozen: while the centres' summed
@@ -540,10 +563,7 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None):
         move = np.sqrt(((new - centers) ** 2).sum(1))
         centers = new
         drop, movers = _drops(move)
-        if k <= _FULL_TABLE:
-            jit.renew(centers, order, dist)
-        else:
-            order, dist = _table(centers)
+        order, dist = table.of(centers)
         drift += move
         drift_drop += float(move.max())
         changed = jit.hamerly(x, centers, move, drop, movers, labels, upper, lower, order, dist, active)
@@ -584,7 +604,7 @@ def _drops(move: np.ndarray) -> tuple[float, np.ndarray]:
     return float(move[order[-_EXACT_MOVERS - 1]]), np.ascontiguousarray(order[-_EXACT_MOVERS:])
 
 
-def _swap_refine(x, w, centers, labels, inertia, rng, tol_abs):
+def _swap_refine(x, w, centers, labels, inertia, rng, tol_abs, table):
     """Escape Lloyd's local optimum by moving centres where they are needed.
 
     Lloyd never moves a centre far, so k-means++ leaves some regions with too
@@ -611,7 +631,7 @@ def _swap_refine(x, w, centers, labels, inertia, rng, tol_abs):
     patience = _SWAP_PATIENCE if k < _LARGE_K else _SWAP_PATIENCE_LARGE
     while failures < patience:
         if exact is None:
-            labels, d1, d2 = _assign(x, centers, labels)
+            labels, d1, d2 = _assign(x, centers, labels, table)
             error = np.bincount(labels, weights=w * d1 * d1, minlength=k)
             removal = np.bincount(labels, weights=w * (d2 * d2 - d1 * d1), minlength=k)
             targets = np.argsort(-error, kind="stable")
@@ -634,7 +654,7 @@ def _swap_refine(x, w, centers, labels, inertia, rng, tol_abs):
         trial_labels = labels.copy()
         _jit().reseat(x, trial, np.ascontiguousarray(chosen, dtype=np.intp), trial_labels, upper, lower)
         trial, trial_inertia, state, iterations = _lloyd(
-            x, w, trial, _SWAP_ITER, tol_abs, (trial_labels, upper, lower)
+            x, w, trial, _SWAP_ITER, tol_abs, (trial_labels, upper, lower), table=table
         )
         extra += iterations
         if trial_inertia < inertia * (1 - 1e-9):

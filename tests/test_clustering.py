@@ -113,6 +113,9 @@ def test_preloading_loads_every_compiled_function_with_the_types_the_engine_uses
     image = np.random.default_rng(3).integers(0, 256, (600, 500, 3), dtype=np.uint8)
     clustering.quantize(image, EncodeOptions(k=40))
     clustering.quantize(image, EncodeOptions(k=300))  # uint16 indices
+    image.flags.writeable = False  # as from Pillow
+    clustering.quantize(image, EncodeOptions(k=40))
+    clustering.quantize(image, EncodeOptions(k=300))
     assert {name: len(f.signatures) for name, f in kernels.items()} == before
 
 
