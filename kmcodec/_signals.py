@@ -6,6 +6,12 @@ all, the one in :mod:`kmcodec.atomicfile` that removes a temporary output.
 Handlers are installed only by the command line's entry point and by the
 batch module's worker initialiser, never on import.
 
+An exception raised where Python cannot pass it on (in a callback from C
+code, as Numba's compiler makes, or in a ``__del__``) is "unraisable": it
+would be printed and dropped, and the work would go on.  A stop dropped so
+is caught by :func:`_dropped` instead, which removes the temporary files,
+says so and leaves at once.
+
 A worker process of a batch exits at once when a stop signal finds it idle,
 and after its task's clean-up when it finds it busy; on Linux it also asks
 to be sent SIGTERM when its parent dies, so that no worker outlives a
@@ -60,22 +66,41 @@ def stop_signals() -> Iterator[None]:
 
     After the first, further signals are ignored, so that clean-up finishes.
 
-    For the command line's main thread; the previous handlers come back
-    afterwards.
+    For the command line's main thread; the previous handlers (and
+    ``sys.unraisablehook``) come back afterwards.
     """
     saved = {}
     for sig in (*STOP_SIGNALS, signal.SIGINT):
         with contextlib.suppress(ValueError, OSError):  # not the main thread
             saved[sig] = signal.signal(sig, _raise_stop)
+    hook = sys.unraisablehook
+    sys.unraisablehook = _dropped
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for sig, handler in saved.items():
             signal.signal(sig, handler)
 
 
+def _dropped(unraisable) -> None:
+    """``sys.unraisablehook``: a stop that could not be raised ends the process now."""
+    exc = unraisable.exc_value
+    if not isinstance(exc, (Stop, KeyboardInterrupt)):
+        sys.__unraisablehook__(unraisable)
+        return
+    from .atomicfile import discard_open
+
+    discard_open()
+    if not _worker:
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped by signal {exc.signum}"
+        with contextlib.suppress(Exception):
+            print(f"kmc: {what}; no partial output left, inputs untouched", file=sys.stderr, flush=True)
+    exit_now(130 if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum)
+
+
 def exit_now(status: int) -> None:
-    """Leave a worker at once (``os._exit``), removing what atexit would have."""
+    """Leave at once (``os._exit``), removing what atexit would have."""
     from .jitcache import discard_temporary
 
     discard_temporary()
@@ -89,20 +114,26 @@ def _worker_signal(signum, frame) -> None:
     raise Stop(signum)
 
 
-def worker_init(parent: int, max_pixels: int | None = None) -> None:
+def worker_init(parent: int, max_pixels: int | None = None, threads: int | None = None) -> None:
     """Initialiser of batch worker processes: stop cleanly, never outlive the parent.
 
     ``parent`` is the pid of the process that made the pool; ``max_pixels``
-    (0: none) is set as this process's pixel limit.
+    (0: none) is set as this process's pixel limit; ``threads`` is how many
+    threads the k-means engine's loops run on (unless the user's
+    ``NUMBA_NUM_THREADS`` says), so that workers share the cores rather
+    than each taking all of them.
     """
     global _worker
     _worker = True
+    if threads is not None:
+        os.environ.setdefault("NUMBA_NUM_THREADS", str(threads))
     if max_pixels is not None:
         from PIL import Image
 
         Image.MAX_IMAGE_PIXELS = max_pixels or None
     _warnings_as_lines()
     _notes_as_lines()
+    sys.unraisablehook = _dropped
     from ._process import configure_process
 
     configure_process()

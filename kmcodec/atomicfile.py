@@ -26,10 +26,22 @@ from collections.abc import Iterator
 
 from .errors import OutputExistsError
 
-__all__ = ["atomic_output", "spooled_output", "temporary_name", "remove_temporaries"]
+__all__ = ["atomic_output", "spooled_output", "temporary_name", "remove_temporaries", "discard_open"]
 
 _SUFFIX = ".tmp"
 _TOKEN_HEX = 8  # characters of randomness in a temporary name
+_open: set[str] = set()  # temporary files of the blocks running now
+
+
+def discard_open() -> None:
+    """Remove the temporary files of every :func:`atomic_output` block running now.
+
+    For a process about to leave by ``os._exit`` (a stop signal that could
+    not be raised as an exception), which skips their clean-up.
+    """
+    for tmp in list(_open):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _stem(path: str) -> tuple[str, str]:
@@ -152,6 +164,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
 @contextlib.contextmanager
 def _replace(path: str, overwrite: bool, old: os.stat_result | None) -> Iterator[BinaryIO]:
     tmp = temporary_name(os.path.abspath(path))
+    _open.add(tmp)
     # Everything from the file's creation on is inside the clean-up block:
     # a signal arriving just after os.open must not leave it behind.
     try:
@@ -179,6 +192,8 @@ def _replace(path: str, overwrite: bool, old: os.stat_result | None) -> Iterator
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        _open.discard(tmp)
 
 
 @contextlib.contextmanager

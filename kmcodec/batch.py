@@ -232,9 +232,11 @@ _DIED = ("the worker process died while working on this file (killed, crashed or
 def _pool(jobs: int | None, how: Settings) -> ProcessPoolExecutor:
     # Fresh interpreters, not forks: a fork of a process whose OpenMP
     # runtime has started (pykdtree's) can hang in the child.
+    workers = jobs or os.cpu_count() or 1
+    threads = max(1, (os.cpu_count() or 1) // workers)
     return ProcessPoolExecutor(
-        max_workers=jobs or os.cpu_count(), mp_context=multiprocessing.get_context("spawn"),
-        initializer=_signals.worker_init, initargs=(os.getpid(), how.max_pixels),
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+        initializer=_signals.worker_init, initargs=(os.getpid(), how.max_pixels, threads),
     )
 
 

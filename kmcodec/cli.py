@@ -437,7 +437,8 @@ def _encode(args) -> None:
     except BaseException:
         stop_preload()  # no waiting for it before the error is reported
         raise
-    engine.join()
+    if engine is not None:
+        engine.join()
     if report.skipped:
         if not args.quiet:
             _say(_skipped_line(report.input, report.output, report.bytes_out, report.bytes_in))

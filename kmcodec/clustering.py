@@ -215,7 +215,7 @@ def _canonical(palette: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
 # --- loading the compiled engine ------------------------------------------------
 
 
-def preload() -> threading.Thread:
+def preload() -> threading.Thread | None:
     """Start loading the compiled engine in a background thread.
 
     Importing Numba and loading the engine's cached code takes about half a
@@ -224,7 +224,17 @@ def preload() -> threading.Thread:
     command starts this first, so that the two overlap.  Join the thread
     before exit, or call :func:`stop_preload` to have it stop after the
     function it is loading.
+
+    Returns None, starting nothing, when compiled code cannot be cached
+    (:func:`kmcodec.jitcache.persistent`): then the engine compiles for
+    tens of seconds in every run, which the overlap does not help, and a
+    thread still compiling into the temporary cache as the process exits
+    could leave files behind after the folder's removal.
     """
+    from .jitcache import persistent
+
+    if not persistent():
+        return None
     _stop.clear()
     thread = threading.Thread(target=_warm, name="kmcodec-preload", daemon=True)
     thread.start()

@@ -35,7 +35,7 @@ import tempfile
 import threading
 import warnings
 
-__all__ = ["cache_dir", "is_private", "private_cache", "discard_temporary"]
+__all__ = ["cache_dir", "is_private", "private_cache", "discard_temporary", "persistent"]
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -127,8 +127,8 @@ def _private_tempdir() -> str:
     warnings.warn(
         f"no private cache folder for compiled code ({_home_cache() or 'no home folder'}"
         " is not one only this user can write, in folders only this user or root can"
-        " change); compiling into a temporary folder, which costs 15 to 25 s in every"
-        " process that uses the entropy coder",
+        " change); compiling into a temporary folder, so every process compiles again"
+        " what it uses (the k-means engine 20 to 60 s, the entropy coder 15 to 25 s)",
         _kmc_warning(),
         stacklevel=3,
     )
@@ -164,14 +164,27 @@ def cache_dir() -> str:
     with _lock:
         if _chosen is not None and is_private(_chosen):
             return _chosen
-        path = _home_cache()
-        if path is not None:
-            with contextlib.suppress(OSError):
-                os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
-            if not (_safe_ancestors(path) and _make_private(path)):
-                path = None
+        path = _user_folder()
         _chosen = path if path is not None else _private_tempdir()
         return _chosen
+
+
+def _user_folder() -> str | None:
+    """The user-wide cache folder, made private if need be; None if it cannot be."""
+    path = _home_cache()
+    if path is None:
+        return None
+    with contextlib.suppress(OSError):
+        os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+    return path if _safe_ancestors(path) and _make_private(path) else None
+
+
+def persistent() -> bool:
+    """Whether compiled code is kept for later processes (in the user-wide folder)."""
+    with _lock:
+        if _chosen is not None:
+            return _chosen != _temporary
+    return _user_folder() is not None
 
 
 def _compiling(name: str, kept: bool, seconds: str) -> None:

@@ -158,3 +158,18 @@ def test_a_worker_that_dies_fails_only_its_own_file(tmp_path):
     assert [r.input for r in results] == [src for src, _ in pairs]
     assert [r.ok for r in results] == [True, False, True, True, True]
     assert "worker process died" in results[1].error
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_workers_share_the_cores_between_their_engine_threads(monkeypatch, jobs):
+    # Each worker's k-means loops run on cores // jobs threads: two workers
+    # each taking every core would fight over them.
+    from kmcodec._kmeans_jit import threads
+
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    pool = batch._pool(jobs, batch.Settings())
+    try:
+        seen = {pool.submit(threads).result() for _ in range(2)}
+    finally:
+        pool.shutdown()
+    assert seen == {max(1, (os.cpu_count() or 1) // jobs)}

@@ -884,6 +884,34 @@ class TestSignals:
         assert sorted(os.listdir(tmp_path)) == ["big.png"]
         assert digest(tmp_path / "big.png") == before
 
+    @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+    def test_a_stop_python_cannot_raise_still_stops(self, signum, status, tmp_path):
+        """A signal handled inside a callback from C (Numba's compiler makes
+        them for seconds on a first encode) raises where Python can only
+        print the exception and go on: the process still stops, at once,
+        removes its temporary output and says so in one line."""
+        script = textwrap.dedent(f"""
+            import ctypes, os, sys
+            from kmcodec._signals import stop_signals
+            from kmcodec.atomicfile import atomic_output
+            with stop_signals(), atomic_output("out.kmc") as fh:
+                fh.write(b"half a file")
+                @ctypes.CFUNCTYPE(None)
+                def from_c():
+                    os.kill(os.getpid(), {int(signum)})
+                    for _ in range(10**6):  # the handler runs here, inside the callback
+                        pass
+                from_c()
+                print("went on")
+        """)
+        proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=child_env(),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == status, proc.stderr
+        assert proc.stdout == ""
+        what = "interrupted" if signum == signal.SIGINT else f"stopped by signal {int(signum)}"
+        assert proc.stderr == f"kmc: {what}; no partial output left, inputs untouched\n"
+        assert os.listdir(tmp_path) == []
+
     def test_sigterm_stops_a_batch_and_its_workers(self, big_png, tmp_path):
         """``kmc encode dir -j 2 --out-dir out`` on four big images, SIGTERM
         to the parent once the workers write: exit 143 within a few
