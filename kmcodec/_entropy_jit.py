@@ -134,10 +134,11 @@ def _mixed(dec, x1, x2, xv, pos, inbuf, out, T, c, Hs, h, Wt, ws, bit, squash, s
 
 
 @njit
-def cell_bits(K):
-    """Bits per channel of the prediction grid: 5, fewer when K is large."""
+def cell_bits(K, C):
+    """Bits per channel of the prediction grid over C channels (3, or 4
+    with alpha): 5, fewer when K is large."""
     g = 5
-    while g > 1 and (1 << (3 * g)) * K > (1 << 23):
+    while g > 1 and (1 << (C * g)) * K > (1 << 23):
         g -= 1
     return g
 
@@ -279,7 +280,7 @@ def workspace(colors: int, width: int) -> tuple:
     return (np.empty(4096, np.int64), np.empty(4096, np.int64), np.empty(256, np.int64),
             np.empty(N_COUNTERS, np.int32), np.empty(1 << HASH_BITS, np.int32), np.empty((8, 3), np.int64),
             np.empty(colors, np.int64), np.empty(colors, np.int64), np.empty(colors, np.uint8),
-            np.empty((3, 6), np.int64), np.empty((3, width + 3), np.int64))
+            np.empty((3, 6), np.int64), np.empty((3, width + 3), np.int64), np.empty(4, np.int64))
 
 
 @njit
@@ -304,8 +305,8 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
         ``min((s+1)*rows, H) - 1``.
     s0, s1 : int
         The stripes to code.
-    pal : (K, 3) int64 ndarray
-        The palette.
+    pal : (K, C) int64 ndarray
+        The palette: C = 3 channels, or 4 with alpha.
     data : read-only uint8 ndarray
         Decoding: the payload, stream s being ``data[bounds[s]:bounds[s+1]]``.
         Not read when encoding.
@@ -320,11 +321,11 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
         code 1 for a rank beyond the entries left, 2 for a literal with no
         entry left, and stops the call.
     order, rank : (C, K) uint16 ndarray
-    slot : (8**g + 1,) int32 ndarray
+    slot : (2**(C*g) + 1,) int32 ndarray
         The palette orders by cell (spec section 11.6): ``slot[cell]`` is
         the row of a cell's order, or -1 before its first use; ``slot[-1]``
         counts the rows used.  They depend only on the palette, so they are
-        kept across stripes and calls; C >= min(8**g, pixels coded) rows
+        kept across stripes and calls; min(2**(C*g), pixels coded) rows
         suffice.
     work : tuple of ndarray
         The model's tables and scratch space, from :func:`workspace`.
@@ -340,7 +341,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     K = pal.shape[0]
     # win: rows y-2, y-1 and y, each with two absent (-1) columns on the
     # left and one on the right, so that every neighbour is a plain load.
-    squash, stretch, rate, T, Hs, Wt, keys, spare, seen, small, win = work
+    squash, stretch, rate, T, Hs, Wt, keys, spare, seen, small, win, centre = work
     _tables(_SQUASH_KNOTS, squash, stretch, rate)
     T[:] = FRESH
     Hs[:] = FRESH
@@ -348,7 +349,8 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     vals = small[0]
     rest = small[1]
     crank = small[2]
-    g = cell_bits(K)
+    nch = pal.shape[1]
+    g = cell_bits(K, nch)
     sh = 8 - g
     pos = np.int64(0)
     bad = 0
@@ -447,47 +449,38 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 if L >= 0:
                     rest[m] = L
                     m += 1
-                # Prediction from the palette colours of L, U and UL.
+                # Prediction from the palette colours of L, U and UL, and
+                # its cell: the channels' top g bits, R first.
                 act = np.int64(0)
-                if L >= 0 and U >= 0 and UL >= 0:
-                    pr = pal[L, 0] + pal[U, 0] - pal[UL, 0]
-                    pg = pal[L, 1] + pal[U, 1] - pal[UL, 1]
-                    pb = pal[L, 2] + pal[U, 2] - pal[UL, 2]
-                    for ch in range(3):
+                cell = np.int64(0)
+                for ch in range(nch):
+                    if L >= 0 and U >= 0 and UL >= 0:
+                        pc = pal[L, ch] + pal[U, ch] - pal[UL, ch]
                         act += abs(pal[L, ch] - pal[UL, ch]) + abs(pal[U, ch] - pal[UL, ch])
-                elif L >= 0:
-                    pr = pal[L, 0]
-                    pg = pal[L, 1]
-                    pb = pal[L, 2]
-                elif U >= 0:
-                    pr = pal[U, 0]
-                    pg = pal[U, 1]
-                    pb = pal[U, 2]
-                else:
-                    pr = np.int64(128)
-                    pg = np.int64(128)
-                    pb = np.int64(128)
-                pr = min(max(pr, 0), 255)
-                pg = min(max(pg, 0), 255)
-                pb = min(max(pb, 0), 255)
+                    elif L >= 0:
+                        pc = pal[L, ch]
+                    elif U >= 0:
+                        pc = pal[U, ch]
+                    else:
+                        pc = np.int64(128)
+                    cell = (cell << g) | (min(max(pc, 0), 255) >> sh)
                 aq = 0
                 while aq < 7 and act >= (4 << aq):
                     aq += 1
-                cell = ((pr >> sh) << (2 * g)) | ((pg >> sh) << g) | (pb >> sh)
                 row_of = slot[cell]
                 if row_of < 0:
                     row_of = slot[slot.shape[0] - 1]
                     slot[slot.shape[0] - 1] = row_of + 1
                     slot[cell] = row_of
                     half = (1 << sh) >> 1
-                    cr = ((pr >> sh) << sh) + half
-                    cg = ((pg >> sh) << sh) + half
-                    cb = ((pb >> sh) << sh) + half
+                    for ch in range(nch):
+                        centre[ch] = (((cell >> (g * (nch - 1 - ch))) & ((1 << g) - 1)) << sh) + half
                     for i in range(K):
-                        dr = pal[i, 0] - cr
-                        dg = pal[i, 1] - cg
-                        db = pal[i, 2] - cb
-                        keys[i] = (dr * dr + dg * dg + db * db) * 65536 + i
+                        d2 = np.int64(0)
+                        for ch in range(nch):
+                            dc = pal[i, ch] - centre[ch]
+                            d2 += dc * dc
+                        keys[i] = d2 * 65536 + i
                     # The keys are distinct; their low 16 bits are the
                     # entries (K <= 65536), in the order np.argsort gives.
                     ranked = _sort(keys, spare, K)

@@ -170,6 +170,7 @@ class Settings:
     skip_if_larger: bool = False
     fmt: str = "png"
     quality: int | None = None
+    background: tuple[int, int, int] | None = None
 
 
 def _prepare(dst: str) -> None:
@@ -208,7 +209,7 @@ def _encode_work(src: str, dst: str, overwrite: bool, how: Settings) -> Report:
 
 def _decode_work(src: str, dst: str, overwrite: bool, how: Settings) -> Report:
     _prepare(dst)
-    return decode_file(src, dst, how.fmt, overwrite=overwrite, quality=how.quality)
+    return decode_file(src, dst, how.fmt, overwrite=overwrite, quality=how.quality, background=how.background)
 
 
 def _encode_task(src: str, dst: str, overwrite: bool, how: Settings) -> Result:
@@ -358,12 +359,14 @@ def decode_many(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike 
                 fmt: str = "png", *, executor: Executor | None = None,
                 jobs: int | None = None, recursive: bool = False, overwrite: bool = False,
                 progress: bool = False, max_pixels: int | None = None,
-                quality: int | None = None) -> list[Result]:
+                quality: int | None = None, background=None) -> list[Result]:
     """Decode .kmc files and folders to images of format ``fmt`` (a suffix or name).
 
     ``a.kmc`` becomes ``a.kmc.png`` (:func:`~kmcodec.files.decoded_name`),
     never ``a.png``, which may be the original.  ``quality`` is for lossy
-    formats (JPEG, lossy WebP).  Other arguments as for :func:`encode_many`.
+    formats (JPEG, lossy WebP); ``background`` composites files with alpha
+    onto a colour (see :func:`~kmcodec.files.decode_file`).  Other
+    arguments as for :func:`encode_many`.
 
     Raises
     ------
@@ -374,8 +377,11 @@ def decode_many(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike 
     """
     from .outputs import output_format, save_options
 
+    from .alpha import parse_background
+
     save_options(output_format(fmt), quality)
+    colour = None if background is None else parse_background(background)
     pairs = plan(inputs, out_dir, lambda name: decoded_name(name, fmt), recursive,
                  lambda p: p.suffix.lower() == ".kmc")
-    how = Settings(None, max_pixels, fmt=fmt, quality=quality)
+    how = Settings(None, max_pixels, fmt=fmt, quality=quality, background=colour)
     return _run(_decode_task, pairs, overwrite, how, executor, jobs, progress)

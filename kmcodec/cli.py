@@ -53,6 +53,16 @@ def _int_in(name: str, low: int, high: int | None = None):
     return parse
 
 
+def _background(text: str) -> tuple[int, int, int]:
+    from .alpha import parse_background
+    from .errors import ParameterError
+
+    try:
+        return parse_background(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("background is", "--background is", 1)) from None
+
+
 def _coder_name(text: str) -> str:
     from .coder import get_coder
     from .errors import ParameterError
@@ -154,6 +164,10 @@ def _parser() -> argparse.ArgumentParser:
     dec.add_argument("--quality", type=_int_in("--quality", 0, 100), default=None, metavar="Q",
                      help="0 to 100, for lossy outputs: JPEG (default quality 92, no chroma"
                      " subsampling) and WebP (lossy only when Q is given)")
+    dec.add_argument("--background", default=None, metavar="COLOR", type=_background,
+                     help="for .kmc files with transparency: composite onto this colour (#rrggbb or a"
+                     " CSS name such as white); without it alpha is kept (PNG, WebP, TIFF, TGA, SGI,"
+                     " QOI) and formats without alpha (JPEG, BMP, GIF, PPM, PCX) are refused")
     _common_output_flags(dec)
     _batch_flags(dec)
 
@@ -303,7 +317,7 @@ def _batch(args, kind: str) -> None:
                                         skip_if_larger=args.skip_if_larger, **common)
         else:
             results = batch.decode_many(args.input, fmt=args.format or "png", quality=args.quality,
-                                        **common)
+                                        background=args.background, **common)
     except ParameterError as exc:  # colliding outputs, found before any work
         raise _Usage(str(exc)) from None
     existing = 0
@@ -523,8 +537,14 @@ def _decode(args) -> None:
                          f" {_output_format(fmt).name}")
         _check_quality(_output_format(fmt), args.quality)
         dst = args.output
-    with _about(source):
-        report = decode_file(source, dst, fmt, overwrite=args.force, quality=args.quality)
+    from .outputs import NoAlphaError
+
+    try:
+        with _about(source):
+            report = decode_file(source, dst, fmt, overwrite=args.force, quality=args.quality,
+                                 background=args.background)
+    except NoAlphaError as exc:
+        raise _Usage(f"{exc}; give --background COLOR") from None
     if not args.quiet:
         from .wording import plural
 
@@ -577,24 +597,27 @@ def _print_info(name: str, meta) -> None:
 
     n = meta.width * meta.height
     k, b = meta.colors, meta.bits_per_index
+    entry = 4 if meta.alpha else 3
     rows = [
-        ("image", f"{meta.width} x {meta.height} = {plural(n, 'pixel', ',')}"),
+        ("image", f"{meta.width} x {meta.height} = {plural(n, 'pixel', ',')}"
+                  + (", with alpha" if meta.alpha else "")),
         ("palette", f"{plural(k, 'colour', ',')}, {plural(b, 'bit')} per index"),
         ("coder", f"{meta.coder} (format version {meta.version})"),
         ("header", f"{meta.header_bytes:>12,} bytes"),
-        ("palette", f"{meta.palette_bytes:>12,} bytes  = 3 x {k} (24 bits per colour)"),
+        ("palette", f"{meta.palette_bytes:>12,} bytes  = {entry} x {k} ({8 * entry} bits per colour"
+                    + (": R, G, B, A)" if meta.alpha else ")")),
         *get_coder(meta.coder).describe(meta),
         ("trailer", f"{meta.trailer_bytes:>12,} bytes  (CRC-32)"),
         ("total", f"{meta.total_bytes:>12,} bytes"),
         (
             "formula",
-            f"24K + N*ceil(log2 K) = {meta.formula_bits:,} bits = "
+            f"{8 * entry}K + N*ceil(log2 K) = {meta.formula_bits:,} bits = "
             f"{(meta.formula_bits + 7) // 8:,} bytes; "
             + (f"the file adds {plural(meta.total_bytes - (meta.formula_bits + 7) // 8, 'byte')}"
                if meta.coder == "packed" else
                f"the file is {_share(meta.total_bytes, (meta.formula_bits + 7) // 8)} of it"),
         ),
-        ("bits/pixel", f"{meta.total_bytes * 8 / n:.4f} (raw RGB: 24)"),
+        ("bits/pixel", f"{meta.total_bytes * 8 / n:.4f} (raw {'RGBA: 32' if meta.alpha else 'RGB: 24'})"),
     ]
     print(name)
     for label, text in rows:

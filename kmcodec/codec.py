@@ -150,6 +150,7 @@ def decode_palette(data: Buffer) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     palette : ndarray of shape (K, 3), uint8
+        (K, 4), R, G, B, A, for a file with alpha (``kmcodec.info(data).alpha``).
     indices : ndarray of shape (H, W), uint8 or uint16
     """
     header, palette, indices = container.parse(_as_buffer(data))
@@ -157,7 +158,7 @@ def decode_palette(data: Buffer) -> tuple[np.ndarray, np.ndarray]:
 
 
 def decode(data: Buffer) -> np.ndarray:
-    """Decode a .kmc file to RGB pixels.
+    """Decode a .kmc file to RGB pixels, or RGBA for a file with alpha.
 
     Parameters
     ----------
@@ -167,7 +168,9 @@ def decode(data: Buffer) -> np.ndarray:
     Returns
     -------
     ndarray of shape (H, W, 3), uint8
-        See :func:`expand` for its memory layout.
+        Or (H, W, 4), R, G, B, A (straight, not premultiplied), for a file
+        with alpha (``kmcodec.info(data).alpha``, format version 2).  See
+        :func:`expand` for its memory layout.
 
     Raises
     ------
@@ -207,7 +210,7 @@ def info(data: Buffer | str | os.PathLike | BinaryIO) -> container.KmcInfo:
 
 
 def read(path: str | os.PathLike) -> np.ndarray:
-    """Decode the .kmc file at ``path`` to an (H, W, 3) uint8 array."""
+    """Decode the .kmc file at ``path`` to an (H, W, 3) uint8 array ((H, W, 4) with alpha)."""
     return decode(container.read_file(_path("path", path)))
 
 

@@ -1,23 +1,26 @@
-"""The .kmc v1 container: header, palette, index payload, CRC-32 trailer.
+"""The .kmc container: header, palette, index payload, CRC-32 trailer.
 
 This module is the executable form of ``spec/kmc-format.md``; the two must
-agree field for field.  All integers are little-endian.
+agree field for field.  All integers are little-endian.  Version 1 files
+are opaque (palette entries R, G, B); version 2 files have the ``alpha``
+flag and palette entries R, G, B, A (spec section 12).
 
 ======  ====  ======  ==================  ===================================
 offset  size  type    field               allowed values
 ======  ====  ======  ==================  ===================================
 0       4     bytes   magic               ``4B 4D 43 46`` ("KMCF")
-4       1     u8      version             1
+4       1     u8      version             1 (opaque) or 2 (alpha)
 5       1     u8      coder               a registered coder (kmcodec.coder)
 6       1     u8      bits_per_index      ceil(log2(colors)), 0 to 16
-7       1     u8      flags               0
+7       1     u8      flags               0 in version 1; 0x01 (alpha) in 2
 8       4     u32     width               >= 1
 12      4     u32     height              >= 1
 16      4     u32     colors              1 to 65536
 20      8     u64     payload_bytes       the payload's length (the packed
                                           coder: ceil(width*height*bits/8))
-28      3K    u8[]    palette             K triplets R, G, B
-28+3K   P     bytes   payload             the coded indices
+28      CK    u8[]    palette             K entries R, G, B (C = 3), or
+                                          R, G, B, A (C = 4, alpha)
+28+CK   P     bytes   payload             the coded indices
 end-4   4     u32     crc32               CRC-32 of every byte before it
 ======  ====  ======  ==================  ===================================
 """
@@ -41,6 +44,8 @@ from .errors import FormatError, PixelLimitError, UnsupportedFormatError
 __all__ = [
     "MAGIC",
     "VERSION",
+    "ALPHA_VERSION",
+    "FLAG_ALPHA",
     "HEADER_SIZE",
     "TRAILER_SIZE",
     "OVERHEAD",
@@ -59,7 +64,9 @@ __all__ = [
 ]
 
 MAGIC = b"KMCF"
-VERSION = 1
+VERSION = 1  # opaque files
+ALPHA_VERSION = 2  # files whose palette holds alpha
+FLAG_ALPHA = 0x01
 MAX_COLORS = 65536
 _HEADER = struct.Struct("<4sBBBBIIIQ")
 HEADER_SIZE = _HEADER.size  # 28
@@ -72,10 +79,11 @@ def bits_for_colors(colors: int) -> int:
     return (colors - 1).bit_length()
 
 
-def file_size(width: int, height: int, colors: int) -> int:
-    """Exact size in bytes of a packed-coder file: 32 + 3K + ceil(N*b/8)."""
+def file_size(width: int, height: int, colors: int, alpha: bool = False) -> int:
+    """Exact size in bytes of a packed-coder file: 32 + 3K + ceil(N*b/8)
+    (32 + 4K + ceil(N*b/8) with ``alpha``)."""
     n = width * height
-    return OVERHEAD + 3 * colors + bitpack.packed_size(n, bits_for_colors(colors))
+    return OVERHEAD + (4 if alpha else 3) * colors + bitpack.packed_size(n, bits_for_colors(colors))
 
 
 @dataclass(frozen=True)
@@ -96,8 +104,18 @@ class Header:
         return self.width * self.height
 
     @property
+    def alpha(self) -> bool:
+        """Whether palette entries hold alpha (R, G, B, A)."""
+        return bool(self.flags & FLAG_ALPHA)
+
+    @property
+    def channels(self) -> int:
+        """Bytes per palette entry: 4 with alpha, else 3."""
+        return 4 if self.alpha else 3
+
+    @property
     def palette_bytes(self) -> int:
-        return 3 * self.colors
+        return self.channels * self.colors
 
     @property
     def total_bytes(self) -> int:
@@ -108,8 +126,9 @@ class Header:
 class KmcInfo:
     """What ``kmc info`` reports: dimensions, palette and byte breakdown.
 
-    ``formula_bits`` is the textbook count 24K + N*ceil(log2 K); the file
-    is ``ceil(formula_bits / 8)`` bytes plus the fixed 32-byte overhead
+    ``formula_bits`` is the textbook count 24K + N*ceil(log2 K) (32K + ...
+    when ``alpha``: palette entries of 4 bytes); the file is
+    ``ceil(formula_bits / 8)`` bytes plus the fixed 32-byte overhead
     (header 28 + trailer 4) for the packed coder.  ``index_bytes`` is the
     whole payload.  ``details`` holds what the coder reports of its
     payload's structure (the entropy coder: ``stripes``, the number of
@@ -129,6 +148,7 @@ class KmcInfo:
     trailer_bytes: int
     total_bytes: int
     formula_bits: int
+    alpha: bool = False
     details: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -179,9 +199,9 @@ def parse_header(data: bytes | memoryview, total_size: int | None = None) -> Hea
             "header: truncated"
         )
     _, version, coder, bits, flags, width, height, colors, payload = _HEADER.unpack_from(data)
-    if version != VERSION:
+    if version not in (VERSION, ALPHA_VERSION):
         raise UnsupportedFormatError(
-            f"version is {version}; this reader supports version {VERSION} only"
+            f"version is {version}; this reader supports versions {VERSION} and {ALPHA_VERSION}"
         )
     found = find_coder(coder)
     if found is None:
@@ -189,8 +209,10 @@ def parse_header(data: bytes | memoryview, total_size: int | None = None) -> Hea
         raise UnsupportedFormatError(
             f"unsupported coder {coder}; this reader supports {known}"
         )
-    if flags != 0:
-        raise FormatError(f"flags is {flags:#04x}, must be 0 in version 1")
+    if version == VERSION and flags != 0:
+        raise FormatError(f"flags is {flags:#04x}, must be 0 in version {VERSION}")
+    if version == ALPHA_VERSION and flags != FLAG_ALPHA:
+        raise FormatError(f"flags is {flags:#04x}, must be {FLAG_ALPHA:#04x} (alpha) in version {ALPHA_VERSION}")
     if width == 0 or height == 0:
         raise FormatError(f"width x height is {width} x {height}; both must be >= 1")
     if not 1 <= colors <= MAX_COLORS:
@@ -271,7 +293,7 @@ def _check_crc(data: memoryview, header: Header) -> None:
 
 
 def _parts(view: memoryview, header: Header) -> tuple[np.ndarray, memoryview]:
-    palette = np.frombuffer(view, np.uint8, header.palette_bytes, HEADER_SIZE).reshape(-1, 3)
+    palette = np.frombuffer(view, np.uint8, header.palette_bytes, HEADER_SIZE).reshape(-1, header.channels)
     start = HEADER_SIZE + header.palette_bytes
     return palette, view[start : start + header.payload_bytes]
 
@@ -299,7 +321,8 @@ def info(data: bytes | memoryview) -> KmcInfo:
         index_bytes=header.payload_bytes,
         trailer_bytes=TRAILER_SIZE,
         total_bytes=header.total_bytes,
-        formula_bits=24 * header.colors + header.pixels * header.bits_per_index,
+        formula_bits=8 * header.channels * header.colors + header.pixels * header.bits_per_index,
+        alpha=header.alpha,
         details=details,
     )
 
@@ -317,7 +340,7 @@ def parse(data: bytes | memoryview) -> tuple[Header, np.ndarray, np.ndarray]:
     Returns
     -------
     header : Header
-    palette : ndarray of shape (K, 3), uint8
+    palette : ndarray of shape (K, 3), or (K, 4) with alpha; uint8
     indices : ndarray of shape (height * width,), uint8 or uint16
         Row-major from the top-left; every value is below K.
     """
@@ -335,14 +358,16 @@ def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray,
 
     The same bytes as :func:`build`, without holding the whole file in
     memory: 8-bit packed indices are written straight from their array.
-    ``coder`` is a registered coder, by name, id or instance.
+    ``coder`` is a registered coder, by name, id or instance.  A palette
+    of 4 channels (R, G, B, A) makes a version-2 file with the alpha flag.
     """
     chosen = get_coder(coder)
     colors = len(palette)
+    alpha = palette.shape[1] == 4
     grid = np.ascontiguousarray(indices).reshape(height, width)
     payload = memoryview(chosen.encode(grid, palette)).cast("B")
-    head = _HEADER.pack(MAGIC, VERSION, chosen.id, bits_for_colors(colors), 0, width, height,
-                        colors, payload.nbytes)
+    head = _HEADER.pack(MAGIC, ALPHA_VERSION if alpha else VERSION, chosen.id, bits_for_colors(colors),
+                        FLAG_ALPHA if alpha else 0, width, height, colors, payload.nbytes)
     pal = np.ascontiguousarray(palette, np.uint8).tobytes()
     crc = zlib.crc32(payload, zlib.crc32(pal, zlib.crc32(head)))
     for part in (head, pal, payload, crc.to_bytes(TRAILER_SIZE, "little")):
@@ -357,7 +382,7 @@ def build(width: int, height: int, palette: np.ndarray, indices: np.ndarray,
     Parameters
     ----------
     width, height : int
-    palette : ndarray of shape (K, 3), uint8
+    palette : ndarray of shape (K, 3), or (K, 4) for alpha; uint8
     indices : ndarray of shape (width * height,), values < K
     """
     buf = io.BytesIO()

@@ -102,7 +102,7 @@ def payload_layout(payload: bytes | memoryview, height: int) -> tuple[int, list[
     return rows, lengths.tolist()
 
 
-def _run_ranges(count: int, job, colors: int, width: int, rows: int, height: int) -> list:
+def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: int, height: int) -> list:
     """Run ``job(s0, s1, tables)`` on a few threads over stripes 0 .. count-1.
 
     Each thread codes one contiguous run of stripes in one compiled call,
@@ -116,7 +116,7 @@ def _run_ranges(count: int, job, colors: int, width: int, rows: int, height: int
     workers = max(1, min(count, os.cpu_count() or 1))
     # The plain Python function: calling the compiled one from here would
     # load a second compiled function from the cache, for one integer.
-    ncell = 1 << (3 * jit.cell_bits.py_func(colors))
+    ncell = 1 << (channels * jit.cell_bits.py_func(colors, channels))
 
     def run(w: int):
         s0, s1 = w * count // workers, (w + 1) * count // workers
@@ -153,7 +153,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
         Trusted to lie in ``[0, colors)`` (validated upstream).
     colors : int
         K, the palette size.
-    palette : (K, 3) ndarray
+    palette : (K, 3) ndarray, or (K, 4) with alpha
         The palette colours.
     stripe_rows : int, optional
         Rows per stripe; defaults to :func:`stripe_rows_for`.  Any value
@@ -168,7 +168,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
 
     height, width = indices.shape
     rows = stripe_rows or stripe_rows_for(width, height)
-    pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, 3)
+    pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, -1)
     # Only uint8 and uint16 are compiled for (each signature costs a compile).
     img: np.ndarray = np.ascontiguousarray(indices, dtype=_index_dtype(colors))
     if not img.flags.writeable:
@@ -182,7 +182,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
         out, n = jit.encode_stripes(img, rows, s0, s1, pal, _EMPTY, ends, out, np.zeros(4, np.int64), *tables)
         return out[:n], ends
 
-    parts = _run_ranges(count, job, colors, width, rows, height)
+    parts = _run_ranges(count, job, colors, pal.shape[1], width, rows, height)
     lengths = np.concatenate([np.diff(ends, prepend=0) for _, ends in parts])
     if len(lengths) and int(lengths.max()) >= 1 << 32:
         raise OverflowError(f"entropy payload: a stripe of {int(lengths.max())} bytes does not fit"
@@ -201,7 +201,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         The whole coder-1 payload.
     width, height : int
         The image size.
-    palette : (K, 3) ndarray
+    palette : (K, 3) ndarray, or (K, 4) with alpha
         The palette colours.
     out : (H, W) integer ndarray
         Receives the indices; uint8 (K <= 256) or uint16 C-contiguous
@@ -218,7 +218,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
 
     rows, lengths = _stripe_table(payload, height)
     colors = len(palette)
-    pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, 3)
+    pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, -1)
     data = np.frombuffer(payload, np.uint8)
     data.flags.writeable = False  # one compiled signature for bytes and bytearray alike
     offsets = np.empty(len(lengths) + 1, np.int64)
@@ -236,7 +236,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         return status
 
     try:
-        statuses = _run_ranges(len(lengths), job, colors, width, rows, height)
+        statuses = _run_ranges(len(lengths), job, colors, pal.shape[1], width, rows, height)
     except MemoryError:
         # A forged width makes the coder's row window (24 bytes a column a
         # thread) more than memory, before any pixel is decoded.

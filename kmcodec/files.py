@@ -169,7 +169,7 @@ def encode_file(src: Place, dst: Place, options: EncodeOptions | None = None, *,
 
 
 def decode_file(src: Place, dst: Place, fmt: str | None = None, *, overwrite: bool = False,
-                quality: int | None = None) -> Report:
+                quality: int | None = None, background=None) -> Report:
     """Decode the .kmc file ``src`` into the image ``dst``.
 
     Parameters
@@ -181,12 +181,19 @@ def decode_file(src: Place, dst: Place, fmt: str | None = None, *, overwrite: bo
         the suffix of ``dst``, which must then be a path with one.
     quality : int, optional
         For lossy outputs (:func:`kmcodec.outputs.save_options`).
+    background : str or (R, G, B), optional
+        For a file with alpha: composite it onto this colour (``"#rrggbb"``,
+        a CSS colour name, or integers; :func:`kmcodec.alpha.parse_background`).
+        Without it alpha is kept, and formats without alpha are refused.
 
     Raises
     ------
     ParameterError
-        For a format kmcodec does not write, or a quality it does not take;
-        before any work.
+        For a format kmcodec does not write, a quality it does not take or
+        a colour that is none; before any work.
+    NoAlphaError
+        (a ParameterError) For a file with alpha, a format without it and
+        no background.
     """
     from .outputs import output_format, save_options, write_image
 
@@ -197,6 +204,10 @@ def decode_file(src: Place, dst: Place, fmt: str | None = None, *, overwrite: bo
         fmt = suffix
     out_format = output_format(fmt)
     save_options(out_format, quality)  # a bad quality is found before the work
+    if background is not None:
+        from .alpha import parse_background
+
+        background = parse_background(background)
     if _is_path(src) and _is_path(dst):
         check_paths(src, dst)  # type: ignore[arg-type]
     start = time.perf_counter()
@@ -209,6 +220,6 @@ def decode_file(src: Place, dst: Place, fmt: str | None = None, *, overwrite: bo
         data = read_file(src)  # no more than the header declares
         source, size_in = io.BytesIO(data), len(data)
     with _output(dst, overwrite) as fh:
-        width, height, how = write_image(source, fh, out_format, quality)
+        width, height, how = write_image(source, fh, out_format, quality, background)
         size = fh.tell()
     return Report(_name(src), _name(dst), size_in, size, time.perf_counter() - start, width, height, how)

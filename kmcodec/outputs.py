@@ -19,7 +19,11 @@ from . import container
 from .errors import KmcError, ParameterError
 
 __all__ = ["OutputFormat", "OUTPUT_FORMATS", "output_format", "suffix_for", "check_size", "save_options",
-           "write_image", "JPEG_QUALITY", "LOSSY"]
+           "write_image", "JPEG_QUALITY", "LOSSY", "NoAlphaError"]
+
+
+class NoAlphaError(ParameterError):
+    """An image with alpha asked for in a format without it, and no background given."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,8 @@ class OutputFormat:
 
     ``max_side`` is the largest width or height its header can hold;
     ``max_bytes`` bounds the raw pixel bytes where a 32-bit size or offset
-    field does (None: no such limit).
+    field does (None: no such limit); ``alpha``: whether it keeps
+    transparency.
     """
 
     name: str
@@ -36,27 +41,28 @@ class OutputFormat:
     max_side: int
     max_bytes: int | None = None
     why: str = ""
+    alpha: bool = False
 
 
 _U16 = 65535
 OUTPUT_FORMATS = {
     f.name: f
     for f in (
-        OutputFormat("PNG", (".png",), 2**31 - 1, None, "PNG's 31-bit width and height"),
+        OutputFormat("PNG", (".png",), 2**31 - 1, None, "PNG's 31-bit width and height", True),
         OutputFormat("BMP", (".bmp", ".dib"), 2**31 - 1, 2**32 - 1, "BMP's 32-bit size fields"),
         OutputFormat("TIFF", (".tif", ".tiff"), 2**32 - 1, 2**32 - 2**20,
-                     "classic TIFF's 32-bit offsets"),
+                     "classic TIFF's 32-bit offsets", True),
         OutputFormat("GIF", (".gif",), _U16, None, "GIF's 16-bit width and height"),
         OutputFormat("JPEG", (".jpg", ".jpeg", ".jpe", ".jfif"), 65500, None,
                      "libjpeg's largest dimension"),
-        OutputFormat("WEBP", (".webp",), 16383, None, "WebP's 14-bit width and height"),
+        OutputFormat("WEBP", (".webp",), 16383, None, "WebP's 14-bit width and height", True),
         OutputFormat("PPM", (".ppm", ".pnm"), 2**31 - 1, None, "the PPM reader's limit"),
         OutputFormat("TGA", (".tga", ".icb", ".vda", ".vst"), _U16, None,
-                     "TGA's 16-bit width and height"),
+                     "TGA's 16-bit width and height", True),
         OutputFormat("PCX", (".pcx",), _U16 - 1, None, "PCX's 16-bit bytes per line, rounded up to even"),
         OutputFormat("SGI", (".sgi", ".rgb", ".bw"), _U16, None,
-                     "SGI's 16-bit width and height"),
-        OutputFormat("QOI", (".qoi",), 2**32 - 1, 400_000_000 * 3, "QOI's pixel limit"),
+                     "SGI's 16-bit width and height", True),
+        OutputFormat("QOI", (".qoi",), 2**32 - 1, 400_000_000 * 3, "QOI's pixel limit", True),
     )
 }
 
@@ -97,8 +103,9 @@ def suffix_for(suffix_or_name: str) -> str:
     return suffix if suffix in fmt.suffixes else fmt.suffixes[0]
 
 
-def check_size(fmt: OutputFormat, width: int, height: int) -> None:
-    """Raise ParameterError if a width x height image does not fit ``fmt``."""
+def check_size(fmt: OutputFormat, width: int, height: int, channels: int = 3) -> None:
+    """Raise ParameterError if a width x height image of ``channels``
+    bytes a pixel does not fit ``fmt``."""
     for name, value in (("width", width), ("height", height)):
         if value > fmt.max_side:
             raise ParameterError(
@@ -106,7 +113,7 @@ def check_size(fmt: OutputFormat, width: int, height: int) -> None:
                 f" ({fmt.why}); choose another output format"
                 + ("" if fmt.name == "PNG" else ", such as PNG")
             )
-    raw = 3 * width * height
+    raw = channels * width * height
     if fmt.max_bytes is not None and raw > fmt.max_bytes:
         raise ParameterError(
             f"width x height is {width} x {height}: {raw} bytes of pixels, above"
@@ -144,7 +151,7 @@ def save_options(fmt: OutputFormat, quality: int | None = None) -> tuple[dict, s
             raise ParameterError(f"quality is {quality!r}; it must be an integer from 0 to 100")
     if fmt.name == "WEBP":
         if quality is None:
-            return {"lossless": True}, "RGB WEBP (lossless)"
+            return {"lossless": True, "exact": True}, "RGB WEBP (lossless)"
         return {"lossless": False, "quality": quality, "method": 6}, f"RGB WEBP (lossy, quality {quality})"
     if fmt.name == "JPEG":
         q = JPEG_QUALITY if quality is None else quality
@@ -153,7 +160,8 @@ def save_options(fmt: OutputFormat, quality: int | None = None) -> tuple[dict, s
 
 
 def write_image(source: str | os.PathLike | BinaryIO, fh: BinaryIO, fmt: OutputFormat,
-                quality: int | None = None) -> tuple[int, int, str]:
+                quality: int | None = None, background: tuple[int, int, int] | None = None
+                ) -> tuple[int, int, str]:
     """Decode the .kmc file ``source`` into ``fh`` as an image of format ``fmt``.
 
     Parameters
@@ -166,12 +174,21 @@ def write_image(source: str | os.PathLike | BinaryIO, fh: BinaryIO, fmt: OutputF
     fmt : OutputFormat
     quality : int, optional
         For the lossy formats (see :func:`save_options`).
+    background : (R, G, B), optional
+        For a file with alpha: the colour it is composited onto (see
+        :func:`kmcodec.alpha.composite`).  Without it, such a file keeps
+        its alpha, and a format without alpha is refused.
 
     The header is checked, and the size against the format's limits, before
     anything is decoded.  PNG is written row by row (a palette PNG when
-    K <= 256: the same RGB pixels), so memory stays near the size of the
-    indices; other formats go through Pillow, which needs the whole RGB
-    image.
+    K <= 256: the same pixels, alpha in its tRNS chunk), so memory stays
+    near the size of the indices; other formats go through Pillow, which
+    needs the whole image.
+
+    Raises
+    ------
+    NoAlphaError
+        For a file with alpha, a format without it and no ``background``.
 
     Returns
     -------
@@ -184,17 +201,30 @@ def write_image(source: str | os.PathLike | BinaryIO, fh: BinaryIO, fmt: OutputF
     options, how = save_options(fmt, quality)
     data = container.read_file(source)
     header = container.parse_header(data, len(data))
-    check_size(fmt, header.width, header.height)
+    if header.alpha and background is None and not fmt.alpha:
+        kept = ", ".join(f.name for f in OUTPUT_FORMATS.values() if f.alpha)
+        raise NoAlphaError(f"the image has transparency and {fmt.name} has none: composite it onto a"
+                           f" background colour, or write a format that keeps alpha ({kept})")
+    alpha = header.alpha and background is None
+    check_size(fmt, header.width, header.height, 4 if alpha else 3)
     palette, indices = decode_palette(data)
     del data
+    if header.alpha and background is not None:
+        from .alpha import composite
+
+        palette = composite(palette, background)
     height, width = indices.shape
+    mode = "RGBA" if alpha else "RGB"
     if fmt.name == "PNG":
         from .pngstream import write_png
 
         write_png(fh, palette, indices)
-        return width, height, "palette PNG" if len(palette) <= 256 else "RGB PNG"
+        if len(palette) <= 256:
+            return width, height, "palette PNG" + (" with transparency" if alpha else "")
+        return width, height, f"{mode} PNG"
+    how = how.replace("RGB ", f"{mode} ", 1)
     try:
-        image = Image.fromarray(np.ascontiguousarray(expand(palette, indices)), "RGB")
+        image = Image.fromarray(np.ascontiguousarray(expand(palette, indices)), mode)
         image.save(fh, format=fmt.name, **options)
     except KmcError:
         raise

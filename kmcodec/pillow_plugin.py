@@ -2,8 +2,10 @@
 
 Registered by ``import kmcodec``.  Opening reads only the 28-byte header and
 the palette; pixels are decoded, and the whole file checked, on ``load()``.
-A file with up to 256 colours opens in mode "P" with its palette; a larger
-palette does not fit Pillow's "P" mode, so such a file opens as "RGB".
+A file with up to 256 colours opens in mode "P" with its palette (and, for
+a file with alpha, the entries' alphas as ``info["transparency"]``, as
+Pillow's PNG reader gives them); a larger palette does not fit Pillow's
+"P" mode, so such a file opens as "RGB", or "RGBA" with alpha.
 
 Save options: ``colors`` (K, as ``Image.quantize`` names it; ``k`` also
 works), ``seed``, ``n_init``, ``engine``, ``max_iter``, ``tol``, ``coder``,
@@ -43,7 +45,7 @@ class KmcImageFile(ImageFile.ImageFile):
         size = self.fp.tell()
         self.fp.seek(0)
         header = container.parse_header(self.fp.read(container.HEADER_SIZE), size)
-        channels = 1 if header.colors <= _MAX_P_COLORS else 3
+        channels = 1 if header.colors <= _MAX_P_COLORS else header.channels
         if max(header.width, header.height) > _MAX_SIDE or not fits_in_memory(
             header.pixels * channels
         ):
@@ -57,9 +59,12 @@ class KmcImageFile(ImageFile.ImageFile):
         if header.colors <= _MAX_P_COLORS:
             self._mode = "P"
             raw = self.fp.read(header.palette_bytes)
+            if header.alpha:
+                self.info["transparency"] = raw[3::4]
+                raw = b"".join(raw[i : i + 3] for i in range(0, len(raw), 4))
             self.palette = ImagePalette.raw("RGB", raw)
         else:
-            self._mode = "RGB"
+            self._mode = "RGBA" if header.alpha else "RGB"
         self._total_bytes = header.total_bytes
         self.tile = [ImageFile._Tile("kmc", (0, 0, *self._size), 0, (header.total_bytes,))]
 
@@ -85,7 +90,7 @@ class KmcDecoder(ImageFile.PyDecoder):
         if self.mode == "P":
             self.set_as_raw(indices.tobytes(), "P")
         else:
-            self.set_as_raw(palette[indices].tobytes(), "RGB")
+            self.set_as_raw(palette[indices].tobytes(), self.mode)
         return -1, 0
 
 

@@ -2,9 +2,10 @@
 
 A .kmc file with K <= 256 colours *is* a palette image, so it becomes a
 palette PNG (colour type 3, bit depth 8) whose pixels are exactly the
-decoded RGB pixels; with more colours the rows are expanded to RGB
-(colour type 2).  Rows are compressed as they are produced, so memory is
-the indices plus one band of rows, never the whole RGB image (Pillow's PNG
+decoded pixels, the alphas of a palette with alpha in a tRNS chunk; with
+more colours the rows are expanded to RGB (colour type 2) or RGBA (6).
+Rows are compressed as they are produced, so memory is the indices plus
+one band of rows, never the whole RGB image (Pillow's PNG
 writer needs the whole image).  Filter type 0 on every row, as the PNG
 specification recommends for palette images.
 """
@@ -38,20 +39,26 @@ def write_png(fh: BinaryIO, palette: np.ndarray, indices: np.ndarray, level: int
     Parameters
     ----------
     fh : binary file
-    palette : ndarray of shape (K, 3), uint8
+    palette : ndarray of shape (K, 3), or (K, 4) with alpha; uint8
     indices : ndarray of shape (H, W), uint8 or uint16
     level : int, default 6
         zlib compression level.
     """
     height, width = indices.shape
     paletted = len(palette) <= 256
+    alpha = palette.shape[1] == 4
     fh.write(_SIGNATURE)
-    _chunk(fh, b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 3 if paletted else 2, 0, 0, 0))
+    kind = 3 if paletted else 6 if alpha else 2
+    _chunk(fh, b"IHDR", struct.pack(">IIBBBBB", width, height, 8, kind, 0, 0, 0))
     if paletted:
-        _chunk(fh, b"PLTE", np.ascontiguousarray(palette, dtype=np.uint8).tobytes())
+        _chunk(fh, b"PLTE", np.ascontiguousarray(palette[:, :3], dtype=np.uint8).tobytes())
+        see_through = np.flatnonzero(palette[:, 3] < 255) if alpha else np.empty(0, np.intp)
+        if len(see_through):
+            # Entries past the last non-opaque one are opaque without a tRNS byte.
+            _chunk(fh, b"tRNS", np.ascontiguousarray(palette[: see_through[-1] + 1, 3], dtype=np.uint8).tobytes())
     z = zlib.compressobj(level)
     rows = max(1, _BAND // width)
-    channels = 1 if paletted else 3
+    channels = 1 if paletted else palette.shape[1]
     for top in range(0, height, rows):
         band = indices[top : top + rows]
         pixels = band if paletted else np.ascontiguousarray(expand(palette, band))

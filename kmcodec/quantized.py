@@ -25,18 +25,20 @@ class Quantized:
     Attributes
     ----------
     palette : ndarray of shape (K, 3), uint8
+        Or (K, 4) for an image with alpha: R, G, B, A (spec section 12).
     indices : ndarray of shape (H, W), uint8 or uint16
     iterations : int
         Lloyd iterations the clustering took (0 when none was needed).
-    error : int
+    error : int or float
         Sum of squared differences between input and decoded image over all
-        pixels and channels.
+        pixels and channels; with alpha, of the premultiplied values
+        (R*A/255, G*A/255, B*A/255, A).
     """
 
     palette: np.ndarray
     indices: np.ndarray
     iterations: int
-    error: int
+    error: float
 
     def __post_init__(self) -> None:
         # Made by the engine, or by a caller: the coders trust what they are
@@ -44,11 +46,11 @@ class Quantized:
         # shapes, types and ranges are checked here, once.
         pal, idx = self.palette, self.indices
         if not (isinstance(pal, np.ndarray) and pal.dtype == np.uint8 and pal.ndim == 2
-                and pal.shape[1] == 3 and 1 <= len(pal) <= MAX_COLORS):
+                and pal.shape[1] in (3, 4) and 1 <= len(pal) <= MAX_COLORS):
             raise ParameterError(
                 f"palette has shape {getattr(pal, 'shape', None)} and dtype"
-                f" {getattr(pal, 'dtype', type(pal).__name__)}; it must be (K, 3) uint8 with"
-                f" 1 <= K <= {MAX_COLORS}")
+                f" {getattr(pal, 'dtype', type(pal).__name__)}; it must be (K, 3) or, with alpha,"
+                f" (K, 4) uint8, with 1 <= K <= {MAX_COLORS}")
         if not (isinstance(idx, np.ndarray) and idx.dtype in (np.uint8, np.uint16) and idx.ndim == 2
                 and idx.size > 0):
             raise ParameterError(
@@ -59,9 +61,15 @@ class Quantized:
             raise ParameterError(f"indices hold {top}; every index must be below K = {len(pal)}")
 
     @property
+    def alpha(self) -> bool:
+        """Whether the palette holds alpha."""
+        return self.palette.shape[1] == 4
+
+    @property
     def mse(self) -> float:
-        """Mean squared error per channel sample, 0-255 scale."""
-        return self.error / (3 * self.indices.size)
+        """Mean squared error per channel sample, 0-255 scale (with alpha:
+        over the four premultiplied channels)."""
+        return self.error / (self.palette.shape[1] * self.indices.size)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -82,7 +90,7 @@ class Quantized:
         return container.write(fh, width, height, self.palette, self.indices, get_coder(coder))
 
     def to_rgb(self) -> np.ndarray:
-        """The decoded image: (H, W, 3) uint8."""
+        """The decoded image: (H, W, 3) uint8, or (H, W, 4) RGBA with alpha."""
         return expand(self.palette, self.indices)
 
 
@@ -94,19 +102,20 @@ def expand(palette: np.ndarray, indices: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    palette : ndarray of shape (K, 3), uint8
+    palette : ndarray of shape (K, C), uint8, C = 3 (RGB) or 4 (RGBA)
     indices : ndarray of shape (H, W), unsigned, every value < K
 
     Returns
     -------
-    ndarray of shape (H, W, 3), uint8
-        A view of an (H, W, 4) buffer (strides ``(4*W, 4, 1)``), since
-        copying 4-byte pixels is twice as fast as copying 3-byte ones; use
-        ``np.ascontiguousarray`` where packed rows are needed.
+    ndarray of shape (H, W, C), uint8
+        For C = 3, a view of an (H, W, 4) buffer (strides ``(4*W, 4, 1)``),
+        since copying 4-byte pixels is twice as fast as copying 3-byte
+        ones; use ``np.ascontiguousarray`` where packed rows are needed.
     """
     height, width = indices.shape
+    channels = palette.shape[1]
     rgbx = np.zeros((len(palette), 4), dtype=np.uint8)
-    rgbx[:, :3] = palette
+    rgbx[:, :channels] = palette
     table = rgbx.view(np.uint32).reshape(-1)
     out = np.empty((height, width, 4), dtype=np.uint8)
     flat_out = out.view(np.uint32).reshape(-1)
@@ -114,4 +123,4 @@ def expand(palette: np.ndarray, indices: np.ndarray) -> np.ndarray:
     for start in range(0, flat_idx.size, _EXPAND_CHUNK):
         stop = start + _EXPAND_CHUNK
         np.take(table, flat_idx[start:stop], out=flat_out[start:stop])
-    return out[:, :, :3]
+    return out[:, :, :channels]

@@ -7,6 +7,8 @@ follow the spec; ``# §n`` comments point at its sections.  It is slow
 
     width, height, palette, indices = decode(data)
     pixel i (row-major from the top-left) = palette[indices[i]]
+
+(palette entries are (R, G, B), or (R, G, B, A) in a version-2 file.)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class SpecError(ValueError):
     """The bytes break a rule of the .kmc specification."""
 
 
-Palette = list[tuple[int, int, int]]
+Palette = list[tuple[int, ...]]
 
 
 def decode(
@@ -56,14 +58,15 @@ def decode(
     width, height, colors, payload_bytes = struct.unpack_from("<IIIQ", data, 8)
 
     # §7 check 3
-    if version != 1:
+    if version not in (1, 2):
         raise SpecError(f"unsupported version {version}")
     # §7 check 4 / §8: name the coder, "unsupported coder".
     if coder not in (0, 1):
         raise SpecError(f"unsupported coder {coder}")
-    # §7 check 5
-    if flags != 0:
-        raise SpecError(f"flags must be 0, got {flags}")
+    # §7 check 5 (§12.1: version 2 has flags 0x01, alpha)
+    if flags != (0 if version == 1 else 1):
+        raise SpecError(f"flags must be {0 if version == 1 else 1} in version {version}, got {flags}")
+    C = 3 if version == 1 else 4  # §12.1: bytes per palette entry
     # §7 check 6
     if width == 0 or height == 0:
         raise SpecError(f"width and height must be >= 1, got {width} x {height}")
@@ -81,8 +84,8 @@ def decode(
     # §7 check 10: the coder's header rule (coder 0 only; §11.7: none for coder 1).
     if coder == 0 and payload_bytes != (N * b + 7) // 8:
         raise SpecError(f"payload_bytes is {payload_bytes}, must be {(N * b + 7) // 8} for coder 0")
-    # §7 check 11: file length = 32 + 3K + payload_bytes.
-    expected = 32 + 3 * colors + payload_bytes
+    # §7 check 11: file length = 32 + 3K + payload_bytes (32 + 4K + ... in version 2).
+    expected = 32 + C * colors + payload_bytes
     if length < expected:
         raise SpecError(f"truncated file: {length} bytes, header says {expected}")
     if length > expected:
@@ -92,11 +95,9 @@ def decode(
     if zlib.crc32(data[: length - 4]) != crc32:
         raise SpecError("crc32 mismatch")
 
-    # §4 palette: K entries R, G, B at 28 + 3i.
-    palette: Palette = [
-        (data[28 + 3 * i], data[29 + 3 * i], data[30 + 3 * i]) for i in range(colors)
-    ]
-    start = 28 + 3 * colors
+    # §4 palette: K entries R, G, B at 28 + 3i (§12.1: R, G, B, A at 28 + 4i).
+    palette: Palette = [tuple(data[28 + C * i : 28 + C * (i + 1)]) for i in range(colors)]
+    start = 28 + C * colors
     payload = data[start : start + payload_bytes]
 
     # §7 check 13: the coder's payload rules.
@@ -262,10 +263,11 @@ class StripeDecoder:
         return bit
 
 
-def grid_bits(K: int) -> int:
-    """§11.6: the largest g <= 5 with 8^g * K <= 2^23 (g >= 1)."""
+def grid_bits(K: int, C: int) -> int:
+    """§11.6: the largest g <= 5 with 8^g * K <= 2^23 (g >= 1); §12.3: 16^g
+    with the four channels of alpha."""
     g = 5
-    while g > 1 and (8**g) * K > 2**23:
+    while g > 1 and (2 ** (C * g)) * K > 2**23:
         g -= 1
     return g
 
@@ -275,8 +277,9 @@ class CellOrders:
 
     def __init__(self, palette: Palette) -> None:
         self.K = len(palette)
-        self.g = grid_bits(self.K)
-        self.channels = [[c[ch] for c in palette] for ch in range(3)]
+        self.C = len(palette[0])  # §12.3: every channel, alpha too
+        self.g = grid_bits(self.K, self.C)
+        self.channels = [[c[ch] for c in palette] for ch in range(self.C)]
         self.cells: dict[int, list[int]] = {}
         self.squares: dict[tuple[int, int], list[int]] = {}
 
@@ -287,17 +290,22 @@ class CellOrders:
             self.squares[key] = [(v - centre) ** 2 for v in self.channels[ch]]
         return self.squares[key]
 
-    def order(self, Pr: int, Pg: int, Pb: int) -> list[int]:
-        """The cell's order for the (clamped) prediction P."""
+    def order(self, P: list[int]) -> list[int]:
+        """The cell's order for the (clamped) prediction P, one value a channel."""
         g = self.g
         shift = 8 - g
-        # §11.6: the cell and its centre ((P >> (8-g)) << (8-g)) + (2^(8-g) >> 1)
-        cell = (Pr >> shift) << (2 * g) | (Pg >> shift) << g | (Pb >> shift)
+        # §11.6: the cell (the channels' top g bits, R first; §12.3: then A)
+        # and its centre ((P >> (8-g)) << (8-g)) + (2^(8-g) >> 1)
+        cell = 0
+        for v in P:
+            cell = cell << g | (v >> shift)
         order = self.cells.get(cell)
         if order is None:
             half = (1 << shift) >> 1
-            sr, sg, sb = (self._squares(ch, ((v >> shift) << shift) + half) for ch, v in enumerate((Pr, Pg, Pb)))
-            dist2 = list(map(add, map(add, sr, sg), sb))
+            squares = [self._squares(ch, ((v >> shift) << shift) + half) for ch, v in enumerate(P)]
+            dist2 = squares[0]
+            for more in squares[1:]:
+                dist2 = list(map(add, dist2, more))
             # sorted() is stable, so ties stay in index order as §11.6 asks
             order = sorted(range(self.K), key=dist2.__getitem__)
             self.cells[cell] = order
@@ -419,20 +427,21 @@ def _decode_literal(
 ) -> int:
     """§11.6: a literal, none of the neighbours."""
     K = len(palette)
+    C = len(palette[0])  # §12.3: with alpha, every sum runs over four channels
     # §11.6 prediction
     if L != ABSENT and U != ABSENT and UL != ABSENT:
         cL, cU, cUL = palette[L], palette[U], palette[UL]
-        pred = [cL[ch] + cU[ch] - cUL[ch] for ch in range(3)]
-        act = sum(abs(cL[ch] - cUL[ch]) + abs(cU[ch] - cUL[ch]) for ch in range(3))
+        pred = [cL[ch] + cU[ch] - cUL[ch] for ch in range(C)]
+        act = sum(abs(cL[ch] - cUL[ch]) + abs(cU[ch] - cUL[ch]) for ch in range(C))
     else:
         if L != ABSENT:
             pred = list(palette[L])
         elif U != ABSENT:
             pred = list(palette[U])
         else:
-            pred = [128, 128, 128]
+            pred = [128] * C
         act = 0
-    Pr, Pg, Pb = (min(max(v, 0), 255) for v in pred)
+    P = [min(max(v, 0), 255) for v in pred]
     a = 7
     for cand in range(8):
         if act < (4 << cand):
@@ -440,7 +449,7 @@ def _decode_literal(
             break
 
     # §11.6 order: the palette sorted by squared distance to the centre of P's cell
-    order = orders.order(Pr, Pg, Pb)
+    order = orders.order(P)
 
     # §11.6 excluded: the distinct present neighbour values (rest plus L)
     excluded = set(rest)

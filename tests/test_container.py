@@ -89,11 +89,13 @@ VALID = make_file(5, 3, 6)
     [
         ({"magic": b"KMCX"}, FormatError, r"magic is b'KMCX', expected b'KMCF'"),
         ({"magic": b"\x89PNG"}, FormatError, "not a .kmc file"),
-        ({"version": 2}, UnsupportedFormatError, "version is 2; this reader supports version 1"),
+        ({"version": 3}, UnsupportedFormatError, "version is 3; this reader supports versions 1 and 2"),
         ({"version": 0}, UnsupportedFormatError, "version is 0"),
+        ({"version": 2}, FormatError, r"flags is 0x00, must be 0x01 \(alpha\) in version 2"),
+        ({"version": 2, "flags": 3}, FormatError, r"flags is 0x03, must be 0x01 \(alpha\) in version 2"),
         ({"coder": 2}, UnsupportedFormatError, "unsupported coder 2"),
         ({"coder": 255}, UnsupportedFormatError, "unsupported coder 255"),
-        ({"flags": 1}, FormatError, "flags is 0x01, must be 0"),
+        ({"flags": 1}, FormatError, "flags is 0x01, must be 0 in version 1"),
         ({"width": 0}, FormatError, "width x height is 0 x 3"),
         ({"height": 0}, FormatError, "width x height is 5 x 0"),
         ({"colors": 0, "bits": 0}, FormatError, "colors is 0, must be from 1 to 65536"),
@@ -227,5 +229,5 @@ def test_info_reports_breakdown():
     assert meta.to_dict() == {
         "width": 5, "height": 3, "colors": 6, "bits_per_index": 3, "coder": "packed", "version": 1,
         "header_bytes": 28, "palette_bytes": 18, "index_bytes": 6, "trailer_bytes": 4,
-        "total_bytes": 56, "formula_bits": 24 * 6 + 15 * 3,
+        "total_bytes": 56, "formula_bits": 24 * 6 + 15 * 3, "alpha": False,
     }

@@ -1177,7 +1177,8 @@ def test_fuzz_kmc_bytes_only_kmc_errors(data, fuzz_limit):
             def pillow(how):
                 with Image.open(io.BytesIO(data), formats=["KMC"]) as im:
                     getattr(im, how)()
-                    return np.asarray(im.convert("RGB")) if how == "load" else None
+                    alpha = im.mode == "RGBA" or "transparency" in im.info
+                    return np.asarray(im.convert("RGBA" if alpha else "RGB")) if how == "load" else None
 
             if data[:4] == b"KMCF":
                 loaded = only_kmc_errors(lambda: pillow("load"))
@@ -1192,7 +1193,7 @@ def test_fuzz_kmc_bytes_only_kmc_errors(data, fuzz_limit):
     assert peak <= 24 * PIXEL_LIMIT + 8 * len(data) + (4 << 20)
     if isinstance(pixels, np.ndarray):
         assert not isinstance(meta, Exception), f"decodes but info says {meta}"
-        assert pixels.shape == (meta.height, meta.width, 3)
+        assert pixels.shape == (meta.height, meta.width, 4 if meta.alpha else 3)
         assert isinstance(loaded, np.ndarray) and np.array_equal(loaded, pixels)
 
 

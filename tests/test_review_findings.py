@@ -140,7 +140,7 @@ def test_a_folder_of_refused_formats_is_not_expanded(in_tmp):
 
 @pytest.mark.parametrize("palette, indices, message", [
     (np.zeros((2, 3), np.uint8), np.full((2, 2), 2, np.uint8), "indices hold 2; every index must be below K = 2"),
-    (np.zeros((2, 4), np.uint8), np.zeros((2, 2), np.uint8), r"palette has shape \(2, 4\)"),
+    (np.zeros((2, 5), np.uint8), np.zeros((2, 2), np.uint8), r"palette has shape \(2, 5\)"),
     (np.zeros((2, 3), np.uint8), np.zeros((2, 2), np.int64), "indices have shape"),
 ])
 def test_quantized_checks_what_the_coders_trust(palette, indices, message):

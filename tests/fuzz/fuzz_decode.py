@@ -27,7 +27,7 @@ def test_one_input(data: bytes) -> None:
     except kmcodec.KmcError:
         return
     meta = kmcodec.info(data)  # a file that decodes must also check out
-    assert pixels.shape == (meta.height, meta.width, 3)
+    assert pixels.shape == (meta.height, meta.width, 4 if meta.alpha else 3)
 
 
 def main() -> None:
