@@ -42,7 +42,11 @@ def _sq(x, i, c, j):
     d0 = x[i, 0] - c[j, 0]
     d1 = x[i, 1] - c[j, 1]
     d2 = x[i, 2] - c[j, 2]
-    return d0 * d0 + d1 * d1 + d2 * d2
+    s = d0 * d0 + d1 * d1 + d2 * d2
+    for ch in range(3, x.shape[1]):  # alpha's fourth channel; none for RGB
+        d = x[i, ch] - c[j, ch]
+        s += d * d
+    return s
 
 
 @njit(inline="always")
@@ -197,11 +201,12 @@ def hamerly(x, centers, move, drop, movers, labels, upper, lower, order, dist, p
 @njit(parallel=True, nogil=True)
 def cluster_sums(x, w, labels, k, points):
     """Weight and weighted colour sums of each cluster over the ``points``
-    (indices): (K, 4) float64."""
+    (indices): (K, 1 + D) float64 for D channels."""
     n = points.shape[0]
-    # Fewer pieces when K is large: each piece's sums take K x 4 numbers.
+    d = x.shape[1]
+    # Fewer pieces when K is large: each piece's sums take K x (1 + D) numbers.
     p = min(pieces(n), max(1, n // (4 * k)))
-    part = np.zeros((p, k, 4), np.float64)
+    part = np.zeros((p, k, d + 1), np.float64)
     for piece in prange(p):
         s, e = _span(n, p, piece)
         for r in range(s, e):
@@ -209,9 +214,9 @@ def cluster_sums(x, w, labels, k, points):
             a = labels[i]
             wi = w[i]
             part[piece, a, 0] += wi
-            for ch in range(3):
+            for ch in range(d):
                 part[piece, a, ch + 1] += wi * x[i, ch]
-    out = np.zeros((k, 4), np.float64)
+    out = np.zeros((k, d + 1), np.float64)
     for piece in range(p):
         out += part[piece]
     return out
@@ -249,13 +254,13 @@ def plusplus(x, w, first, draws):
     to the nearest centre so far) by one row of ``draws`` (K - 1, trials),
     each row ascending.
 
-    Returns the centres (K, 3) and each point's nearest one (n,).
+    Returns the centres (K, D) and each point's nearest one (n,).
     """
     n = x.shape[0]
     k = draws.shape[0] + 1
     t = draws.shape[1]
     p = pieces(n)
-    centers = np.empty((k, 3), np.float64)
+    centers = np.empty((k, x.shape[1]), np.float64)
     closest = np.ones(n, np.float64)
     nearest = np.zeros(n, np.int64)
     mass = np.empty(p, np.float64)  # each piece's sum of w * closest

@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     enc.add_argument(
         "--n-init", type=_n_init, default=None, metavar="N",
-        help=f"k-means seedings, keeping the best (default {Defaults.n_init!r}: 3 for "
+        help=f"k-means seedings, keeping the best (default {Defaults.n_init!r}: 6 for "
         "K <= 32, 2 for K <= 128, else 1)",
     )
     enc.add_argument(
@@ -144,6 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument("--skip-if-larger", action="store_true",
                      help="write no .kmc file larger than its input; exit status 98 if one was"
                      " left out (without it, such a file is written with a warning)")
+    enc.add_argument("--background", default=None, metavar="COLOR", type=_background,
+                     help="composite transparency onto this colour (#rrggbb or a CSS name such as"
+                     " white) and store the image opaque; by default an image with transparency"
+                     " keeps it (a .kmc file with alpha)")
     _common_output_flags(enc)
     _batch_flags(enc)
 
@@ -411,7 +415,7 @@ def _encode_options(args):
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,
-                            max_bytes=args.max_bytes)
+                            max_bytes=args.max_bytes, background=args.background)
     except MissingDependencyError as exc:  # the machine lacks it, not the command line
         raise _Failure(str(exc).replace("engine is", "--engine is", 1)) from None
     except ParameterError as exc:  # a combination of flags that cannot work
@@ -483,13 +487,14 @@ def _encode_line(report, coder: str) -> str:
     bits = (k - 1).bit_length()
     mse = report.mse
     psnr = "inf (lossless)" if mse == 0 else f"{10 * math.log10(255**2 / mse):.2f} dB"
-    formula = 24 * k + width * height * bits
+    formula = (32 if report.alpha else 24) * k + width * height * bits
     how = (f"formula {formula:,} bits + {OVERHEAD} bytes" if coder == "packed"
            else f"{100 * size / (formula // 8 + OVERHEAD):.1f}% of the packed file")
     return (
         f"{_show(report.output)}: {width}x{height}, {plural(k, 'colour', ',')} ({bits} bits/index), "
         f"{plural(size, 'byte', ',')} ({coder} coder) = {how}; {size * 8 / (width * height):.3f} bits/pixel, "
-        f"MSE {mse:.2f}, PSNR {psnr}, {report.seconds:.2f} s"
+        f"{'with alpha, MSE of premultiplied RGBA' if report.alpha else 'MSE'} {mse:.2f}, PSNR {psnr},"
+        f" {report.seconds:.2f} s"
     )
 
 

@@ -400,13 +400,13 @@ def _coarsen(x: np.ndarray, w: np.ndarray, shift: int, dense: float):
 
 
 def _kmeans(x, w, k, seed, n_init, max_iter, tol):
-    """Centres (k, 3) and the label of each row of ``x``, and the iterations."""
+    """Centres (k, D) and the label of each row of ``x`` (n, D), and the iterations."""
     rng = np.random.default_rng(seed)
     total = w.sum()
     mean = (w @ x) / total
     variance = (w @ (x * x)) / total - mean * mean  # exact enough: x <= 255, sums < 2**53
     tol_abs = float(np.mean(variance)) * tol
-    if len(x) >= _COARSE_MIN_COLORS:
+    if len(x) >= _COARSE_MIN_COLORS and x.shape[1] == 3:  # the grid is for integer RGB
         xc, wc, cell = _coarsen(x, w, _COARSE_SHIFT, w.sum() / (_DENSE_FACTOR * k))
         if len(xc) > 4 * k:
             # The grid's ranking of local optima is not the full colours':
@@ -520,7 +520,7 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None, table=None)
 
     Parameters
     ----------
-    x : ndarray (n, 3), float64
+    x : ndarray (n, D), float64: D = 3 (RGB) or 4 (premultiplied RGBA)
     w : ndarray (n,), float64, integer-valued weights
     centers : ndarray (k, 3), float64
     max_iter : int
@@ -555,7 +555,7 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None, table=None)
     # each step looks only at the ``active`` ones, and the frozen ones'
     # sums are added once.
     active, frozen, budget = everyone, everyone[:0], np.inf
-    still = np.zeros((k, 4))
+    still = np.zeros((k, 1 + x.shape[1]))
     drift, drift_drop = np.zeros(k), 0.0
     sums = jit.cluster_sums(x, w, labels, k, everyone)
     iterations = 0
@@ -581,7 +581,7 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None, table=None)
         if frozen.size and float(drift.max()) + drift_drop >= budget:
             changed += jit.hamerly(x, centers, drift, drift_drop, no_movers, labels, upper, lower, order,
                                    dist, frozen)
-            active, frozen, still, split = everyone, everyone[:0], np.zeros((k, 4)), True
+            active, frozen, still, split = everyone, everyone[:0], np.zeros_like(still), True
         if active.size == n:
             # Every bound is current: freeze the points whose margin covers
             # _FREEZE steps as large as this one.

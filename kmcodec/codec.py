@@ -22,9 +22,9 @@ import numpy as np
 
 from . import container
 from .atomicfile import atomic_output
-from .clustering import quantize as _quantize
+from .clustering import quantize as _quantize_rgb
 from .errors import ParameterError
-from .images import to_rgb_array
+from .images import to_pixels
 from .options import MAX_COLORS, EncodeOptions, check_int
 from .quantized import Quantized, expand
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 #: What the encoding functions take as an image: a PIL image, a file's path,
 #: a binary file object holding an image file (read whole), or an
-#: (H, W, 3) uint8 array.
+#: (H, W, 3) uint8 array ((H, W, 4) with alpha).
 ImageLike = Union["Image.Image", str, os.PathLike, BinaryIO, np.ndarray]
 #: What the decoding functions take: a whole .kmc file's bytes.
 Buffer = bytes | bytearray | memoryview
@@ -54,6 +54,15 @@ __all__ = [
     "quantize_for_bytes",
     "quantize_auto",
 ]
+
+
+def _quantize(pixels: np.ndarray, opts: EncodeOptions) -> Quantized:
+    """The engine for RGB pixels, or the alpha palette for RGBA (spec section 12)."""
+    if pixels.shape[2] == 4:
+        from .alpha_palette import quantize_rgba
+
+        return quantize_rgba(pixels, opts)
+    return _quantize_rgb(pixels, opts)
 
 
 def options_from(options: EncodeOptions | None = None, **settings) -> EncodeOptions:
@@ -83,6 +92,8 @@ def quantize(image: ImageLike, k: int | None = None, seed: int | None = None, *,
     Parameters
     ----------
     image : PIL.Image.Image, str, os.PathLike or ndarray of shape (H, W, 3), uint8
+        Or (H, W, 4) RGBA.  An image with transparency (any pixel not fully
+        opaque) gives a (K, 4) palette, unless ``background`` is set.
     k, seed : int, optional
         Largest palette size and random seed (defaults 16 and 0, from
         :class:`EncodeOptions`).
@@ -91,7 +102,7 @@ def quantize(image: ImageLike, k: int | None = None, seed: int | None = None, *,
         here override its fields.
     **settings
         Any other field of :class:`EncodeOptions` (``n_init``, ``engine``,
-        ``max_iter``, ``tol``).
+        ``max_iter``, ``tol``, ``background``).
 
     Returns
     -------
@@ -100,7 +111,7 @@ def quantize(image: ImageLike, k: int | None = None, seed: int | None = None, *,
         ``target_psnr`` and ``max_bytes`` are for :func:`quantize_auto`.
     """
     opts = options_from(options, k=k, seed=seed, **settings)
-    return _quantize(to_rgb_array(image), opts)
+    return _quantize(to_pixels(image, opts.background), opts)
 
 
 def encode(image: ImageLike, k: int | None = None, seed: int | None = None, *,
@@ -120,7 +131,8 @@ def encode(image: ImageLike, k: int | None = None, seed: int | None = None, *,
     -------
     bytes
         With the packed coder, exactly ``32 + 3*K + ceil(H*W*ceil(log2 K)/8)``
-        bytes, where K is the number of palette entries used (at most ``k``).
+        bytes, where K is the number of palette entries used (at most ``k``);
+        ``32 + 4*K + ...`` for an image with transparency (format version 2).
     """
     opts = options_from(options, k=k, seed=seed, **settings)
     return quantize_auto(image, options=opts).to_bytes(opts.coder)
@@ -235,12 +247,13 @@ def write(path: str | os.PathLike, image: ImageLike, k: int | None = None, seed:
     return container.info(data)
 
 
-def k_for_bytes(width: int, height: int, max_bytes: int) -> int:
+def k_for_bytes(width: int, height: int, max_bytes: int, alpha: bool = False) -> int:
     """Largest K whose .kmc file (packed coder) fits in ``max_bytes``.
 
     The size depends only on width, height and K (``32 + 3K +
-    ceil(N*ceil(log2 K)/8)``), so no encoding is needed: a binary search on
-    that formula, which never decreases as K grows.
+    ceil(N*ceil(log2 K)/8)``, ``32 + 4K + ...`` with ``alpha``), so no
+    encoding is needed: a binary search on that formula, which never
+    decreases as K grows.
 
     Raises
     ------
@@ -250,7 +263,7 @@ def k_for_bytes(width: int, height: int, max_bytes: int) -> int:
     check_int("width", width, 1, 2**32 - 1)
     check_int("height", height, 1, 2**32 - 1)
     check_int("max_bytes", max_bytes, 1)
-    smallest = container.file_size(width, height, 1)
+    smallest = container.file_size(width, height, 1, alpha)
     if smallest > max_bytes:
         raise ParameterError(
             f"max_bytes is {max_bytes}; the smallest {width}x{height} file "
@@ -259,7 +272,7 @@ def k_for_bytes(width: int, height: int, max_bytes: int) -> int:
     lo, hi = 1, container.MAX_COLORS
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if container.file_size(width, height, mid) <= max_bytes:
+        if container.file_size(width, height, mid, alpha) <= max_bytes:
             lo = mid
         else:
             hi = mid - 1
@@ -285,7 +298,7 @@ def quantize_for_psnr(image: ImageLike, target_psnr: float, seed: int | None = N
     from .metrics import psnr_from_mse
 
     opts = options_from(options, seed=seed, target_psnr=target_psnr, **settings)
-    rgb = to_rgb_array(image)
+    rgb = to_pixels(image, opts.background)
     psnr: dict[int, float] = {}
     best: Quantized | None = None  # the smallest K that reaches the target so far
 
@@ -346,10 +359,11 @@ def quantize_for_bytes(image: ImageLike, max_bytes: int, seed: int | None = None
     from .coder import get_coder
 
     opts = options_from(options, seed=seed, max_bytes=max_bytes, **settings)
-    rgb = to_rgb_array(image)
+    rgb = to_pixels(image, opts.background)
     height, width = rgb.shape[:2]
     if opts.coder == "packed":
-        return _quantize(rgb, opts.replace(k=k_for_bytes(width, height, max_bytes), max_bytes=None))
+        k = k_for_bytes(width, height, max_bytes, alpha=rgb.shape[2] == 4)
+        return _quantize(rgb, opts.replace(k=k, max_bytes=None))
     coder = get_coder(opts.coder)
     sizes: dict[int, int] = {}
     best: tuple[int, Quantized] | None = None
@@ -405,7 +419,7 @@ def quantize_auto(image: ImageLike, k: int | None = None, seed: int | None = Non
     otherwise it is ``k``.
     """
     opts = options_from(options, k=k, seed=seed, **settings)
-    rgb = to_rgb_array(image)
+    rgb = to_pixels(image, opts.background)
     if opts.target_psnr is not None:
         return quantize_for_psnr(rgb, opts.target_psnr, options=opts)
     if opts.max_bytes is not None:

@@ -35,7 +35,8 @@ class Report:
     """What one encode or decode did.
 
     ``bytes_out`` is the output's size (for a skipped encode, the size it
-    would have had); ``colors`` and ``mse`` are set by encodes only.
+    would have had); ``colors``, ``mse`` and ``alpha`` (a palette with
+    alpha; ``mse`` is then over premultiplied RGBA) are set by encodes only.
     """
 
     input: str
@@ -49,6 +50,7 @@ class Report:
     colors: int = 0
     mse: float | None = None
     skipped: bool = False
+    alpha: bool = False
 
 
 def encoded_name(path: str | os.PathLike) -> str:
@@ -165,7 +167,7 @@ def encode_file(src: Place, dst: Place, options: EncodeOptions | None = None, *,
                       f" ({size:,} bytes against {size_in:,})", KmcWarning, stacklevel=2)
     height, width = q.shape
     return Report(name_in, name_out, size_in, size, time.perf_counter() - start, width, height,
-                  f"{opts.coder} coder", len(q.palette), q.mse, skipped)
+                  f"{opts.coder} coder", len(q.palette), q.mse, skipped, q.alpha)
 
 
 def decode_file(src: Place, dst: Place, fmt: str | None = None, *, overwrite: bool = False,

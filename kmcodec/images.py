@@ -16,7 +16,7 @@ import stat
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -25,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import pixellimit
 from .errors import InputError, KmcError, KmcWarning, ParameterError, PixelLimitError
 
-__all__ = ["INPUT_FORMATS", "to_rgb_array", "open_image", "pillow_errors", "read_stream", "named_warnings"]
+__all__ = ["INPUT_FORMATS", "to_rgb_array", "to_pixels", "open_image", "pillow_errors", "read_stream", "named_warnings"]
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
@@ -247,8 +247,18 @@ def open_image(path: str | os.PathLike | BinaryIO) -> Image.Image:
     return im
 
 
+#: How the RGBA pixels of an image with transparency become what the caller
+#: takes: kept (when any is not opaque), or put onto a background colour.
+_Alpha = Callable[[np.ndarray], np.ndarray]
+_WHITE = (255, 255, 255)
+
+
 def to_rgb_array(image) -> np.ndarray:
     """Return the pixels of ``image`` as an (H, W, 3) uint8 array.
+
+    For callers that take RGB only: transparency is composited onto white,
+    with a :class:`~kmcodec.errors.KmcWarning` (the encoder keeps it: see
+    :func:`to_pixels`).
 
     Parameters
     ----------
@@ -272,27 +282,51 @@ def to_rgb_array(image) -> np.ndarray:
     PixelLimitError
         For an image above ``PIL.Image.MAX_IMAGE_PIXELS``.
     """
+    return to_pixels(image, _WHITE, _composite_on_white)
+
+
+def to_pixels(image, background: tuple[int, int, int] | None = None,
+              flatten: _Alpha | None = None) -> np.ndarray:
+    """The pixels of ``image``, with its transparency.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image, str, os.PathLike, binary file or ndarray
+        As for :func:`to_rgb_array`; an array may also be (H, W, 4) RGBA.
+    background : (R, G, B), optional
+        Composite transparency onto this colour (no warning).
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), or (H, W, 4) RGBA, uint8
+        RGBA (straight alpha) when any pixel is not fully opaque and no
+        ``background`` is given: every kind of alpha counts (an alpha
+        channel, a palette's tRNS alphas, a tRNS colour key, 16-bit ones).
+        An alpha channel that is 255 everywhere is dropped.
+    """
+    if flatten is None:
+        flatten = _keep if background is None else (lambda rgba: _composite(rgba, background))
     if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
             raise ParameterError(
                 f"image array has shape {image.shape} and dtype {image.dtype}; "
-                "it must have shape (H, W, 3) and dtype uint8"
+                "it must have shape (H, W, 3) or, with alpha, (H, W, 4), and dtype uint8"
             )
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ParameterError(f"image array has shape {image.shape}: no pixels")
-        return np.ascontiguousarray(image)
+        return flatten(image) if image.shape[2] == 4 else np.ascontiguousarray(image)
     if isinstance(image, (str, os.PathLike)) or _is_binary_file(image):
         name = os.fspath(image) if isinstance(image, (str, os.PathLike)) else stream_name(image)
         # Multi-frame files keep their handle open after load(); close it.
         with named_warnings(name), open_image(image) as im, pillow_errors(name):
-            return _pil_to_rgb(im)
+            return _pil_pixels(im, flatten)
     if not isinstance(image, Image.Image):
         raise ParameterError(
             f"image is a {type(image).__name__}; expected a PIL image, a path or "
-            "an (H, W, 3) uint8 array"
+            "an (H, W, 3) or (H, W, 4) uint8 array"
         )
     with pillow_errors("image"):
-        return _pil_to_rgb(image)
+        return _pil_pixels(image, flatten)
 
 
 def _is_binary_file(obj) -> bool:
@@ -328,7 +362,7 @@ def _reissue(caught: list[warnings.WarningMessage], name: str) -> None:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def _pil_to_rgb(im: Image.Image) -> np.ndarray:
+def _pil_pixels(im: Image.Image, flatten: _Alpha) -> np.ndarray:
     _check_pixel_limit(im.size, "image")
     if im.width == 0 or im.height == 0:
         raise InputError(f"image is {im.width} x {im.height}: no pixels")
@@ -344,15 +378,17 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
         # whole image even when the orientation is already upright.
         im = ImageOps.exif_transpose(im)
     mode = im.mode
-    if mode in ("P", "L", "RGB", "1") and "transparency" in im.info:
-        # A tRNS palette entry or colour key is alpha too.
+    if (mode in ("P", "L", "RGB", "1") and "transparency" in im.info) or (
+            mode == "P" and im.palette is not None and im.palette.mode == "RGBA"):
+        # A tRNS palette entry or colour key is alpha too, and so is an RGBA
+        # palette (Pillow's quantize of an RGBA image makes one).
         im, mode = im.convert("RGBA"), "RGBA"
     if mode in _ALPHA_MODES:
         try:
             rgba = im if mode == "RGBA" else im.convert("RGBA")
         except ValueError as exc:
             raise InputError(f"cannot convert image mode {mode!r} to RGBA: {exc}") from None
-        return _composite_on_white(np.asarray(rgba))
+        return flatten(np.asarray(rgba))
     if mode in _SIXTEEN_BIT:
         grey = np.asarray(im).astype(np.int64)
         # Round to the nearest of 256 levels: v * 255 / 65535 = v / 257.
@@ -362,7 +398,7 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
         if isinstance(key, int):
             # A tRNS grey key: that exact 16-bit value is fully transparent.
             alpha = np.where(grey == key, 0, 255).astype(np.uint8)[:, :, None]
-            return _composite_on_white(np.concatenate([rgb, alpha], axis=2))
+            return flatten(np.concatenate([rgb, alpha], axis=2))
         return np.ascontiguousarray(rgb)
     if mode == "F":
         raise InputError(
@@ -378,18 +414,31 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(converted)
 
 
-def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
-    translucent = int(np.count_nonzero(rgba[:, :, 3] < 255))
-    if translucent == 0:  # an alpha channel that changes nothing is no news
+def _keep(rgba: np.ndarray) -> np.ndarray:
+    if not (rgba[:, :, 3] < 255).any():  # an alpha channel that changes nothing
+        return np.ascontiguousarray(rgba[:, :, :3])
+    return np.ascontiguousarray(rgba)
+
+
+def _composite(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """Each pixel's ``(c*A + bg*(255 - A)) / 255``, rounded: (H, W, 3)."""
+    if not (rgba[:, :, 3] < 255).any():
         return np.ascontiguousarray(rgba[:, :, :3])
     alpha = rgba[:, :, 3:4].astype(np.uint32)
-    warnings.warn(
-        f"input has an alpha channel; {translucent:,} of {alpha.size:,} pixels"
-        f" {'is' if translucent == 1 else 'are'} not fully opaque and"
-        f" {'was' if translucent == 1 else 'were'} composited onto white (.kmc stores RGB only)",
-        KmcWarning,
-        stacklevel=4,
-    )
     rgb = rgba[:, :, :3].astype(np.uint32)
-    out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
-    return out.astype(np.uint8)
+    bg = np.asarray(background, np.uint32)
+    return ((rgb * alpha + bg * (255 - alpha) + 127) // 255).astype(np.uint8)
+
+
+def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
+    """For callers that take RGB only (``to_rgb_array``): onto white, saying so."""
+    translucent = int(np.count_nonzero(rgba[:, :, 3] < 255))
+    if translucent:
+        warnings.warn(
+            f"input has an alpha channel; {translucent:,} of {rgba[:, :, 3].size:,} pixels"
+            f" {'is' if translucent == 1 else 'are'} not fully opaque and"
+            f" {'was' if translucent == 1 else 'were'} composited onto white",
+            KmcWarning,
+            stacklevel=5,
+        )
+    return _composite(rgba, _WHITE)

@@ -66,6 +66,11 @@ class EncodeOptions:
     max_bytes : int, optional
         Choose the largest K whose file, with ``coder``, fits in this many
         bytes (``k`` is then ignored; see :func:`kmcodec.quantize_for_bytes`).
+    background : str or (R, G, B), optional
+        Composite an image with transparency onto this colour (``"#rrggbb"``,
+        a CSS colour name, or integers 0..255; stored as a tuple) and store
+        it opaque.  By default transparency is kept: a file with alpha
+        (format version 2) when any pixel is not fully opaque.
 
     Raises
     ------
@@ -83,6 +88,7 @@ class EncodeOptions:
     coder: str = "packed"
     target_psnr: float | None = None
     max_bytes: int | None = None
+    background: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         fix = object.__setattr__  # frozen: normalised values are set once, here
@@ -110,6 +116,10 @@ class EncodeOptions:
             fix(self, "max_bytes", check_int("max_bytes", self.max_bytes, 1))
         if self.target_psnr is not None and self.max_bytes is not None:
             raise ParameterError("give target_psnr or max_bytes, not both")
+        if self.background is not None:
+            from .alpha import parse_background
+
+            fix(self, "background", parse_background(self.background))
 
     def replace(self, **changes: Any) -> EncodeOptions:
         """A copy with ``changes``, validated again."""

@@ -228,3 +228,179 @@ def test_plugin_opens_a_large_palette_as_rgba():
     with Image.open(WIDE) as im:
         assert im.mode == "RGBA" and "transparency" not in im.info
         np.testing.assert_array_equal(np.asarray(im), rgba_of(WIDE))
+
+
+# --- encoding -----------------------------------------------------------------------
+
+
+def cut_out(height=60, width=80, seed=0) -> np.ndarray:
+    """A noisy photograph-like patch under a soft round mask: transparent
+    corners, an opaque middle and a translucent rim, thousands of colours."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([x * 3, y * 4, (x + y) * 2], -1) % 256 + rng.integers(-12, 13, (height, width, 3))
+    r = np.hypot(x - width / 2, y - height / 2)
+    alpha = np.clip((min(height, width) / 2 - r) / 6, 0, 1) * 255
+    return np.dstack([np.clip(rgb, 0, 255), np.rint(alpha)]).astype(np.uint8)
+
+
+def premultiplied_sse(a: np.ndarray, b: np.ndarray) -> float:
+    d = premultiplied(a) - premultiplied(b)
+    return float((d * d).sum())
+
+
+@pytest.mark.parametrize("k", [2, 3, 16, 64])
+@pytest.mark.parametrize("coder", ["packed", "entropy"])
+def test_lossy_alpha_keeps_transparent_and_opaque_exact(k, coder):
+    image = cut_out()
+    alpha = image[..., 3]
+    assert (alpha == 0).any() and (alpha == 255).any() and ((alpha > 0) & (alpha < 255)).any()
+    data = kmcodec.encode(image, k=k, coder=coder)
+    meta = kmcodec.info(data)
+    assert meta.version == 2 and meta.alpha and meta.colors <= k
+    out = kmcodec.decode(data)
+    assert (out[alpha == 0] == 0).all()  # exactly (0, 0, 0, 0)
+    assert (out[alpha == 255][:, 3] == 255).all()
+    palette, _ = kmcodec.decode_palette(data)
+    keys = [int(a) << 24 | int(r) << 16 | int(g) << 8 | int(b) for r, g, b, a in palette]
+    assert keys == sorted(set(keys)) and keys[0] == 0  # canonical (spec 12.2): transparent first
+    q = kmcodec.quantize(image, k=k)
+    assert q.error == pytest.approx(premultiplied_sse(image, out))
+    assert q.mse == pytest.approx(q.error / (4 * image.shape[0] * image.shape[1]))
+
+
+def test_translucent_gradation_is_kept():
+    image = cut_out()
+    out = kmcodec.decode(kmcodec.encode(image, k=64))
+    rim = (image[..., 3] > 0) & (image[..., 3] < 255)
+    assert len(np.unique(out[rim][:, 3])) >= 5  # not collapsed to on/off
+    assert np.abs(out[rim][:, 3].astype(int) - image[rim][:, 3]).mean() < 12
+
+
+def test_alpha_error_beats_the_plain_lloyd_result_from_the_same_start():
+    # Sanity against a simple reference: k-means++-free plain Lloyd on the
+    # premultiplied colours from evenly spaced pixels (the engine must do
+    # at least as well; the constraints cost it little).
+    image = cut_out(seed=3)
+    q = kmcodec.quantize(image, k=16)
+    x = premultiplied(image.reshape(-1, 4))
+    centres = x[np.linspace(0, len(x) - 1, 16).astype(int)]
+    for _ in range(50):
+        labels = ((x[:, None, :] - centres[None]) ** 2).sum(2).argmin(1)
+        centres = np.array([x[labels == j].mean(0) if (labels == j).any() else centres[j] for j in range(16)])
+    reference = float(((x - centres[labels]) ** 2).sum())
+    assert q.error <= reference * 1.02
+
+
+def test_same_input_same_bytes_and_seed_matters():
+    image = cut_out(seed=5)
+    a = kmcodec.encode(image, k=16, seed=1)
+    assert a == kmcodec.encode(image, k=16, seed=1)
+    assert a == kmcodec.encode(image.copy(), k=16, seed=1)
+
+
+def test_an_rgba_array_that_is_opaque_everywhere_is_a_version_1_file():
+    rgb = cut_out()[..., :3]
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    assert kmcodec.encode(rgba, k=8) == kmcodec.encode(np.ascontiguousarray(rgb), k=8)
+    assert kmcodec.info(kmcodec.encode(rgba, k=8)).version == 1
+
+
+def test_background_composites_before_clustering():
+    image = cut_out()
+    flat = kmcodec.encode(image, k=8, background=(0, 128, 255))
+    assert kmcodec.info(flat).version == 1
+    composited = composite(image.reshape(-1, 4), (0, 128, 255)).reshape(*image.shape[:2], 3)
+    assert flat == kmcodec.encode(composited, k=8)
+
+
+def test_a_fully_transparent_image_is_one_entry():
+    image = np.zeros((5, 6, 4), np.uint8)
+    image[..., 0] = np.arange(6)  # colours under alpha 0 do not matter
+    data = kmcodec.encode(image, k=16)
+    assert kmcodec.decode_palette(data)[0].tolist() == [[0, 0, 0, 0]]
+    assert len(data) == 32 + 4
+
+
+def test_one_colour_with_transparent_and_opaque_pixels():
+    # K = 1 cannot keep both exact: the one entry is the best single colour.
+    image = np.zeros((2, 2, 4), np.uint8)
+    image[0] = [90, 90, 90, 255]
+    q = kmcodec.quantize(image, k=1)
+    assert len(q.palette) == 1 and q.palette.shape == (1, 4)
+    assert q.error == pytest.approx(premultiplied_sse(image, q.to_rgb()))
+
+
+def test_two_colours_keep_the_transparent_entry_and_opaque_pixels_opaque():
+    image = cut_out()
+    palette, _ = kmcodec.decode_palette(kmcodec.encode(image, k=2))
+    assert palette[0].tolist() == [0, 0, 0, 0] and palette[1, 3] == 255
+
+
+@pytest.mark.parametrize("coder", ["packed", "entropy"])
+def test_max_bytes_and_target_psnr_with_alpha(coder):
+    image = cut_out()
+    q = kmcodec.quantize_for_bytes(image, 3000, coder=coder)
+    assert q.alpha and len(q.to_bytes(coder)) <= 3000
+    bigger = kmcodec.quantize(image, k=len(q.palette) + 8)
+    assert len(bigger.to_bytes(coder)) > 3000 or coder == "entropy"
+    q = kmcodec.quantize_for_psnr(image, 35.0)
+    assert q.alpha and 10 * np.log10(255**2 / q.mse) >= 35.0
+
+
+def test_kmc_encode_of_every_alpha_mode(tmp_path, capsys):
+    image = cut_out(20, 24)
+    ims = {
+        "rgba.png": Image.fromarray(image, "RGBA"),
+        "la.png": Image.fromarray(image[..., [0, 3]], "LA"),
+        "pa.png": Image.fromarray(image, "RGBA").quantize(32),
+        "webp.webp": Image.fromarray(image, "RGBA"),
+    }
+    for name, im in ims.items():
+        if name.endswith("webp"):
+            im.save(tmp_path / name, lossless=True)
+        else:
+            im.save(tmp_path / name)
+        code, _, err = run(capsys, "encode", tmp_path / name, "-k", 256, "-o", tmp_path / f"{name}.kmc")
+        assert code == 0 and "with alpha" in err, (name, err)
+        with Image.open(tmp_path / name) as original:
+            expected = np.asarray(original.convert("RGBA")).copy()
+        expected[expected[..., 3] == 0] = 0
+        got = kmcodec.decode((tmp_path / f"{name}.kmc").read_bytes())
+        if len(np.unique(expected.reshape(-1, 4), axis=0)) <= 256:
+            np.testing.assert_array_equal(got, expected)
+        else:
+            assert (got[expected[..., 3] == 0] == 0).all()
+
+
+def test_plugin_saves_rgba_la_pa_and_palette_transparency(tmp_path):
+    image = cut_out(16, 20)
+    sources = [
+        Image.fromarray(image, "RGBA"),
+        Image.fromarray(image[..., [0, 3]], "LA"),
+        Image.fromarray(image, "RGBA").quantize(16),
+    ]
+    keyed = Image.fromarray(image[..., :3]).quantize(8)
+    keyed.info["transparency"] = 0
+    sources.append(keyed)
+    for i, im in enumerate(sources):
+        path = tmp_path / f"{i}.kmc"
+        im.save(path, colors=256)
+        with Image.open(path) as back:
+            assert back.mode == "P" and "transparency" in back.info
+            expected = np.asarray(im.convert("RGBA")).copy()
+            expected[expected[..., 3] == 0] = 0
+            np.testing.assert_array_equal(np.asarray(back.convert("RGBA")), expected)
+
+
+def test_batch_encode_keeps_alpha(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(cut_out(), "RGBA").save(folder / "a.png")
+    Image.fromarray(cut_out()[..., :3]).save(folder / "b.png")
+    results = batch.encode_many([folder], tmp_path / "out", k=16, jobs=2)
+    assert all(r.ok for r in results)
+    assert kmcodec.info(tmp_path / "out" / "a.kmc").alpha
+    assert not kmcodec.info(tmp_path / "out" / "b.kmc").alpha
+    results = batch.encode_many([folder], tmp_path / "flat", k=16, jobs=1, background="white")
+    assert not kmcodec.info(tmp_path / "flat" / "a.kmc").alpha

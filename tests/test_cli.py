@@ -156,12 +156,18 @@ def test_usage_errors_exit_2(tmp_path, capsys, argv, message):
     assert code == 2 and message in err
 
 
-def test_alpha_warning_is_printed(tmp_path, capsys):
+def test_alpha_is_kept_and_background_composites(tmp_path, capsys):
     rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0] = 200
     rgba[..., 3] = 128
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
-    code, _, err = run(capsys, "encode", tmp_path / "a.png", "-q")
-    assert code == 0 and err.startswith(f"kmc: warning: {tmp_path / 'a.png'}: input has an alpha channel")
+    code, _, err = run(capsys, "encode", tmp_path / "a.png", "-o", tmp_path / "a.kmc")
+    assert code == 0 and "warning" not in err and "with alpha, MSE of premultiplied RGBA 0.00" in err
+    assert kmcodec.decode((tmp_path / "a.kmc").read_bytes())[0, 0].tolist() == [200, 0, 0, 128]
+    code, _, err = run(capsys, "encode", tmp_path / "a.png", "-o", tmp_path / "b.kmc", "--background", "#000")
+    assert code == 0 and "warning" not in err and "with alpha" not in err
+    assert kmcodec.info((tmp_path / "b.kmc").read_bytes()).version == 1
+    assert kmcodec.decode((tmp_path / "b.kmc").read_bytes())[0, 0].tolist() == [100, 0, 0]  # (200*128 + 127) // 255
 
 
 def test_quiet_prints_nothing(tmp_path, photo, capsys):

@@ -455,13 +455,14 @@ def test_warnings_in_a_batch_name_the_file(work, jobs):
     rgba = np.full((6, 7, 4), 255, np.uint8)
     Image.fromarray(rgba, "RGBA").save(folder / "opaque.png")  # alpha, but all opaque: no warning
     rgba[0, 0, 3] = 9
-    Image.fromarray(rgba, "RGBA").save(folder / "see-through.png")
+    Image.fromarray(rgba, "RGBA").save(folder / "see-through.png")  # alpha is kept: no warning
+    frames = [Image.new("RGB", (5, 4), colour) for colour in ("red", "blue")]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
     proc = kmc("encode", "d", "-k", "2", "-j", jobs, cwd=work)
     assert proc.returncode == 0
     lines = err_lines(proc)
-    assert lines[:-1] == [("kmc: warning: d/see-through.png: input has an alpha channel; 1 of 42 pixels"
-                          " is not fully opaque and was composited onto white (.kmc stores RGB only)")]
-    assert lines[-1].startswith("2 files: 2 done, 0 failed")
+    assert lines[:-1] == ["kmc: warning: d/anim.gif: input has 2 frames; only frame 0 is encoded"]
+    assert lines[-1].startswith("3 files: 3 done, 0 failed")
 
 
 def test_sklearn_missing_is_one_line_naming_the_extra(work):

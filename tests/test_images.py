@@ -24,9 +24,9 @@ import kmcodec
 LOSSLESS_K = 4096  # more than the pixel count of every image below
 
 
-def roundtrip(image, k: int = LOSSLESS_K) -> np.ndarray:
+def roundtrip(image, k: int = LOSSLESS_K, **settings) -> np.ndarray:
     """Encode ``image`` losslessly and decode it again."""
-    return kmcodec.decode(kmcodec.encode(image, k=k, seed=0))
+    return kmcodec.decode(kmcodec.encode(image, k=k, seed=0, **settings))
 
 
 @contextlib.contextmanager
@@ -123,15 +123,19 @@ def test_palette_image_without_transparency_is_looked_up_silently(tmp_path):
         np.testing.assert_array_equal(roundtrip(path), PALETTE[indices])
 
 
-def test_palette_transparent_index_is_composited_onto_white_with_warning():
+def test_palette_transparent_index_is_kept_or_composited():
     indices = np.array([[0, 1, 0, 1], [1, 0, 2, 2]])
     im = palette_image(indices)
     im.info["transparency"] = 1  # entry 1 is fully transparent
-    with pytest.warns(kmcodec.KmcWarning, match="alpha"):
-        out = roundtrip(im)
+    with no_kmc_warning():
+        kept = roundtrip(im)
+        white = roundtrip(im, background="white")
+    expected = np.dstack([PALETTE[indices], np.full(indices.shape, 255, np.uint8)])
+    expected[indices == 1] = 0  # transparent: (0, 0, 0, 0)
+    np.testing.assert_array_equal(kept, expected)
     expected = PALETTE[indices].copy()
     expected[indices == 1] = 255
-    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(white, expected)
 
 
 def test_palette_png_with_per_entry_alpha(tmp_path):
@@ -150,15 +154,19 @@ def test_palette_png_with_per_entry_alpha(tmp_path):
         ],
         np.uint8,
     )
-    with pytest.warns(kmcodec.KmcWarning, match="alpha"):
-        out = roundtrip(path)
+    with no_kmc_warning():
+        out = roundtrip(path, background="white")
+        kept = roundtrip(path)
     np.testing.assert_array_equal(out, expected)
     assert out[0, 2].tolist() == [255, 255, 255]  # alpha 0: white
     assert out[0, 0].tolist() == PALETTE[0].tolist()  # alpha 255: unchanged
+    rgba = np.array([[[*PALETTE[i], full_alpha[i]] if full_alpha[i] else [0, 0, 0, 0] for i in row]
+                     for row in indices], np.uint8)
+    np.testing.assert_array_equal(kept, rgba)
 
 
 # --------------------------------------------------------------------------
-# Alpha: RGBA and LA composited onto white
+# Alpha: RGBA and LA, kept or composited onto a background
 # --------------------------------------------------------------------------
 
 ALPHAS = [0, 1, 64, 127, 128, 200, 254, 255]
@@ -189,9 +197,13 @@ def test_rgba_is_composited_onto_white_exactly():
         ],
         np.uint8,
     )
-    with pytest.warns(kmcodec.KmcWarning, match="alpha"):
-        out = roundtrip(Image.fromarray(rgba, mode="RGBA"))
+    with no_kmc_warning():
+        out = roundtrip(Image.fromarray(rgba, mode="RGBA"), background="white")
+        kept = roundtrip(Image.fromarray(rgba, mode="RGBA"))
     np.testing.assert_array_equal(out, expected)
+    transparent = rgba.copy()
+    transparent[rgba[..., 3] == 0] = 0
+    np.testing.assert_array_equal(kept, transparent)  # K covers every colour: exact
     # alpha 0 is white whatever the colour, alpha 255 the colour itself
     assert (out[ALPHAS.index(0)] == 255).all()
     np.testing.assert_array_equal(out[ALPHAS.index(255)], rgba[ALPHAS.index(255), :, :3])
@@ -199,11 +211,14 @@ def test_rgba_is_composited_onto_white_exactly():
     assert out[ALPHAS.index(128), CHANNELS.index(200)].tolist()[0] == 227
 
 
-def test_rgba_warning_counts_the_pixels_not_fully_opaque():
+def test_rgb_only_readers_warn_and_count_the_pixels_not_fully_opaque():
+    # kmc compare and kmc plot take RGB: they composite onto white and say so.
+    from kmcodec.images import to_rgb_array
+
     rgba = np.full((2, 5, 4), 255, np.uint8)
     rgba[0, :3, 3] = 10  # three translucent pixels
     with pytest.warns(kmcodec.KmcWarning, match=r"alpha.*3 of 10 pixels"):
-        kmcodec.encode(Image.fromarray(rgba, mode="RGBA"), k=4)
+        to_rgb_array(Image.fromarray(rgba, mode="RGBA"))
 
 
 def test_opaque_rgba_keeps_colours_without_a_warning():
@@ -223,14 +238,18 @@ def test_la_is_composited_onto_white_with_equal_channels(tmp_path):
         [[composite_on_white(int(g), int(al)) for g, al in zip(gr, ar)] for gr, ar in zip(grey, alpha)]
     )
     im = Image.fromarray(la, mode="LA")
-    with pytest.warns(kmcodec.KmcWarning, match="alpha"):
-        out = roundtrip(im)
+    with no_kmc_warning():
+        out = roundtrip(im, background="white")
     np.testing.assert_array_equal(out, expected)
     assert (out[ALPHAS.index(0)] == 255).all()
     path = tmp_path / "la.png"
     im.save(path)
-    with pytest.warns(kmcodec.KmcWarning, match="alpha"):
-        np.testing.assert_array_equal(roundtrip(path), expected)
+    with no_kmc_warning():
+        np.testing.assert_array_equal(roundtrip(path, background="white"), expected)
+        kept = roundtrip(path)
+    rgba = np.dstack([grey, grey, grey, alpha]).astype(np.uint8)
+    rgba[alpha == 0] = 0
+    np.testing.assert_array_equal(kept, rgba)
 
 
 # --------------------------------------------------------------------------
@@ -428,7 +447,7 @@ def test_non_contiguous_uint8_array_is_accepted():
 
 
 @pytest.mark.parametrize(
-    "shape", [(4, 5), (4, 5, 4), (4, 5, 1), (4, 5, 3, 1)], ids=lambda s: str(s)
+    "shape", [(4, 5), (4, 5, 5), (4, 5, 1), (4, 5, 2), (4, 5, 3, 1)], ids=lambda s: str(s)
 )
 def test_array_of_wrong_shape_is_a_parameter_error(shape):
     array = np.zeros(shape, np.uint8)

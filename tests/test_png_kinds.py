@@ -1,10 +1,13 @@
 """Every kind of PNG encodes correctly; broken PNGs give a clean error.
 
 The files are written by pypng (independent of Pillow, which kmcodec reads
-them with), from sample arrays whose expected 8-bit RGB is computed here by
-the documented rules: low bit depths scaled to 0-255, 16-bit greyscale
+them with), from sample arrays whose expected 8-bit pixels are computed here
+by the documented rules: low bit depths scaled to 0-255, 16-bit greyscale
 rounded (v / 257), 16-bit colour and alpha reduced to their high byte (as
-Pillow does), alpha composited onto white: (c*a + 255*(255 - a)) / 255,
+Pillow does).  Transparency of every kind (an alpha channel, a palette's
+alphas, a colour key) is kept: RGBA, every fully transparent pixel as
+(0, 0, 0, 0) (spec section 12.2), and RGB when every pixel is opaque; with
+a background colour it is composited instead: (c*a + bg*(255 - a)) / 255,
 rounded.
 """
 
@@ -26,8 +29,17 @@ COLOUR_TYPES = [(0, d) for d in (1, 2, 4, 8, 16)] + [(2, 8), (2, 16)] + [(3, d) 
 PLANES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 
-def composite(c, a):
-    return (c * a + 255 * (255 - a) + 127) // 255
+def composite(c, a, bg=255):
+    return (c * a + bg * (255 - a) + 127) // 255
+
+
+def kept(rgba):
+    """What a decoded file with alpha holds: A = 0 as (0, 0, 0, 0); RGB if all opaque."""
+    rgba = np.array(rgba, dtype=np.int64)
+    if (rgba[..., 3] == 255).all():
+        return rgba[..., :3]
+    rgba[rgba[..., 3] == 0] = 0
+    return rgba
 
 
 def palette_for(depth):
@@ -45,7 +57,7 @@ def write_png(ct, depth, rows, width, interlace=False, **extra) -> bytes:
     return buf.getvalue()
 
 
-def expected_rgb(ct, depth, samples, width, palette=None):
+def expected_pixels(ct, depth, samples, width, palette=None, background=None):
     h = samples.shape[0]
     s = samples.reshape(h, width, PLANES[ct]).astype(np.int64)
     top = (1 << depth) - 1
@@ -61,17 +73,18 @@ def expected_rgb(ct, depth, samples, width, palette=None):
         return np.repeat(colour, 3, axis=2)
     if ct == 2:
         return colour
-    if ct == 4:
-        return np.repeat(composite(colour[..., :1], colour[..., 1:]), 3, axis=2)
-    return composite(colour[..., :3], colour[..., 3:])
+    rgba = np.concatenate([np.repeat(colour[..., :1], 3, axis=2), colour[..., 1:]], axis=2) if ct == 4 else colour
+    if background is not None:
+        return composite(rgba[..., :3], rgba[..., 3:], np.array(background))
+    return kept(rgba)
 
 
-def encode_png(data: bytes, tmp_path, name="x.png", k=65536):
+def encode_png(data: bytes, tmp_path, name="x.png", k=65536, background=None):
     path = tmp_path / name
     path.write_bytes(data)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", kmcodec.KmcWarning)
-        return kmcodec.decode(kmcodec.encode(path, k=k)).astype(np.int64)
+        warnings.simplefilter("error", kmcodec.KmcWarning)  # nothing is changed silently
+        return kmcodec.decode(kmcodec.encode(path, k=k, background=background)).astype(np.int64)
 
 
 @pytest.mark.parametrize("interlace", [False, True], ids=["plain", "interlaced"])
@@ -82,14 +95,27 @@ def test_every_colour_type_and_depth(tmp_path, ct, depth, interlace, shape):
     rng = np.random.default_rng(ct * 100 + depth)
     samples = rng.integers(0, 1 << depth, size=(height, width * PLANES[ct]))
     data = write_png(ct, depth, samples, width, interlace)
-    assert np.array_equal(encode_png(data, tmp_path), expected_rgb(ct, depth, samples, width))
+    assert np.array_equal(encode_png(data, tmp_path), expected_pixels(ct, depth, samples, width))
 
 
-def test_alpha_warns(tmp_path):
+@pytest.mark.parametrize("ct, depth", [(4, 8), (4, 16), (6, 8), (6, 16)], ids=lambda v: str(v))
+def test_alpha_channels_composited_onto_a_background(tmp_path, ct, depth):
+    rng = np.random.default_rng(ct * 10 + depth)
+    samples = rng.integers(0, 1 << depth, size=(5, 7 * PLANES[ct]))
+    data = write_png(ct, depth, samples, 7)
+    for background in ((255, 255, 255), (10, 200, 30)):
+        expected = expected_pixels(ct, depth, samples, 7, background=background)
+        assert np.array_equal(encode_png(data, tmp_path, background=background), expected)
+
+
+def test_alpha_is_kept_without_a_warning(tmp_path):
     path = tmp_path / "a.png"
     path.write_bytes(write_png(4, 8, np.array([[10, 0, 20, 128, 30, 255]]), 3))
-    with pytest.warns(kmcodec.KmcWarning, match="alpha"):
-        kmcodec.encode(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = kmcodec.encode(path)
+    assert kmcodec.info(data).alpha
+    assert kmcodec.decode(data).tolist() == [[[0, 0, 0, 0], [20, 20, 20, 128], [30, 30, 30, 255]]]
 
 
 @pytest.mark.parametrize("ct, depth, key", [(0, 8, 7), (0, 16, 1000), (2, 8, (1, 2, 3))])
@@ -99,30 +125,32 @@ def test_transparent_colour_key(tmp_path, ct, depth, key):
     width = 2
     data = write_png(ct, depth, samples, width, transparent=key)
     out = encode_png(data, tmp_path)
-    assert out[0, 0].tolist() == [255, 255, 255]  # the keyed colour is transparent: white
-    assert out[0, 1].tolist() == expected_rgb(ct, depth, samples, width)[0, 1].tolist()
+    assert out[0, 0].tolist() == [0, 0, 0, 0]  # the keyed colour is transparent
+    assert out[0, 1].tolist() == [*expected_pixels(ct, depth, samples, width)[0, 1].tolist(), 255]
+    white = encode_png(data, tmp_path, background="white")
+    assert white[0, 0].tolist() == [255, 255, 255]
 
 
 def test_palette_with_transparent_entries(tmp_path):
     palette = [(200, 0, 0, 0), (0, 200, 0, 128), (0, 0, 200, 255)]
     samples = np.array([[0, 1, 2]])
     data = write_png(3, 2, samples, 3, palette=palette)
-    out = encode_png(data, tmp_path)
-    expected = [[composite(np.array(p[:3]), p[3]).tolist() for p in palette]]
-    assert out.tolist() == expected
+    assert encode_png(data, tmp_path).tolist() == [[[0, 0, 0, 0], [0, 200, 0, 128], [0, 0, 200, 255]]]
+    out = encode_png(data, tmp_path, background="white")
+    assert out.tolist() == [[composite(np.array(p[:3]), p[3]).tolist() for p in palette]]
 
 
 def test_gamma_and_icc_chunks_are_accepted(tmp_path):
     samples = np.arange(12).reshape(2, 6) * 20
     data = write_png(2, 8, samples, 2, gamma=0.45455)
-    assert np.array_equal(encode_png(data, tmp_path), expected_rgb(2, 8, samples, 2))
+    assert np.array_equal(encode_png(data, tmp_path), expected_pixels(2, 8, samples, 2))
     # An iCCP chunk (a tiny, not necessarily meaningful profile) is carried
     # but not applied: pixels are taken as they are.
     chunk_type = b"iCCP"
     body = b"test\x00\x00" + zlib.compress(b"not a real profile")
     chunk = len(body).to_bytes(4, "big") + chunk_type + body + zlib.crc32(chunk_type + body).to_bytes(4, "big")
     with_icc = data[:33] + chunk + data[33:]
-    assert np.array_equal(encode_png(with_icc, tmp_path, "icc.png"), expected_rgb(2, 8, samples, 2))
+    assert np.array_equal(encode_png(with_icc, tmp_path, "icc.png"), expected_pixels(2, 8, samples, 2))
 
 
 # (A wrong IDAT CRC over intact data is not here: Pillow, which reads the

@@ -58,6 +58,9 @@ def workdir(tmp_path, monkeypatch):
     small.save("a.jpg")
     small.save("b.png")
     small.save("c.tif")
+    logo = small.convert("RGBA")
+    logo.putalpha(Image.linear_gradient("L").resize(small.size))  # transparent to opaque
+    logo.save("logo.png")
     return tmp_path
 
 

@@ -1,0 +1,181 @@
+"""Palettes for images with transparency (format version 2, spec section 12).
+
+Clustering happens in premultiplied RGBA, (R*A/255, G*A/255, B*A/255, A),
+where a colour difference under low alpha weighs as little as it shows,
+and the error reported is the squared error summed over those four
+values.  Three kinds of pixel are kept apart, because what they decode to
+must be exact:
+
+- fully transparent pixels (A = 0) all take one entry, exactly (0, 0, 0, 0);
+- opaque pixels (A = 255) take only opaque entries, so they decode opaque;
+- translucent pixels (0 < A < 255) take the nearest entry of any kind.
+
+The entries are shared out between opaque and translucent by one k-means
+run over both kinds together, in premultiplied RGBA: a centre whose
+pixels are mostly opaque (by weight) counts as opaque.  Then the opaque
+colours are clustered alone in RGB (the engine of
+:mod:`kmcodec.clustering`, grid stage and all) and the translucent ones
+alone in premultiplied RGBA, and every colour goes to its nearest allowed
+entry.  With K = 1 an image that has both transparent and opaque pixels
+cannot keep both exact; its one entry is then the best single colour.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .alpha import premultiplied
+from .quantized import Quantized
+
+if TYPE_CHECKING:
+    from .options import EncodeOptions
+
+__all__ = ["quantize_rgba"]
+
+
+def _keys(pixels: np.ndarray) -> np.ndarray:
+    """``A<<24 | R<<16 | G<<8 | B`` of each (N, 4) pixel, 0 for every A = 0."""
+    px = pixels.astype(np.uint32)
+    keys = px[:, 3] << 24 | px[:, 0] << 16 | px[:, 1] << 8 | px[:, 2]
+    keys[px[:, 3] == 0] = 0
+    return keys
+
+
+def _entries(keys: np.ndarray) -> np.ndarray:
+    """The (n, 4) RGBA entries of keys."""
+    k = keys.astype(np.uint32)
+    return np.stack([(k >> 16) & 255, (k >> 8) & 255, k & 255, k >> 24], 1).astype(np.uint8)
+
+
+def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
+    """Cluster an image with alpha into at most ``options.k`` RGBA entries.
+
+    Parameters
+    ----------
+    rgba : ndarray of shape (H, W, 4), uint8
+        Straight (not premultiplied) alpha.
+    options : EncodeOptions
+        As for :func:`kmcodec.clustering.quantize`.
+
+    Returns
+    -------
+    Quantized
+        A (K, 4) palette in the canonical order of spec section 12.2, every
+        entry used; ``error`` is the squared error over premultiplied RGBA.
+    """
+    from . import clustering
+
+    height, width, _ = rgba.shape
+    keys = _keys(np.ascontiguousarray(rgba, dtype=np.uint8).reshape(-1, 4))
+    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    colors = _entries(uniq)
+    iterations = 0
+    with clustering._lock:
+        if len(uniq) <= options.k:
+            palette, labels = colors, np.arange(len(uniq))
+        else:
+            palette, labels, iterations = _cluster(colors, counts.astype(np.float64), options)
+    palette, labels = _canonical(palette, labels)
+    diff = premultiplied(colors) - premultiplied(palette)[labels]
+    error = float(counts @ np.einsum("ij,ij->i", diff, diff))
+    dtype = np.uint8 if len(palette) <= 256 else np.uint16
+    indices = labels.astype(dtype)[inverse].reshape(height, width)
+    return Quantized(np.ascontiguousarray(palette), indices, iterations, error)
+
+
+def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
+    """Entries and each colour's entry, for more colours than ``options.k``."""
+    from .clustering import _nearest
+
+    k = options.k
+    alpha = colors[:, 3]
+    clear, opaque = alpha == 0, alpha == 255
+    translucent = ~clear & ~opaque
+    room = k - int(clear.any())
+    x = premultiplied(colors)
+    if room < 1:
+        centers, _, spent = _run(x, w, 1, options)  # K = 1: the best single entry
+        entries = _straight(centers)
+    else:
+        k_opaque, k_clear, spent = _share(x, w, opaque, translucent, room, options)
+        parts = [np.zeros((1, 4), np.uint8)] if clear.any() else []
+        if k_opaque:
+            centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options)
+            spent += more
+            parts.append(np.column_stack([_round(centers), np.full(len(centers), 255, np.uint8)]))
+        if k_clear:
+            centers, _, more = _run(x[translucent], w[translucent], k_clear, options)
+            spent += more
+            parts.append(_straight(centers))
+        entries = np.unique(np.concatenate(parts), axis=0)
+    points = premultiplied(entries)
+    labels = np.empty(len(colors), dtype=np.intp)
+    # Each kind to its nearest allowed entry: the transparent entry for A = 0,
+    # opaque entries for A = 255, any for the rest.
+    for kind, allowed in ((clear, entries[:, 3] == 0), (opaque, entries[:, 3] == 255),
+                          (translucent, np.ones(len(entries), bool))):
+        if not kind.any():
+            continue
+        if not allowed.any():  # K = 1
+            allowed = np.ones(len(entries), bool)
+        choice = np.flatnonzero(allowed)
+        labels[kind] = choice[_nearest(x[kind], np.ascontiguousarray(points[choice]))]
+    return entries, labels, spent
+
+
+def _share(x, w, opaque, translucent, room, options):
+    """How many of ``room`` entries go to opaque and to translucent colours."""
+    n_opaque, n_clear = int(opaque.sum()), int(translucent.sum())
+    if not n_clear:
+        return min(room, n_opaque), 0, 0
+    if not n_opaque:
+        return 0, min(room, n_clear), 0
+    both = opaque | translucent
+    if room == 1:
+        return 1, 0, 0  # opaque pixels must stay opaque
+    if n_opaque + n_clear <= room:
+        return n_opaque, n_clear, 0
+    _, labels, spent = _run(x[both], w[both], room, options)
+    weight = np.bincount(labels, weights=w[both], minlength=room)
+    solid = np.bincount(labels, weights=(w * opaque)[both], minlength=room)
+    k_opaque = int(np.count_nonzero(solid * 2 >= weight))
+    k_opaque = min(max(k_opaque, 1), room - 1, n_opaque)
+    k_clear = min(room - k_opaque, n_clear)
+    return k_opaque, k_clear, spent
+
+
+def _run(x, w, k, options):
+    """The engine on weighted points (centres, labels, iterations); the
+    points themselves when there are no more than ``k``."""
+    from .clustering import _kmeans, _sklearn_kmeans
+
+    if len(x) <= k:
+        return x.copy(), np.arange(len(x)), 0
+    engine = _sklearn_kmeans if options.engine == "sklearn" else _kmeans
+    return engine(np.ascontiguousarray(x), w, k, options.seed, options.seedings, options.max_iter, options.tol)
+
+
+def _round(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def _straight(centers: np.ndarray) -> np.ndarray:
+    """Premultiplied centres (k, 4) to straight RGBA entries; A = 0 is (0, 0, 0, 0)."""
+    a = _round(centers[:, 3])
+    rgb = np.where(a[:, None] > 0, centers[:, :3] * 255.0 / np.maximum(a, 1)[:, None], 0.0)
+    out = np.column_stack([_round(rgb), a])
+    out[a == 0] = 0
+    return out
+
+
+def _canonical(palette: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop unused entries and sort by ``A<<24 | R<<16 | G<<8 | B`` (spec 12.2)."""
+    used = np.flatnonzero(np.bincount(labels, minlength=len(palette)))
+    keys = _keys(palette[used])
+    order = used[np.argsort(keys, kind="stable")]
+    remap = np.zeros(len(palette), dtype=np.intp)
+    remap[order] = np.arange(len(order))
+    return palette[order], remap[labels]
