@@ -207,3 +207,95 @@ def images() -> dict[str, np.ndarray]:
     except Exception as exc:
         print(f"note: matplotlib chart skipped ({exc})")
     return out
+
+
+def rgba_images() -> dict[str, np.ndarray]:
+    """Images with transparency, of the kinds palette tools are used for,
+    made here reproducibly (no randomness without a seed) as (H, W, 4) uint8:
+
+    - ``icon``: shapes with gradients drawn at 4x and reduced (anti-aliased
+      edges), on a transparent background;
+    - ``sprites``: a sheet of 32 such icons in different colours;
+    - ``ui``: panels with rounded corners, soft drop shadows and text;
+    - ``cutout``: scikit-learn's china photograph under a feathered oval mask;
+    - ``cutout-flower``: the flower photograph under a soft irregular mask;
+    - ``chart``: a matplotlib chart saved with a transparent background.
+    """
+    from PIL import ImageDraw, ImageFilter, ImageFont
+
+    def icon(size: int, hue: int) -> Image.Image:
+        big = Image.new("RGBA", (4 * size, 4 * size), (0, 0, 0, 0))
+        d = ImageDraw.Draw(big)
+        s = 4 * size
+        for i in range(s // 2):  # a vertical gradient, clipped to a rounded square below
+            c = (hue, 80 + 150 * i // s, 255 - hue // 2, 255)
+            d.line([(s // 8, s // 8 + i * 3 // 2), (s * 7 // 8, s // 8 + i * 3 // 2)], fill=c)
+        mask = Image.new("L", big.size, 0)
+        ImageDraw.Draw(mask).rounded_rectangle([s // 8, s // 8, s * 7 // 8, s * 7 // 8], radius=s // 6, fill=255)
+        big.putalpha(mask)
+        d = ImageDraw.Draw(big)
+        d.ellipse([s * 3 // 8, s * 3 // 8, s * 5 // 8, s * 5 // 8], fill=(255, 255, 255, 230))
+        d.polygon([(s // 2, s // 4), (s * 5 // 8, s // 2), (s * 3 // 8, s // 2)], fill=(250, 200, 40, 255))
+        return big.resize((size, size), Image.Resampling.LANCZOS)
+
+    out: dict[str, np.ndarray] = {"icon": np.asarray(icon(256, 40))}
+    sheet = Image.new("RGBA", (512, 256), (0, 0, 0, 0))
+    for i in range(32):
+        sheet.alpha_composite(icon(64, (i * 53) % 256), ((i % 8) * 64, (i // 8) * 64))
+    out["sprites"] = np.asarray(sheet)
+
+    ui = Image.new("RGBA", (640, 400), (0, 0, 0, 0))
+    font = ImageFont.load_default(size=15)
+    for n, (x, y, w, h) in enumerate([(30, 30, 260, 150), (330, 40, 280, 320), (40, 220, 250, 140)]):
+        shadow = Image.new("RGBA", ui.size, (0, 0, 0, 0))
+        ImageDraw.Draw(shadow).rounded_rectangle([x + 6, y + 8, x + w + 6, y + h + 8], 14, fill=(0, 0, 0, 110))
+        ui.alpha_composite(shadow.filter(ImageFilter.GaussianBlur(7)))
+        d = ImageDraw.Draw(ui)
+        d.rounded_rectangle([x, y, x + w, y + h], 14, fill=(248, 249, 251, 255), outline=(200, 204, 210, 255))
+        d.rectangle([x + 1, y + 14, x + w - 1, y + 36], fill=(60 + 40 * n, 110, 200 - 30 * n, 255))
+        d.text((x + 12, y + 16), f"Panel {n + 1}: settings", fill=(255, 255, 255, 255), font=font)
+        for line in range(3):
+            d.text((x + 14, y + 50 + 22 * line), f"Option {line + 1} - value {17 * (line + n)}",
+                   fill=(40, 44, 52, 255), font=font)
+        d.rounded_rectangle([x + w - 90, y + h - 40, x + w - 14, y + h - 12], 8, fill=(30, 120, 220, 255))
+        d.text((x + w - 78, y + h - 36), "Apply", fill=(255, 255, 255, 255), font=font)
+    out["ui"] = np.asarray(ui)
+
+    try:
+        import sklearn.datasets
+
+        for name, soft in (("china.jpg", "oval"), ("flower.jpg", "blobs")):
+            photo = Image.fromarray(sklearn.datasets.load_sample_image(name))
+            w, h = photo.size
+            mask = Image.new("L", photo.size, 0)
+            if soft == "oval":
+                ImageDraw.Draw(mask).ellipse([w // 8, h // 10, w * 7 // 8, h * 9 // 10], fill=255)
+                mask = mask.filter(ImageFilter.GaussianBlur(18))
+            else:
+                noise = np.random.default_rng(7).random((h // 80 + 2, w // 80 + 2))
+                blobs = Image.fromarray((noise * 255).astype(np.uint8)).resize(photo.size, Image.Resampling.BICUBIC)
+                mask = blobs.point(lambda v: 255 if v > 110 else 0).filter(ImageFilter.GaussianBlur(4))
+            photo.putalpha(mask)
+            out["cutout" if soft == "oval" else "cutout-flower"] = np.asarray(photo)
+    except Exception as exc:
+        print(f"note: scikit-learn photographs skipped ({exc})")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+        x = np.linspace(0, 10, 200)
+        for i in range(4):
+            ax.plot(x, np.sin(x + i) * (i + 1), label=f"series {i}")
+        ax.fill_between(x, -1, 1, alpha=0.2)
+        ax.legend()
+        ax.set_title("a line chart, transparent background")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", transparent=True)
+        plt.close(fig)
+        out["chart"] = np.asarray(Image.open(buf).convert("RGBA"))
+    except Exception as exc:
+        print(f"note: matplotlib chart skipped ({exc})")
+    return out

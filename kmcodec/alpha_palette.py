@@ -88,63 +88,127 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
 
 def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
     """Entries and each colour's entry, for more colours than ``options.k``."""
-    from .clustering import _nearest
-
     k = options.k
     alpha = colors[:, 3]
-    clear, opaque = alpha == 0, alpha == 255
-    translucent = ~clear & ~opaque
+    kinds = alpha == 0, alpha == 255, (alpha > 0) & (alpha < 255)  # clear, opaque, translucent
+    clear, opaque, translucent = kinds
     room = k - int(clear.any())
     x = premultiplied(colors)
     if room < 1:
         centers, _, spent = _run(x, w, 1, options)  # K = 1: the best single entry
         entries = _straight(centers)
-    else:
-        k_opaque, k_clear, spent = _share(x, w, opaque, translucent, room, options)
-        parts = [np.zeros((1, 4), np.uint8)] if clear.any() else []
-        if k_opaque:
-            centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options)
-            spent += more
-            parts.append(np.column_stack([_round(centers), np.full(len(centers), 255, np.uint8)]))
-        if k_clear:
-            centers, _, more = _run(x[translucent], w[translucent], k_clear, options)
-            spent += more
-            parts.append(_straight(centers))
-        entries = np.unique(np.concatenate(parts), axis=0)
-    points = premultiplied(entries)
-    labels = np.empty(len(colors), dtype=np.intp)
-    # Each kind to its nearest allowed entry: the transparent entry for A = 0,
-    # opaque entries for A = 255, any for the rest.
-    for kind, allowed in ((clear, entries[:, 3] == 0), (opaque, entries[:, 3] == 255),
-                          (translucent, np.ones(len(entries), bool))):
+        return entries, np.zeros(len(colors), np.intp), spent
+    k_opaque, k_clear, joint, spent = _share(x, w, opaque, translucent, room, options)
+    parts = [np.zeros((1, 4))] if clear.any() else []
+    if k_opaque:
+        centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options)
+        spent += more
+        parts.append(np.column_stack([centers, np.full(len(centers), 255.0)]))
+    if k_clear:
+        centers, _, more = _run(x[translucent], w[translucent], k_clear, options)
+        spent += more
+        parts.append(centers)
+    # Two starts, each settled under the rules: the kinds clustered apart,
+    # and the joint run's centres (those mostly opaque made opaque).
+    starts = [np.concatenate(parts)]
+    if joint is not None:
+        starts.append(np.concatenate([np.zeros((1, 4)), joint]) if clear.any() else joint)
+    best = None
+    for start in starts:
+        centers, labels, more = _constrained_lloyd(x, w, kinds, start, options.max_iter)
+        spent += more
+        error = float(w @ ((x - centers[labels]) ** 2).sum(1))
+        if best is None or error < best[0]:
+            best = (error, centers)
+    assert best is not None
+    centers = best[1]
+    entries = np.unique(np.concatenate([_straight(centers[centers[:, 3] < 255]),
+                                        np.column_stack([_round(centers[centers[:, 3] == 255, :3]),
+                                                         np.full(int((centers[:, 3] == 255).sum()), 255)])
+                                        .astype(np.uint8)]), axis=0)
+    return entries, _assign(x, kinds, premultiplied(entries)), spent + more
+
+
+def _assign(x: np.ndarray, kinds, points: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
+    """Each colour's nearest allowed entry among ``points`` (premultiplied):
+    the transparent one for A = 0, opaque ones for A = 255, any for the rest."""
+    from .clustering import _nearest
+
+    labels = np.zeros(len(x), dtype=np.intp)
+    everything = np.ones(len(points), bool)
+    for kind, allowed in zip(kinds, (points[:, 3] == 0, points[:, 3] == 255, everything), strict=True):
         if not kind.any():
             continue
-        if not allowed.any():  # K = 1
-            allowed = np.ones(len(entries), bool)
+        if not allowed.any():  # K = 1, or K = 2 with no room left for an opaque entry
+            allowed = everything
         choice = np.flatnonzero(allowed)
-        labels[kind] = choice[_nearest(x[kind], np.ascontiguousarray(points[choice]))]
-    return entries, labels, spent
+        start = None
+        if guess is not None:  # where each search starts: its last entry, if still allowed
+            position = np.full(len(points), 0, np.intp)
+            position[choice] = np.arange(len(choice))
+            start = position[guess[kind]]
+        labels[kind] = choice[_nearest(x[kind], np.ascontiguousarray(points[choice]), start)]
+    return labels
+
+
+def _constrained_lloyd(x, w, kinds, centers, max_iter):
+    """Lloyd's algorithm under the three rules of :func:`_assign`.
+
+    An entry that serves an opaque colour stays opaque: its alpha is held
+    at 255 and its colour is the mean of its colours' premultiplied R, G, B
+    (the best opaque entry for them); the transparent entry stays
+    (0, 0, 0, 0); any other entry is the mean of its colours.  Each step
+    can only lower the error, so the split found by :func:`_share` is
+    settled jointly: translucent colours that an opaque entry serves best
+    pull it, and entries move between the kinds where the error says so.
+
+    Returns the centres (premultiplied, float), each colour's centre and
+    the steps taken.
+    """
+    clear, opaque, _ = kinds
+    labels = _assign(x, kinds, centers)
+    for step in range(1, max_iter + 1):
+        m = len(centers)
+        weight = np.bincount(labels, weights=w, minlength=m)
+        sums = np.stack([np.bincount(labels, weights=w * x[:, c], minlength=m) for c in range(4)], 1)
+        solid = np.bincount(labels, weights=w * opaque, minlength=m) > 0
+        held = np.bincount(labels, weights=w * clear, minlength=m) > 0
+        full = weight > 0
+        centers = centers.copy()
+        centers[full] = sums[full] / weight[full, None]
+        centers[solid, 3] = 255.0
+        centers[held] = 0.0
+        new = _assign(x, kinds, centers, labels)
+        if np.array_equal(new, labels):
+            return centers, labels, step
+        labels = new
+    return centers, labels, max_iter
 
 
 def _share(x, w, opaque, translucent, room, options):
-    """How many of ``room`` entries go to opaque and to translucent colours."""
+    """How many of ``room`` entries go to opaque and to translucent colours,
+    and the centres of the joint run that decided it (None without one)."""
     n_opaque, n_clear = int(opaque.sum()), int(translucent.sum())
     if not n_clear:
-        return min(room, n_opaque), 0, 0
+        return min(room, n_opaque), 0, None, 0
     if not n_opaque:
-        return 0, min(room, n_clear), 0
+        return 0, min(room, n_clear), None, 0
     both = opaque | translucent
     if room == 1:
-        return 1, 0, 0  # opaque pixels must stay opaque
+        return 1, 0, None, 0  # opaque pixels must stay opaque
     if n_opaque + n_clear <= room:
-        return n_opaque, n_clear, 0
-    _, labels, spent = _run(x[both], w[both], room, options)
+        return n_opaque, n_clear, None, 0
+    centers, labels, spent = _run(x[both], w[both], room, options)
     weight = np.bincount(labels, weights=w[both], minlength=room)
     solid = np.bincount(labels, weights=(w * opaque)[both], minlength=room)
-    k_opaque = int(np.count_nonzero(solid * 2 >= weight))
-    k_opaque = min(max(k_opaque, 1), room - 1, n_opaque)
+    mostly = solid * 2 >= weight
+    k_opaque = min(max(int(np.count_nonzero(mostly)), 1), room - 1, n_opaque)
     k_clear = min(room - k_opaque, n_clear)
-    return k_opaque, k_clear, spent
+    joint = centers.copy()
+    joint[mostly, 3] = 255.0
+    if not mostly.any():
+        joint[np.argmax(solid), 3] = 255.0  # somewhere for the opaque colours to go
+    return k_opaque, k_clear, joint, spent
 
 
 def _run(x, w, k, options):

@@ -236,6 +236,10 @@ def open_image(path: str | os.PathLike | BinaryIO) -> Image.Image:
             ) from None
         try:
             _check_pixel_limit(im.size, name)
+            if im.format == "PNG" and im.mode == "RGB" and any(t.args == "RGB;16B" for t in im.tile):
+                # Pillow reads 16-bit RGB as 8 bits but keeps a tRNS colour
+                # key in 16 bits: _sixteen_bit_key needs to know.
+                im.info[_RGB16] = True
             if im.format in _NATIVE_NOISY:
                 with _native_messages(name):
                     im.load()
@@ -245,6 +249,31 @@ def open_image(path: str | os.PathLike | BinaryIO) -> Image.Image:
             im.close()  # do not leak the file handle on failure
             raise
     return im
+
+
+_RGB16 = "kmcodec: 16-bit RGB"
+
+
+def _sixteen_bit_key(im: Image.Image) -> Image.Image:
+    """A 16-bit RGB PNG's tRNS colour key, as alpha on Pillow's 8-bit pixels.
+
+    Pillow keeps each sample's high byte, and the key in 16 bits (which its
+    own conversion would compare with the 8-bit pixels).  A pixel is taken
+    as keyed when its high bytes are the key's: exact for 16-bit images
+    made from 8-bit ones (v * 257); otherwise other colours with the same
+    high bytes become transparent too, and a warning says so.
+    """
+    key = im.info["transparency"]
+    if any(v & 255 != v >> 8 for v in key):
+        warnings.warn(
+            f"the 16-bit tRNS colour key {tuple(key)} is matched on the high byte of each sample"
+            " (Pillow reads 16-bit RGB as 8 bits): colours sharing those bytes are transparent too",
+            KmcWarning,
+            stacklevel=4,
+        )
+    rgb = np.asarray(im.convert("RGB"))
+    alpha = np.where((rgb == np.array([v >> 8 for v in key], np.uint8)).all(2), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
 
 
 #: How the RGBA pixels of an image with transparency become what the caller
@@ -378,6 +407,8 @@ def _pil_pixels(im: Image.Image, flatten: _Alpha) -> np.ndarray:
         # whole image even when the orientation is already upright.
         im = ImageOps.exif_transpose(im)
     mode = im.mode
+    if mode == "RGB" and im.info.get(_RGB16) and isinstance(im.info.get("transparency"), tuple):
+        im, mode = _sixteen_bit_key(im), "RGBA"
     if (mode in ("P", "L", "RGB", "1") and "transparency" in im.info) or (
             mode == "P" and im.palette is not None and im.palette.mode == "RGBA"):
         # A tRNS palette entry or colour key is alpha too, and so is an RGBA

@@ -118,10 +118,10 @@ def test_alpha_is_kept_without_a_warning(tmp_path):
     assert kmcodec.decode(data).tolist() == [[[0, 0, 0, 0], [20, 20, 20, 128], [30, 30, 30, 255]]]
 
 
-@pytest.mark.parametrize("ct, depth, key", [(0, 8, 7), (0, 16, 1000), (2, 8, (1, 2, 3))])
+@pytest.mark.parametrize("ct, depth, key", [(0, 8, 7), (0, 16, 1000), (2, 8, (1, 2, 3)), (2, 16, (257, 514, 771))])
 def test_transparent_colour_key(tmp_path, ct, depth, key):
     samples = np.array([[7 if ct == 0 and depth == 8 else 1000 if ct == 0 else 1, 5] if ct == 0
-                        else [1, 2, 3, 9, 9, 9]])
+                        else [*key, 9, 9, 9]])
     width = 2
     data = write_png(ct, depth, samples, width, transparent=key)
     out = encode_png(data, tmp_path)
@@ -129,6 +129,18 @@ def test_transparent_colour_key(tmp_path, ct, depth, key):
     assert out[0, 1].tolist() == [*expected_pixels(ct, depth, samples, width)[0, 1].tolist(), 255]
     white = encode_png(data, tmp_path, background="white")
     assert white[0, 0].tolist() == [255, 255, 255]
+
+
+def test_16_bit_rgb_colour_key_not_made_from_8_bits_warns(tmp_path):
+    # Pillow reads 16-bit RGB as its high bytes: a key whose low bytes differ
+    # is matched on the high bytes, and kmcodec says so.
+    samples = np.array([[1, 2, 3, 9, 9, 9, 300, 600, 900]])  # the second shares the key's high bytes
+    path = tmp_path / "k16.png"
+    path.write_bytes(write_png(2, 16, samples, 3, transparent=(1, 2, 3)))
+    with pytest.warns(kmcodec.KmcWarning, match=r"16-bit tRNS colour key \(1, 2, 3\) is matched on the high byte"):
+        out = kmcodec.decode(kmcodec.encode(path, k=16))
+    assert out[0, 0].tolist() == [0, 0, 0, 0] and out[0, 1].tolist() == [0, 0, 0, 0]
+    assert out[0, 2].tolist() == [1, 2, 3, 255]
 
 
 def test_palette_with_transparent_entries(tmp_path):
