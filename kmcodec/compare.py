@@ -18,7 +18,14 @@ For each image and K, :func:`compare` produces one :class:`Row` per method:
     file's: size at equal quality.  Made once, the coders' pixels being
     the same.
 
-and, once per image, ``png``: the original stored losslessly.  Every
+and, once per image, ``png``: the original stored losslessly.
+
+An image with transparency is compared as RGBA: with the codecs that keep
+alpha only (JPEG and GIF rows are left out, with a note), and with PSNR
+from the MSE over premultiplied values (R*A/255, G*A/255, B*A/255, A);
+SSIM and SSIMULACRA2 take the worse of the images composited onto black
+and onto white (:mod:`kmcodec.metrics`).  Its rows say ``alpha`` in
+``extra``.  Every
 setting search covers all of a codec's ladders (JPEG: 4:4:4 and 4:2:0
 chroma, baseline and progressive; AVIF: 4:4:4 and 4:2:0; see
 :mod:`kmcodec.rivals` and :mod:`kmcodec.matching`) and each matched row
@@ -42,7 +49,7 @@ from PIL import Image
 
 from . import codec, container
 from .coder import coders, get_coder
-from .images import to_rgb_array
+from .images import to_pixels
 from .matching import Trials, closest_size, smallest_reaching
 from .metrics import METRIC_NAMES, METRICS, mse, psnr_from_mse, ssim, ssimulacra2
 from .rivals import FAMILIES, LOSSLESS, LOSSY, LosslessCodec, LossyCodec
@@ -185,7 +192,14 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
     clock = clock or _Clock()
     lossy, lossless, _ = available_codecs(codecs)
     name = os.fspath(path)
-    original = np.ascontiguousarray(to_rgb_array(path))
+    original = np.ascontiguousarray(to_pixels(path))
+    alpha = original.shape[2] == 4
+    if alpha:
+        for dropped in [c for c in lossy if not c.alpha] + [c for c in lossless if not c.alpha]:
+            _log.warning("%s: %s rows left out: the image has transparency and %s has no alpha",
+                         os.path.basename(name), dropped.name, dropped.format)
+        lossy = [c for c in lossy if c.alpha]
+        lossless = [c for c in lossless if c.alpha]
     height, width, _ = original.shape
     n = width * height
     input_bytes = os.path.getsize(path)
@@ -193,6 +207,7 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
     rows = []
     png, enc = _timed(_png, original)
     rows.append(_lossless_row(name, None, "png", png, enc, original, scorer, n, LOSSLESS["png8"]))
+    rows[-1].extra = {"alpha": alpha} if alpha else {}
     clock.add("png", enc)
     if thumbs is not None:
         from .plots import thumbnail
@@ -277,11 +292,13 @@ def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
     kmc = Row(name, k, packed.compare_row, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"],
               enc + pack, dec, ssimulacra2=scores["ssimulacra2"],
               lossless="original" if scores["psnr"] is None else None)
+    channels = q.palette.shape[1]
     kmc.extra = {
         "colors": colors,
-        "formula_bits": 24 * colors + n * container.bits_for_colors(colors),
-        "ratio_raw": 3 * n / len(data),
+        "formula_bits": 8 * channels * colors + n * container.bits_for_colors(colors),
+        "ratio_raw": channels * n / len(data),
         "ratio_input": input_bytes / len(data),
+        **({"alpha": True} if q.alpha else {}),
     }
     rows = [kmc]
     for other in coders():
@@ -300,7 +317,7 @@ def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
 
 def _lossless_row(name, k, method, data, enc, reference, scorer, n, c: LosslessCodec,
                   same_as: Row | None = None) -> Row:
-    decoded, dec = _timed(c.decode, data)
+    decoded, dec = _timed(c.decode, data, reference.shape[2] == 4)
     if not np.array_equal(decoded, reference):
         raise AssertionError(f"{method} did not reproduce its input exactly")
     if same_as is not None:  # the kmc row's pixels: its scores
@@ -315,7 +332,7 @@ def _lossless_row(name, k, method, data, enc, reference, scorer, n, c: LosslessC
 
 def _matched_row(name, k, method, trials: Trials, match, scorer, n, against: str, matched: dict) -> Row:
     data, enc = trials.file(match.ladder, match.quality)
-    decoded, dec = _timed(trials.codec.decode, data)
+    decoded, dec = _timed(trials.codec.decode, data, trials.alpha)
     key = (trials.codec.name, match.ladder, match.quality)
     if key not in matched:
         matched[key] = scorer.all(decoded)

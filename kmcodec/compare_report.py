@@ -81,6 +81,7 @@ def format_table(rows, metric: str = "psnr") -> str:
     groups: dict = {}
     for r in rows:
         groups.setdefault((r.image, r.k), []).append(r)
+    with_alpha = {r.image for r in rows if r.extra.get("alpha")}
     for (image, k), group in groups.items():
         several = len(group) > 1
         fewest = min(r.bytes for r in group)
@@ -98,6 +99,8 @@ def format_table(rows, metric: str = "psnr") -> str:
                 notes.append(f"lossless ({r.lossless} pixels)")
             if r.extra.get("elbow"):
                 notes.append("<- elbow")
+            if r.extra.get("alpha"):
+                notes.append("alpha: PSNR of premultiplied RGBA")
             if r.note:
                 notes.append(r.note)
             cells = {}
@@ -107,7 +110,8 @@ def format_table(rows, metric: str = "psnr") -> str:
                 cells[name] = _number(shown, digits) + mark(shown is not None and value == best[name])
             lines.append([
                 os.path.basename(image), "-" if k is None else str(k), r.method, r.against or "",
-                f"{r.bytes:,}{mark(r.bytes == fewest)}", f"{r.bpp:.3f}", f"{24 / r.bpp:.1f}",
+                f"{r.bytes:,}{mark(r.bytes == fewest)}", f"{r.bpp:.3f}",
+                f"{(32 if image in with_alpha else 24) / r.bpp:.1f}",
                 cells["psnr"], cells["ssim"], cells["ssimulacra2"],
                 f"{r.encode_s:.3f}", f"{r.decode_s:.3f}", "; ".join(n for n in notes if n),
             ])
@@ -118,6 +122,10 @@ def format_table(rows, metric: str = "psnr") -> str:
     out.append("* best in its (image, K) group: fewest bytes, highest PSNR, SSIM, SSIMULACRA2 (SSIMU2)."
                " x raw: compression ratio against 24-bit RGB. vs: the kmc file a row was matched to"
                f" (CODEC@size: equal size; CODEC@{metric}: the smallest file at equal {METRIC_NAMES[metric]}).")
+    if any(r.extra.get("alpha") for r in rows):
+        out.append("Images with transparency: PSNR from the MSE over premultiplied R*A/255, G*A/255, B*A/255"
+                   " and A; SSIM and SSIMULACRA2 the worse of the images composited onto black and onto white;"
+                   " codecs without alpha (JPEG, GIF) left out; x raw against 32-bit RGBA.")
     return "\n".join(line.rstrip() for line in out)
 
 

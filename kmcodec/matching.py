@@ -64,7 +64,7 @@ class Trials:
     Parameters
     ----------
     codec : LossyCodec
-    original : ndarray, shape (H, W, 3), uint8
+    original : ndarray, shape (H, W, 3), or (H, W, 4) RGBA; uint8
     score : callable
         Maps a decoded image (same shape) to the metric the searches match
         on, higher is better.
@@ -76,6 +76,7 @@ class Trials:
     def __init__(self, codec: LossyCodec, original: np.ndarray, score: Scorer, exhaustive: bool = True):
         self.codec = codec
         self.image = Image.fromarray(np.ascontiguousarray(original))
+        self.alpha = original.shape[2] == 4
         self.ladders = codec.ladders()
         self.qualities = list(codec.qualities)
         self._score = score
@@ -98,7 +99,7 @@ class Trials:
     def score(self, ladder: int, quality: int) -> float:
         key = (ladder, quality)
         if key not in self._scores:
-            value = self._score(self.codec.decode(self.file(ladder, quality)[0]))
+            value = self._score(self.codec.decode(self.file(ladder, quality)[0], self.alpha))
             self._scores[key] = -math.inf if math.isnan(value) else value
         return self._scores[key]
 

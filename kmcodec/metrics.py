@@ -8,6 +8,13 @@ perceptual metric of JPEG XL's authors, computed by the ``ssimulacra2``
 package: 100 for identical images, about 90 for "visually lossless", 70
 for high, 50 for medium quality, lower (even negative) for worse.  Both
 are optional dependencies: ``pip install "kmcodec[compare]"``.
+
+Images with alpha, (H, W, 4) RGBA: MSE (so PSNR) is over the four
+premultiplied values (R*A/255, G*A/255, B*A/255, A), where a difference
+under low alpha counts as little as it shows and every fully transparent
+pixel is the same; SSIM and SSIMULACRA2, defined on RGB, are taken on the
+images composited onto black and onto white, and the worse of the two is
+kept (as libjxl's ssimulacra2 tool does for images with alpha).
 """
 
 from __future__ import annotations
@@ -27,9 +34,19 @@ _CHUNK = 1 << 20  # pixels per chunk, so that no full int32 copy is made
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean squared error of two (H, W, 3) uint8 images."""
+    """Mean squared error of two (H, W, 3) uint8 images; of the premultiplied
+    values for two (H, W, 4) RGBA ones."""
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
+    if a.shape[-1] == 4:
+        from .alpha import premultiplied
+
+        fa, fb = a.reshape(-1, 4), b.reshape(-1, 4)
+        sq = 0.0
+        for start in range(0, len(fa), _CHUNK):
+            d = premultiplied(fa[start : start + _CHUNK]) - premultiplied(fb[start : start + _CHUNK])
+            sq += float(np.einsum("ij,ij->", d, d))
+        return sq / fa.size
     a2, b2 = a.reshape(-1, 3), b.reshape(-1, 3)
     total = 0
     for start in range(0, len(a2), _CHUNK):
@@ -47,6 +64,26 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return psnr_from_mse(mse(a, b))
 
 
+def _on_backgrounds(metric):
+    """``metric`` for RGBA images: the worse of its values on black and on white."""
+
+    def measure(a: np.ndarray, b: np.ndarray) -> float:
+        if a.shape[-1] != 4:
+            return metric(a, b)
+        from .alpha import composite
+
+        scores = []
+        for bg in ((0, 0, 0), (255, 255, 255)):
+            flat = [composite(x.reshape(-1, 4), bg).reshape(*x.shape[:2], 3) for x in (a, b)]
+            scores.append(metric(*flat))
+        return float("nan") if any(math.isnan(v) for v in scores) else min(scores)
+
+    measure.__doc__ = metric.__doc__
+    measure.__name__ = metric.__name__
+    return measure
+
+
+@_on_backgrounds
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Mean structural similarity of two (H, W, 3) uint8 images (needs scikit-image)."""
     try:
@@ -65,6 +102,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(structural_similarity(a, b, channel_axis=2, data_range=255))
 
 
+@_on_backgrounds
 def ssimulacra2(a: np.ndarray, b: np.ndarray) -> float:
     """SSIMULACRA2 score of ``b`` against the reference ``a``, two (H, W, 3) uint8 images.
 

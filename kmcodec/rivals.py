@@ -32,9 +32,9 @@ def _save(im: Image.Image, fmt: str, **params) -> bytes:
     return buf.getvalue()
 
 
-def _load(data: bytes, fmt: str) -> np.ndarray:
+def _load(data: bytes, fmt: str, alpha: bool = False) -> np.ndarray:
     with Image.open(io.BytesIO(data), formats=[fmt]) as im:
-        return np.asarray(im.convert("RGB"))
+        return np.asarray(im.convert("RGBA" if alpha else "RGB"))
 
 
 def _distribution(name: str) -> str | None:
@@ -60,6 +60,9 @@ class LossyCodec:
     scan_all : bool
         Whether encoding is cheap enough to try every setting, not only
         those near a bisection's answer (see :mod:`kmcodec.matching`).
+    alpha : bool
+        Whether it stores transparency (images with alpha are compared only
+        with codecs that do).
     """
 
     name: ClassVar[str]
@@ -67,6 +70,7 @@ class LossyCodec:
     format: ClassVar[str]
     qualities: ClassVar[range] = range(1, 101)
     scan_all: ClassVar[bool] = True
+    alpha: ClassVar[bool] = True
 
     def missing(self) -> str | None:
         """Why this codec cannot run here, or None when it can."""
@@ -86,8 +90,9 @@ class LossyCodec:
     def _params(self, ladder: dict[str, object]) -> dict[str, object]:
         return {**self.fixed(), **ladder}
 
-    def decode(self, data: bytes) -> np.ndarray:
-        return _load(data, self.format)
+    def decode(self, data: bytes, alpha: bool = False) -> np.ndarray:
+        """(H, W, 3) RGB, or (H, W, 4) RGBA with ``alpha``."""
+        return _load(data, self.format, alpha)
 
 
 class Jpeg(LossyCodec):
@@ -95,6 +100,7 @@ class Jpeg(LossyCodec):
 
     name = family = "jpeg"
     format = "JPEG"
+    alpha = False
 
     def ladders(self):
         return [{"subsampling": s, "progressive": p} for s in ("4:4:4", "4:2:0") for p in (False, True)]
@@ -191,6 +197,7 @@ class LosslessCodec:
     family: ClassVar[str]
     format: ClassVar[str]
     settings: ClassVar[dict[str, object]] = {}
+    alpha: ClassVar[bool] = True
 
     def missing(self) -> str | None:
         return None
@@ -200,23 +207,27 @@ class LosslessCodec:
 
         Parameters
         ----------
-        pixels : ndarray, shape (H, W, 3), uint8
+        pixels : ndarray, shape (H, W, 3), or (H, W, 4) RGBA; uint8
             The quantised image.
-        palette : ndarray, shape (K, 3), uint8
+        palette : ndarray, shape (K, 3) or (K, 4), uint8
         indices : ndarray, shape (H, W)
             ``palette[indices]`` is ``pixels``.
         """
         return _save(Image.fromarray(pixels), self.format, **self.settings), ""
 
-    def decode(self, data: bytes) -> np.ndarray:
-        return _load(data, self.format)
+    def decode(self, data: bytes, alpha: bool = False) -> np.ndarray:
+        """(H, W, 3) RGB, or (H, W, 4) RGBA with ``alpha``."""
+        return _load(data, self.format, alpha)
 
 
 def _palette_image(palette: np.ndarray, indices: np.ndarray) -> Image.Image | None:
+    """A "P" image, its entries' alphas (if any) as ``info["transparency"]``."""
     if len(palette) > 256:
         return None
     im = Image.fromarray(indices.astype(np.uint8), "P")
-    im.putpalette(palette.tobytes())
+    im.putpalette(palette[:, :3].tobytes())
+    if palette.shape[1] == 4:
+        im.info["transparency"] = palette[:, 3].tobytes()
     return im
 
 
@@ -231,8 +242,9 @@ class Png8(LosslessCodec):
     def encode(self, pixels, palette, indices):
         im = _palette_image(palette, indices)
         if im is None:
-            return _save(Image.fromarray(pixels), "PNG", optimize=True), "more than 256 colours: RGB PNG"
-        return _save(im, "PNG", optimize=True), ""
+            mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
+            return _save(Image.fromarray(pixels), "PNG", optimize=True), f"more than 256 colours: {mode} PNG"
+        return _save(im, "PNG", optimize=True, **{k: v for k, v in im.info.items() if k == "transparency"}), ""
 
 
 class Gif(LosslessCodec):
@@ -241,6 +253,7 @@ class Gif(LosslessCodec):
     name = family = "gif"
     format = "GIF"
     settings: ClassVar[dict[str, object]] = {"optimize": True}
+    alpha = False  # one transparent entry at most: not the alpha of a .kmc file
 
     def encode(self, pixels, palette, indices):
         im = _palette_image(palette, indices)
@@ -255,7 +268,8 @@ class WebpLossless(LosslessCodec):
     name = "webp-lossless"
     family = "webp"
     format = "WEBP"
-    settings: ClassVar[dict[str, object]] = {"lossless": True, "quality": 100, "method": 6}
+    # exact: keep the colour under alpha 0, or the file would not be the same pixels
+    settings: ClassVar[dict[str, object]] = {"lossless": True, "quality": 100, "method": 6, "exact": True}
 
 
 class JxlLossless(LosslessCodec):

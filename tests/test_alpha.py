@@ -4,6 +4,7 @@ the API, ``kmc decode``/``info``, batches and the Pillow plugin."""
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -404,3 +405,43 @@ def test_batch_encode_keeps_alpha(tmp_path):
     assert not kmcodec.info(tmp_path / "out" / "b.kmc").alpha
     results = batch.encode_many([folder], tmp_path / "flat", k=16, jobs=1, background="white")
     assert not kmcodec.info(tmp_path / "flat" / "a.kmc").alpha
+
+
+# --- kmc compare --------------------------------------------------------------------
+
+
+def test_compare_measures_alpha_against_codecs_that_keep_it(tmp_path, caplog):
+    from kmcodec.compare import compare_one
+    from kmcodec.metrics import mse, psnr_from_mse
+
+    path = tmp_path / "cut.png"
+    image = cut_out(32, 40)
+    Image.fromarray(image, "RGBA").save(path)
+    with caplog.at_level("WARNING"):
+        rows = compare_one(path, ks=(8,), want_ssim=False, want_ssimulacra2=False,
+                           codecs=("png", "webp", "jpeg", "gif"))
+    methods = {r.method for r in rows}
+    assert {"kmc", "kmc-entropy", "png", "png8", "webp-lossless"} <= methods
+    assert not any(m.startswith(("jpeg", "gif")) for m in methods)
+    assert "jpeg rows left out: the image has transparency" in caplog.text
+    kmc = next(r for r in rows if r.method == "kmc")
+    q = kmcodec.quantize(image, k=8)
+    assert kmc.extra["alpha"] and kmc.extra["formula_bits"] == 32 * len(q.palette) + 32 * 40 * 3
+    assert kmc.psnr == pytest.approx(psnr_from_mse(mse(q.to_rgb(), image)))
+    assert mse(q.to_rgb(), image) == pytest.approx(premultiplied_sse(image, q.to_rgb()) / image.size)
+    webp = [r for r in rows if r.method.startswith("webp@")]
+    assert webp and all(math.isfinite(r.psnr) for r in webp)
+
+
+def test_metrics_on_rgba_use_premultiplied_values_and_both_backgrounds():
+    from kmcodec.metrics import mse, ssim
+
+    a = np.zeros((16, 16, 4), np.uint8)
+    b = a.copy()
+    b[..., 0] = 255  # a colour change under alpha 0: invisible
+    assert mse(a, b) == 0
+    a[..., 3] = b[..., 3] = 51
+    assert mse(a, b) == pytest.approx((255 * 51 / 255) ** 2 / 4)
+    c = a.copy()
+    c[::2, ::2, 3] = 255
+    assert ssim(a, c) < 1.0  # alpha alone changes what is seen on some background

@@ -30,7 +30,7 @@ class Table(LossyCodec):
         size, score = TABLE[ladder["ladder"]][quality]
         return bytes([int(score)]) + bytes(size - 1)
 
-    def decode(self, data):
+    def decode(self, data, alpha=False):
         return np.array([[[data[0], 0, 0]]], np.uint8)
 
 
