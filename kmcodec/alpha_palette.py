@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import _signals
 from .alpha import premultiplied
 from .quantized import Quantized
 
@@ -73,7 +74,7 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
     inverse = inverse.reshape(-1)
     colors = _entries(uniq)
     iterations = 0
-    with clustering._lock:
+    with clustering._engine():
         if len(uniq) <= options.k:
             palette, labels = colors, np.arange(len(uniq))
         else:
@@ -126,7 +127,7 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
                                         np.column_stack([_round(centers[centers[:, 3] == 255, :3]),
                                                          np.full(int((centers[:, 3] == 255).sum()), 255)])
                                         .astype(np.uint8)]), axis=0)
-    return entries, _assign(x, kinds, premultiplied(entries)), spent + more
+    return entries, _assign(x, kinds, premultiplied(entries)), spent
 
 
 def _assign(x: np.ndarray, kinds, points: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
@@ -168,6 +169,7 @@ def _constrained_lloyd(x, w, kinds, centers, max_iter):
     clear, opaque, _ = kinds
     labels = _assign(x, kinds, centers)
     for step in range(1, max_iter + 1):
+        _signals.check()
         m = len(centers)
         weight = np.bincount(labels, weights=w, minlength=m)
         sums = np.stack([np.bincount(labels, weights=w * x[:, c], minlength=m) for c in range(4)], 1)

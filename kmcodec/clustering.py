@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import _signals
 from .quantized import Quantized
 
 if TYPE_CHECKING:
@@ -73,6 +74,14 @@ _FULL_TABLE = 1024  # up to this many centres, each lists all others by distance
 _NEIGHBOURS = 64  # beyond, each lists this many
 _FREEZE = 8  # Lloyd freezes points whose margin exceeds this many times the last move
 _lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def _engine():
+    """Hold the engine: the lock, and stop signals deferred to Python's own
+    points (see :func:`kmcodec._signals.deferred`)."""
+    with _lock, _signals.deferred():
+        yield
 _stop = threading.Event()  # asks the preload thread to stop
 
 
@@ -113,7 +122,7 @@ def _histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(pixels) < _LUT_THRESHOLD:
         uniq, inverse, counts = np.unique(_keys(pixels), return_inverse=True, return_counts=True)
         return uniq.astype(np.uint32), counts.astype(np.int64), inverse.reshape(-1)
-    with _lock:
+    with _engine():
         table = np.zeros(1 << 24, dtype=np.uint32)
         _jit().count_colors(pixels, table, _jit().threads())
     uniq = np.flatnonzero(table).astype(np.uint32)
@@ -128,7 +137,7 @@ def _pixel_labels(pixels: np.ndarray, ranks: np.ndarray, labels: np.ndarray) -> 
     if len(pixels) < _LUT_THRESHOLD:  # ranks per pixel
         out[:] = labels[ranks]
     else:
-        with _lock:
+        with _engine():
             _jit().label_pixels(pixels, ranks, labels, out)
     return out
 
@@ -177,7 +186,7 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
     pixels = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1, 3)
     k, seed, n_init = options.k, options.seed, options.seedings
     max_iter, tol, engine = options.max_iter, options.tol, options.engine
-    with _lock:  # Numba's default threading layer takes one caller at a time
+    with _engine():  # Numba's default threading layer takes one caller at a time
         uniq, counts, ranks = _histogram(pixels)
         colors = _colors_of(uniq)
         iterations = 0
@@ -256,42 +265,46 @@ def _warm() -> None:
 def _load_engine() -> None:
     """Load every compiled function for the argument types the engine uses.
 
-    Loading (``compile`` finds the cached code) runs no kernel, so it needs
-    no lock: the engine may start on the functions already loaded, in the
-    order it needs them, while this thread loads the rest.
+    Each is called once on tiny arguments, not only loaded: Numba finishes
+    loading a function (LLVM calling back into Python) on its first call,
+    and in the main thread a stop signal landing in such a callback left
+    LLVM broken and the process crashed (a segmentation fault in 3 of 20
+    tries).  The lock is held throughout: the engine waits for it on
+    kmcodec's own lock, where a stop signal interrupts it cleanly.
     """
-    from numba import typeof
-
     jit = _jit()
     x = np.zeros((2, 3))
     w = np.ones(2)
     idx = np.zeros(2, dtype=np.intp)
-    order = np.zeros((2, 1), dtype=np.int64)
     pixels = np.zeros((2, 3), dtype=np.uint8)
-    table = np.zeros(2, dtype=np.uint32)
+    table = np.zeros(1 << 22, dtype=np.uint32)
     read = pixels.copy()  # as Pillow's images arrive: read-only, another type to Numba
     read.flags.writeable = False
-    calls = [
-        (jit.count_colors, read, table, 1),
-        (jit.count_colors, pixels, table, 1),
-        (jit.coarsen, x, w, _COARSE_SHIFT, 1.0),
-        (jit.plusplus, x, w, 0.0, x),
-        (jit.neighbours, x, 1),
-        (jit.assign, x, x, idx, order, x, idx, w, w),
-        (jit.cluster_sums, x, w, idx, 2, idx),
-        (jit.renew, x, order, x),
-        (jit.hamerly, x, x, w, 0.0, idx, idx, w, w, order, x, idx),
-        (jit.inertia, x, w, x, idx),
-        (jit.reseat, x, x, idx, idx, w, w),
-    ] + [  # indices of K <= 256 colours, and of more
-        (jit.label_pixels, source, table, np.zeros(1, dtype), np.zeros(1, dtype))
-        for source in (read, pixels)
-        for dtype in (np.uint8, np.uint16)
-    ]
-    for function, *args in calls:
+    with _lock:
         if _stop.is_set():
             return
-        function.compile(tuple(typeof(a) for a in args))
+        order, dist = jit.neighbours(x, 1)
+        calls = [
+            lambda: jit.count_colors(read[:0], table, 1),
+            lambda: jit.count_colors(pixels[:0], table, 1),
+            lambda: jit.coarsen(x, w, _COARSE_SHIFT, 1.0),
+            lambda: jit.plusplus(x, w, 0.0, np.zeros((1, 1))),
+            lambda: jit.assign(x, x, idx, order, dist, idx, w.copy(), w.copy()),
+            lambda: jit.cluster_sums(x, w, idx, 2, idx),
+            lambda: jit.renew(x, order, dist),
+            lambda: jit.hamerly(x, x, w.copy(), 0.0, idx[:0], idx.copy(), w.copy(), w.copy(), order, dist, idx),
+            lambda: jit.inertia(x, w, x, idx),
+            lambda: jit.reseat(x, x, idx[:0], idx.copy(), w.copy(), w.copy()),
+        ] + [  # indices of K <= 256 colours, and of more
+            lambda source=source, dtype=dtype: jit.label_pixels(source, table, np.zeros(1, dtype),
+                                                                 np.empty(2, dtype))
+            for source in (read, pixels)
+            for dtype in (np.uint8, np.uint16)
+        ]
+        for call in calls:
+            if _stop.is_set():
+                return
+            call()
 
 
 # --- nearest centres ----------------------------------------------------------
@@ -445,6 +458,7 @@ def _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs, table=None):
     plusplus = _plusplus(k, len(x))
     best = None
     for _ in range(n_init if plusplus else 1):  # median cut is deterministic
+        _signals.check()
         centers, guess = _kmeans_plusplus(x, w, k, rng) if plusplus else _median_cut(x, w, k)
         centers, inertia, state, iterations = _lloyd(x, w, centers, max_iter, tol_abs, guess=guess, table=table)
         labels = state[0]
@@ -560,6 +574,7 @@ def _lloyd(x, w, centers, max_iter, tol_abs, state=None, guess=None, table=None)
     sums = jit.cluster_sums(x, w, labels, k, everyone)
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
+        _signals.check()
         weight = sums[:, 0]
         new = centers.copy()
         full = weight > 0
@@ -640,6 +655,7 @@ def _swap_refine(x, w, centers, labels, inertia, rng, tol_abs, table):
     exact = None
     patience = _SWAP_PATIENCE if k < _LARGE_K else _SWAP_PATIENCE_LARGE
     while failures < patience:
+        _signals.check()
         if exact is None:
             labels, d1, d2 = _assign(x, centers, labels, table)
             error = np.bincount(labels, weights=w * d1 * d1, minlength=k)
@@ -713,7 +729,7 @@ def seeds(colors: np.ndarray, counts: np.ndarray, k: int, seed: int = 0) -> np.n
     x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
     if len(x) <= k:
         return x.copy()
-    with _lock:
+    with _engine():
         return _kmeans_plusplus(x, w, k, np.random.default_rng(seed))[0]
 
 
@@ -729,7 +745,7 @@ def lloyd_steps(colors: np.ndarray, counts: np.ndarray, centers: np.ndarray,
     x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
     current = np.asarray(centers, np.float64)
     for _ in range(max_steps):
-        with _lock:
+        with _engine():
             moved = _lloyd(x, w, current, 1, 0.0)[0]
         if np.allclose(moved, current):
             return
@@ -739,5 +755,5 @@ def lloyd_steps(colors: np.ndarray, counts: np.ndarray, centers: np.ndarray,
 
 def nearest(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """Index of the nearest of ``centers`` (M, 3) for each of ``points`` (N, 3)."""
-    with _lock:
+    with _engine():
         return _nearest(np.ascontiguousarray(points, np.float64), np.ascontiguousarray(centers, np.float64))

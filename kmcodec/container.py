@@ -359,11 +359,15 @@ def write(fh, width: int, height: int, palette: np.ndarray, indices: np.ndarray,
     The same bytes as :func:`build`, without holding the whole file in
     memory: 8-bit packed indices are written straight from their array.
     ``coder`` is a registered coder, by name, id or instance.  A palette
-    of 4 channels (R, G, B, A) makes a version-2 file with the alpha flag.
+    of 4 channels (R, G, B, A) makes a version-2 file with the alpha flag,
+    unless every entry is opaque: then it is a version-1 file of R, G, B
+    (spec section 12.2).
     """
     chosen = get_coder(coder)
     colors = len(palette)
-    alpha = palette.shape[1] == 4
+    alpha = palette.shape[1] == 4 and bool((palette[:, 3] < 255).any())
+    if palette.shape[1] == 4 and not alpha:
+        palette = palette[:, :3]
     grid = np.ascontiguousarray(indices).reshape(height, width)
     payload = memoryview(chosen.encode(grid, palette)).cast("B")
     head = _HEADER.pack(MAGIC, ALPHA_VERSION if alpha else VERSION, chosen.id, bits_for_colors(colors),

@@ -130,12 +130,15 @@ def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: i
                   jit.workspace(colors, width))
         return job(s0, s1, tables)
 
-    if workers == 1:
-        return [run(0)]
-    from concurrent.futures import ThreadPoolExecutor
+    from . import _signals
 
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(run, range(workers)))
+    with _signals.deferred():  # a stop waits for the compiled calls to return
+        if workers == 1:
+            return [run(0)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(run, range(workers)))
 
 
 def _index_dtype(colors: int) -> type:

@@ -236,10 +236,7 @@ def open_image(path: str | os.PathLike | BinaryIO) -> Image.Image:
             ) from None
         try:
             _check_pixel_limit(im.size, name)
-            if im.format == "PNG" and im.mode == "RGB" and any(t.args == "RGB;16B" for t in im.tile):
-                # Pillow reads 16-bit RGB as 8 bits but keeps a tRNS colour
-                # key in 16 bits: _sixteen_bit_key needs to know.
-                im.info[_RGB16] = True
+            _note_png_depth(im)
             if im.format in _NATIVE_NOISY:
                 with _native_messages(name):
                     im.load()
@@ -251,29 +248,48 @@ def open_image(path: str | os.PathLike | BinaryIO) -> Image.Image:
     return im
 
 
-_RGB16 = "kmcodec: 16-bit RGB"
+#: ``im.info`` key: the sample depth of a PNG whose tRNS colour key Pillow
+#: keeps at that depth while it scales the pixels to 8 bits (16-bit RGB,
+#: 2- and 4-bit grey).
+_KEY_DEPTH = "kmcodec: tRNS key depth"
+_KEY_RAWMODES = {"RGB;16B": 16, "L;2": 2, "L;4": 4}
 
 
-def _sixteen_bit_key(im: Image.Image) -> Image.Image:
-    """A 16-bit RGB PNG's tRNS colour key, as alpha on Pillow's 8-bit pixels.
+def _note_png_depth(im: Image.Image) -> None:
+    """Record the depth of a PNG's tRNS key while the undecoded tile says it."""
+    tile = getattr(im, "tile", None)  # an ImageFile's, before it is loaded
+    if im.format == "PNG" and "transparency" in im.info and tile:
+        depth = _KEY_RAWMODES.get(str(tile[0].args).removesuffix("I"))
+        if depth is not None:
+            im.info[_KEY_DEPTH] = depth
 
-    Pillow keeps each sample's high byte, and the key in 16 bits (which its
-    own conversion would compare with the 8-bit pixels).  A pixel is taken
-    as keyed when its high bytes are the key's: exact for 16-bit images
-    made from 8-bit ones (v * 257); otherwise other colours with the same
-    high bytes become transparent too, and a warning says so.
+
+def _keyed(im: Image.Image) -> Image.Image | None:
+    """A tRNS colour key Pillow keeps at the PNG's depth, as alpha on its
+    8-bit pixels; None when Pillow's own conversion is right.
+
+    2- and 4-bit grey: the key is scaled as Pillow scaled the pixels.
+    16-bit RGB: Pillow keeps each sample's high byte, so a pixel is taken
+    as keyed when its high bytes are the key's; other 16-bit colours that
+    share them become transparent too, and a warning says so.
     """
-    key = im.info["transparency"]
-    if any(v & 255 != v >> 8 for v in key):
+    key = im.info.get("transparency")
+    depth = im.info.get(_KEY_DEPTH)
+    if im.mode == "L" and isinstance(key, int) and depth in (2, 4):
+        grey = np.asarray(im)
+        alpha = np.where(grey == key * (255 // ((1 << depth) - 1)), 0, 255).astype(np.uint8)
+        return Image.fromarray(np.dstack([grey, grey, grey, alpha]), "RGBA")
+    if im.mode == "RGB" and isinstance(key, tuple) and (depth == 16 or max(key) > 255):
         warnings.warn(
             f"the 16-bit tRNS colour key {tuple(key)} is matched on the high byte of each sample"
-            " (Pillow reads 16-bit RGB as 8 bits): colours sharing those bytes are transparent too",
+            " (Pillow reads 16-bit RGB as 8 bits): other colours sharing those bytes are transparent too",
             KmcWarning,
             stacklevel=4,
         )
-    rgb = np.asarray(im.convert("RGB"))
-    alpha = np.where((rgb == np.array([v >> 8 for v in key], np.uint8)).all(2), 0, 255).astype(np.uint8)
-    return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+        rgb = np.asarray(im.convert("RGB"))
+        alpha = np.where((rgb == np.array([v >> 8 for v in key], np.uint8)).all(2), 0, 255).astype(np.uint8)
+        return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    return None
 
 
 #: How the RGBA pixels of an image with transparency become what the caller
@@ -406,9 +422,11 @@ def _pil_pixels(im: Image.Image, flatten: _Alpha) -> np.ndarray:
         # Only when there is something to undo: exif_transpose copies the
         # whole image even when the orientation is already upright.
         im = ImageOps.exif_transpose(im)
+    _note_png_depth(im)  # a PIL image passed in, not yet loaded
+    keyed = _keyed(im)
+    if keyed is not None:
+        im = keyed
     mode = im.mode
-    if mode == "RGB" and im.info.get(_RGB16) and isinstance(im.info.get("transparency"), tuple):
-        im, mode = _sixteen_bit_key(im), "RGBA"
     if (mode in ("P", "L", "RGB", "1") and "transparency" in im.info) or (
             mode == "P" and im.palette is not None and im.palette.mode == "RGBA"):
         # A tRNS palette entry or colour key is alpha too, and so is an RGBA
@@ -416,7 +434,8 @@ def _pil_pixels(im: Image.Image, flatten: _Alpha) -> np.ndarray:
         im, mode = im.convert("RGBA"), "RGBA"
     if mode in _ALPHA_MODES:
         try:
-            rgba = im if mode == "RGBA" else im.convert("RGBA")
+            # Pillow converts "La" (premultiplied grey) to RGBA only through LA.
+            rgba = im if mode == "RGBA" else (im.convert("LA") if mode == "La" else im).convert("RGBA")
         except ValueError as exc:
             raise InputError(f"cannot convert image mode {mode!r} to RGBA: {exc}") from None
         return flatten(np.asarray(rgba))

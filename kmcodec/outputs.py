@@ -33,7 +33,8 @@ class OutputFormat:
     ``max_side`` is the largest width or height its header can hold;
     ``max_bytes`` bounds the raw pixel bytes where a 32-bit size or offset
     field does (None: no such limit); ``alpha``: whether it keeps
-    transparency.
+    transparency; ``max_pixels`` bounds width * height where the format
+    counts pixels (None: no such limit).
     """
 
     name: str
@@ -42,6 +43,7 @@ class OutputFormat:
     max_bytes: int | None = None
     why: str = ""
     alpha: bool = False
+    max_pixels: int | None = None
 
 
 _U16 = 65535
@@ -62,7 +64,7 @@ OUTPUT_FORMATS = {
         OutputFormat("PCX", (".pcx",), _U16 - 1, None, "PCX's 16-bit bytes per line, rounded up to even"),
         OutputFormat("SGI", (".sgi", ".rgb", ".bw"), _U16, None,
                      "SGI's 16-bit width and height", True),
-        OutputFormat("QOI", (".qoi",), 2**32 - 1, 400_000_000 * 3, "QOI's pixel limit", True),
+        OutputFormat("QOI", (".qoi",), 2**32 - 1, None, "QOI's pixel limit", True, 400_000_000),
     )
 }
 
@@ -113,6 +115,11 @@ def check_size(fmt: OutputFormat, width: int, height: int, channels: int = 3) ->
                 f" ({fmt.why}); choose another output format"
                 + ("" if fmt.name == "PNG" else ", such as PNG")
             )
+    if fmt.max_pixels is not None and width * height > fmt.max_pixels:
+        raise ParameterError(
+            f"width x height is {width} x {height} = {width * height} pixels, above"
+            f" {fmt.max_pixels}, the most {fmt.name} can hold ({fmt.why})"
+        )
     raw = channels * width * height
     if fmt.max_bytes is not None and raw > fmt.max_bytes:
         raise ParameterError(

@@ -62,8 +62,9 @@ class Quantized:
 
     @property
     def alpha(self) -> bool:
-        """Whether the palette holds alpha."""
-        return self.palette.shape[1] == 4
+        """Whether its file has alpha: some entry is not fully opaque (a
+        (K, 4) palette of opaque entries is written as a version-1 file)."""
+        return self.palette.shape[1] == 4 and bool((self.palette[:, 3] < 255).any())
 
     @property
     def mse(self) -> float:

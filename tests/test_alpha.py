@@ -445,3 +445,35 @@ def test_metrics_on_rgba_use_premultiplied_values_and_both_backgrounds():
     c = a.copy()
     c[::2, ::2, 3] = 255
     assert ssim(a, c) < 1.0  # alpha alone changes what is seen on some background
+
+
+def test_translucent_pixels_that_all_take_opaque_entries_make_a_version_1_file(tmp_path, capsys):
+    # Spec 12.2: version 1 when every entry is opaque; the file is then the
+    # one of the pixels it decodes to, and decodes as RGB.
+    image = np.zeros((2, 2, 4), np.uint8)
+    image[..., 3] = 255
+    image[0, 0] = [10, 10, 10, 254]
+    image[1, 1] = [200, 0, 0, 255]
+    data = kmcodec.encode(image, k=2)
+    meta = kmcodec.info(data)
+    assert (meta.version, meta.alpha) == (1, False)
+    decoded = kmcodec.decode(data)
+    assert decoded.shape == (2, 2, 3)
+    assert data == kmcodec.encode(np.ascontiguousarray(decoded), k=2)
+    (tmp_path / "x.kmc").write_bytes(data)
+    assert run(capsys, "decode", tmp_path / "x.kmc", "-o", tmp_path / "x.jpg")[0] == 0
+
+
+def test_premultiplied_grey_with_alpha_is_read():
+    la = Image.new("La", (3, 2), (90, 128))
+    out = kmcodec.decode(kmcodec.encode(la))
+    assert out.shape == (2, 3, 4) and (out[..., 3] == 128).all()
+
+
+def test_qoi_limit_is_in_pixels_for_rgba_too():
+    from kmcodec.outputs import check_size, output_format
+
+    qoi = output_format("qoi")
+    check_size(qoi, 20000, 20000, 4)  # 400 million pixels: the limit itself
+    with pytest.raises(ParameterError, match="above 400000000, the most QOI can hold"):
+        check_size(qoi, 20000, 20001, 4)

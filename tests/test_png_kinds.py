@@ -118,17 +118,41 @@ def test_alpha_is_kept_without_a_warning(tmp_path):
     assert kmcodec.decode(data).tolist() == [[[0, 0, 0, 0], [20, 20, 20, 128], [30, 30, 30, 255]]]
 
 
-@pytest.mark.parametrize("ct, depth, key", [(0, 8, 7), (0, 16, 1000), (2, 8, (1, 2, 3)), (2, 16, (257, 514, 771))])
+@pytest.mark.parametrize("ct, depth, key", [(0, 2, 1), (0, 4, 9), (0, 8, 7), (0, 16, 1000), (2, 8, (1, 2, 3)),
+                                            (2, 16, (257, 514, 771))])
 def test_transparent_colour_key(tmp_path, ct, depth, key):
-    samples = np.array([[7 if ct == 0 and depth == 8 else 1000 if ct == 0 else 1, 5] if ct == 0
-                        else [*key, 9, 9, 9]])
+    samples = np.array([[key, 2 if key != 2 else 3] if ct == 0 else [*key, 9, 9, 9]])
     width = 2
     data = write_png(ct, depth, samples, width, transparent=key)
-    out = encode_png(data, tmp_path)
+    if (ct, depth) == (2, 16):  # matched on the high bytes, with a warning (below)
+        with pytest.warns(kmcodec.KmcWarning, match="16-bit tRNS colour key"):
+            out = kmcodec.decode(kmcodec.encode(_saved(tmp_path, data), k=16)).astype(np.int64)
+    else:
+        out = encode_png(data, tmp_path)
     assert out[0, 0].tolist() == [0, 0, 0, 0]  # the keyed colour is transparent
     assert out[0, 1].tolist() == [*expected_pixels(ct, depth, samples, width)[0, 1].tolist(), 255]
-    white = encode_png(data, tmp_path, background="white")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", kmcodec.KmcWarning)
+        white = kmcodec.decode(kmcodec.encode(_saved(tmp_path, data), k=16, background="white"))
     assert white[0, 0].tolist() == [255, 255, 255]
+
+
+def _saved(tmp_path, data: bytes):
+    path = tmp_path / "keyed.png"
+    path.write_bytes(data)
+    return path
+
+
+def test_a_16_bit_key_is_found_from_an_image_object_too(tmp_path):
+    # The key's depth is read from the undecoded tile: a PIL image passed
+    # in (the plugin's save, kmcodec.encode(Image.open(...))) has it too.
+    from PIL import Image
+
+    data = write_png(2, 16, np.array([[0x1234, 0x5678, 0x9ABC, 0x3434, 0x7878, 0xBCBC]]), 2,
+                     transparent=(0x1234, 0x5678, 0x9ABC))
+    with pytest.warns(kmcodec.KmcWarning, match="16-bit tRNS colour key"):
+        out = kmcodec.decode(kmcodec.encode(Image.open(_saved(tmp_path, data)), k=4))
+    assert out.tolist() == [[[0, 0, 0, 0], [0x34, 0x78, 0xBC, 255]]]
 
 
 def test_16_bit_rgb_colour_key_not_made_from_8_bits_warns(tmp_path):
