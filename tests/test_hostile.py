@@ -884,6 +884,24 @@ class TestSignals:
         assert sorted(os.listdir(tmp_path)) == ["big.png"]
         assert digest(tmp_path / "big.png") == before
 
+    def test_a_stop_during_compiled_code_waits_for_the_engines_next_step(self):
+        """Inside ``deferred`` (the engine's calls into Numba) a stop is
+        noted, not raised: raised inside Numba's dispatcher it crashed the
+        process.  ``check`` and the end of the block raise it."""
+        from kmcodec._signals import Stop, check, deferred, stop_signals
+
+        with stop_signals():
+            with pytest.raises(Stop, match="stopped by signal 15"), deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler has run by now, and raised nothing
+                reached = True
+            assert reached
+        with stop_signals(), pytest.raises(Stop), deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            check()
+            pytest.fail("check() did not raise the noted stop")
+
     @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
     def test_a_stop_python_cannot_raise_still_stops(self, signum, status, tmp_path):
         """A signal handled inside a callback from C (Numba's compiler makes
