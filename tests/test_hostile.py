@@ -890,17 +890,28 @@ class TestSignals:
         process.  ``check`` and the end of the block raise it."""
         from kmcodec._signals import Stop, check, deferred, stop_signals
 
-        with stop_signals():
-            with pytest.raises(Stop, match="stopped by signal 15"), deferred():
+        reached = []
+
+        def noted() -> None:
+            with deferred():
                 os.kill(os.getpid(), signal.SIGTERM)
                 time.sleep(0.05)  # the handler has run by now, and raised nothing
-                reached = True
-            assert reached
-        with stop_signals(), pytest.raises(Stop), deferred():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.05)
-            check()
-            pytest.fail("check() did not raise the noted stop")
+                reached.append("end of the block")
+
+        def checked() -> None:
+            with deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                check()
+                reached.append("after check")
+
+        with stop_signals():
+            with pytest.raises(Stop, match="stopped by signal 15"):
+                noted()
+        with stop_signals():
+            with pytest.raises(Stop, match="stopped by signal 15"):
+                checked()
+        assert reached == ["end of the block"]
 
     @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
     def test_a_stop_python_cannot_raise_still_stops(self, signum, status, tmp_path):
