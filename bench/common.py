@@ -187,25 +187,9 @@ def images() -> dict[str, np.ndarray]:
             out["logo"] = to_rgb_array(Image.fromarray(skimage.data.logo()))
     except Exception as exc:
         print(f"note: scikit-image logo skipped ({exc})")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
-        x = np.linspace(0, 10, 200)
-        for i in range(4):
-            ax.plot(x, np.sin(x + i) * (i + 1), label=f"series {i}")
-        ax.legend()
-        ax.set_title("a line chart")
-        ax.grid(True)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        plt.close(fig)
-        out["chart"] = to_rgb_array(Image.open(buf))
-    except Exception as exc:
-        print(f"note: matplotlib chart skipped ({exc})")
+    chart = _line_chart(transparent=False)
+    if chart is not None:
+        out["chart"] = to_rgb_array(chart)
     return out
 
 
@@ -279,23 +263,35 @@ def rgba_images() -> dict[str, np.ndarray]:
             out["cutout" if soft == "oval" else "cutout-flower"] = np.asarray(photo)
     except Exception as exc:
         print(f"note: scikit-learn photographs skipped ({exc})")
+    chart = _line_chart(transparent=True)
+    if chart is not None:
+        out["chart"] = np.asarray(chart.convert("RGBA"))
+    return out
+
+
+def _line_chart(transparent: bool) -> Image.Image | None:
+    """A matplotlib line chart with a legend and text (None without
+    matplotlib); on a transparent background, with a shaded band, or on
+    white with a grid."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
-        x = np.linspace(0, 10, 200)
-        for i in range(4):
-            ax.plot(x, np.sin(x + i) * (i + 1), label=f"series {i}")
-        ax.fill_between(x, -1, 1, alpha=0.2)
-        ax.legend()
-        ax.set_title("a line chart, transparent background")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", transparent=True)
-        plt.close(fig)
-        out["chart"] = np.asarray(Image.open(buf).convert("RGBA"))
     except Exception as exc:
         print(f"note: matplotlib chart skipped ({exc})")
-    return out
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    x = np.linspace(0, 10, 200)
+    for i in range(4):
+        ax.plot(x, np.sin(x + i) * (i + 1), label=f"series {i}")
+    if transparent:
+        ax.fill_between(x, -1, 1, alpha=0.2)
+    ax.legend()
+    ax.set_title("a line chart, transparent background" if transparent else "a line chart")
+    if not transparent:
+        ax.grid(True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", transparent=transparent)
+    plt.close(fig)
+    return Image.open(buf)
