@@ -49,15 +49,15 @@ def parse_background(value) -> tuple[int, int, int]:
     )
 
 
-def composite(palette: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
-    """RGBA entries (K, 4) put onto an opaque ``background``: (K, 3) uint8.
+def composite(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """RGBA values (..., 4) uint8, palette entries or pixels, put onto an
+    opaque ``background``: (..., 3) uint8.
 
     Each channel is ``(c*A + bg*(255 - A)) / 255``, rounded to nearest.
     """
-    rgba = palette.astype(np.int64)
-    a = rgba[:, 3:4]
-    bg = np.asarray(background, np.int64)[None, :]
-    return ((rgba[:, :3] * a + bg * (255 - a) + 127) // 255).astype(np.uint8)
+    a = rgba[..., 3:4].astype(np.uint32)
+    rgb = rgba[..., :3].astype(np.uint32)
+    return ((rgb * a + np.asarray(background, np.uint32) * (255 - a) + 127) // 255).astype(np.uint8)
 
 
 def premultiplied(rgba: np.ndarray) -> np.ndarray:

@@ -79,7 +79,7 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
             palette, labels = colors, np.arange(len(uniq))
         else:
             palette, labels, iterations = _cluster(colors, counts.astype(np.float64), options)
-    palette, labels = _canonical(palette, labels)
+    palette, labels = clustering._canonical(palette, labels, _keys)  # spec 12.2
     diff = premultiplied(colors) - premultiplied(palette)[labels]
     error = float(counts @ np.einsum("ij,ij->i", diff, diff))
     dtype = np.uint8 if len(palette) <= 256 else np.uint16
@@ -122,11 +122,7 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
         if best is None or error < best[0]:
             best = (error, centers)
     assert best is not None
-    centers = best[1]
-    entries = np.unique(np.concatenate([_straight(centers[centers[:, 3] < 255]),
-                                        np.column_stack([_round(centers[centers[:, 3] == 255, :3]),
-                                                         np.full(int((centers[:, 3] == 255).sum()), 255)])
-                                        .astype(np.uint8)]), axis=0)
+    entries = np.unique(_straight(best[1]), axis=0)
     return entries, _assign(x, kinds, premultiplied(entries)), spent
 
 
@@ -235,13 +231,3 @@ def _straight(centers: np.ndarray) -> np.ndarray:
     out = np.column_stack([_round(rgb), a])
     out[a == 0] = 0
     return out
-
-
-def _canonical(palette: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop unused entries and sort by ``A<<24 | R<<16 | G<<8 | B`` (spec 12.2)."""
-    used = np.flatnonzero(np.bincount(labels, minlength=len(palette)))
-    keys = _keys(palette[used])
-    order = used[np.argsort(keys, kind="stable")]
-    remap = np.zeros(len(palette), dtype=np.intp)
-    remap[order] = np.arange(len(order))
-    return palette[order], remap[labels]

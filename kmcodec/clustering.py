@@ -211,10 +211,11 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
     return Quantized(np.ascontiguousarray(palette), indices.reshape(height, width), iterations, error)
 
 
-def _canonical(palette: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop unused entries and sort the palette by ``R<<16 | G<<8 | B``."""
+def _canonical(palette: np.ndarray, labels: np.ndarray, key=None) -> tuple[np.ndarray, np.ndarray]:
+    """Drop unused entries and sort the palette by ``key`` of its entries
+    (default ``R<<16 | G<<8 | B``)."""
     used = np.flatnonzero(np.bincount(labels, minlength=len(palette)))
-    value = (palette[used].astype(np.int64) << np.array([16, 8, 0])).sum(1)
+    value = (palette[used].astype(np.int64) << np.array([16, 8, 0])).sum(1) if key is None else key(palette[used])
     order = used[np.argsort(value, kind="stable")]
     remap = np.zeros(len(palette), dtype=np.intp)
     remap[order] = np.arange(len(order))

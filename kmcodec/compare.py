@@ -286,9 +286,7 @@ def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
     """One row per kmc coder, the packed one first, each on its real file."""
     packed = get_coder("packed")
     data, pack = _timed(q.to_bytes, packed.id)
-    decoded, dec = _timed(codec.decode, data)
-    if original.shape[2] == 4 and decoded.shape[2] == 3:  # every entry opaque: a version-1 file
-        decoded = np.dstack([decoded, np.full(decoded.shape[:2], 255, np.uint8)])
+    decoded, dec = _timed(_decode_like, data, original)
     scores = scorer.all(decoded)
     colors = len(q.palette)
     kmc = Row(name, k, packed.compare_row, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"],
@@ -307,9 +305,7 @@ def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
         if other is packed:
             continue
         coded, pack1 = _timed(q.to_bytes, other.id)
-        decoded1, dec1 = _timed(codec.decode, coded)
-        if original.shape[2] == 4 and decoded1.shape[2] == 3:
-            decoded1 = np.dstack([decoded1, np.full(decoded1.shape[:2], 255, np.uint8)])
+        decoded1, dec1 = _timed(_decode_like, coded, original)
         if not np.array_equal(decoded1, decoded):
             raise AssertionError(f"the {other.name} coder did not reproduce the packed coder's pixels")
         row = Row(name, k, other.compare_row, len(coded), 8 * len(coded) / n, kmc.psnr, kmc.ssim,
@@ -317,6 +313,15 @@ def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
         row.extra = {"colors": colors, "ratio_packed": len(coded) / len(data)}
         rows.append(row)
     return rows
+
+
+def _decode_like(data: bytes, original: np.ndarray) -> np.ndarray:
+    """The .kmc file's pixels with the original's channels: an image with
+    alpha whose entries all came out opaque is a version-1 file (RGB)."""
+    decoded = codec.decode(data)
+    if original.shape[2] == 4 and decoded.shape[2] == 3:
+        decoded = np.dstack([decoded, np.full(decoded.shape[:2], 255, np.uint8)])
+    return decoded
 
 
 def _lossless_row(name, k, method, data, enc, reference, scorer, n, c: LosslessCodec,

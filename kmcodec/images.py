@@ -1,9 +1,12 @@
-"""Turning whatever the caller gives into an (H, W, 3) uint8 RGB array.
+"""Turning whatever the caller gives into an (H, W, 3) RGB or (H, W, 4) RGBA uint8 array.
 
-A .kmc file stores 8-bit RGB.  Inputs in other modes are converted here, once,
-at the public boundary: greyscale and palette images are expanded, CMYK and
-YCbCr converted by Pillow, 16-bit samples scaled to 8 bits, EXIF orientation
-applied, and alpha composited onto white with a :class:`KmcWarning` saying so.
+A .kmc file stores 8-bit RGB, or RGBA (format version 2).  Inputs in other
+modes are converted here, once, at the public boundary: greyscale and
+palette images are expanded, CMYK and YCbCr converted by Pillow, 16-bit
+samples scaled to 8 bits, EXIF orientation applied, and every kind of
+transparency turned into an alpha channel, which :func:`to_pixels` keeps
+(or composites onto a background) and :func:`to_rgb_array`, for callers
+that take RGB only, composites onto white with a :class:`KmcWarning`.
 """
 
 from __future__ import annotations
@@ -471,13 +474,12 @@ def _keep(rgba: np.ndarray) -> np.ndarray:
 
 
 def _composite(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
-    """Each pixel's ``(c*A + bg*(255 - A)) / 255``, rounded: (H, W, 3)."""
+    """The pixels put onto ``background`` (:func:`kmcodec.alpha.composite`): (H, W, 3)."""
     if not (rgba[:, :, 3] < 255).any():
         return np.ascontiguousarray(rgba[:, :, :3])
-    alpha = rgba[:, :, 3:4].astype(np.uint32)
-    rgb = rgba[:, :, :3].astype(np.uint32)
-    bg = np.asarray(background, np.uint32)
-    return ((rgb * alpha + bg * (255 - alpha) + 127) // 255).astype(np.uint8)
+    from .alpha import composite
+
+    return composite(rgba, background)
 
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:

@@ -74,7 +74,7 @@ def _on_backgrounds(metric):
 
         scores = []
         for bg in ((0, 0, 0), (255, 255, 255)):
-            flat = [composite(x.reshape(-1, 4), bg).reshape(*x.shape[:2], 3) for x in (a, b)]
+            flat = [composite(x, bg) for x in (a, b)]
             scores.append(metric(*flat))
         return float("nan") if any(math.isnan(v) for v in scores) else min(scores)
 
