@@ -34,7 +34,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import format_table, machine, rgba_images
+from common import format_table, machine, rgba_images, version
 
 import kmcodec
 from kmcodec.alpha import premultiplied
@@ -49,14 +49,6 @@ def exact(original: np.ndarray, decoded: np.ndarray) -> bool:
     """Fully transparent pixels decode with alpha 0, opaque ones with alpha 255."""
     a = original[..., 3]
     return bool((decoded[a == 0][:, 3] == 0).all() and (decoded[a == 255][:, 3] == 255).all())
-
-
-def version(argv: list[str]) -> str:
-    if shutil.which(argv[0]) is None:
-        return "missing"
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    text = (proc.stdout or proc.stderr).strip().splitlines()
-    return text[0] if text else "?"
 
 
 def pngquant(path: Path, k: int, out: Path) -> np.ndarray | None:

@@ -1,12 +1,16 @@
-"""Coder 1 (entropy) against packed, palette PNG, lossless WebP and GIF.
+"""The .kmc coders against the best lossless codecs, on the same pixels.
 
-    python bench/coders.py [--quick] [--markdown F]
+    python bench/coders.py [--quick] [--only NAMES] [--markdown F]
 
-Part 1, size: for each image and K in 16, 64, 256 the same quantised pixels
-(same palette and indices) stored as .kmc packed, .kmc entropy, palette PNG
-(optipng -o7), lossless WebP (cwebp -lossless -z 9) and GIF (gifsicle -O3),
-all produced in this run.  The issue's targets: summed entropy/webp <= 0.85,
-every image <= 1.0, and never above the optimised palette PNG.
+Part 1, size: for each image of ``common.coder_images`` (13 photographs of
+different kinds and 9 graphics) at K = 16, 64, 256, and each graphic also
+at its own colour count (lossless), the same quantised pixels (same palette
+and indices) stored as .kmc packed, .kmc entropy (coder 1), palette PNG
+(``optipng -o7``), lossless WebP (``cwebp -lossless -z 9``), GIF
+(``gifsicle -O3``) and lossless JPEG XL at effort 10 (libjxl through
+imagecodecs, ``pip install imagecodecs``), all produced in this run.
+Summary lines give the entropy file against each: the sum over all rows,
+the worst row, and the rows where it is larger.
 
 Part 2, speed: a 12 MP canvas of photographs (bench/common.tiled) at each K;
 ``kmcodec.decode`` of the entropy file against the packed file, and the
@@ -30,7 +34,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import PHOTOS, format_table, images, machine, tiled
+from common import PHOTOS, coder_images, distinct_colors, format_table, machine, tiled, version
 
 import kmcodec
 
@@ -44,7 +48,19 @@ def _tool(argv, src: Path, dst: Path) -> int | None:
     return dst.stat().st_size
 
 
-def sizes(rgb: np.ndarray, k: int, tmp: Path) -> dict:
+def _jxl_encoder():
+    """imagecodecs' lossless JPEG XL encoder at effort 10 and its libjxl version, or None."""
+    try:
+        import imagecodecs
+
+        version = imagecodecs.jpegxl_version()
+    except Exception as exc:
+        print(f"note: no JPEG XL column ({exc}; pip install imagecodecs)")
+        return None, None
+    return (lambda px: len(imagecodecs.jpegxl_encode(px, lossless=True, effort=10))), version
+
+
+def sizes(rgb: np.ndarray, k: int, tmp: Path, jxl) -> dict:
     q = kmcodec.quantize(rgb, k, 0)
     packed = q.to_bytes("packed")
     coded = q.to_bytes("entropy")
@@ -61,6 +77,7 @@ def sizes(rgb: np.ndarray, k: int, tmp: Path) -> dict:
     row["png8"] = (tmp / "p.png").stat().st_size
     row["webp"] = _tool(["cwebp", "-quiet", "-lossless", "-z", "9"], tmp / "q.png", tmp / "q.webp")
     row["gif"] = _tool(["gifsicle", "-O3"], tmp / "p.gif", tmp / "o.gif")
+    row["jxl"] = jxl(pixels) if jxl else None
     return row
 
 
@@ -103,40 +120,58 @@ def _table(dicts, keys, markdown=False) -> str:
     return format_table(keys, [[_cell(d[k]) for k in keys] for d in dicts], markdown=markdown, left=1)
 
 
+def _summary(rows: list[dict], rival: str, label: str) -> list[str]:
+    if not all(r[rival] for r in rows):
+        return [f"note: no {label} column (its tool is missing)"]
+    ratio = [(r["entropy"] / r[rival], r) for r in rows]
+    worst, w = max(ratio, key=lambda t: t[0])
+    larger = [f"{r['image']} K={r['K']}" for v, r in ratio if v > 1]
+    total = sum(r["entropy"] for r in rows) / sum(r[rival] for r in rows)
+    return [f"entropy / {label}: sum over {len(rows)} rows {total:.3f}; worst {worst:.3f} ({w['image']} K={w['K']});"
+            f" larger on {len(larger)}" + (f": {', '.join(larger)}" if larger else "")]
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="sizes only, no 12 MP speed runs")
+    ap.add_argument("--only", metavar="NAMES", help="comma-separated image names (default: all)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--markdown", metavar="F", help="append the tables to F")
     args = ap.parse_args(argv)
     kmcodec.decode(kmcodec.encode(np.zeros((8, 8, 3), np.uint8), 2, coder="entropy"))  # compile once
+    jxl, jxl_version = _jxl_encoder()
     rows = []
+    chosen = set(args.only.split(",")) if args.only else None
     with tempfile.TemporaryDirectory() as d:
-        for name, rgb in images().items():
-            for k in KS:
-                r = sizes(rgb, k, Path(d))
-                rows.append({"image": name, "K asked": k, **r})
+        for name, (kind, rgb) in coder_images().items():
+            if chosen and name not in chosen:
+                continue
+            ks = list(KS) + ([distinct_colors(rgb)] if kind == "graphic" else [])
+            for k in dict.fromkeys(ks):
+                r = sizes(rgb, k, Path(d), jxl)
+                if any(row["image"] == name and row["K"] == r["K"] for row in rows):
+                    continue  # a graphic with fewer colours than K: the same row again
+                rows.append({"image": name, "kind": kind, "K asked": k, **r})
                 print(rows[-1], flush=True)
     for r in rows:
         r["entropy/packed"] = r["entropy"] / r["packed"]
-        r["entropy/webp"] = r["entropy"] / r["webp"] if r["webp"] else None
-        r["entropy/png8"] = r["entropy"] / r["png8"]
-    keys = ["image", "K asked", "K", "packed", "entropy", "png8", "webp", "gif",
-            "entropy/packed", "entropy/webp", "entropy/png8"]
-    md = [f"machine: {machine()}", "", _table(rows, keys, True), ""]
-    lines = [f"machine: {machine()}", "", _table(rows, keys), ""]
-    have_webp = all(r["webp"] for r in rows)
-    if have_webp:
-        total = sum(r["entropy"] for r in rows) / sum(r["webp"] for r in rows)
-        worst = max(rows, key=lambda r: r["entropy/webp"])
-        lines.append(f"sum over {len(rows)} rows: entropy / webp-lossless = {total:.3f} (target <= 0.85); worst image "
-                     f"{worst['image']} K={worst['K asked']}: {worst['entropy/webp']:.3f} (target <= 1.0)")
-    else:
-        lines.append("note: cwebp is missing (apt-get install webp): no WebP comparison")
-    worst_png = max(rows, key=lambda r: r["entropy/png8"])
-    lines.append(f"largest entropy / png8 = {worst_png['entropy/png8']:.3f} "
-                 f"({worst_png['image']} K={worst_png['K asked']}; target <= 1.0)")
-    md += lines[4:]
+        for rival in ("png8", "webp", "jxl"):
+            r[f"entropy/{rival}"] = r["entropy"] / r[rival] if r[rival] else None
+    keys = ["image", "kind", "K asked", "K", "packed", "entropy", "png8", "webp", "gif", "jxl",
+            "entropy/packed", "entropy/png8", "entropy/webp", "entropy/jxl"]
+    head = [f"machine: {machine()}",
+            (f"codecs: kmcodec {kmcodec.__version__}; {version(['optipng', '-v'])} -o7; cwebp"
+             f" {version(['cwebp', '-version'])} -lossless -z 9; {version(['gifsicle', '--version'])} -O3;"
+             f" {jxl_version or 'no libjxl'} effort 10 lossless (imagecodecs)"), ""]
+    summary = (_summary(rows, "jxl", "jxl-e10") + _summary(rows, "webp", "webp-lossless")
+               + _summary(rows, "png8", "png8"))
+    for kind in ("photo", "graphic"):
+        part = [r for r in rows if r["kind"] == kind]
+        if part and all(r["jxl"] for r in part):
+            total = sum(r["entropy"] for r in part) / sum(r["jxl"] for r in part)
+            summary.append(f"  {kind}s: entropy / jxl-e10 summed {total:.3f} over {len(part)} rows")
+    lines = [*head, _table(rows, keys), "", *summary]
+    md = [*head, _table(rows, keys, True), "", *summary]
     if not args.quick:
         sp = [speed(k, args.repeats) for k in KS]
         lines += ["", "12 MP canvas of photographs, medians of interleaved runs:", "", _table(sp, list(sp[0]))]

@@ -146,6 +146,17 @@ def machine() -> str:
     )
 
 
+def version(argv: list[str]) -> str:
+    """The first line a tool prints for its version argument, or "missing"."""
+    import shutil
+
+    if shutil.which(argv[0]) is None:
+        return "missing"
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    text = (proc.stdout or proc.stderr).strip().splitlines()
+    return text[0] if text else "?"
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -295,3 +306,176 @@ def _line_chart(transparent: bool) -> Image.Image | None:
     fig.savefig(buf, format="png", transparent=transparent)
     plt.close(fig)
     return Image.open(buf)
+
+
+def coder_images() -> dict[str, tuple[str, np.ndarray]]:
+    """The lossless coders' benchmark set: name -> (kind, (H, W, 3) uint8).
+
+    ``kind`` is ``"photo"`` or ``"graphic"``.  Photographs of different
+    kinds, from the bundled samples, scikit-image's shipped data (no
+    download), scikit-learn's two and matplotlib's grace_hopper: a portrait,
+    an animal, food, a street scene, architecture, a macro flower, an old
+    greyscale portrait, a greyscale camera shot, the Hubble deep field (dark,
+    star points), a microscope slide, a retina scan, a photograph with
+    seeded sensor noise (sigma 3) and a 64 x 64 thumbnail.  Graphics drawn
+    here reproducibly: a bar chart with anti-aliased text labels, an opaque
+    UI screenshot, a street map with labels, a flow diagram, pixel art
+    scaled 6x, scikit-image's logo on white, the bundled ``shapes.png``,
+    a scanned page of text, and a line chart.
+    """
+    import warnings
+
+    import skimage.data
+
+    from kmcodec.images import to_rgb_array
+
+    def rgb(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.stack([a] * 3, -1) if a.ndim == 2 else a[..., :3])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = {n: getattr(skimage.data, n)() for n in ("astronaut", "immunohistochemistry", "hubble_deep_field",
+                                                      "retina", "camera", "page")}
+    photos = {
+        "astronaut": sk["astronaut"], "chelsea": to_rgb_array(ROOT / "samples" / "chelsea.png"),
+        "coffee": to_rgb_array(ROOT / "samples" / "coffee.png"),
+        "rocket": to_rgb_array(ROOT / "samples" / "rocket.jpg"),
+        "hubble": sk["hubble_deep_field"][:600, :800], "ihc": sk["immunohistochemistry"],
+        "retina": np.asarray(Image.fromarray(sk["retina"]).resize((800, 800), Image.Resampling.LANCZOS)),
+        "camera": rgb(sk["camera"]),
+    }
+    extras = extra_photos()
+    for name, a in zip(("china", "flower", "grace_hopper"), extras, strict=False):
+        photos[name] = a
+    noise = np.random.default_rng(3).normal(0, 3, photos["chelsea"].shape)
+    photos["grain"] = np.clip(photos["chelsea"] + noise, 0, 255).round().astype(np.uint8)
+    photos["thumb"] = np.asarray(Image.fromarray(sk["astronaut"]).resize((64, 64), Image.Resampling.LANCZOS))
+    out = {k: ("photo", rgb(v)) for k, v in photos.items()}
+    graphics = {"bars": _bar_chart(), "ui": _ui_screenshot(), "map": _street_map(), "diagram": _flow_diagram(),
+                "pixelart": _pixel_art(), "shapes": to_rgb_array(ROOT / "samples" / "shapes.png"),
+                "page": rgb(sk["page"])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logo = Image.fromarray(skimage.data.logo())
+    graphics["logo"] = _on_white(logo)
+    chart = _line_chart(transparent=False)
+    if chart is not None:
+        graphics["chart"] = np.asarray(chart.convert("RGB"))
+    out.update({k: ("graphic", v) for k, v in graphics.items() if v is not None})
+    return out
+
+
+def _on_white(im: Image.Image) -> np.ndarray:
+    white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(white, im.convert("RGBA")).convert("RGB"))
+
+
+def _bar_chart() -> np.ndarray | None:
+    """Bars with value labels, category names and a title (matplotlib, anti-aliased text)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception as exc:
+        print(f"note: matplotlib bar chart skipped ({exc})")
+        return None
+    rng = np.random.default_rng(11)
+    names = [f"region {c}" for c in "ABCDEFGHIJ"]
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    for i in range(3):
+        v = rng.integers(20, 100, len(names))
+        bars = ax.bar(np.arange(len(names)) + 0.27 * (i - 1), v, 0.27, label=f"{2021 + i}")
+        ax.bar_label(bars, fontsize=7)
+    ax.set_xticks(np.arange(len(names)), names, rotation=30)
+    ax.set_ylabel("sales (thousands)")
+    ax.set_title("Quarterly sales by region")
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def _ui_screenshot() -> np.ndarray:
+    """A settings window: title bar, sidebar list, panels with drop shadows, text and buttons."""
+    from PIL import ImageDraw, ImageFont
+
+    window = Image.new("RGBA", (800, 520), (236, 238, 241, 255))
+    d = ImageDraw.Draw(window)
+    font = ImageFont.load_default(size=14)
+    d.rectangle([0, 0, 799, 30], fill=(50, 54, 62, 255))
+    d.text((12, 7), "kmcodec settings - Preferences", fill=(230, 230, 230, 255), font=font)
+    for i, c in enumerate([(255, 95, 86), (255, 189, 46), (39, 201, 63)]):
+        d.ellipse([740 + 18 * i, 9, 752 + 18 * i, 21], fill=(*c, 255))
+    d.rectangle([0, 31, 150, 519], fill=(246, 247, 249, 255))
+    for i, label in enumerate(["General", "Appearance", "Files", "Network", "Updates", "Advanced", "About"]):
+        if i == 1:
+            d.rectangle([6, 44 + 28 * i, 144, 68 + 28 * i], fill=(210, 226, 250, 255))
+        d.text((16, 48 + 28 * i), label, fill=(40, 44, 52, 255), font=font)
+    ui = rgba_images()["ui"]
+    window.alpha_composite(Image.fromarray(ui).crop((0, 0, 640, 400)), (155, 80))
+    return np.asarray(window.convert("RGB"))
+
+
+def _street_map() -> np.ndarray:
+    """A street map drawn at 3x and reduced: land, a river, parks, a road grid, labels."""
+    from PIL import ImageDraw, ImageFont
+
+    s = 3
+    big = Image.new("RGB", (640 * s, 480 * s), (242, 239, 233))
+    d = ImageDraw.Draw(big)
+    river = [(0, 300), (120, 280), (260, 330), (400, 300), (520, 350), (640, 330)]
+    d.line([(x * s, y * s) for x, y in river], fill=(170, 211, 223), width=34 * s, joint="curve")
+    for x0, y0, x1, y1 in [(60, 60, 180, 150), (420, 80, 560, 190), (300, 390, 420, 460)]:
+        d.rounded_rectangle([x0 * s, y0 * s, x1 * s, y1 * s], 12 * s, fill=(200, 230, 190))
+    for x in range(40, 640, 90):
+        d.line([(x * s, 0), ((x + 25) * s, 480 * s)], fill=(255, 255, 255), width=7 * s)
+    for y in range(30, 480, 70):
+        d.line([(0, y * s), (640 * s, (y + 12) * s)], fill=(255, 255, 255), width=7 * s)
+    d.line([(0, 200 * s), (640 * s, 120 * s)], fill=(247, 200, 120), width=12 * s)
+    im = big.resize((640, 480), Image.Resampling.LANCZOS)
+    d = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=12)
+    for i, (x, y) in enumerate([(70, 95), (430, 120), (310, 410), (200, 40), (500, 250), (90, 380)]):
+        d.text((x, y), ["Central Park", "Riverside", "Old Town", "Main Street", "Harbour Rd", "Mill Lane"][i],
+               fill=(60, 60, 70), font=font)
+    return np.asarray(im)
+
+
+def _flow_diagram() -> np.ndarray:
+    """Boxes with labels joined by arrows, anti-aliased (PIL, drawn at 2x and reduced)."""
+    from PIL import ImageDraw, ImageFont
+
+    s = 2
+    big = Image.new("RGB", (720 * s, 420 * s), (255, 255, 255))
+    d = ImageDraw.Draw(big)
+    font = ImageFont.load_default(size=15 * s)
+    boxes = {"read image": (30, 40), "histogram": (270, 40), "k-means++": (510, 40),
+             "Lloyd": (510, 190), "remap": (270, 190), "entropy coder": (30, 190), "write .kmc": (270, 330)}
+    for i, (label, (x, y)) in enumerate(boxes.items()):
+        fill = [(219, 234, 254), (254, 243, 199), (220, 252, 231)][i % 3]
+        d.rounded_rectangle([x * s, y * s, (x + 180) * s, (y + 60) * s], 10 * s, fill=fill,
+                            outline=(55, 65, 81), width=2 * s)
+        d.text(((x + 20) * s, (y + 20) * s), label, fill=(17, 24, 39), font=font)
+    for (ax, ay), (bx, by) in [((210, 70), (270, 70)), ((450, 70), (510, 70)), ((600, 100), (600, 190)),
+                               ((510, 220), (450, 220)), ((270, 220), (210, 220)), ((120, 250), (270, 355))]:
+        d.line([(ax * s, ay * s), (bx * s, by * s)], fill=(55, 65, 81), width=2 * s)
+        d.ellipse([(bx - 4) * s, (by - 4) * s, (bx + 4) * s, (by + 4) * s], fill=(55, 65, 81))
+    return np.asarray(big.resize((720, 420), Image.Resampling.LANCZOS))
+
+
+def _pixel_art() -> np.ndarray:
+    """A 64 x 48 scene of 14 colours (seeded), scaled 6x with nearest neighbour."""
+    rng = np.random.default_rng(5)
+    pal = rng.integers(0, 256, (14, 3), dtype=np.uint8)
+    art = np.zeros((48, 64), np.uint8)
+    art[:30] = 1
+    art[30:] = 2
+    for _ in range(12):  # blocks: houses, trees
+        x, y, w, h = rng.integers(0, 60), rng.integers(10, 44), rng.integers(3, 10), rng.integers(3, 8)
+        art[y : y + h, x : x + w] = rng.integers(3, 14)
+    sprite = rng.integers(3, 14, (8, 8)) * (rng.random((8, 8)) < 0.6)
+    for x in range(4, 60, 14):  # one sprite repeated, as tiles are
+        art[36:44, x : x + 8] = np.where(sprite > 0, sprite, art[36:44, x : x + 8])
+    return np.ascontiguousarray(np.repeat(np.repeat(pal[art], 6, 0), 6, 1))
