@@ -134,6 +134,15 @@ def _parser() -> argparse.ArgumentParser:
         help=f"kmcodec's own k-means or scikit-learn's KMeans (default {Defaults.engine};"
         ' sklearn needs pip install "kmcodec[sklearn]")',
     )
+    from .colorspace import SPACES
+
+    enc.add_argument(
+        "--space", choices=SPACES, default=None,
+        help=f"where colour differences are measured when the palette is chosen (default"
+        f" {Defaults.space}): rgb minimises the mean squared error of the 8-bit values; oklab is a"
+        " perceptual space (Ottosson's Oklab), so that the palette spends its colours on differences"
+        " people see; the file stores sRGB either way",
+    )
     from .coder import coders
 
     enc.add_argument(
@@ -415,7 +424,7 @@ def _encode_options(args):
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,
-                            max_bytes=args.max_bytes, background=args.background)
+                            max_bytes=args.max_bytes, background=args.background, space=args.space)
     except MissingDependencyError as exc:  # the machine lacks it, not the command line
         raise _Failure(str(exc).replace("engine is", "--engine is", 1)) from None
     except ParameterError as exc:  # a combination of flags that cannot work

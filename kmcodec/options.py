@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .coder import get_coder
+from .colorspace import SPACES
 from .errors import MissingDependencyError, ParameterError
 
 __all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "check_int"]
@@ -66,6 +67,13 @@ class EncodeOptions:
     max_bytes : int, optional
         Choose the largest K whose file, with ``coder``, fits in this many
         bytes (``k`` is then ignored; see :func:`kmcodec.quantize_for_bytes`).
+    space : {"rgb", "oklab"}, default "rgb"
+        Where colour distances are measured while the palette is searched
+        and pixels are mapped to it (:mod:`kmcodec.colorspace`): 8-bit sRGB
+        values, which minimises the mean squared error, or Oklab, where
+        distances follow perceived differences.  The file stores sRGB
+        either way.  With transparency the colour is premultiplied by alpha
+        in either space.
     background : str or (R, G, B), optional
         Composite an image with transparency onto this colour (``"#rrggbb"``,
         a CSS colour name, or integers 0..255; stored as a tuple) and store
@@ -89,6 +97,7 @@ class EncodeOptions:
     target_psnr: float | None = None
     max_bytes: int | None = None
     background: tuple[int, int, int] | None = None
+    space: str = "rgb"
 
     def __post_init__(self) -> None:
         fix = object.__setattr__  # frozen: normalised values are set once, here
@@ -97,6 +106,8 @@ class EncodeOptions:
         if self.n_init != "auto":
             fix(self, "n_init", check_int("n_init", self.n_init, 1))
         fix(self, "max_iter", check_int("max_iter", self.max_iter, 1))
+        if self.space not in SPACES:
+            raise ParameterError(f"space is {self.space!r}; it must be one of {SPACES}")
         if self.engine not in ENGINES:
             raise ParameterError(f"engine is {self.engine!r}; it must be one of {ENGINES}")
         if self.engine == "sklearn" and importlib.util.find_spec("sklearn") is None:
