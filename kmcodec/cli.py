@@ -53,6 +53,19 @@ def _int_in(name: str, low: int, high: int | None = None):
     return parse
 
 
+def _fraction(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be a number from 0 to 1") from None
+        if not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"{name} is {text}; it must be from 0 to 1")
+        return value
+
+    return parse
+
+
 def _background(text: str) -> tuple[int, int, int]:
     from .alpha import parse_background
     from .errors import ParameterError
@@ -142,6 +155,19 @@ def _parser() -> argparse.ArgumentParser:
         f" {Defaults.space}): rgb minimises the mean squared error of the 8-bit values; oklab is a"
         " perceptual space (Ottosson's Oklab), so that the palette spends its colours on differences"
         " people see; the file stores sRGB either way",
+    )
+    from .dither import METHODS as DITHER_METHODS
+
+    enc.add_argument(
+        "--dither", choices=DITHER_METHODS, default=None,
+        help=f"how pixels take palette entries (default {Defaults.dither}): none, the nearest entry;"
+        " fs, Floyd-Steinberg error diffusion with serpentine scanning, which keeps the mean colour"
+        " of areas and turns bands in gradients into a fine grain, the error measured in --space",
+    )
+    enc.add_argument(
+        "--dither-level", type=_fraction("--dither-level"), default=None, metavar="L",
+        help=f"dithering strength, 0 to 1 (default {Defaults.dither_level}): the share of each"
+        " pixel's error passed on",
     )
     from .coder import coders
 
@@ -424,7 +450,8 @@ def _encode_options(args):
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,
-                            max_bytes=args.max_bytes, background=args.background, space=args.space)
+                            max_bytes=args.max_bytes, background=args.background, space=args.space,
+                            dither=args.dither, dither_level=args.dither_level)
     except MissingDependencyError as exc:  # the machine lacks it, not the command line
         raise _Failure(str(exc).replace("engine is", "--engine is", 1)) from None
     except ParameterError as exc:  # a combination of flags that cannot work

@@ -57,12 +57,19 @@ __all__ = [
 
 
 def _quantize(pixels: np.ndarray, opts: EncodeOptions) -> Quantized:
-    """The engine for RGB pixels, or the alpha palette for RGBA (spec section 12)."""
+    """The engine for RGB pixels, or the alpha palette for RGBA (spec
+    section 12); then dithering, if asked for."""
     if pixels.shape[2] == 4:
         from .alpha_palette import quantize_rgba
 
-        return quantize_rgba(pixels, opts)
-    return _quantize_rgb(pixels, opts)
+        q = quantize_rgba(pixels, opts)
+    else:
+        q = _quantize_rgb(pixels, opts)
+    if opts.dither == "none":
+        return q
+    from .dither import dithered
+
+    return dithered(pixels, q, opts.dither, opts.dither_level, opts.space)
 
 
 def options_from(options: EncodeOptions | None = None, **settings) -> EncodeOptions:

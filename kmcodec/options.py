@@ -17,6 +17,7 @@ from typing import Any
 
 from .coder import get_coder
 from .colorspace import SPACES
+from .dither import METHODS as DITHER_METHODS
 from .errors import MissingDependencyError, ParameterError
 
 __all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "check_int"]
@@ -74,6 +75,12 @@ class EncodeOptions:
         distances follow perceived differences.  The file stores sRGB
         either way.  With transparency the colour is premultiplied by alpha
         in either space.
+    dither : {"none", "fs"}, default "none"
+        How pixels are mapped to the palette (:mod:`kmcodec.dither`):
+        each to its nearest entry, or Floyd-Steinberg error diffusion with
+        serpentine scanning, the error measured in ``space``.
+    dither_level : float, default 1.0
+        Strength of the dithering, 0 (none) to 1 (the whole error passed on).
     background : str or (R, G, B), optional
         Composite an image with transparency onto this colour (``"#rrggbb"``,
         a CSS colour name, or integers 0..255; stored as a tuple) and store
@@ -98,6 +105,8 @@ class EncodeOptions:
     max_bytes: int | None = None
     background: tuple[int, int, int] | None = None
     space: str = "rgb"
+    dither: str = "none"
+    dither_level: float = 1.0
 
     def __post_init__(self) -> None:
         fix = object.__setattr__  # frozen: normalised values are set once, here
@@ -108,6 +117,12 @@ class EncodeOptions:
         fix(self, "max_iter", check_int("max_iter", self.max_iter, 1))
         if self.space not in SPACES:
             raise ParameterError(f"space is {self.space!r}; it must be one of {SPACES}")
+        if self.dither not in DITHER_METHODS:
+            raise ParameterError(f"dither is {self.dither!r}; it must be one of {DITHER_METHODS}")
+        level = self.dither_level
+        if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 <= float(level) <= 1:
+            raise ParameterError(f"dither_level is {level!r}; it must be a number from 0 to 1")
+        fix(self, "dither_level", float(level))
         if self.engine not in ENGINES:
             raise ParameterError(f"engine is {self.engine!r}; it must be one of {ENGINES}")
         if self.engine == "sklearn" and importlib.util.find_spec("sklearn") is None:
