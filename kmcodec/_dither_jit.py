@@ -52,17 +52,60 @@ def _nearest(t, pal, a, order, dist, allowed):
     return best
 
 
+@njit(inline="always")
+def _point(pixels, y, x, oklab, lut, m1, m2, t, seen, memo):
+    """Pixel (x, y) as a point of the clustering space, into ``t``: its
+    colour (Oklab's L, a, b times 255 when ``oklab``, else R, G, B), times
+    A/255 with alpha, then A (:mod:`kmcodec.colorspace`, :mod:`kmcodec.alpha`).
+
+    Oklab values are remembered in a small direct-mapped table (``seen``
+    holds the colour of each slot, ``memo`` its L, a, b): photographs
+    repeat colours, and the cube roots are most of the cost.
+    """
+    C = pixels.shape[2]
+    if oklab:
+        key = (np.int64(pixels[y, x, 0]) << 16) | (np.int64(pixels[y, x, 1]) << 8) | np.int64(pixels[y, x, 2])
+        slot = ((key * 2654435761) >> 12) & (seen.shape[0] - 1)
+        if seen[slot] == key:
+            for i in range(3):
+                t[i] = memo[slot, i]
+        else:
+            for i in range(3):
+                v = 0.0
+                for c in range(3):
+                    v += m1[i, c] * lut[pixels[y, x, c]]
+                t[i] = v ** (1.0 / 3.0) if v > 0 else 0.0
+            l0, l1, l2 = t[0], t[1], t[2]
+            for i in range(3):
+                t[i] = (m2[i, 0] * l0 + m2[i, 1] * l1 + m2[i, 2] * l2) * 255.0
+                memo[slot, i] = t[i]
+            seen[slot] = key
+    else:
+        for c in range(3):
+            t[c] = float(pixels[y, x, c])
+    if C == 4:
+        a = float(pixels[y, x, 3])
+        for c in range(3):
+            t[c] *= a / 255.0
+        t[3] = a
+
+
 @njit(nogil=True)
-def floyd_steinberg(points, pal, guess, kind, allowed, order, dist, level, limit, lo, hi, out):
+def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order, dist, level, limit, lo, hi,
+                    out):
     """Floyd-Steinberg error diffusion with serpentine scanning, in place.
 
     Parameters
     ----------
-    points : (H, W, C) float64
-        The pixels in the clustering space.
+    pixels : (H, W, C) uint8
+        The image, C = 3 or 4 (straight alpha).
+    oklab : bool
+        Whether the clustering space is Oklab (else RGB).
+    lut, m1, m2 : float64 arrays
+        sRGB to linear (256) and Oklab's two matrices (3, 3), for ``oklab``.
     pal : (K, C) float64
-        The palette in that space.
-    guess : (H, W) int64
+        The palette in the clustering space.
+    guess : (H, W) int32
         Each pixel's undithered entry: where its search starts, and its
         answer when its kind (below) takes no error.
     kind : (H, W) int8
@@ -80,12 +123,14 @@ def floyd_steinberg(points, pal, guess, kind, allowed, order, dist, level, limit
     lo, hi : (C,) float64
         The palette's range in each channel: a pixel plus its error is
         clipped to it.
-    out : (H, W) int64
+    out : (H, W) int32
         Receives the entries.
     """
-    H, W, C = points.shape
+    H, W, C = pixels.shape
     err = np.zeros((2, W + 2, C))
     t = np.empty(C)
+    seen = np.full(1 << 14, -1, np.int64)
+    memo = np.empty((1 << 14, 3))
     for y in range(H):
         cur = err[y & 1]
         nxt = err[(y + 1) & 1]
@@ -97,9 +142,10 @@ def floyd_steinberg(points, pal, guess, kind, allowed, order, dist, level, limit
             if kd < 0:
                 out[y, x] = guess[y, x]
                 continue
+            _point(pixels, y, x, oklab, lut, m1, m2, t, seen, memo)
             for c in range(C):
                 e = min(max(cur[x + 1, c], -limit), limit)
-                t[c] = min(max(points[y, x, c] + e, lo[c]), hi[c])
+                t[c] = min(max(t[c] + e, lo[c]), hi[c])
             j = _nearest(t, pal, guess[y, x], order, dist, allowed[kd])
             out[y, x] = j
             for c in range(C):

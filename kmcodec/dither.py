@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["METHODS", "LIMIT", "remap", "dithered"]
 
+_CHUNK = 1 << 20
 #: The dithering methods, ``none`` first.
 METHODS = ("none", "fs")
 #: Largest error a pixel receives, per channel, in units of the space
@@ -66,14 +67,13 @@ def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: st
 
     Returns
     -------
-    (H, W) int64 ndarray
+    (H, W) int32 ndarray
     """
-    from . import _dither_jit
+    from . import _dither_jit, colorspace
     from .clustering import _Table
 
     height, width, channels = pixels.shape
     flat = pixels.reshape(-1, channels)
-    points = _points(flat, space).reshape(height, width, channels)
     pal = np.ascontiguousarray(_points(palette, space))
     order, dist = _Table().of(pal)
     if channels == 4:
@@ -86,8 +86,9 @@ def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: st
         kind = np.zeros(len(flat), np.int8)
         allowed = np.ones((1, len(palette)), bool)
     lo, hi = pal.min(0), pal.max(0)
-    out = np.empty((height, width), np.int64)
-    _dither_jit.floyd_steinberg(np.ascontiguousarray(points), pal, np.ascontiguousarray(guess, np.int64),
+    out = np.empty((height, width), np.int32)
+    _dither_jit.floyd_steinberg(np.ascontiguousarray(pixels, np.uint8), space == "oklab", colorspace._LINEAR,
+                                colorspace._M1, colorspace._M2, pal, np.ascontiguousarray(guess, np.int32),
                                 kind.reshape(height, width), allowed, np.ascontiguousarray(order, np.int64),
                                 np.ascontiguousarray(dist), float(level), LIMIT, lo, hi, out)
     return out
@@ -121,11 +122,14 @@ def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space:
     key = _keys if q.palette.shape[1] == 4 else None
     palette, labels = _canonical(q.palette, entries.reshape(-1), key)
     flat = pixels.reshape(-1, pixels.shape[2])
-    if pixels.shape[2] == 4:
-        diff = premultiplied(flat) - premultiplied(palette)[labels]
-        error: float = float(np.einsum("ij,ij->", diff, diff))
-    else:
-        d = flat.astype(np.int64) - palette[labels]
-        error = int(np.einsum("ij,ij->", d, d))
+    error: float = 0.0 if pixels.shape[2] == 4 else 0
+    for start in range(0, len(flat), _CHUNK):  # bounded temporaries on huge images
+        part, chosen = flat[start : start + _CHUNK], labels[start : start + _CHUNK]
+        if pixels.shape[2] == 4:
+            diff = premultiplied(part) - premultiplied(palette)[chosen]
+            error += float(np.einsum("ij,ij->", diff, diff))
+        else:
+            d = part.astype(np.int64) - palette[chosen]
+            error += int(np.einsum("ij,ij->", d, d))
     dtype = np.uint8 if len(palette) <= 256 else np.uint16
     return Quantized(palette, labels.astype(dtype).reshape(q.indices.shape), q.iterations, error)
