@@ -41,6 +41,7 @@ VARIANTS = {
     "kmc oklab": {"space": "oklab"},
     "kmc rgb fs": {"dither": "fs"},
     "kmc oklab fs": {"space": "oklab", "dither": "fs"},
+    "kmc oklab selective": {"space": "oklab", "dither": "selective"},
 }
 
 

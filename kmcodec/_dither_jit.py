@@ -90,9 +90,26 @@ def _point(pixels, y, x, oklab, lut, m1, m2, t, seen, memo):
         t[3] = a
 
 
+@njit(inline="always")
+def _contrast(pixels, y, x):
+    """Largest L1 difference (over R, G, B and A) between pixel (x, y) and
+    its four neighbours in the image."""
+    H, W, C = pixels.shape
+    best = 0
+    for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+        yy = y + dy
+        xx = x + dx
+        if 0 <= yy < H and 0 <= xx < W:
+            d = 0
+            for c in range(C):
+                d += abs(np.int64(pixels[y, x, c]) - np.int64(pixels[yy, xx, c]))
+            best = max(best, d)
+    return best
+
+
 @njit(nogil=True)
 def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order, dist, level, limit, lo, hi,
-                    out):
+                    out, smooth, sharp):
     """Floyd-Steinberg error diffusion with serpentine scanning, in place.
 
     Parameters
@@ -125,6 +142,12 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
         clipped to it.
     out : (H, W) int32
         Receives the entries.
+    smooth, sharp : int
+        With ``sharp > smooth``, the error a pixel passes on is scaled by
+        how smooth the image is around it: fully where its largest
+        difference to a neighbour (L1 over the channels, 8-bit units) is at
+        most ``smooth``, not at all from ``sharp`` up, linearly between.
+        ``sharp = 0`` passes it on everywhere.
     """
     H, W, C = pixels.shape
     err = np.zeros((2, W + 2, C))
@@ -148,8 +171,15 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
                 t[c] = min(max(t[c] + e, lo[c]), hi[c])
             j = _nearest(t, pal, guess[y, x], order, dist, allowed[kd])
             out[y, x] = j
+            share = level
+            if sharp > 0:
+                cx = _contrast(pixels, y, x)
+                if cx >= sharp:
+                    share = 0.0
+                elif cx > smooth:
+                    share = level * (sharp - cx) / (sharp - smooth)
             for c in range(C):
-                e = (t[c] - pal[j, c]) * level
+                e = (t[c] - pal[j, c]) * share
                 cur[x + 1 + step, c] += e * (7.0 / 16.0)
                 nxt[x + 1 - step, c] += e * (3.0 / 16.0)
                 nxt[x + 1, c] += e * (5.0 / 16.0)

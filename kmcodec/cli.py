@@ -162,12 +162,19 @@ def _parser() -> argparse.ArgumentParser:
         "--dither", choices=DITHER_METHODS, default=None,
         help=f"how pixels take palette entries (default {Defaults.dither}): none, the nearest entry;"
         " fs, Floyd-Steinberg error diffusion with serpentine scanning, which keeps the mean colour"
-        " of areas and turns bands in gradients into a fine grain, the error measured in --space",
+        " of areas and turns bands in gradients into a fine grain, the error measured in --space;"
+        " selective, the same only where the image is smooth (edges stay crisp, texture is left"
+        " alone, files are smaller)",
     )
     enc.add_argument(
         "--dither-level", type=_fraction("--dither-level"), default=None, metavar="L",
         help=f"dithering strength, 0 to 1 (default {Defaults.dither_level}): the share of each"
         " pixel's error passed on",
+    )
+    enc.add_argument(
+        "--perceptual", action="store_true", default=None,
+        help="the settings that look best for their size (measured by bench/perceptual.py): for now"
+        " --space oklab --dither fs",
     )
     from .coder import coders
 
@@ -451,7 +458,7 @@ def _encode_options(args):
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,
                             max_bytes=args.max_bytes, background=args.background, space=args.space,
-                            dither=args.dither, dither_level=args.dither_level)
+                            dither=args.dither, dither_level=args.dither_level, perceptual=args.perceptual)
     except MissingDependencyError as exc:  # the machine lacks it, not the command line
         raise _Failure(str(exc).replace("engine is", "--engine is", 1)) from None
     except ParameterError as exc:  # a combination of flags that cannot work

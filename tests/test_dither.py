@@ -12,7 +12,13 @@ from kmcodec.dither import LIMIT, remap
 from kmcodec.errors import ParameterError
 
 
-def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float) -> np.ndarray:
+def _contrast(pixels: np.ndarray, y: int, x: int) -> int:
+    h, w, _ = pixels.shape
+    near = [(y + dy, x + dx) for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)) if 0 <= y + dy < h and 0 <= x + dx < w]
+    return max(int(np.abs(pixels[y, x].astype(int) - pixels[n].astype(int)).sum()) for n in near)
+
+
+def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selective: bool = False) -> np.ndarray:
     """Floyd-Steinberg as the module's docstring describes it, in RGB, one pixel at a time."""
     h, w, _ = pixels.shape
     points = pixels.astype(float)
@@ -28,8 +34,12 @@ def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float) -> np.nd
             dists = [math.sqrt(sum((t[c] - pal[j, c]) ** 2 for c in range(3))) for j in range(len(pal))]
             j = int(np.argmin(dists))  # ties: the lower index
             out[y, x] = j
+            share = level
+            if selective:
+                contrast = _contrast(pixels, y, x)
+                share = 0.0 if contrast >= 32 else level if contrast <= 8 else level * (32 - contrast) / (32 - 8)
             for c in range(3):
-                e = (t[c] - pal[j, c]) * level
+                e = (t[c] - pal[j, c]) * share
                 err[y, x + 1 + step, c] += e * (7 / 16)
                 err[y + 1, x + 1 - step, c] += e * (3 / 16)
                 err[y + 1, x + 1, c] += e * (5 / 16)
@@ -38,14 +48,28 @@ def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float) -> np.nd
 
 
 @pytest.mark.parametrize(("seed", "k", "level"), [(0, 2, 1.0), (1, 5, 1.0), (2, 16, 0.6), (3, 40, 0.3)])
-def test_floyd_steinberg_matches_the_reference(seed, k, level):
+@pytest.mark.parametrize("method", ["fs", "selective"])
+def test_error_diffusion_matches_the_reference(seed, k, level, method):
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:9, 0:13]
-    pixels = np.clip(np.stack([x * 19, y * 27, (x + y) * 11], -1) + rng.integers(-30, 30, (9, 13, 3)),
-                     0, 255).astype(np.uint8)
+    noise = rng.integers(-8, 8, (9, 13, 3)) * (1 + (x > 6)[..., None] * 3)  # smooth left, rough right
+    pixels = np.clip(np.stack([x * 3, y * 4, (x + y) * 2], -1) + 100 + noise, 0, 255).astype(np.uint8)
     palette = rng.integers(0, 256, (k, 3), dtype=np.uint8)
     guess = rng.integers(0, k, (9, 13))  # any start: the search is exact
-    assert np.array_equal(remap(pixels, palette, guess, "fs", level, "rgb"), reference_fs(pixels, palette, level))
+    expected = reference_fs(pixels, palette, level, method == "selective")
+    assert np.array_equal(remap(pixels, palette, guess, method, level, "rgb"), expected)
+
+
+def test_selective_dithering_leaves_texture_alone_and_dithers_smooth_areas():
+    rng = np.random.default_rng(5)
+    rough = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)  # every neighbour differs by far more than 32
+    palette = np.array([[0, 0, 0], [255, 255, 255], [200, 30, 30]], np.uint8)
+    nearest = np.argmin(((rough[:, :, None, :].astype(int) - palette) ** 2).sum(-1), -1)
+    assert np.array_equal(remap(rough, palette, nearest, "selective", 1.0, "rgb"), nearest)
+    smooth = _gradient()
+    q = kmcodec.quantize(smooth, 6)
+    assert np.array_equal(remap(smooth, q.palette, q.indices, "selective", 1.0, "rgb"),
+                          remap(smooth, q.palette, q.indices, "fs", 1.0, "rgb"))
 
 
 def test_a_grey_between_black_and_white_becomes_the_right_share_of_white():
@@ -107,7 +131,7 @@ def test_transparent_and_opaque_pixels_keep_their_alpha():
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(ParameterError, match=r"dither is 'atkinson'; it must be one of \('none', 'fs'\)"):
+    with pytest.raises(ParameterError, match=r"dither is 'atkinson'; it must be one of \('none', 'fs', 'selective'\)"):
         kmcodec.EncodeOptions(dither="atkinson")
     with pytest.raises(ParameterError, match="dither_level is 1.5; it must be a number from 0 to 1"):
         kmcodec.EncodeOptions(dither_level=1.5)
@@ -123,3 +147,14 @@ def test_command_line(tmp_path, samples, capsys):
     capsys.readouterr()
     assert main(["encode", str(samples / "chelsea.png"), "--dither-level", "2"]) == 2
     assert "--dither-level is 2; it must be from 0 to 1" in capsys.readouterr().err
+
+
+def test_perceptual_is_oklab_with_floyd_steinberg():
+    image = _gradient()
+    assert kmcodec.EncodeOptions(perceptual=True).space == "oklab"
+    assert kmcodec.encode(image, 6, perceptual=True) == kmcodec.encode(image, 6, space="oklab", dither="fs")
+    assert kmcodec.encode(image, 6, perceptual=True, dither="fs") == kmcodec.encode(image, 6, perceptual=True)
+    with pytest.raises(ParameterError, match="perceptual sets dither to 'fs' but dither is 'selective'"):
+        kmcodec.EncodeOptions(perceptual=True, dither="selective")
+    with pytest.raises(ParameterError, match="perceptual is 1; it must be True or False"):
+        kmcodec.EncodeOptions(perceptual=1)
