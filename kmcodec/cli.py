@@ -174,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--perceptual", action="store_true", default=None,
         help="the settings that look best for their size (measured by bench/perceptual.py): for now"
-        " --space oklab --dither fs",
+        " --space oklab --dither selective",
     )
     from .coder import coders
 

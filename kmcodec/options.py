@@ -27,7 +27,7 @@ ENGINES = ("kmeans", "sklearn")
 #: The largest palette a .kmc file holds.
 MAX_COLORS = 65536
 #: What ``perceptual=True`` sets: the best combination of bench/perceptual.py.
-PERCEPTUAL = {"space": "oklab", "dither": "fs"}
+PERCEPTUAL = {"space": "oklab", "dither": "selective"}
 _FIELD_DEFAULTS = {"space": "rgb", "dither": "none"}
 
 
@@ -88,7 +88,7 @@ class EncodeOptions:
     perceptual : bool, default False
         The settings that look best for their size, measured by
         ``bench/perceptual.py`` (:data:`PERCEPTUAL`: for now Oklab with
-        Floyd-Steinberg), so that users need not tune; ``space`` and
+        selective dithering), so that users need not tune; ``space`` and
         ``dither`` must then be left at their defaults or given those values.
     background : str or (R, G, B), optional
         Composite an image with transparency onto this colour (``"#rrggbb"``,

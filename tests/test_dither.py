@@ -149,12 +149,13 @@ def test_command_line(tmp_path, samples, capsys):
     assert "--dither-level is 2; it must be from 0 to 1" in capsys.readouterr().err
 
 
-def test_perceptual_is_oklab_with_floyd_steinberg():
+def test_perceptual_is_oklab_with_selective_dithering():
     image = _gradient()
     assert kmcodec.EncodeOptions(perceptual=True).space == "oklab"
-    assert kmcodec.encode(image, 6, perceptual=True) == kmcodec.encode(image, 6, space="oklab", dither="fs")
-    assert kmcodec.encode(image, 6, perceptual=True, dither="fs") == kmcodec.encode(image, 6, perceptual=True)
-    with pytest.raises(ParameterError, match="perceptual sets dither to 'fs' but dither is 'selective'"):
-        kmcodec.EncodeOptions(perceptual=True, dither="selective")
+    expected = kmcodec.encode(image, 6, space="oklab", dither="selective")
+    assert kmcodec.encode(image, 6, perceptual=True) == expected
+    assert kmcodec.encode(image, 6, perceptual=True, dither="selective") == expected
+    with pytest.raises(ParameterError, match="perceptual sets dither to 'selective' but dither is 'fs'"):
+        kmcodec.EncodeOptions(perceptual=True, dither="fs")
     with pytest.raises(ParameterError, match="perceptual is 1; it must be True or False"):
         kmcodec.EncodeOptions(perceptual=1)
