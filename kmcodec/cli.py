@@ -53,14 +53,15 @@ def _int_in(name: str, low: int, high: int | None = None):
     return parse
 
 
-def _fraction(name: str):
+def _float_in(name: str, ok, rule: str):
+    """A parser of a number that ``ok`` accepts; ``rule`` says which, in messages."""
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be a number from 0 to 1") from None
-        if not 0 <= value <= 1:
-            raise argparse.ArgumentTypeError(f"{name} is {text}; it must be from 0 to 1")
+            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be a number {rule}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{name} is {text}; it must be {rule}")
         return value
 
     return parse
@@ -167,7 +168,8 @@ def _parser() -> argparse.ArgumentParser:
         " alone, files are smaller)",
     )
     enc.add_argument(
-        "--dither-level", type=_fraction("--dither-level"), default=None, metavar="L",
+        "--dither-level", type=_float_in("--dither-level", lambda v: 0 <= v <= 1, "from 0 to 1"), default=None,
+        metavar="L",
         help=f"dithering strength, 0 to 1 (default {Defaults.dither_level}): the share of each"
         " pixel's error passed on",
     )
@@ -296,16 +298,7 @@ def _k_list(text: str) -> list[int]:
 
 
 def _positive_float(name: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be a number") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"{name} is {value}; it must be positive and finite")
-        return value
-
-    return parse
+    return _float_in(name, lambda v: 0 < v < float("inf"), "greater than 0 and finite")
 
 
 def _limit_flag(parser: argparse.ArgumentParser) -> None:
