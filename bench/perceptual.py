@@ -48,7 +48,7 @@ VARIANTS = {
 def photographs() -> dict[str, np.ndarray]:
     import skimage.data
 
-    out = dict(zip(("china", "flower", "grace_hopper"), extra_photos(), strict=False))
+    out = extra_photos()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out["ihc"] = skimage.data.immunohistochemistry()

@@ -138,8 +138,8 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
         Bound on each channel of the error a pixel receives, so that error
         cannot build up where the palette cannot follow (saturated areas).
     lo, hi : (C,) float64
-        The palette's range in each channel: a pixel plus its error is
-        clipped to it.
+        The palette's range in each channel: a pixel of kind 0 plus its
+        error is clipped to it.
     out : (H, W) int32
         Receives the entries.
     smooth, sharp : int
@@ -168,7 +168,9 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
             _point(pixels, y, x, oklab, lut, m1, m2, t, seen, memo)
             for c in range(C):
                 e = min(max(cur[x + 1, c], -limit), limit)
-                t[c] = min(max(t[c] + e, lo[c]), hi[c])
+                # Translucent pixels (kind 1) are not clipped: low alphas lie
+                # outside the palette's box, and clipping would bias their alpha.
+                t[c] = min(max(t[c] + e, lo[c]), hi[c]) if kd == 0 else t[c] + e
             j = _nearest(t, pal, guess[y, x], order, dist, allowed[kd])
             out[y, x] = j
             share = level
@@ -186,4 +188,4 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
                 nxt[x + 1 + step, c] += e * (1.0 / 16.0)
 
 
-private_cache(floyd_steinberg, "error diffusion")
+private_cache(floyd_steinberg, "the dithering", seconds="2 to 5 s")

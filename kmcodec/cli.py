@@ -447,6 +447,8 @@ def _encode_options(args):
     from .codec import options_from
     from .errors import MissingDependencyError, ParameterError
 
+    if args.dither_level is not None and args.dither in (None, "none") and not args.perceptual:
+        raise _Usage("--dither-level needs --dither fs or selective (or --perceptual)")
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,

@@ -24,8 +24,9 @@ The error is measured in the clustering space (``--space``: RGB, or Oklab
 where it follows what the eye sees) and scaled by the strength
 (``--dither-level``, 0 to 1).  It cannot build up where no entry can
 follow, as in a saturated colour beyond the palette's range: a pixel plus
-the error it receives is clipped to the palette's range in each channel,
-and the error itself to :data:`LIMIT`.  With transparency, fully transparent
+the error it receives is clipped to the palette's range in each channel
+(except translucent pixels, whose low alphas lie outside that range), and
+the error itself to :data:`LIMIT`.  With transparency, fully transparent
 pixels neither take nor pass on error, opaque pixels take only opaque
 entries and translucent ones any entry, so alpha stays exact where it must.
 """
@@ -79,28 +80,31 @@ def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: st
     (H, W) int32 ndarray
     """
     from . import _dither_jit, colorspace
-    from .clustering import _Table
+    from .clustering import _engine, _Table
 
     height, width, channels = pixels.shape
     flat = pixels.reshape(-1, channels)
     pal = np.ascontiguousarray(_points(palette, space))
-    order, dist = _Table().of(pal)
-    if channels == 4:
-        alpha = flat[:, 3]
-        kind = np.where(alpha == 0, -1, np.where(alpha == 255, 0, 1)).astype(np.int8)
-        opaque_entry = palette[:, 3] == 255
-        allowed = np.stack([opaque_entry if opaque_entry.any() else np.ones(len(palette), bool),
-                            np.ones(len(palette), bool)])
-    else:
-        kind = np.zeros(len(flat), np.int8)
-        allowed = np.ones((1, len(palette)), bool)
-    lo, hi = pal.min(0), pal.max(0)
-    out = np.empty((height, width), np.int32)
-    _dither_jit.floyd_steinberg(np.ascontiguousarray(pixels, np.uint8), space == "oklab", colorspace._LINEAR,
-                                colorspace._M1, colorspace._M2, pal, np.ascontiguousarray(guess, np.int32),
-                                kind.reshape(height, width), allowed, np.ascontiguousarray(order, np.int64),
-                                np.ascontiguousarray(dist), float(level), LIMIT, lo, hi, out,
-                                *(_SELECTIVE if method == "selective" else (0, 0)))
+    # Numba's default threading layer takes one caller at a time (the table
+    # is built by a parallel kernel): the clustering engine's lock.
+    with _engine():
+        order, dist = _Table().of(pal)
+        if channels == 4:
+            alpha = flat[:, 3]
+            kind = np.where(alpha == 0, -1, np.where(alpha == 255, 0, 1)).astype(np.int8)
+            opaque_entry = palette[:, 3] == 255
+            allowed = np.stack([opaque_entry if opaque_entry.any() else np.ones(len(palette), bool),
+                                np.ones(len(palette), bool)])
+        else:
+            kind = np.zeros(len(flat), np.int8)
+            allowed = np.ones((1, len(palette)), bool)
+        lo, hi = pal.min(0), pal.max(0)
+        out = np.empty((height, width), np.int32)
+        _dither_jit.floyd_steinberg(np.ascontiguousarray(pixels, np.uint8), space == "oklab", colorspace._LINEAR,
+                                    colorspace._M1, colorspace._M2, pal, np.ascontiguousarray(guess, np.int32),
+                                    kind.reshape(height, width), allowed, np.ascontiguousarray(order, np.int64),
+                                    np.ascontiguousarray(dist), float(level), LIMIT, lo, hi, out,
+                                    *(_SELECTIVE if method == "selective" else (0, 0)))
     return out
 
 

@@ -159,3 +159,27 @@ def test_perceptual_is_oklab_with_selective_dithering():
         kmcodec.EncodeOptions(perceptual=True, dither="fs")
     with pytest.raises(ParameterError, match="perceptual is 1; it must be True or False"):
         kmcodec.EncodeOptions(perceptual=1)
+
+
+def test_translucent_areas_keep_their_mean_alpha():
+    # Low alphas lie outside the palette's premultiplied range: clipping
+    # them would push the edge's alpha up by 5 to 7 (found in review).
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:120, 0:160]
+    rgba = np.zeros((120, 160, 4), np.uint8)
+    rgba[..., 0] = 120 + x // 2
+    rgba[..., 1] = 60 + y
+    rgba[..., 2] = 90
+    rgba[..., 3] = 255
+    rgba[:, -16:, 3] = rng.integers(60, 140, (120, 16))
+    for k in (4, 16):
+        out = kmcodec.quantize(rgba, k, dither="fs").to_rgb()
+        assert abs(out[:, -16:, 3].mean() - rgba[:, -16:, 3].mean()) < 2
+
+
+def test_dither_level_alone_is_a_usage_error(samples, capsys):
+    from kmcodec.cli import main
+
+    assert main(["encode", str(samples / "chelsea.png"), "--dither-level", "0.5"]) == 2
+    assert "--dither-level needs --dither fs or selective" in capsys.readouterr().err
+
