@@ -65,9 +65,7 @@ def _quantize(pixels: np.ndarray, opts: EncodeOptions) -> Quantized:
         q = quantize_rgba(pixels, opts)
     else:
         q = _quantize_rgb(pixels, opts)
-    if opts.dither == "none":
-        return q
-    from .dither import dithered
+    from .dither import dithered  # returns q itself without dithering
 
     return dithered(pixels, q, opts.dither, opts.dither_level, opts.space)
 
