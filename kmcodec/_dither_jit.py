@@ -11,12 +11,12 @@ from .jitcache import private_cache
 
 
 @njit(inline="always")
-def _d(t, pal, j):
+def _d2(t, pal, j):
     s = 0.0
     for c in range(t.shape[0]):
         v = t[c] - pal[j, c]
         s += v * v
-    return math.sqrt(s)
+    return s
 
 
 @njit(inline="always")
@@ -26,29 +26,33 @@ def _nearest(t, pal, a, order, dist, allowed):
     ``order[a]`` lists the other entries by their distance ``dist[a]`` to
     ``a``; an entry farther from ``a`` than ``|t - a| + best`` cannot be
     nearer, which ends the walk.  If the list ends first (a partial table),
-    every entry is looked at.  Ties go to the lower index.
+    every entry is looked at.  Ties go to the lower index.  Squared
+    distances are compared: a square root only when the best changes.
     """
     k = pal.shape[0]
     m = order.shape[1]
-    u = _d(t, pal, a)
+    u2 = _d2(t, pal, a)
+    u = math.sqrt(u2)
     best = a if allowed[a] else -1
-    bd = u if allowed[a] else np.inf
+    bd2 = u2 if allowed[a] else np.inf
+    reach = 2.0 * u if allowed[a] else np.inf
     i = 0
     while i < m:
-        if dist[a, i] - u > bd:
+        if dist[a, i] > reach:
             return best
         j = order[a, i]
         if allowed[j]:
-            d = _d(t, pal, j)
-            if d < bd or (d == bd and j < best):
-                best, bd = j, d
+            d2 = _d2(t, pal, j)
+            if d2 < bd2 or (d2 == bd2 and j < best):
+                best, bd2 = j, d2
+                reach = u + math.sqrt(d2)
         i += 1
     if m < k - 1 or best < 0:
         for j in range(k):
             if allowed[j]:
-                d = _d(t, pal, j)
-                if d < bd or (d == bd and j < best):
-                    best, bd = j, d
+                d2 = _d2(t, pal, j)
+                if d2 < bd2 or (d2 == bd2 and j < best):
+                    best, bd2 = j, d2
     return best
 
 
@@ -74,7 +78,7 @@ def _point(pixels, y, x, oklab, lut, m1, m2, t, seen, memo):
                 v = 0.0
                 for c in range(3):
                     v += m1[i, c] * lut[pixels[y, x, c]]
-                t[i] = v ** (1.0 / 3.0) if v > 0 else 0.0
+                t[i] = np.cbrt(v) if v > 0 else 0.0
             l0, l1, l2 = t[0], t[1], t[2]
             for i in range(3):
                 t[i] = (m2[i, 0] * l0 + m2[i, 1] * l1 + m2[i, 2] * l2) * 255.0
@@ -107,10 +111,43 @@ def _contrast(pixels, y, x):
     return best
 
 
+@njit(inline="always")
+def _row_points(pixels, y, oklab, lut, m1, m2, row, seen, memo):
+    """Every pixel of row ``y`` as a point of the clustering space, into ``row`` (W, C)."""
+    for x in range(pixels.shape[1]):
+        _point(pixels, y, x, oklab, lut, m1, m2, row[x], seen, memo)
+
+
+@njit(inline="always")
+def _activity(pts, y, x, H, W):
+    """Largest distance, in the clustering space, from pixel (x, y) to its
+    four neighbours (``pts`` holds rows y-1, y, y+1 at index row % 3)."""
+    C = pts.shape[2]
+    here = pts[y % 3, x]
+    best = 0.0
+    for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+        yy = y + dy
+        xx = x + dx
+        if 0 <= yy < H and 0 <= xx < W:
+            there = pts[yy % 3, xx]
+            s = 0.0
+            for c in range(C):
+                v = here[c] - there[c]
+                s += v * v
+            best = max(best, s)
+    return math.sqrt(best)
+
+
 @njit(nogil=True)
 def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order, dist, level, limit, lo, hi,
-                    out, smooth, sharp):
-    """Floyd-Steinberg error diffusion with serpentine scanning, in place.
+                    out, smooth, sharp, rate_base, rate_mask, y0, y1, pal8):
+    """Floyd-Steinberg error diffusion with serpentine scanning, in place,
+    on the band of rows ``y0 .. y1 - 1``.
+
+    A band takes no error from the rows above it, and the rate-aware
+    choice (below) looks at no pixel above it, so that bands can run at
+    the same time; rows scan left to right when their number in the image
+    is even.
 
     Parameters
     ----------
@@ -122,7 +159,7 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
         sRGB to linear (256) and Oklab's two matrices (3, 3), for ``oklab``.
     pal : (K, C) float64
         The palette in the clustering space.
-    guess : (H, W) int32
+    guess : (H, W) uint16
         Each pixel's undithered entry: where its search starts, and its
         answer when its kind (below) takes no error.
     kind : (H, W) int8
@@ -140,7 +177,7 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
     lo, hi : (C,) float64
         The palette's range in each channel: a pixel of kind 0 plus its
         error is clipped to it.
-    out : (H, W) int32
+    out : (H, W) uint16
         Receives the entries.
     smooth, sharp : int
         With ``sharp > smooth``, the error a pixel passes on is scaled by
@@ -148,13 +185,41 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
         difference to a neighbour (L1 over the channels, 8-bit units) is at
         most ``smooth``, not at all from ``sharp`` up, linearly between.
         ``sharp = 0`` passes it on everywhere.
+    rate_base, rate_mask : float
+        The rate-aware choice.  The neighbours already mapped (the previous
+        pixel of the row in scan order, then the pixels above, above-left
+        and above-right) hold entries the entropy coders code in few bits.
+        Unless one of them holds the nearest entry, a pixel takes the
+        nearest of their (allowed) entries when it is less than
+        ``rate_base + rate_mask * a`` farther than the nearest entry, a
+        being the pixel's :func:`_activity` (ties: the first in that
+        order).  Zero for both: always the nearest.
+    y0, y1 : int
+        The band's rows.
+    pal8 : (K, C) int64
+        The palette's 8-bit values, for the return value.
+
+    Returns
+    -------
+    int
+        The band's squared error: the sum over its pixels and channels of
+        (8-bit value - entry's 8-bit value) ** 2.
     """
     H, W, C = pixels.shape
-    err = np.zeros((2, W + 2, C))
+    err = np.zeros((2, W + 2, C))  # rows y and y + 1, by parity
     t = np.empty(C)
     seen = np.full(1 << 14, -1, np.int64)
     memo = np.empty((1 << 14, 3))
-    for y in range(H):
+    pts = np.empty((3, W, C))
+    rated = rate_base > 0.0 or rate_mask > 0.0
+    sq = np.int64(0)
+    if y0 > 0:
+        _row_points(pixels, y0 - 1, oklab, lut, m1, m2, pts[(y0 - 1) % 3], seen, memo)
+    _row_points(pixels, y0, oklab, lut, m1, m2, pts[y0 % 3], seen, memo)
+    for y in range(y0, y1):
+        if y + 1 < H:
+            _row_points(pixels, y + 1, oklab, lut, m1, m2, pts[(y + 1) % 3], seen, memo)
+        here = pts[y % 3]
         cur = err[y & 1]
         nxt = err[(y + 1) & 1]
         nxt[:, :] = 0.0
@@ -164,15 +229,39 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
             kd = kind[y, x]
             if kd < 0:
                 out[y, x] = guess[y, x]
+                for c in range(C):
+                    v = np.int64(pixels[y, x, c]) - pal8[guess[y, x], c]
+                    sq += v * v
                 continue
-            _point(pixels, y, x, oklab, lut, m1, m2, t, seen, memo)
             for c in range(C):
                 e = min(max(cur[x + 1, c], -limit), limit)
                 # Translucent pixels (kind 1) are not clipped: low alphas lie
                 # outside the palette's box, and clipping would bias their alpha.
-                t[c] = min(max(t[c] + e, lo[c]), hi[c]) if kd == 0 else t[c] + e
+                t[c] = min(max(here[x, c] + e, lo[c]), hi[c]) if kd == 0 else here[x, c] + e
             j = _nearest(t, pal, guess[y, x], order, dist, allowed[kd])
+            if rated:
+                reach = math.sqrt(_d2(t, pal, j)) + rate_base + rate_mask * _activity(pts, y, x, H, W)
+                best = reach * reach
+                pick = j
+                for w in range(4):
+                    yy = y if w == 0 else y - 1
+                    xx = x - step if w == 0 else x if w == 1 else x - 1 if w == 2 else x + 1
+                    if yy < y0 or xx < 0 or xx >= W:
+                        continue
+                    cand = out[yy, xx]
+                    if cand == j:
+                        pick = j
+                        break
+                    if allowed[kd, cand]:
+                        dc = _d2(t, pal, cand)
+                        if dc < best:
+                            best = dc
+                            pick = cand
+                j = pick
             out[y, x] = j
+            for c in range(C):
+                v = np.int64(pixels[y, x, c]) - pal8[j, c]
+                sq += v * v
             share = level
             if sharp > 0:
                 cx = _contrast(pixels, y, x)
@@ -186,6 +275,8 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
                 nxt[x + 1 - step, c] += e * (3.0 / 16.0)
                 nxt[x + 1, c] += e * (5.0 / 16.0)
                 nxt[x + 1 + step, c] += e * (1.0 / 16.0)
+
+    return sq
 
 
 private_cache(floyd_steinberg, "the dithering", seconds="2 to 5 s")

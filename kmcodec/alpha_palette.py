@@ -81,7 +81,13 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
         if len(uniq) <= options.k:
             palette, labels = colors, np.arange(len(uniq))
         else:
-            palette, labels, iterations = _cluster(colors, counts.astype(np.float64), options)
+            w = counts.astype(np.float64)
+            if options.smooth_weight > 0:
+                from .importance import colour_weights
+
+                w = colour_weights(lambda y0, y1: inverse[y0 * width : y1 * width].reshape(-1, width),
+                                   _points(colors, options.space), height, width, options.smooth_weight)
+            palette, labels, iterations = _cluster(colors, w, options)
     palette, labels = clustering._canonical(palette, labels, _keys)  # spec 12.2
     diff = premultiplied(colors) - premultiplied(palette)[labels]
     error = float(counts @ np.einsum("ij,ij->i", diff, diff))
@@ -106,7 +112,7 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
     k_opaque, k_clear, joint, spent = _share(x, w, opaque, translucent, room, options)
     parts = [np.zeros((1, 4))] if clear.any() else []
     if k_opaque:
-        centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options, grid=space == "rgb")
+        centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options, grid=colors[opaque][:, :3])
         spent += more
         parts.append(np.column_stack([centers, np.full(len(centers), 255.0)]))
     if k_clear:
@@ -213,10 +219,11 @@ def _share(x, w, opaque, translucent, room, options):
     return k_opaque, k_clear, joint, spent
 
 
-def _run(x, w, k, options, grid=False):
+def _run(x, w, k, options, grid=None):
     """The engine on weighted points (centres, labels, iterations); the
     points themselves when there are no more than ``k``.  ``grid``: the
-    points are integer RGB colours (see :func:`kmcodec.clustering._kmeans`)."""
+    points' integer RGB colours, for the grid stage (see
+    :func:`kmcodec.clustering._kmeans`)."""
     from .clustering import _kmeans, _sklearn_kmeans
 
     if len(x) <= k:

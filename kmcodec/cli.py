@@ -174,9 +174,24 @@ def _parser() -> argparse.ArgumentParser:
         " pixel's error passed on",
     )
     enc.add_argument(
+        "--dither-rate", type=_float_in("--dither-rate", lambda v: 0 <= v <= 4, "from 0 to 4"), default=None,
+        metavar="R",
+        help=f"rate-aware dithering, 0 to 4 (default {Defaults.dither_rate}): how readily a pixel takes"
+        " an entry that a neighbour already holds, which the entropy coders store in few bits,"
+        " instead of its nearest one; more where texture hides the difference; 0 always takes the"
+        " nearest",
+    )
+    enc.add_argument(
+        "--smooth-weight", type=_float_in("--smooth-weight", lambda v: 0 <= v <= 100, "from 0 to 100"),
+        default=None, metavar="W",
+        help=f"while the palette is searched, a pixel in a smooth area counts 1+W times, as the eye sees"
+        f" errors there (default {Defaults.smooth_weight}: every pixel once, the plain mean squared"
+        " error)",
+    )
+    enc.add_argument(
         "--perceptual", action="store_true", default=None,
-        help="the settings that look best for their size (measured by bench/perceptual.py): for now"
-        " --space oklab --dither selective",
+        help="the settings that look best for their size (measured by bench/perceptual.py): --space"
+        " oklab --dither selective --dither-rate 0.5 --smooth-weight 1",
     )
     from .coder import coders
 
@@ -251,6 +266,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--codecs", type=_codec_list, default=None, metavar="LIST",
                       help=f"comma-separated codecs to compare with (default all: {','.join(FAMILIES)})")
     cmp_.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster on huge images)")
+    cmp_.add_argument("--no-dithered", action="store_true",
+                      help="leave out the kmc-perceptual rows (kmc encode --perceptual --coder entropy, dithered)"
+                      " and the rows matched to them")
     cmp_.add_argument("--no-ssimulacra2", action="store_true",
                       help="skip SSIMULACRA2 (the slowest metric: about 0.4 s a row on 0.25 MP)")
     cmp_.add_argument("-f", "--force", action="store_true", help="overwrite the output files")
@@ -447,13 +465,15 @@ def _encode_options(args):
     from .codec import options_from
     from .errors import MissingDependencyError, ParameterError
 
-    if args.dither_level is not None and args.dither in (None, "none") and not args.perceptual:
-        raise _Usage("--dither-level needs --dither fs or selective (or --perceptual)")
+    for flag, value in (("--dither-level", args.dither_level), ("--dither-rate", args.dither_rate)):
+        if value is not None and args.dither in (None, "none") and not args.perceptual:
+            raise _Usage(f"{flag} needs --dither fs or selective (or --perceptual)")
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,
                             max_bytes=args.max_bytes, background=args.background, space=args.space,
-                            dither=args.dither, dither_level=args.dither_level, perceptual=args.perceptual)
+                            dither=args.dither, dither_level=args.dither_level, dither_rate=args.dither_rate,
+                            smooth_weight=args.smooth_weight, perceptual=args.perceptual)
     except MissingDependencyError as exc:  # the machine lacks it, not the command line
         raise _Failure(str(exc).replace("engine is", "--engine is", 1)) from None
     except ParameterError as exc:  # a combination of flags that cannot work
@@ -701,7 +721,8 @@ def _compare(args) -> None:
     thumbs: dict | None = {} if args.plot else None
     rows = compare(args.images, ks, args.seed, want_ssim=not args.no_ssim,
                    progress=sys.stderr.isatty(), thumbs=thumbs, metric=args.metric,
-                   want_ssimulacra2=not args.no_ssimulacra2, codecs=args.codecs or FAMILIES)
+                   want_ssimulacra2=not args.no_ssimulacra2, codecs=args.codecs or FAMILIES,
+                   dithered=not args.no_dithered)
     print(format_table(rows, args.metric))
     summary = format_summary(rows, args.metric)
     if summary:

@@ -8,9 +8,10 @@ thousand to a few million distinct colours, a graphic a few hundred.
 
 Our engine works coarse to fine, and never on a random sample:
 
-1. Colours are merged into cells of a 64x64x64 grid (128x128x128 where
-   pixels are dense), each represented by the weighted mean of its colours
-   and their total weight.  For any centre c, a cell's colours cost
+1. Colours are merged into cells of a 64x64x64 RGB grid (128x128x128
+   where pixels are dense), each represented by the weighted mean of its
+   colours (as points of the clustering space: RGB or Oklab) and their
+   total weight.  For any centre c, a cell's colours cost
    ``W*|mean - c|**2`` plus a constant, so k-means on the cells optimises
    the true objective, except that a cell cannot be split between two
    clusters.
@@ -176,9 +177,10 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
         is kept), ``engine``, ``max_iter`` (cap on Lloyd iterations of each
         stage), ``tol`` (relative tolerance on the squared movement of
         the centres, as in scikit-learn: scaled by the mean per-channel
-        variance) and ``space`` (where distances are measured:
+        variance), ``space`` (where distances are measured:
         :mod:`kmcodec.colorspace`; every pixel then takes the entry nearest
-        in that space).
+        in that space) and ``smooth_weight`` (how much more pixels in
+        smooth areas count: :mod:`kmcodec.importance`).
 
     Returns
     -------
@@ -198,11 +200,20 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
         else:
             x = to_space(colors, space)
             w = counts.astype(np.float64)
+            if options.smooth_weight > 0:
+                from .importance import colour_weights
+
+                if len(ranks) == len(pixels):  # ranks per pixel, else a table by colour
+                    def rows(y0: int, y1: int) -> np.ndarray:
+                        return ranks[y0 * width : y1 * width].reshape(-1, width)
+                else:
+                    def rows(y0: int, y1: int) -> np.ndarray:
+                        return ranks[_keys(pixels[y0 * width : y1 * width])].reshape(-1, width)
+                w = colour_weights(rows, x, height, width, options.smooth_weight)
             if engine == "sklearn":
                 centers, labels, iterations = _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol)
             else:
-                centers, labels, iterations = _kmeans(x, w, k, seed, n_init, max_iter, tol,
-                                                      grid=space == "rgb")
+                centers, labels, iterations = _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=colors)
             palette, inverse = np.unique(from_space(centers, space), axis=0, return_inverse=True)
             labels = _nearest(x, to_space(palette, space), inverse.reshape(-1)[labels])
         palette, labels = _canonical(palette, labels)
@@ -213,13 +224,19 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
     return Quantized(np.ascontiguousarray(palette), indices.reshape(height, width), iterations, error)
 
 
+_CHUNK = 1 << 20
+
+
 def _canonical(palette: np.ndarray, labels: np.ndarray, key=None) -> tuple[np.ndarray, np.ndarray]:
     """Drop unused entries and sort the palette by ``key`` of its entries
     (default ``R<<16 | G<<8 | B``)."""
-    used = np.flatnonzero(np.bincount(labels, minlength=len(palette)))
+    counts = np.zeros(len(palette), np.int64)
+    for start in range(0, len(labels), _CHUNK):  # bincount's own intp copy stays small on huge images
+        counts += np.bincount(labels[start : start + _CHUNK], minlength=len(palette))
+    used = np.flatnonzero(counts)
     value = (palette[used].astype(np.int64) << np.array([16, 8, 0])).sum(1) if key is None else key(palette[used])
     order = used[np.argsort(value, kind="stable")]
-    remap = np.zeros(len(palette), dtype=np.intp)
+    remap = np.zeros(len(palette), dtype=np.uint8 if len(order) <= 256 else np.uint16)  # K <= 65536
     remap[order] = np.arange(len(order))
     return palette[order], remap[labels]
 
@@ -279,6 +296,7 @@ def _load_engine() -> None:
     x = np.zeros((2, 3))
     w = np.ones(2)
     idx = np.zeros(2, dtype=np.intp)
+    idx3 = np.zeros((2, 3), dtype=np.int64)
     pixels = np.zeros((2, 3), dtype=np.uint8)
     table = np.zeros(1 << 22, dtype=np.uint32)
     read = pixels.copy()  # as Pillow's images arrive: read-only, another type to Numba
@@ -290,7 +308,7 @@ def _load_engine() -> None:
         calls = [
             lambda: jit.count_colors(read[:0], table, 1),
             lambda: jit.count_colors(pixels[:0], table, 1),
-            lambda: jit.coarsen(x, w, _COARSE_SHIFT, 1.0),
+            lambda: jit.coarsen(idx3, x, w, _COARSE_SHIFT, 1.0),
             lambda: jit.plusplus(x, w, 0.0, np.zeros((1, 1))),
             lambda: jit.assign(x, x, idx, order, dist, idx, w.copy(), w.copy()),
             lambda: jit.cluster_sums(x, w, idx, 2, idx),
@@ -399,8 +417,10 @@ def _nearest(x: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = None
 # --- our engine ---------------------------------------------------------------
 
 
-def _coarsen(x: np.ndarray, w: np.ndarray, shift: int, dense: float):
-    """Merge colours into grid cells: weighted mean colour and total weight.
+def _coarsen(rgb: np.ndarray, x: np.ndarray, w: np.ndarray, shift: int, dense: float):
+    """Merge colours into grid cells: weighted mean point and total weight.
+
+    ``rgb`` (n, 3) integer colours place the points ``x`` (n, D) in cells.
 
     Cells have side ``2**shift``, except that a cell heavier than ``dense``
     is replaced by its eight half-size cells: fine where many pixels are,
@@ -412,22 +432,24 @@ def _coarsen(x: np.ndarray, w: np.ndarray, shift: int, dense: float):
 
     Returns the cells' means and weights, and the cell of each colour.
     """
-    return _jit().coarsen(x, w, shift, float(dense))
+    return _jit().coarsen(np.ascontiguousarray(rgb, np.int64), x, w, shift, float(dense))
 
 
-def _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=True):
+def _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=None):
     """Centres (k, D) and the label of each row of ``x`` (n, D), and the iterations.
 
-    ``grid``: ``x`` are integer RGB colours, so that the coarse grid stage
-    (:func:`_coarsen`) applies.
+    ``grid``: the (n, 3) integer RGB colours of the points, for the coarse
+    grid stage (:func:`_coarsen`): cells of RGB colours, each represented
+    by its points' weighted mean in the clustering space (in which the
+    cost identity holds as well).  None: no grid stage.
     """
     rng = np.random.default_rng(seed)
     total = w.sum()
     mean = (w @ x) / total
     variance = (w @ (x * x)) / total - mean * mean  # exact enough: x <= 255, sums < 2**53
     tol_abs = float(np.mean(variance)) * tol
-    if grid and len(x) >= _COARSE_MIN_COLORS and x.shape[1] == 3:
-        xc, wc, cell = _coarsen(x, w, _COARSE_SHIFT, w.sum() / (_DENSE_FACTOR * k))
+    if grid is not None and len(x) >= _COARSE_MIN_COLORS:
+        xc, wc, cell = _coarsen(grid, x, w, _COARSE_SHIFT, w.sum() / (_DENSE_FACTOR * k))
         if len(xc) > 4 * k:
             # The grid's ranking of local optima is not the full colours':
             # each seeding takes a few steps on them before the best is

@@ -67,7 +67,7 @@ def _quantize(pixels: np.ndarray, opts: EncodeOptions) -> Quantized:
         q = _quantize_rgb(pixels, opts)
     from .dither import dithered  # returns q itself without dithering
 
-    return dithered(pixels, q, opts.dither, opts.dither_level, opts.space)
+    return dithered(pixels, q, opts.dither, opts.dither_level, opts.space, opts.dither_rate)
 
 
 def options_from(options: EncodeOptions | None = None, **settings) -> EncodeOptions:
@@ -108,7 +108,7 @@ def quantize(image: ImageLike, k: int | None = None, seed: int | None = None, *,
     **settings
         Any other field of :class:`EncodeOptions` (``n_init``, ``engine``,
         ``max_iter``, ``tol``, ``background``, ``space``, ``dither``,
-        ``dither_level``, ``perceptual``).
+        ``dither_level``, ``dither_rate``, ``smooth_weight``, ``perceptual``).
 
     Returns
     -------

@@ -29,7 +29,20 @@ the error it receives is clipped to the palette's range in each channel
 the error itself to :data:`LIMIT`.  With transparency, fully transparent
 pixels neither take nor pass on error, opaque pixels take only opaque
 entries and translucent ones any entry, so alpha stays exact where it must.
+
+Rate-aware dithering (``--dither-rate``, 0 by default): error diffusion
+makes a fine grain of entries that the entropy coders pay for pixel by
+pixel, while an entry that a neighbour already holds (the previous pixel
+in scan order, or one of the three above) costs them few bits.  So a
+pixel may take the nearest such entry instead of its nearest entry when
+it is only a little farther; the difference is error like any other and
+is passed on, so areas keep their mean colour.  "A little" is
+``rate`` x (5% of the palette's median spacing between nearest entries
+plus 12% of the pixel's activity, its largest distance in the clustering
+space to one of its four neighbours): more where texture or noise hides
+the error, almost nothing in smooth gradients, where clumps would show.
 """
+
 
 from __future__ import annotations
 
@@ -42,7 +55,7 @@ from .colorspace import to_space
 if TYPE_CHECKING:
     from .quantized import Quantized
 
-__all__ = ["METHODS", "LIMIT", "remap", "dithered"]
+__all__ = ["METHODS", "LIMIT", "BAND_ROWS", "remap", "dithered"]
 
 _CHUNK = 1 << 20
 #: The dithering methods, ``none`` first.
@@ -53,10 +66,23 @@ _SELECTIVE = (8, 32)
 #: (8-bit values in RGB; 255 x Oklab): half the range, so that two entries
 #: as far apart as black and white still mix.
 LIMIT = 128.0
+#: Rows dithered as one band: bands run on all the threads, each starting
+#: without error from above (as the image's top row does), so that the
+#: result does not depend on the number of threads.
+BAND_ROWS = 256
+#: The rate-aware choice's allowance at ``rate`` 1: this share of the
+#: palette's median spacing, plus this share of the pixel's activity.
+_RATE = (0.05, 0.12)
 
 
 def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: str, level: float,
-          space: str) -> np.ndarray:
+          space: str, rate: float = 0.0) -> np.ndarray:
+    """Each pixel's palette entry, dithered: :func:`_remap`'s entries."""
+    return _remap(pixels, palette, guess, method, level, space, rate)[0]
+
+
+def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: str, level: float,
+           space: str, rate: float = 0.0) -> tuple[np.ndarray, int]:
     """Each pixel's palette entry, dithered.
 
     Parameters
@@ -74,10 +100,15 @@ def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: st
         Strength, 0 to 1: the share of the error passed on.
     space : {"rgb", "oklab"}
         Where the error is measured.
+    rate : float, default 0.0
+        Weight of the rate-aware choice (see the module's docstring); 0
+        always takes the nearest entry.
 
     Returns
     -------
-    (H, W) int32 ndarray
+    entries : (H, W) uint16 ndarray
+    squared : int
+        The sum over pixels and channels of (8-bit value - entry's) ** 2.
     """
     from . import _dither_jit, colorspace
     from .clustering import _engine, _Table
@@ -99,13 +130,41 @@ def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: st
             kind = np.zeros(len(flat), np.int8)
             allowed = np.ones((1, len(palette)), bool)
         lo, hi = pal.min(0), pal.max(0)
-        out = np.empty((height, width), np.int32)
-        _dither_jit.floyd_steinberg(np.ascontiguousarray(pixels, np.uint8), space == "oklab", colorspace._LINEAR,
-                                    colorspace._M1, colorspace._M2, pal, np.ascontiguousarray(guess, np.int32),
-                                    kind.reshape(height, width), allowed, np.ascontiguousarray(order, np.int64),
-                                    np.ascontiguousarray(dist), float(level), LIMIT, lo, hi, out,
-                                    *(_SELECTIVE if method == "selective" else (0, 0)))
-    return out
+        out = np.empty((height, width), np.uint16)  # K <= 65536
+        args = (np.ascontiguousarray(pixels, np.uint8), space == "oklab", colorspace._LINEAR, colorspace._M1,
+                colorspace._M2, pal, np.ascontiguousarray(guess, np.uint16), kind.reshape(height, width), allowed,
+                np.ascontiguousarray(order, np.int64), np.ascontiguousarray(dist), float(level), LIMIT, lo, hi,
+                out, *(_SELECTIVE if method == "selective" else (0, 0)), rate * _RATE[0] * _spacing(dist),
+                rate * _RATE[1])
+        pal8 = palette.astype(np.int64)
+        bands = [(y, min(y + BAND_ROWS, height)) for y in range(0, height, BAND_ROWS)]
+
+        def run(band: tuple[int, int]) -> int:
+            return int(_dither_jit.floyd_steinberg(*args, *band, pal8))
+
+        from . import _signals
+
+        with _signals.deferred():  # a stop waits for the compiled calls to return
+            squared = run(bands[0])  # loads the compiled code once, before any thread wants it
+            workers = min(len(bands) - 1, _threads())
+            if workers > 0:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(workers) as pool:
+                    squared += sum(pool.map(run, bands[1:]))
+    return out, squared
+
+
+def _threads() -> int:
+    """Threads the bands run on: Numba's count (``NUMBA_NUM_THREADS``)."""
+    from numba import get_num_threads
+
+    return int(get_num_threads())
+
+
+def _spacing(dist: np.ndarray) -> float:
+    """The median distance from a palette entry to its nearest other entry."""
+    return float(np.median(dist[:, 0])) if dist.shape[1] else 0.0
 
 
 def _points(colors: np.ndarray, space: str) -> np.ndarray:
@@ -117,7 +176,8 @@ def _points(colors: np.ndarray, space: str) -> np.ndarray:
     return to_space(colors, space)
 
 
-def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space: str) -> Quantized:
+def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space: str,
+             rate: float = 0.0) -> Quantized:
     """``q`` with its indices dithered from ``pixels``, (H, W, C) uint8.
 
     Entries that no pixel takes any more are dropped and the palette stays
@@ -132,18 +192,15 @@ def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space:
     from .clustering import _canonical
     from .quantized import Quantized
 
-    entries = remap(pixels, q.palette, q.indices, method, level, space)
+    entries, squared = _remap(pixels, q.palette, q.indices, method, level, space, rate)
     key = _keys if q.palette.shape[1] == 4 else None
     palette, labels = _canonical(q.palette, entries.reshape(-1), key)
-    flat = pixels.reshape(-1, pixels.shape[2])
-    error: float = 0.0 if pixels.shape[2] == 4 else 0
+    if pixels.shape[2] == 3:
+        return Quantized(palette, labels.reshape(q.indices.shape), q.iterations, squared)
+    flat = pixels.reshape(-1, 4)
+    error = 0.0
     for start in range(0, len(flat), _CHUNK):  # bounded temporaries on huge images
         part, chosen = flat[start : start + _CHUNK], labels[start : start + _CHUNK]
-        if pixels.shape[2] == 4:
-            diff = premultiplied(part) - premultiplied(palette)[chosen]
-            error += float(np.einsum("ij,ij->", diff, diff))
-        else:
-            d = part.astype(np.int64) - palette[chosen]
-            error += int(np.einsum("ij,ij->", d, d))
-    dtype = np.uint8 if len(palette) <= 256 else np.uint16
-    return Quantized(palette, labels.astype(dtype).reshape(q.indices.shape), q.iterations, error)
+        diff = premultiplied(part) - premultiplied(palette)[chosen]
+        error += float(np.einsum("ij,ij->", diff, diff))
+    return Quantized(palette, labels.reshape(q.indices.shape), q.iterations, error)

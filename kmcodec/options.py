@@ -27,8 +27,8 @@ ENGINES = ("kmeans", "sklearn")
 #: The largest palette a .kmc file holds.
 MAX_COLORS = 65536
 #: What ``perceptual=True`` sets: the best combination of bench/perceptual.py.
-PERCEPTUAL = {"space": "oklab", "dither": "selective"}
-_FIELD_DEFAULTS = {"space": "rgb", "dither": "none"}
+PERCEPTUAL = {"space": "oklab", "dither": "selective", "dither_rate": 0.5, "smooth_weight": 1.0}
+_FIELD_DEFAULTS = {"space": "rgb", "dither": "none", "dither_rate": 0.0, "smooth_weight": 0.0}
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -85,11 +85,23 @@ class EncodeOptions:
         only where the image is smooth (crisp edges, smaller files).
     dither_level : float, default 1.0
         Strength of the dithering, 0 (none) to 1 (the whole error passed on).
+    dither_rate : float, default 0.0
+        Rate-aware dithering, 0 to 4 (:mod:`kmcodec.dither`): how readily a
+        pixel takes an entry a neighbour already holds, which the entropy
+        coders code in few bits, instead of its nearest entry; 0 always
+        takes the nearest.
+    smooth_weight : float, default 0.0
+        How many times more a pixel in a smooth area counts while the
+        palette is searched, 0 to 100 (:mod:`kmcodec.importance`): the eye
+        sees errors there, and texture hides them.  0 minimises the plain
+        mean squared error.
     perceptual : bool, default False
         The settings that look best for their size, measured by
-        ``bench/perceptual.py`` (:data:`PERCEPTUAL`: for now Oklab with
-        selective dithering), so that users need not tune; ``space`` and
-        ``dither`` must then be left at their defaults or given those values.
+        ``bench/perceptual.py`` (:data:`PERCEPTUAL`: Oklab, selective
+        dithering with ``dither_rate`` 0.5, ``smooth_weight`` 1), so that users need
+        not tune; ``space``, ``dither``, ``dither_rate`` and
+        ``smooth_weight`` must then be left at their defaults or given
+        those values.
     background : str or (R, G, B), optional
         Composite an image with transparency onto this colour (``"#rrggbb"``,
         a CSS colour name, or integers 0..255; stored as a tuple) and store
@@ -116,6 +128,8 @@ class EncodeOptions:
     space: str = "rgb"
     dither: str = "none"
     dither_level: float = 1.0
+    dither_rate: float = 0.0
+    smooth_weight: float = 0.0
     perceptual: bool = False
 
     def __post_init__(self) -> None:
@@ -125,6 +139,11 @@ class EncodeOptions:
         if self.n_init != "auto":
             fix(self, "n_init", check_int("n_init", self.n_init, 1))
         fix(self, "max_iter", check_int("max_iter", self.max_iter, 1))
+        for name, high in (("dither_rate", 4), ("smooth_weight", 100)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) <= high:
+                raise ParameterError(f"{name} is {value!r}; it must be a number from 0 to {high}")
+            fix(self, name, float(value))
         if not isinstance(self.perceptual, bool):
             raise ParameterError(f"perceptual is {self.perceptual!r}; it must be True or False")
         if self.perceptual:

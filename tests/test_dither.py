@@ -18,8 +18,20 @@ def _contrast(pixels: np.ndarray, y: int, x: int) -> int:
     return max(int(np.abs(pixels[y, x].astype(int) - pixels[n].astype(int)).sum()) for n in near)
 
 
-def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selective: bool = False) -> np.ndarray:
-    """Floyd-Steinberg as the module's docstring describes it, in RGB, one pixel at a time."""
+def _activity(pixels: np.ndarray, y: int, x: int) -> float:
+    h, w, _ = pixels.shape
+    near = [(y + dy, x + dx) for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)) if 0 <= y + dy < h and 0 <= x + dx < w]
+    return max(math.sqrt(((pixels[y, x].astype(float) - pixels[n].astype(float)) ** 2).sum()) for n in near)
+
+
+def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selective: bool = False,
+                 rate: tuple[float, float] = (0.0, 0.0), band: int = 10**9) -> np.ndarray:
+    """Floyd-Steinberg as the module's docstring describes it, in RGB, one pixel at a time.
+
+    ``rate``: the rate-aware allowance's two terms, ``(base, per unit of
+    activity)``.  ``band``: rows per band; a band starts without error and
+    its rate-aware choice looks at no row above it.
+    """
     h, w, _ = pixels.shape
     points = pixels.astype(float)
     pal = palette.astype(float)
@@ -27,12 +39,24 @@ def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selectiv
     err = np.zeros((h + 1, w + 2, 3))
     out = np.zeros((h, w), int)
     for y in range(h):
+        top = y - y % band
+        if y == top:
+            err[y] = 0.0
         step = 1 if y % 2 == 0 else -1
         for x in range(w) if step == 1 else range(w - 1, -1, -1):
             t = [min(max(points[y, x, c] + min(max(err[y, x + 1, c], -LIMIT), LIMIT), lo[c]), hi[c])
                  for c in range(3)]
             dists = [math.sqrt(sum((t[c] - pal[j, c]) ** 2 for c in range(3))) for j in range(len(pal))]
             j = int(np.argmin(dists))  # ties: the lower index
+            if rate != (0.0, 0.0):
+                held = [(y, x - step), (y - 1, x), (y - 1, x - 1), (y - 1, x + 1)]
+                held_entries = [out[n] for n in held if n[0] >= top and 0 <= n[1] < w]
+                if j not in held_entries:
+                    allowance = rate[0] + rate[1] * _activity(pixels, y, x)
+                    best = dists[j] + allowance
+                    for e in held_entries:
+                        if dists[e] < best:
+                            best, j = dists[e], e
             out[y, x] = j
             share = level
             if selective:
@@ -58,6 +82,59 @@ def test_error_diffusion_matches_the_reference(seed, k, level, method):
     guess = rng.integers(0, k, (9, 13))  # any start: the search is exact
     expected = reference_fs(pixels, palette, level, method == "selective")
     assert np.array_equal(remap(pixels, palette, guess, method, level, "rgb"), expected)
+
+
+@pytest.mark.parametrize(("seed", "k", "rate"), [(0, 2, 0.5), (1, 5, 1.0), (2, 16, 2.0), (3, 40, 4.0)])
+@pytest.mark.parametrize("method", ["fs", "selective"])
+def test_the_rate_aware_choice_matches_the_reference(seed, k, rate, method):
+    from kmcodec.clustering import _Table
+    from kmcodec.dither import _RATE
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:9, 0:13]
+    noise = rng.integers(-8, 8, (9, 13, 3)) * (1 + (x > 6)[..., None] * 3)
+    pixels = np.clip(np.stack([x * 3, y * 4, (x + y) * 2], -1) + 100 + noise, 0, 255).astype(np.uint8)
+    palette = rng.integers(0, 256, (k, 3), dtype=np.uint8)
+    guess = rng.integers(0, k, (9, 13))
+    _, dist = _Table().of(palette.astype(float))
+    spacing = float(np.median(dist[:, 0]))
+    expected = reference_fs(pixels, palette, 1.0, method == "selective",
+                            (rate * _RATE[0] * spacing, rate * _RATE[1]))
+    assert np.array_equal(remap(pixels, palette, guess, method, 1.0, "rgb", rate), expected)
+    assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, method == "selective"))
+
+
+def test_bands_start_afresh_whatever_the_threads(monkeypatch):
+    from kmcodec import dither
+    from kmcodec.clustering import _Table
+
+    rng = np.random.default_rng(9)
+    y, x = np.mgrid[0:15, 0:11]
+    pixels = np.clip(np.stack([x * 9, y * 7, (x + y) * 4], -1) + 60 + rng.integers(-20, 20, (15, 11, 3)),
+                     0, 255).astype(np.uint8)
+    palette = rng.integers(0, 256, (7, 3), dtype=np.uint8)
+    guess = np.zeros((15, 11), int)
+    monkeypatch.setattr(dither, "BAND_ROWS", 4)
+    _, dist = _Table().of(palette.astype(float))
+    rate = (dither._RATE[0] * float(np.median(dist[:, 0])), dither._RATE[1])
+    expected = reference_fs(pixels, palette, 1.0, True, rate, band=4)
+    assert np.array_equal(remap(pixels, palette, guess, "selective", 1.0, "rgb", 1.0), expected)
+    assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, True, rate))
+    monkeypatch.setattr(dither, "_threads", lambda: 1)
+    assert np.array_equal(remap(pixels, palette, guess, "selective", 1.0, "rgb", 1.0), expected)
+
+
+def test_rate_aware_dithering_makes_smaller_files_that_keep_the_mean_colour():
+    rng = np.random.default_rng(7)
+    image = np.clip(_gradient().astype(int) + rng.integers(-6, 7, (64, 256, 3)), 0, 255).astype(np.uint8)
+    sizes, errors = [], []
+    for rate in (0.0, 1.0, 4.0):
+        data = kmcodec.encode(image, 12, coder="entropy", dither="fs", dither_rate=rate)
+        sizes.append(len(data))
+        errors.append(np.abs(_block_means(kmcodec.decode(data)) - _block_means(image)).mean())
+    assert sizes[0] > sizes[1] > sizes[2]
+    plain = kmcodec.decode(kmcodec.encode(image, 12))
+    assert max(errors) < np.abs(_block_means(plain) - _block_means(image)).mean() / 2
 
 
 def test_selective_dithering_leaves_texture_alone_and_dithers_smooth_areas():
@@ -135,6 +212,12 @@ def test_bad_settings_are_refused():
         kmcodec.EncodeOptions(dither="atkinson")
     with pytest.raises(ParameterError, match="dither_level is 1.5; it must be a number from 0 to 1"):
         kmcodec.EncodeOptions(dither_level=1.5)
+    with pytest.raises(ParameterError, match="dither_rate is 5; it must be a number from 0 to 4"):
+        kmcodec.EncodeOptions(dither_rate=5)
+    with pytest.raises(ParameterError, match="smooth_weight is -1; it must be a number from 0 to 100"):
+        kmcodec.EncodeOptions(smooth_weight=-1)
+    with pytest.raises(ParameterError, match="dither_rate is True; it must be a number from 0 to 4"):
+        kmcodec.EncodeOptions(dither_rate=True)
 
 
 def test_command_line(tmp_path, samples, capsys):
@@ -149,14 +232,18 @@ def test_command_line(tmp_path, samples, capsys):
     assert "--dither-level is 2; it must be from 0 to 1" in capsys.readouterr().err
 
 
-def test_perceptual_is_oklab_with_selective_dithering():
+def test_perceptual_is_oklab_with_selective_rate_aware_dithering_and_smooth_weighting():
     image = _gradient()
-    assert kmcodec.EncodeOptions(perceptual=True).space == "oklab"
-    expected = kmcodec.encode(image, 6, space="oklab", dither="selective")
+    options = kmcodec.EncodeOptions(perceptual=True)
+    assert (options.space, options.dither, options.dither_rate, options.smooth_weight) == (
+        "oklab", "selective", 0.5, 1.0)
+    expected = kmcodec.encode(image, 6, space="oklab", dither="selective", dither_rate=0.5, smooth_weight=1)
     assert kmcodec.encode(image, 6, perceptual=True) == expected
     assert kmcodec.encode(image, 6, perceptual=True, dither="selective") == expected
     with pytest.raises(ParameterError, match="perceptual sets dither to 'selective' but dither is 'fs'"):
         kmcodec.EncodeOptions(perceptual=True, dither="fs")
+    with pytest.raises(ParameterError, match="perceptual sets dither_rate to 0.5 but dither_rate is 2.0"):
+        kmcodec.EncodeOptions(perceptual=True, dither_rate=2)
     with pytest.raises(ParameterError, match="perceptual is 1; it must be True or False"):
         kmcodec.EncodeOptions(perceptual=1)
 
@@ -182,4 +269,19 @@ def test_dither_level_alone_is_a_usage_error(samples, capsys):
 
     assert main(["encode", str(samples / "chelsea.png"), "--dither-level", "0.5"]) == 2
     assert "--dither-level needs --dither fs or selective" in capsys.readouterr().err
+    assert main(["encode", str(samples / "chelsea.png"), "--dither-rate", "1"]) == 2
+    assert "--dither-rate needs --dither fs or selective" in capsys.readouterr().err
+
+
+def test_rate_and_weight_flags(tmp_path, samples, capsys):
+    from kmcodec.cli import main
+
+    out = tmp_path / "c.kmc"
+    assert main(["encode", str(samples / "chelsea.png"), "-k", "8", "--dither", "fs", "--dither-rate", "1.5",
+                 "--smooth-weight", "4", "--coder", "entropy", "-o", str(out)]) == 0
+    assert out.read_bytes() == kmcodec.encode(samples / "chelsea.png", 8, dither="fs", dither_rate=1.5,
+                                              smooth_weight=4, coder="entropy")
+    capsys.readouterr()
+    assert main(["encode", str(samples / "chelsea.png"), "--smooth-weight", "101"]) == 2
+    assert "--smooth-weight is 101; it must be from 0 to 100" in capsys.readouterr().err
 
