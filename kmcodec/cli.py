@@ -468,6 +468,14 @@ def _encode_options(args):
     for flag, value in (("--dither-level", args.dither_level), ("--dither-rate", args.dither_rate)):
         if value is not None and args.dither in (None, "none") and not args.perceptual:
             raise _Usage(f"{flag} needs --dither fs or selective (or --perceptual)")
+    if args.perceptual:
+        from .options import PERCEPTUAL
+
+        for name, value in PERCEPTUAL.items():  # a flag given its default would pass the options' check
+            given = getattr(args, name)
+            if given is not None and given != value:
+                flag = "--" + name.replace("_", "-")
+                raise _Usage(f"--perceptual sets {flag} to {value} but {flag} is {given}; give one or the other")
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,

@@ -203,7 +203,7 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
             if options.smooth_weight > 0:
                 from .importance import colour_weights
 
-                if len(ranks) == len(pixels):  # ranks per pixel, else a table by colour
+                if len(pixels) < _LUT_THRESHOLD:  # ranks per pixel, else a table by colour (_histogram)
                     def rows(y0: int, y1: int) -> np.ndarray:
                         return ranks[y0 * width : y1 * width].reshape(-1, width)
                 else:

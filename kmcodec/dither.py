@@ -35,8 +35,10 @@ makes a fine grain of entries that the entropy coders pay for pixel by
 pixel, while an entry that a neighbour already holds (the previous pixel
 in scan order, or one of the three above) costs them few bits.  So a
 pixel may take the nearest such entry instead of its nearest entry when
-it is only a little farther; the difference is error like any other and
-is passed on, so areas keep their mean colour.  "A little" is
+it is only a little farther; the difference is error like any other,
+passed on where the method passes error on (everywhere with ``fs``, so
+areas keep their mean colour; only in smooth areas with ``selective``,
+which drops it in texture).  "A little" is
 ``rate`` x (5% of the palette's median spacing between nearest entries
 plus 12% of the pixel's activity, its largest distance in the clustering
 space to one of its four neighbours): more where texture or noise hides
@@ -145,13 +147,15 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
         from . import _signals
 
         with _signals.deferred():  # a stop waits for the compiled calls to return
-            squared = run(bands[0])  # loads the compiled code once, before any thread wants it
-            workers = min(len(bands) - 1, _threads())
-            if workers > 0:
+            workers = min(len(bands), _threads())
+            if workers == 1:
+                squared = sum(run(band) for band in bands)
+            else:
                 from concurrent.futures import ThreadPoolExecutor
 
+                run((0, 1))  # loads the compiled code once, before any thread wants it (row 0 is done again)
                 with ThreadPoolExecutor(workers) as pool:
-                    squared += sum(pool.map(run, bands[1:]))
+                    squared = sum(pool.map(run, bands))
     return out, squared
 
 

@@ -15,7 +15,6 @@ the plain mean squared error.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -54,13 +53,15 @@ def colour_weights(ranks: Callable[[int, int], np.ndarray], points: np.ndarray, 
         pixel's rounded half up.  Their sums are exact, so the bands may
         be added on any thread in any order.
     """
+    from numba import get_num_threads
+
     from . import _importance_jit
 
     lo, hi = SMOOTH
     points = np.ascontiguousarray(points, np.float64)
     band = max(1, _BAND // max(width, 1))
     starts = list(range(0, height, band))
-    workers = max(1, min(len(starts), os.cpu_count() or 1))
+    workers = max(1, min(len(starts), get_num_threads()))  # NUMBA_NUM_THREADS: shared with batch workers
 
     def run(part: int) -> np.ndarray:
         total = np.zeros(len(points))

@@ -284,4 +284,9 @@ def test_rate_and_weight_flags(tmp_path, samples, capsys):
     capsys.readouterr()
     assert main(["encode", str(samples / "chelsea.png"), "--smooth-weight", "101"]) == 2
     assert "--smooth-weight is 101; it must be from 0 to 100" in capsys.readouterr().err
+    # Given its default value, a flag still conflicts with --perceptual.
+    assert main(["encode", str(samples / "chelsea.png"), "--perceptual", "--dither-rate", "0"]) == 2
+    assert "--perceptual sets --dither-rate to 0.5 but --dither-rate is 0.0" in capsys.readouterr().err
+    assert main(["encode", str(samples / "chelsea.png"), "--perceptual", "--space", "rgb"]) == 2
+    assert "--perceptual sets --space to oklab but --space is rgb" in capsys.readouterr().err
 

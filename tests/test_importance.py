@@ -73,8 +73,36 @@ def test_weighting_is_repeatable_and_works_with_alpha():
     assert kmcodec.encode(image, 8, smooth_weight=10) != kmcodec.encode(image, 8)
     rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
     rgba[:4, :4, 3] = 0
-    out = kmcodec.quantize(rgba, 8, smooth_weight=10).to_rgb()
+    plain = kmcodec.quantize(rgba, 8).to_rgb()
+    out = kmcodec.quantize(rgba, 8, smooth_weight=20).to_rgb()
     assert np.all(out[:4, :4] == 0) and np.all(out[4:, :, 3] == 255)
+    sky = (slice(4, 32), slice(None))
+    assert (((out[sky][..., :3].astype(int) - image[sky]) ** 2).mean()
+            < 0.6 * ((plain[sky][..., :3].astype(int) - image[sky]) ** 2).mean())
+
+
+def test_an_image_of_exactly_2_24_pixels_is_weighted_by_its_pixels(monkeypatch):
+    # The colour table has 2**24 entries too: the path must not be told by
+    # length (found in review: 4096 x 4096 images were weighted wrongly).
+    from kmcodec import clustering
+
+    image = np.zeros((4096, 4096, 3), np.uint8)
+    image[:, 2048:] = 200
+    image[::2, ::2, 0] += 7  # a fine checker: not smooth
+    image[:1024, :1024] = [30, 60, 90]
+    seen = {}
+
+    def kmeans(x, w, k, *args, **kwargs):
+        seen["w"] = w
+        return x[:k].copy(), np.arange(len(x)) % k, 1
+
+    monkeypatch.setattr(clustering, "_kmeans", kmeans)
+    kmcodec.quantize(image, 3, smooth_weight=10)
+    colors, _ = clustering.color_histogram(image.reshape(-1, 3))
+    block = int(np.flatnonzero((colors == [30, 60, 90]).all(1))[0])
+    # Inside the block every neighbour is the same colour (16 * 11 each);
+    # on its right and bottom edges a neighbour is far (16 each).
+    assert seen["w"][block] == 16 * 11 * 1023 * 1023 + 16 * (1024 + 1023)
 
 
 def test_large_images_take_the_table_path(monkeypatch):
