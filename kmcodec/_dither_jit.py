@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .jitcache import private_cache
 
@@ -20,7 +20,7 @@ def _d2(t, pal, j):
 
 
 @njit(inline="always")
-def _nearest(t, pal, a, order, dist, allowed):
+def _nearest(t, pal, a, order, dist, allowed, kd):
     """The allowed entry nearest to point ``t``, searched outward from entry ``a``.
 
     ``order[a]`` lists the other entries by their distance ``dist[a]`` to
@@ -33,15 +33,15 @@ def _nearest(t, pal, a, order, dist, allowed):
     m = order.shape[1]
     u2 = _d2(t, pal, a)
     u = math.sqrt(u2)
-    best = a if allowed[a] else -1
-    bd2 = u2 if allowed[a] else np.inf
-    reach = 2.0 * u if allowed[a] else np.inf
+    best = a if allowed[kd, a] else -1
+    bd2 = u2 if allowed[kd, a] else np.inf
+    reach = 2.0 * u if allowed[kd, a] else np.inf
     i = 0
     while i < m:
         if dist[a, i] > reach:
             return best
         j = order[a, i]
-        if allowed[j]:
+        if allowed[kd, j]:
             d2 = _d2(t, pal, j)
             if d2 < bd2 or (d2 == bd2 and j < best):
                 best, bd2 = j, d2
@@ -49,10 +49,84 @@ def _nearest(t, pal, a, order, dist, allowed):
         i += 1
     if m < k - 1 or best < 0:
         for j in range(k):
-            if allowed[j]:
+            if allowed[kd, j]:
                 d2 = _d2(t, pal, j)
                 if d2 < bd2 or (d2 == bd2 and j < best):
                     best, bd2 = j, d2
+    return best
+
+
+@njit(parallel=True, nogil=True)
+def cells(pal, lo, hi, n, cap):
+    """Candidate lists for a grid of n x n x n cells over the box ``lo .. hi``
+    (three channels): for each cell, every entry that is the nearest (or
+    tied for it) to some point of the cell.
+
+    An entry is listed when its distance to the cell is at most the
+    smallest, over entries, of the largest distance from the entry to the
+    cell; that includes every entry that can be nearest.  Returns the
+    lists (n**3, cap) int32, their lengths (-1 for a cell with more than
+    ``cap``: searched otherwise) and the cells per unit of each channel.
+    """
+    k = pal.shape[0]
+    scale = np.empty(3)
+    for c in range(3):
+        span = hi[c] - lo[c]
+        scale[c] = n / span if span > 0 else 0.0
+    table = np.empty((n * n * n, cap), np.int32)
+    count = np.empty(n * n * n, np.int64)
+    for cell in prange(n * n * n):
+        near = np.empty(k)
+        box = np.empty((3, 2))
+        for c in range(3):
+            i = (cell // (n * n)) if c == 0 else (cell // n) % n if c == 1 else cell % n
+            # Widened by a sliver, for points that rounding puts in the cell.
+            box[c, 0] = lo[c] + (i - 1e-6) / scale[c] if scale[c] > 0 else lo[c]
+            box[c, 1] = lo[c] + (i + 1 + 1e-6) / scale[c] if scale[c] > 0 else hi[c]
+        worst = np.inf
+        for e in range(k):
+            dn = 0.0
+            df = 0.0
+            for c in range(3):
+                v = pal[e, c]
+                a = box[c, 0]
+                b = box[c, 1]
+                g = a - v if v < a else v - b if v > b else 0.0
+                dn += g * g
+                f = max(abs(v - a), abs(v - b))
+                df += f * f
+            near[e] = dn
+            worst = min(worst, df)
+        m = 0
+        for e in range(k):
+            if near[e] <= worst:
+                if m < cap:
+                    table[cell, m] = e
+                m += 1
+        count[cell] = m if m <= cap else -1
+    return table, count, scale
+
+
+@njit(inline="always")
+def _cell_of(t, lo, n, scale):
+    cell = 0
+    for c in range(3):
+        q = int((t[c] - lo[c]) * scale[c])
+        cell = cell * n + min(max(q, 0), n - 1)
+    return cell
+
+
+@njit(inline="always")
+def _nearest_in_cell(t, pal, table, m, cell):
+    """The nearest entry to ``t`` among the ``m`` candidates of its cell;
+    ties go to the lower index, as :func:`_nearest`'s."""
+    best = -1
+    bd2 = np.inf
+    for i in range(m):
+        j = np.int64(table[cell, i])
+        d2 = _d2(t, pal, j)
+        if d2 < bd2 or (d2 == bd2 and j < best):
+            best, bd2 = j, d2
     return best
 
 
@@ -140,7 +214,7 @@ def _activity(pts, y, x, H, W):
 
 @njit(nogil=True)
 def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order, dist, level, limit, lo, hi,
-                    out, smooth, sharp, rate_base, rate_mask, y0, y1, pal8):
+                    out, smooth, sharp, rate_base, rate_mask, y0, y1, pal8, grid, table, count, scale):
     """Floyd-Steinberg error diffusion with serpentine scanning, in place,
     on the band of rows ``y0 .. y1 - 1``.
 
@@ -198,6 +272,11 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
         The band's rows.
     pal8 : (K, C) int64
         The palette's 8-bit values, for the return value.
+    grid, table, count, scale
+        :func:`cells`' lists for a grid of ``grid`` cells a side over the
+        box ``lo .. hi``, used for pixels of kind 0 (clipped to that box,
+        all entries allowed) in cells with a list; otherwise, and with
+        ``grid = 0``, the walk of :func:`_nearest`.
 
     Returns
     -------
@@ -238,7 +317,19 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
                 # Translucent pixels (kind 1) are not clipped: low alphas lie
                 # outside the palette's box, and clipping would bias their alpha.
                 t[c] = min(max(here[x, c] + e, lo[c]), hi[c]) if kd == 0 else here[x, c] + e
-            j = _nearest(t, pal, guess[y, x], order, dist, allowed[kd])
+            cell = _cell_of(t, lo, grid, scale) if grid > 0 and kd == 0 else 0
+            if grid > 0 and kd == 0 and count[cell] >= 0:
+                j = _nearest_in_cell(t, pal, table, count[cell], cell)
+            else:
+                # Start from the pixel's own entry or the previous pixel's,
+                # whichever is nearer: the walk's reach is twice that distance.
+                start = guess[y, x]
+                xp = x - step
+                if 0 <= xp < W and kind[y, xp] >= 0:
+                    prev = out[y, xp]
+                    if prev != start and _d2(t, pal, prev) < _d2(t, pal, start):
+                        start = prev
+                j = _nearest(t, pal, start, order, dist, allowed, kd)
             if rated:
                 reach = math.sqrt(_d2(t, pal, j)) + rate_base + rate_mask * _activity(pts, y, x, H, W)
                 best = reach * reach

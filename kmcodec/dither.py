@@ -72,6 +72,14 @@ LIMIT = 128.0
 #: without error from above (as the image's top row does), so that the
 #: result does not depend on the number of threads.
 BAND_ROWS = 256
+#: The nearest entry of an opaque pixel is looked up in a grid of _CELLS
+#: cells a side over the palette's box, each listing the entries (at most
+#: _CELL_LIST) that can be nearest in it, for palettes of at most
+#: _CELL_COLORS entries (building it costs K * 32**3 distances); beyond,
+#: in cells with longer lists, and with alpha, it is searched outward.
+_CELLS = 32
+_CELL_LIST = 64
+_CELL_COLORS = 1024
 #: The rate-aware choice's allowance at ``rate`` 1: this share of the
 #: palette's median spacing, plus this share of the pixel's activity.
 _RATE = (0.05, 0.12)
@@ -139,10 +147,15 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
                 out, *(_SELECTIVE if method == "selective" else (0, 0)), rate * _RATE[0] * _spacing(dist),
                 rate * _RATE[1])
         pal8 = palette.astype(np.int64)
+        if channels == 3 and len(palette) <= _CELL_COLORS:
+            grid = _CELLS
+            table, count, scale = _dither_jit.cells(pal, lo, hi, grid, _CELL_LIST)
+        else:  # with alpha (kinds, 4 channels) or many entries: the walk
+            grid, table, count, scale = 0, np.zeros((1, 1), np.int32), np.zeros(1, np.int64), np.zeros(3)
         bands = [(y, min(y + BAND_ROWS, height)) for y in range(0, height, BAND_ROWS)]
 
         def run(band: tuple[int, int]) -> int:
-            return int(_dither_jit.floyd_steinberg(*args, *band, pal8))
+            return int(_dither_jit.floyd_steinberg(*args, *band, pal8, grid, table, count, scale))
 
         from . import _signals
 

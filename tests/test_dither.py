@@ -104,6 +104,35 @@ def test_the_rate_aware_choice_matches_the_reference(seed, k, rate, method):
     assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, method == "selective"))
 
 
+@pytest.mark.parametrize(("seed", "k"), [(0, 1), (1, 2), (2, 17), (3, 256), (4, 1024)])
+def test_the_cell_lists_give_the_exact_nearest_entry(seed, k):
+    from kmcodec import _dither_jit
+
+    rng = np.random.default_rng(seed)
+    pal = rng.uniform(0, 255, (k, 3))
+    if seed == 2:
+        pal[:, 2] = 77.0  # a channel with no range
+    if seed == 3:
+        pal = np.round(pal / 32) * 32  # ties
+    lo, hi = pal.min(0), pal.max(0)
+    table, count, scale = _dither_jit.cells(pal, lo, hi, 16, 64)
+    points = rng.uniform(lo, hi, (3000, 3))
+    points[:50] = pal[rng.integers(0, k, 50)]  # on entries and on the box's faces
+    points[50:60] = lo
+    points[60:70] = hi
+    checked = 0
+    for t in points:
+        d2 = ((pal - t) ** 2).sum(1)
+        expected = int(np.flatnonzero(d2 == d2.min())[0])
+        cell = _dither_jit._cell_of.py_func(t, lo, 16, scale)
+        if count[cell] < 0:  # a list longer than 64: searched otherwise
+            assert k > 64
+            continue
+        assert _dither_jit._nearest_in_cell.py_func(t, pal, table, count[cell], cell) == expected
+        checked += 1
+    assert checked > 1500
+
+
 def test_bands_start_afresh_whatever_the_threads(monkeypatch):
     from kmcodec import dither
     from kmcodec.clustering import _Table
