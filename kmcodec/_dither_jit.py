@@ -370,4 +370,5 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
     return sq
 
 
+private_cache(cells, "the dithering's cell lists", seconds="2 to 5 s")
 private_cache(floyd_steinberg, "the dithering", seconds="2 to 5 s")
