@@ -300,16 +300,22 @@ def _give_up(name: str, method: str, exc: Exception, broken: set[str]) -> None:
     _log.warning("%s: %s rows left out: %s", os.path.basename(name), method, str(exc).strip() or type(exc).__name__)
 
 
+def _file_row(name, k, method, q, coder_id, enc, original, scorer, n) -> tuple[Row, bytes, np.ndarray]:
+    """The row of ``q`` stored with coder ``coder_id``, scored on its decoded
+    pixels; also the file and those pixels."""
+    data, pack = _timed(q.to_bytes, coder_id)
+    decoded, dec = _timed(_decode_like, data, original)
+    scores = scorer.all(decoded)
+    row = Row(name, k, method, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"], enc + pack, dec,
+              ssimulacra2=scores["ssimulacra2"], lossless="original" if scores["psnr"] is None else None)
+    return row, data, decoded
+
+
 def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
     """One row per kmc coder, the packed one first, each on its real file."""
     packed = get_coder("packed")
-    data, pack = _timed(q.to_bytes, packed.id)
-    decoded, dec = _timed(_decode_like, data, original)
-    scores = scorer.all(decoded)
+    kmc, data, decoded = _file_row(name, k, packed.compare_row, q, packed.id, enc, original, scorer, n)
     colors = len(q.palette)
-    kmc = Row(name, k, packed.compare_row, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"],
-              enc + pack, dec, ssimulacra2=scores["ssimulacra2"],
-              lossless="original" if scores["psnr"] is None else None)
     channels = q.palette.shape[1]
     kmc.extra = {
         "colors": colors,
@@ -335,14 +341,9 @@ def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
 
 def _perceptual_row(name, k, seed, original, scorer, n) -> Row:
     """The ``kmc-perceptual`` row: ``--perceptual --coder entropy``, on its own pixels."""
-    entropy = get_coder("entropy")
     q, enc = _timed(codec.quantize, original, k, seed, perceptual=True)
-    data, pack = _timed(q.to_bytes, entropy.id)
-    decoded, dec = _timed(_decode_like, data, original)
-    scores = scorer.all(decoded)
-    row = Row(name, k, "kmc-perceptual", len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"],
-              enc + pack, dec, ssimulacra2=scores["ssimulacra2"],
-              lossless="original" if scores["psnr"] is None else None, note="--perceptual --coder entropy")
+    row, _, _ = _file_row(name, k, "kmc-perceptual", q, get_coder("entropy").id, enc, original, scorer, n)
+    row.note = "--perceptual --coder entropy"
     row.extra = {"colors": len(q.palette), **({"alpha": True} if q.alpha else {})}
     return row
 

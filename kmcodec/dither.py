@@ -159,16 +159,10 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
 
         from . import _signals
 
-        with _signals.deferred():  # a stop waits for the compiled calls to return
-            workers = min(len(bands), _threads())
-            if workers == 1:
-                squared = sum(run(band) for band in bands)
-            else:
-                from concurrent.futures import ThreadPoolExecutor
-
-                run((0, 1))  # loads the compiled code once, before any thread wants it (row 0 is done again)
-                with ThreadPoolExecutor(workers) as pool:
-                    squared = sum(pool.map(run, bands))
+        workers = min(len(bands), _threads())
+        if workers > 1:  # load the compiled code once, before any thread wants it (row 0 is done again)
+            _signals.threaded(run, [(0, 1)], 1)
+        squared = sum(_signals.threaded(run, bands, workers))
     return out, squared
 
 

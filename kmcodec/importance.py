@@ -74,10 +74,4 @@ def colour_weights(ranks: Callable[[int, int], np.ndarray], points: np.ndarray, 
 
     from . import _signals
 
-    with _signals.deferred():  # a stop waits for the compiled calls to return
-        if workers == 1:
-            return run(0)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers) as pool:
-            return np.sum(list(pool.map(run, range(workers))), axis=0)
+    return np.sum(_signals.threaded(run, range(workers), workers), axis=0)
