@@ -50,13 +50,18 @@ def kmc_with(*extra: str):
     return cmd
 
 
-#: ``--dithered``: each dithered setting beside the undithered one it adds to.
+#: ``--dithered``: each dithered setting beside the undithered one it adds
+#: to (``--perceptual``'s is the same palette search, smooth weighting
+#: included, without dithering).
 DITHERED = [
     ("kmcodec oklab", kmc_with("--space", "oklab"), None),
     ("kmcodec oklab fs", kmc_with("--space", "oklab", "--dither", "fs"), "kmcodec oklab"),
-    ("kmcodec perceptual", kmc_with("--perceptual"), "kmcodec oklab"),
+    ("kmcodec oklab weight 1", kmc_with("--space", "oklab", "--smooth-weight", "1"), None),
+    ("kmcodec perceptual", kmc_with("--perceptual"), "kmcodec oklab weight 1"),
     ("kmcodec fs", kmc_with("--dither", "fs"), "kmcodec"),
 ]
+#: Also printed, without a target: what ``--perceptual`` costs in all.
+WHOLE = [("kmcodec perceptual", "kmcodec oklab")]
 
 
 def pngquant_cmd(src: Path, k: int, out: Path) -> list[str]:
@@ -206,6 +211,11 @@ def dithering_cost(rows) -> list[str]:
             if method == name and (image, k, base) in time:
                 out.append(f"{image} K={k}: {name} adds {seconds - time[image, k, base]:+.2f} s to {base}"
                            " (target: at most +1 s)")
+    for name, base in WHOLE:
+        for (image, k, method), seconds in time.items():
+            if method == name and (image, k, base) in time:
+                out.append(f"{image} K={k}: {name} adds {seconds - time[image, k, base]:+.2f} s to {base}"
+                           " (dithering and smooth weighting together)")
     return out
 
 

@@ -191,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--perceptual", action="store_true", default=None,
         help="the settings that look best for their size (measured by bench/perceptual.py): --space"
-        " oklab --dither selective --dither-rate 0.5 --smooth-weight 1",
+        " oklab --dither fs --dither-level 0.75 --dither-rate 1 --smooth-weight 1",
     )
     from .coder import coders
 

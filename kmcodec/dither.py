@@ -48,6 +48,7 @@ the error, almost nothing in smooth gradients, where clumps would show.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -149,13 +150,16 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
         pal8 = palette.astype(np.int64)
         if channels == 3 and len(palette) <= _CELL_COLORS:
             grid = _CELLS
-            table, count, scale = _dither_jit.cells(pal, lo, hi, grid, _CELL_LIST)
+            entries, start, scale = _dither_jit.cells(pal, lo, hi, grid, _CELL_LIST)
         else:  # with alpha (kinds, 4 channels) or many entries: the walk
-            grid, table, count, scale = 0, np.zeros((1, 1), np.int32), np.zeros(1, np.int64), np.zeros(3)
+            grid, entries, start, scale = 0, np.zeros(1, np.uint16), np.zeros(2, np.int32), np.zeros(3)
         bands = [(y, min(y + BAND_ROWS, height)) for y in range(0, height, BAND_ROWS)]
+        # Opaque three-channel images with cell lists take the specialised kernel.
+        kernel: Callable[..., int] = _dither_jit.floyd_steinberg3 if grid else _dither_jit.floyd_steinberg
+        kargs = args[:7] + args[9:] if grid else args
 
         def run(band: tuple[int, int]) -> int:
-            return int(_dither_jit.floyd_steinberg(*args, *band, pal8, grid, table, count, scale))
+            return int(kernel(*kargs, *band, pal8, grid, entries, start, scale))
 
         from . import _signals
 

@@ -27,8 +27,7 @@ ENGINES = ("kmeans", "sklearn")
 #: The largest palette a .kmc file holds.
 MAX_COLORS = 65536
 #: What ``perceptual=True`` sets: the best combination of bench/perceptual.py.
-PERCEPTUAL = {"space": "oklab", "dither": "selective", "dither_rate": 0.5, "smooth_weight": 1.0}
-_FIELD_DEFAULTS = {"space": "rgb", "dither": "none", "dither_rate": 0.0, "smooth_weight": 0.0}
+PERCEPTUAL = {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0, "smooth_weight": 1.0}
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -97,11 +96,11 @@ class EncodeOptions:
         mean squared error.
     perceptual : bool, default False
         The settings that look best for their size, measured by
-        ``bench/perceptual.py`` (:data:`PERCEPTUAL`: Oklab, selective
-        dithering with ``dither_rate`` 0.5, ``smooth_weight`` 1), so that users need
-        not tune; ``space``, ``dither``, ``dither_rate`` and
-        ``smooth_weight`` must then be left at their defaults or given
-        those values.
+        ``bench/perceptual.py`` (:data:`PERCEPTUAL`: Oklab, Floyd-Steinberg
+        dithering at ``dither_level`` 0.75 with ``dither_rate`` 1,
+        ``smooth_weight`` 1), so that users need not tune; ``space``,
+        ``dither``, ``dither_level``, ``dither_rate`` and ``smooth_weight``
+        must then be left at their defaults or given those values.
     background : str or (R, G, B), optional
         Composite an image with transparency onto this colour (``"#rrggbb"``,
         a CSS colour name, or integers 0..255; stored as a tuple) and store
@@ -147,9 +146,10 @@ class EncodeOptions:
         if not isinstance(self.perceptual, bool):
             raise ParameterError(f"perceptual is {self.perceptual!r}; it must be True or False")
         if self.perceptual:
+            defaults = {f.name: f.default for f in dataclasses.fields(self)}
             for name, value in PERCEPTUAL.items():
                 given = getattr(self, name)
-                if given not in (value, _FIELD_DEFAULTS[name]):
+                if given not in (value, defaults[name]):
                     raise ParameterError(f"perceptual sets {name} to {value!r} but {name} is {given!r};"
                                          f" give one or the other")
                 fix(self, name, value)

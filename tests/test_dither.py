@@ -115,7 +115,7 @@ def test_the_cell_lists_give_the_exact_nearest_entry(seed, k):
     if seed == 3:
         pal = np.round(pal / 32) * 32  # ties
     lo, hi = pal.min(0), pal.max(0)
-    table, count, scale = _dither_jit.cells(pal, lo, hi, 16, 64)
+    entries, start, scale = _dither_jit.cells(pal, lo, hi, 16, 64)
     points = rng.uniform(lo, hi, (3000, 3))
     points[:50] = pal[rng.integers(0, k, 50)]  # on entries and on the box's faces
     points[50:60] = lo
@@ -125,12 +125,35 @@ def test_the_cell_lists_give_the_exact_nearest_entry(seed, k):
         d2 = ((pal - t) ** 2).sum(1)
         expected = int(np.flatnonzero(d2 == d2.min())[0])
         cell = _dither_jit._cell_of.py_func(t, lo, 16, scale)
-        if count[cell] < 0:  # a list longer than 64: searched otherwise
+        if start[cell + 1] == start[cell]:  # a list longer than 64: searched otherwise
             assert k > 64
             continue
-        assert _dither_jit._nearest_in_cell.py_func(t, pal, table, count[cell], cell) == expected
+        assert _dither_jit._nearest_in_cell.py_func(t, pal, entries, start, cell) == expected
         checked += 1
     assert checked > 1500
+
+
+@pytest.mark.parametrize(("space", "method", "rate", "k"),
+                         [("rgb", "fs", 0.0, 7), ("oklab", "fs", 1.0, 64), ("rgb", "selective", 2.0, 300),
+                          ("oklab", "selective", 0.5, 1024), ("rgb", "fs", 0.0, 0)])
+def test_the_opaque_kernel_gives_the_general_kernels_entries(monkeypatch, space, method, rate, k):
+    from kmcodec import dither
+
+    rng = np.random.default_rng(k)
+    y, x = np.mgrid[0:40, 0:50]
+    pixels = np.clip(np.stack([x * 5, y * 6, (x + y) * 3], -1) + rng.integers(-30, 30, (40, 50, 3)),
+                     0, 255).astype(np.uint8)
+    palette = np.unique(rng.integers(0, 256, (k, 3), dtype=np.uint8), axis=0)
+    if k == 0:  # ties: grey 32 lies halfway between entries 0 and 1, and every band starts on it
+        pixels[:] = 32
+        palette = np.array([[0, 0, 0], [64, 64, 64], [255, 0, 0]], np.uint8)
+    guess = np.zeros((40, 50), int)
+    monkeypatch.setattr(dither, "_CELL_LIST", 4)  # long lists: some cells fall back to the walk
+    fast = dither._remap(pixels, palette, guess, method, 0.8, space, rate)
+    monkeypatch.setattr(dither, "_CELL_COLORS", 0)  # the general kernel, walking every time
+    slow = dither._remap(pixels, palette, guess, method, 0.8, space, rate)
+    assert np.array_equal(fast[0], slow[0])
+    assert fast[1] == slow[1]
 
 
 def test_bands_start_afresh_whatever_the_threads(monkeypatch):
@@ -261,17 +284,20 @@ def test_command_line(tmp_path, samples, capsys):
     assert "--dither-level is 2; it must be from 0 to 1" in capsys.readouterr().err
 
 
-def test_perceptual_is_oklab_with_selective_rate_aware_dithering_and_smooth_weighting():
+def test_perceptual_is_oklab_with_rate_aware_dithering_at_three_quarters_and_smooth_weighting():
     image = _gradient()
     options = kmcodec.EncodeOptions(perceptual=True)
-    assert (options.space, options.dither, options.dither_rate, options.smooth_weight) == (
-        "oklab", "selective", 0.5, 1.0)
-    expected = kmcodec.encode(image, 6, space="oklab", dither="selective", dither_rate=0.5, smooth_weight=1)
+    assert (options.space, options.dither, options.dither_level, options.dither_rate, options.smooth_weight) == (
+        "oklab", "fs", 0.75, 1.0, 1.0)
+    expected = kmcodec.encode(image, 6, space="oklab", dither="fs", dither_level=0.75, dither_rate=1,
+                              smooth_weight=1)
     assert kmcodec.encode(image, 6, perceptual=True) == expected
-    assert kmcodec.encode(image, 6, perceptual=True, dither="selective") == expected
-    with pytest.raises(ParameterError, match="perceptual sets dither to 'selective' but dither is 'fs'"):
-        kmcodec.EncodeOptions(perceptual=True, dither="fs")
-    with pytest.raises(ParameterError, match="perceptual sets dither_rate to 0.5 but dither_rate is 2.0"):
+    assert kmcodec.encode(image, 6, perceptual=True, dither="fs") == expected
+    with pytest.raises(ParameterError, match="perceptual sets dither to 'fs' but dither is 'selective'"):
+        kmcodec.EncodeOptions(perceptual=True, dither="selective")
+    with pytest.raises(ParameterError, match="perceptual sets dither_level to 0.75 but dither_level is 0.5"):
+        kmcodec.EncodeOptions(perceptual=True, dither_level=0.5)
+    with pytest.raises(ParameterError, match="perceptual sets dither_rate to 1.0 but dither_rate is 2.0"):
         kmcodec.EncodeOptions(perceptual=True, dither_rate=2)
     with pytest.raises(ParameterError, match="perceptual is 1; it must be True or False"):
         kmcodec.EncodeOptions(perceptual=1)
@@ -315,7 +341,7 @@ def test_rate_and_weight_flags(tmp_path, samples, capsys):
     assert "--smooth-weight is 101; it must be from 0 to 100" in capsys.readouterr().err
     # Given its default value, a flag still conflicts with --perceptual.
     assert main(["encode", str(samples / "chelsea.png"), "--perceptual", "--dither-rate", "0"]) == 2
-    assert "--perceptual sets --dither-rate to 0.5 but --dither-rate is 0.0" in capsys.readouterr().err
+    assert "--perceptual sets --dither-rate to 1.0 but --dither-rate is 0.0" in capsys.readouterr().err
     assert main(["encode", str(samples / "chelsea.png"), "--perceptual", "--space", "rgb"]) == 2
     assert "--perceptual sets --space to oklab but --space is rgb" in capsys.readouterr().err
 
