@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _signals
 from .alpha import premultiplied
-from .colorspace import from_space, to_space
+from .colorspace import from_space, points
 from .quantized import Quantized
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
                 from .importance import colour_weights
 
                 w = colour_weights(lambda y0, y1: inverse[y0 * width : y1 * width].reshape(-1, width),
-                                   _points(colors, options.space), height, width, options.smooth_weight)
+                                   points(colors, options.space), height, width, options.smooth_weight)
             palette, labels, iterations = _cluster(colors, w, options)
     palette, labels = clustering._canonical(palette, labels, _keys)  # spec 12.2
     diff = premultiplied(colors) - premultiplied(palette)[labels]
@@ -104,7 +104,7 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
     clear, opaque, translucent = kinds
     room = k - int(clear.any())
     space = options.space
-    x = _points(colors, space)
+    x = points(colors, space)
     if room < 1:
         centers, _, spent = _run(x, w, 1, options)  # K = 1: the best single entry
         entries = _straight(centers, space)
@@ -133,17 +133,17 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
             best = (error, centers)
     assert best is not None
     entries = np.unique(_straight(best[1], space), axis=0)
-    return entries, _assign(x, kinds, _points(entries, space)), spent
+    return entries, _assign(x, kinds, points(entries, space)), spent
 
 
-def _assign(x: np.ndarray, kinds, points: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
-    """Each colour's nearest allowed entry among ``points`` (premultiplied):
+def _assign(x: np.ndarray, kinds, targets: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
+    """Each colour's nearest allowed entry among ``targets`` (premultiplied):
     the transparent one for A = 0, opaque ones for A = 255, any for the rest."""
     from .clustering import _nearest
 
     labels = np.zeros(len(x), dtype=np.intp)
-    everything = np.ones(len(points), bool)
-    for kind, allowed in zip(kinds, (points[:, 3] == 0, points[:, 3] == 255, everything), strict=True):
+    everything = np.ones(len(targets), bool)
+    for kind, allowed in zip(kinds, (targets[:, 3] == 0, targets[:, 3] == 255, everything), strict=True):
         if not kind.any():
             continue
         if not allowed.any():  # K = 1, or K = 2 with no room left for an opaque entry
@@ -151,10 +151,10 @@ def _assign(x: np.ndarray, kinds, points: np.ndarray, guess: np.ndarray | None =
         choice = np.flatnonzero(allowed)
         start = None
         if guess is not None:  # where each search starts: its last entry, if still allowed
-            position = np.full(len(points), 0, np.intp)
+            position = np.full(len(targets), 0, np.intp)
             position[choice] = np.arange(len(choice))
             start = position[guess[kind]]
-        labels[kind] = choice[_nearest(x[kind], np.ascontiguousarray(points[choice]), start)]
+        labels[kind] = choice[_nearest(x[kind], np.ascontiguousarray(targets[choice]), start)]
     return labels
 
 
@@ -236,16 +236,6 @@ def _run(x, w, k, options, grid=None):
 
 def _round(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
-
-
-def _points(rgba: np.ndarray, space: str) -> np.ndarray:
-    """Straight RGBA entries (n, 4) as points where they are clustered: the
-    colour in ``space`` (:mod:`kmcodec.colorspace`) times A/255, then A.
-    For "rgb" that is :func:`kmcodec.alpha.premultiplied`."""
-    if space == "rgb":
-        return premultiplied(rgba)
-    a = rgba[:, 3:4].astype(np.float64)
-    return np.column_stack([to_space(rgba[:, :3], space) * (a / 255.0), a])
 
 
 def _straight(centers: np.ndarray, space: str = "rgb") -> np.ndarray:

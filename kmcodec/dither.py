@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .colorspace import to_space
+from .colorspace import points
 
 if TYPE_CHECKING:
     from .quantized import Quantized
@@ -126,7 +126,7 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
 
     height, width, channels = pixels.shape
     flat = pixels.reshape(-1, channels)
-    pal = np.ascontiguousarray(_points(palette, space))
+    pal = np.ascontiguousarray(points(palette, space))
     # Numba's default threading layer takes one caller at a time (the table
     # is built by a parallel kernel): the clustering engine's lock.
     with _engine():
@@ -180,15 +180,6 @@ def _threads() -> int:
 def _spacing(dist: np.ndarray) -> float:
     """The median distance from a palette entry to its nearest other entry."""
     return float(np.median(dist[:, 0])) if dist.shape[1] else 0.0
-
-
-def _points(colors: np.ndarray, space: str) -> np.ndarray:
-    """(n, C) colours as points of the clustering space (premultiplied with alpha)."""
-    if colors.shape[1] == 4:
-        from .alpha_palette import _points as premultiplied_points
-
-        return premultiplied_points(colors, space)
-    return to_space(colors, space)
 
 
 def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space: str,
