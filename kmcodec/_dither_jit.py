@@ -453,7 +453,7 @@ def floyd_steinberg3(pixels, oklab, lut, m1, m2, pal, guess, order, dist, level,
         here, cur, nxt, step = _next_row(pixels, y, oklab, lut, m1, m2, err, seen, memo, pts)
         for x in range(W):
             if rated:
-                allowance[x] = rate_base + rate_mask * _activity(pts, y, x, H, W)
+                allowance[x] = rate_mask * _activity(pts, y, x, H, W)
             if sharp > 0:
                 cx = _contrast(pixels, y, x)
                 shares[x] = 0.0 if cx >= sharp else level * (sharp - cx) / (sharp - smooth) if cx > smooth else level
@@ -484,7 +484,8 @@ def floyd_steinberg3(pixels, oklab, lut, m1, m2, pal, guess, order, dist, level,
                 t[2] = t2
                 j = _nearest(t, pal, np.int64(guess[y, x]), order, dist, allowed, 0)
             if rated:
-                reach = math.sqrt(_d2_3(t0, t1, t2, pal, j)) + allowance[x]
+                # Summed in floyd_steinberg's order, so that it rounds the same.
+                reach = math.sqrt(_d2_3(t0, t1, t2, pal, j)) + rate_base + allowance[x]
                 best = reach * reach
                 pick = j
                 for w in range(4):

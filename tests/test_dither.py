@@ -156,6 +156,22 @@ def test_the_opaque_kernel_gives_the_general_kernels_entries(monkeypatch, space,
     assert fast[1] == slow[1]
 
 
+def test_the_opaque_kernel_rounds_the_rate_aware_reach_as_the_general_kernel(monkeypatch):
+    # Found in review: the entry (114, 114, 100) lies exactly at the allowance
+    # (reach squared = 162) from the second pixel, so a sum taken in another
+    # order chose differently.
+    from kmcodec import dither
+
+    palette = np.array([[100, 100, 100], [114, 114, 100]] + [[32 * k, 32 * k, 200] for k in range(5)], np.uint8)
+    pixels = np.array([[[125, 125, 100], [105, 105, 100]]], np.uint8)
+    guess = np.array([[1, 0]])
+    fast = dither._remap(pixels, palette, guess, "selective", 0.75, "rgb", 1.0)
+    monkeypatch.setattr(dither, "_CELL_COLORS", 0)
+    slow = dither._remap(pixels, palette, guess, "selective", 0.75, "rgb", 1.0)
+    assert slow[0].tolist() == [[1, 1]] and slow[1] == 404
+    assert fast[0].tolist() == slow[0].tolist() and fast[1] == slow[1]
+
+
 def test_bands_start_afresh_whatever_the_threads(monkeypatch):
     from kmcodec import dither
     from kmcodec.clustering import _Table

@@ -203,7 +203,8 @@ def test_the_dithering_and_weighting_use_the_private_cache():
     # Found by bench/encode.py: the cell lists were compiled in every process (+1.7 s).
     from kmcodec import _dither_jit, _importance_jit
 
-    for function in (_dither_jit.cells, _dither_jit.floyd_steinberg, _importance_jit.add_weights):
+    for function in (_dither_jit.cells, _dither_jit.floyd_steinberg, _dither_jit.floyd_steinberg3,
+                     _importance_jit.add_weights):
         assert type(function._cache).__module__ == "kmcodec.jitcache", function.__name__
         assert Path(function._cache.cache_path).parent == Path(jitcache.cache_dir())
 
