@@ -250,6 +250,29 @@ def _mapped_neighbour(w, y, x, step):
 
 
 @njit(inline="always")
+def _rate_pick(t, pal, j, reach, out, y, x, y0, W, step, allowed, kd):
+    """The rate-aware choice for point ``t`` whose nearest entry is ``j``:
+    ``j`` if a mapped neighbour (:func:`_mapped_neighbour`, within the band
+    from row ``y0``) holds it, else the nearest allowed entry a neighbour
+    holds if it is nearer than ``reach``, else ``j``."""
+    best = reach * reach
+    pick = j
+    for w in range(4):
+        yy, xx = _mapped_neighbour(w, y, x, step)
+        if yy < y0 or xx < 0 or xx >= W:
+            continue
+        cand = np.int64(out[yy, xx])
+        if cand == j:
+            return j
+        if allowed[kd, cand]:
+            dc = _d2(t, pal, cand)
+            if dc < best:
+                best = dc
+                pick = cand
+    return pick
+
+
+@njit(inline="always")
 def _activity(pts, y, x, H, W):
     """Largest distance, in the clustering space, from pixel (x, y) to its
     four neighbours (``pts`` holds rows y-1, y, y+1 at index row % 3)."""
@@ -377,22 +400,7 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
                 j = _nearest(t, pal, start, order, dist, allowed, kd)
             if rated:
                 reach = math.sqrt(_d2(t, pal, j)) + rate_base + rate_mask * _activity(pts, y, x, H, W)
-                best = reach * reach
-                pick = j
-                for w in range(4):
-                    yy, xx = _mapped_neighbour(w, y, x, step)
-                    if yy < y0 or xx < 0 or xx >= W:
-                        continue
-                    cand = out[yy, xx]
-                    if cand == j:
-                        pick = j
-                        break
-                    if allowed[kd, cand]:
-                        dc = _d2(t, pal, cand)
-                        if dc < best:
-                            best = dc
-                            pick = cand
-                j = pick
+                j = _rate_pick(t, pal, j, reach, out, y, x, y0, W, step, allowed, kd)
             out[y, x] = j
             for c in range(C):
                 v = np.int64(pixels[y, x, c]) - pal8[j, c]
@@ -484,23 +492,12 @@ def floyd_steinberg3(pixels, oklab, lut, m1, m2, pal, guess, order, dist, level,
                 t[2] = t2
                 j = _nearest(t, pal, np.int64(guess[y, x]), order, dist, allowed, 0)
             if rated:
+                t[0] = t0
+                t[1] = t1
+                t[2] = t2
                 # Summed in floyd_steinberg's order, so that it rounds the same.
-                reach = math.sqrt(_d2_3(t0, t1, t2, pal, j)) + rate_base + allowance[x]
-                best = reach * reach
-                pick = j
-                for w in range(4):
-                    yy, xx = _mapped_neighbour(w, y, x, step)
-                    if yy < y0 or xx < 0 or xx >= W:
-                        continue
-                    cand = np.int64(out[yy, xx])
-                    if cand == j:
-                        pick = j
-                        break
-                    dc = _d2_3(t0, t1, t2, pal, cand)
-                    if dc < best:
-                        best = dc
-                        pick = cand
-                j = pick
+                reach = math.sqrt(_d2(t, pal, j)) + rate_base + allowance[x]
+                j = _rate_pick(t, pal, j, reach, out, y, x, y0, W, step, allowed, 0)
             out[y, x] = j
             r0 = np.int64(pixels[y, x, 0]) - pal8[j, 0]
             r1 = np.int64(pixels[y, x, 1]) - pal8[j, 1]
