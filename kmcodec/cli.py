@@ -471,7 +471,7 @@ def _encode_options(args):
     if args.perceptual:
         from .options import PERCEPTUAL
 
-        for name, value in PERCEPTUAL.items():  # a flag given its default would pass the options' check
+        for name, value in PERCEPTUAL.items():  # the options refuse these too, but name the field, not the flag
             given = getattr(args, name)
             if given is not None and given != value:
                 flag = "--" + name.replace("_", "-")

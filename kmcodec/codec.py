@@ -14,7 +14,6 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
@@ -25,7 +24,7 @@ from .atomicfile import atomic_output
 from .clustering import quantize as _quantize_rgb
 from .errors import ParameterError
 from .images import to_pixels
-from .options import MAX_COLORS, EncodeOptions, check_int
+from .options import MAX_COLORS, NAMES, EncodeOptions, check_int
 from .quantized import Quantized, expand
 
 if TYPE_CHECKING:
@@ -78,7 +77,7 @@ def options_from(options: EncodeOptions | None = None, **settings) -> EncodeOpti
     ParameterError.
     """
     given = {name: value for name, value in settings.items() if value is not None}
-    known = {f.name for f in dataclasses.fields(EncodeOptions)}
+    known = set(NAMES)
     unknown = sorted(set(given) - known)
     if unknown:
         raise ParameterError(

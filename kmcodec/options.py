@@ -20,7 +20,7 @@ from .colorspace import SPACES
 from .dither import METHODS as DITHER_METHODS
 from .errors import MissingDependencyError, ParameterError
 
-__all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "PERCEPTUAL", "check_int"]
+__all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "PERCEPTUAL", "NAMES", "PLAIN", "check_int"]
 
 #: The k-means engines: kmcodec's own, or scikit-learn's KMeans.
 ENGINES = ("kmeans", "sklearn")
@@ -28,6 +28,19 @@ ENGINES = ("kmeans", "sklearn")
 MAX_COLORS = 65536
 #: What ``perceptual=True`` sets: the best combination of bench/perceptual.py.
 PERCEPTUAL = {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0, "smooth_weight": 1.0}
+#: What the fields :data:`PERCEPTUAL` sets are when neither they nor ``perceptual`` are given.
+PLAIN = {"space": "rgb", "dither": "none", "dither_level": 1.0, "dither_rate": 0.0, "smooth_weight": 0.0}
+
+
+class _Unset:
+    """A field left out, told apart from one given its default value."""
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+# Typed Any so that the fields keep their plain types once __post_init__ has resolved them.
+_UNSET: Any = _Unset()
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -100,7 +113,8 @@ class EncodeOptions:
         dithering at ``dither_level`` 0.75 with ``dither_rate`` 1,
         ``smooth_weight`` 1), so that users need not tune; ``space``,
         ``dither``, ``dither_level``, ``dither_rate`` and ``smooth_weight``
-        must then be left at their defaults or given those values.
+        must then be left out or given those values (a field given its
+        plain default, such as ``dither_level=1.0``, is refused).
     background : str or (R, G, B), optional
         Composite an image with transparency onto this colour (``"#rrggbb"``,
         a CSS colour name, or integers 0..255; stored as a tuple) and store
@@ -124,12 +138,14 @@ class EncodeOptions:
     target_psnr: float | None = None
     max_bytes: int | None = None
     background: tuple[int, int, int] | None = None
-    space: str = "rgb"
-    dither: str = "none"
-    dither_level: float = 1.0
-    dither_rate: float = 0.0
-    smooth_weight: float = 0.0
+    space: str = _UNSET
+    dither: str = _UNSET
+    dither_level: float = _UNSET
+    dither_rate: float = _UNSET
+    smooth_weight: float = _UNSET
     perceptual: bool = False
+    # Which of PLAIN's fields were given, so that replace() resolves the others again.
+    _given: frozenset[str] = dataclasses.field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         fix = object.__setattr__  # frozen: normalised values are set once, here
@@ -138,21 +154,22 @@ class EncodeOptions:
         if self.n_init != "auto":
             fix(self, "n_init", check_int("n_init", self.n_init, 1))
         fix(self, "max_iter", check_int("max_iter", self.max_iter, 1))
+        if not isinstance(self.perceptual, bool):
+            raise ParameterError(f"perceptual is {self.perceptual!r}; it must be True or False")
+        chosen = PERCEPTUAL if self.perceptual else PLAIN
+        fix(self, "_given", frozenset(name for name in chosen if getattr(self, name) is not _UNSET))
+        for name, value in chosen.items():
+            given = getattr(self, name)
+            if given is _UNSET:
+                fix(self, name, value)
+            elif self.perceptual and given != value:
+                raise ParameterError(f"perceptual sets {name} to {value!r} but {name} is {given!r};"
+                                     f" give one or the other")
         for name, high in (("dither_rate", 4), ("smooth_weight", 100)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) <= high:
                 raise ParameterError(f"{name} is {value!r}; it must be a number from 0 to {high}")
             fix(self, name, float(value))
-        if not isinstance(self.perceptual, bool):
-            raise ParameterError(f"perceptual is {self.perceptual!r}; it must be True or False")
-        if self.perceptual:
-            defaults = {f.name: f.default for f in dataclasses.fields(self)}
-            for name, value in PERCEPTUAL.items():
-                given = getattr(self, name)
-                if given not in (value, defaults[name]):
-                    raise ParameterError(f"perceptual sets {name} to {value!r} but {name} is {given!r};"
-                                         f" give one or the other")
-                fix(self, name, value)
         if self.space not in SPACES:
             raise ParameterError(f"space is {self.space!r}; it must be one of {SPACES}")
         if self.dither not in DITHER_METHODS:
@@ -186,8 +203,14 @@ class EncodeOptions:
             fix(self, "background", parse_background(self.background))
 
     def replace(self, **changes: Any) -> EncodeOptions:
-        """A copy with ``changes``, validated again."""
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``, validated again.
+
+        The fields :data:`PERCEPTUAL` sets and that were left out stay left
+        out, so that ``replace(perceptual=True)`` works on the defaults.
+        """
+        kept = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.init and (f.name not in PLAIN or f.name in self._given)}
+        return EncodeOptions(**{**kept, **changes})
 
     @property
     def seedings(self) -> int:
@@ -195,3 +218,7 @@ class EncodeOptions:
         if self.n_init == "auto":
             return 6 if self.k <= 32 else 2 if self.k <= 128 else 1
         return int(self.n_init)
+
+
+#: The fields an EncodeOptions is made from, as the API and the plugin accept them.
+NAMES = tuple(f.name for f in dataclasses.fields(EncodeOptions) if f.init)

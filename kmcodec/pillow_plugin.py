@@ -98,12 +98,10 @@ class KmcDecoder(ImageFile.PyDecoder):
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     from .codec import encode, options_from
 
-    import dataclasses
-
-    from .options import EncodeOptions
+    from .options import NAMES
 
     encode_settings = dict(im.encoderinfo)
-    known = {"colors", "options", *(f.name for f in dataclasses.fields(EncodeOptions))}
+    known = {"colors", "options", *NAMES}
     unknown = sorted(set(encode_settings) - known)
     if unknown:
         raise ParameterError(

@@ -313,10 +313,26 @@ def test_perceptual_is_oklab_with_rate_aware_dithering_at_three_quarters_and_smo
         kmcodec.EncodeOptions(perceptual=True, dither="selective")
     with pytest.raises(ParameterError, match="perceptual sets dither_level to 0.75 but dither_level is 0.5"):
         kmcodec.EncodeOptions(perceptual=True, dither_level=0.5)
-    with pytest.raises(ParameterError, match="perceptual sets dither_rate to 1.0 but dither_rate is 2.0"):
+    with pytest.raises(ParameterError, match="perceptual sets dither_rate to 1.0 but dither_rate is 2;"):
         kmcodec.EncodeOptions(perceptual=True, dither_rate=2)
     with pytest.raises(ParameterError, match="perceptual is 1; it must be True or False"):
         kmcodec.EncodeOptions(perceptual=1)
+
+
+def test_a_field_given_its_plain_default_still_conflicts_with_perceptual():
+    # Left out, a field takes perceptual's value; given, even at the plain
+    # default, it is the caller's choice and perceptual cannot override it.
+    with pytest.raises(ParameterError, match="perceptual sets dither_level to 0.75 but dither_level is 1.0"):
+        kmcodec.EncodeOptions(perceptual=True, dither_level=1.0)
+    with pytest.raises(ParameterError, match="perceptual sets space to 'oklab' but space is 'rgb'"):
+        kmcodec.EncodeOptions(space="rgb").replace(perceptual=True)
+    assert kmcodec.EncodeOptions(k=4).replace(perceptual=True) == kmcodec.EncodeOptions(k=4, perceptual=True)
+    # Fields perceptual set, but the caller did not, go back to the plain defaults without it.
+    assert kmcodec.EncodeOptions(perceptual=True).replace(perceptual=False) == kmcodec.EncodeOptions()
+    kept = kmcodec.EncodeOptions(perceptual=True, smooth_weight=1.0).replace(perceptual=False)
+    assert (kept.space, kept.smooth_weight) == ("rgb", 1.0)
+    with pytest.raises(ParameterError, match="perceptual sets dither to 'fs' but dither is 'none'"):
+        kmcodec.quantize(_gradient(), 4, dither="none", perceptual=True)
 
 
 def test_translucent_areas_keep_their_mean_alpha():
