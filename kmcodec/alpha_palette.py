@@ -230,8 +230,10 @@ def _run(x, w, k, options, grid=None):
         return x.copy(), np.arange(len(x)), 0
     x = np.ascontiguousarray(x)
     if options.engine == "sklearn":
-        return _sklearn_kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol)
-    return _kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol, grid=grid)
+        return _sklearn_kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol,
+                               options.init)
+    return _kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol, grid=grid,
+                   init=options.init, refine=options.refine)
 
 
 def _round(values: np.ndarray) -> np.ndarray:

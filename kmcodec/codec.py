@@ -106,7 +106,7 @@ def quantize(image: ImageLike, k: int | None = None, seed: int | None = None, *,
         here override its fields.
     **settings
         Any other field of :class:`EncodeOptions` (``n_init``, ``engine``,
-        ``max_iter``, ``tol``, ``background``, ``space``, ``dither``,
+        ``init``, ``refine``, ``max_iter``, ``tol``, ``background``, ``space``, ``dither``,
         ``dither_level``, ``dither_rate``, ``smooth_weight``, ``perceptual``).
 
     Returns

@@ -4,7 +4,9 @@ For each image and K, :func:`compare` produces one :class:`Row` per method:
 
 ``kmc``, ``kmc-entropy``
     the real .kmc file with each coder (``kmc encode --coder packed`` /
-    ``entropy``): the same palette and indices, so the same pixels.
+    ``entropy``): the same palette and indices, so the same pixels, made
+    with the clustering settings of ``options`` (``init``, ``refine``,
+    ``engine``, ...).
 ``kmc-perceptual``
     the file of ``kmc encode --perceptual --coder entropy`` (Oklab,
     dithered: :data:`kmcodec.options.PERCEPTUAL`), its own pixels and
@@ -58,6 +60,7 @@ from .coder import coders, get_coder
 from .images import to_pixels
 from .matching import Trials, closest_size, smallest_reaching
 from .metrics import METRIC_NAMES, METRICS, mse, psnr_from_mse, ssim, ssimulacra2
+from .options import EncodeOptions
 from .rivals import FAMILIES, LOSSLESS, LOSSY, LosslessCodec, LossyCodec
 
 __all__ = ["Row", "compare", "compare_one", "elbow", "available_codecs", "DEFAULT_KS", "JSON_KEYS"]
@@ -188,7 +191,8 @@ class _Clock:
 
 def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progress=None,
                 thumbs: dict | None = None, *, metric: str = "psnr", want_ssimulacra2: bool = True,
-                codecs: Iterable[str] = FAMILIES, clock: _Clock | None = None, dithered: bool = True) -> list[Row]:
+                codecs: Iterable[str] = FAMILIES, clock: _Clock | None = None, dithered: bool = True,
+                options: EncodeOptions | None = None) -> list[Row]:
     """All rows for one image (see the module docstring and :func:`compare`).
 
     When ``thumbs`` is a dict, small copies of the original and of each
@@ -230,7 +234,7 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
     kmc_rows = []
     for k in ks:
         start = time.perf_counter()
-        q, enc = _timed(codec.quantize, original, k, seed)
+        q, enc = _timed(codec.quantize, original, k, seed, options=options)
         coded = _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes)
         clock.add("kmc", time.perf_counter() - start)
         rows.extend(coded)
@@ -239,7 +243,7 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
         targets = [kmc]  # the rows of distinct pixels, each matched at equal quality
         if dithered:
             start = time.perf_counter()
-            variant = _perceptual_row(name, k, seed, original, scorer, n)
+            variant = _perceptual_row(name, k, seed, original, scorer, n, options)
             clock.add("kmc", time.perf_counter() - start)
             rows.append(variant)
             coded = [*coded, variant]
@@ -339,9 +343,12 @@ def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
     return rows
 
 
-def _perceptual_row(name, k, seed, original, scorer, n) -> Row:
-    """The ``kmc-perceptual`` row: ``--perceptual --coder entropy``, on its own pixels."""
-    q, enc = _timed(codec.quantize, original, k, seed, perceptual=True)
+def _perceptual_row(name, k, seed, original, scorer, n, options=None) -> Row:
+    """The ``kmc-perceptual`` row: ``--perceptual --coder entropy``, on its own pixels,
+    with the clustering settings of ``options``."""
+    base = options or EncodeOptions()
+    clustering = {f: getattr(base, f) for f in ("n_init", "engine", "max_iter", "tol", "init", "refine")}
+    q, enc = _timed(codec.quantize, original, k, seed, perceptual=True, **clustering)
     row, _, _ = _file_row(name, k, "kmc-perceptual", q, get_coder("entropy").id, enc, original, scorer, n)
     row.note = "--perceptual --coder entropy"
     row.extra = {"colors": len(q.palette), **({"alpha": True} if q.alpha else {})}
@@ -386,7 +393,8 @@ def _matched_row(name, k, method, trials: Trials, match, scorer, n, against: str
 
 def compare(images, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progress: bool = False,
             thumbs: dict | None = None, *, metric: str = "psnr", want_ssimulacra2: bool = True,
-            codecs: Iterable[str] = FAMILIES, dithered: bool = True) -> list[Row]:
+            codecs: Iterable[str] = FAMILIES, dithered: bool = True,
+            options: EncodeOptions | None = None) -> list[Row]:
     """Rows for every image and K.
 
     Parameters
@@ -407,6 +415,11 @@ def compare(images, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progre
         out with a logged note.
     dithered : bool, default True
         Add the ``kmc-perceptual`` rows (and the rows matched to them).
+    options : EncodeOptions, optional
+        How the ``kmc`` rows are quantised (``k`` and ``seed`` are set per
+        row); the ``kmc-perceptual`` rows take its clustering settings
+        (``n_init``, ``engine``, ``max_iter``, ``tol``, ``init``,
+        ``refine``).
 
     Returns
     -------
@@ -432,7 +445,7 @@ def compare(images, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progre
         rows = [row for path in images
                 for row in compare_one(path, ks, seed, want_ssim, bar, thumbs, metric=metric,
                                        want_ssimulacra2=want_ssimulacra2, codecs=codecs, clock=clock,
-                                       dithered=dithered)]
+                                       dithered=dithered, options=options)]
     finally:
         if bar is not None:
             bar.close()

@@ -20,10 +20,14 @@ from .colorspace import SPACES
 from .dither import METHODS as DITHER_METHODS
 from .errors import MissingDependencyError, ParameterError
 
-__all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "PERCEPTUAL", "NAMES", "PLAIN", "check_int"]
+__all__ = ["EncodeOptions", "ENGINES", "INITS", "REFINES", "MAX_COLORS", "PERCEPTUAL", "NAMES", "PLAIN", "check_int"]
 
 #: The k-means engines: kmcodec's own, or scikit-learn's KMeans.
 ENGINES = ("kmeans", "sklearn")
+#: How the first centres are chosen: k-means++, or random colours of the image.
+INITS = ("kmeans++", "random")
+#: What follows the seeding: the engine's whole pipeline, or plain Lloyd only.
+REFINES = ("full", "none")
 #: The largest palette a .kmc file holds.
 MAX_COLORS = 65536
 #: What ``perceptual=True`` sets: the best combination of bench/perceptual.py.
@@ -71,6 +75,22 @@ class EncodeOptions:
     engine : {"kmeans", "sklearn"}, default "kmeans"
         kmcodec's own engine, or scikit-learn's ``KMeans`` (the optional extra
         ``kmcodec[sklearn]``; MissingDependencyError without it).
+    init : {"kmeans++", "random"}, default "kmeans++"
+        How each seeding picks its first centres.  "kmeans++": greedy
+        k-means++ (as scikit-learn's), weighted by pixel counts; when K is so
+        large that it would cost more than 2e8 distance evaluations (K in
+        the thousands on a photograph's colours), a deterministic weighted
+        median cut instead, and only one seeding.  "random": the
+        tutorials' "K random pixels": K distinct colours of the image drawn
+        at random in proportion to their pixel counts, without replacement,
+        from ``seed``.
+    refine : {"full", "none"}, default "full"
+        What follows the seeding with the "kmeans" engine.  "full": the
+        engine's pipeline (:mod:`kmcodec.clustering`: Lloyd on a colour
+        grid, swap refinement, then Lloyd on all colours).  "none": plain
+        Lloyd from the seeds on all the image's colours, nothing else: the
+        textbook algorithm, to run exactly and compare.  scikit-learn's
+        engine always runs plain Lloyd.
     max_iter : int, default 300
         Cap on Lloyd iterations per run.
     tol : float, default 1e-4
@@ -144,6 +164,8 @@ class EncodeOptions:
     dither_rate: float = _UNSET
     smooth_weight: float = _UNSET
     perceptual: bool = False
+    init: str = "kmeans++"
+    refine: str = "full"
     # Which of PLAIN's fields were given, so that replace() resolves the others again.
     _given: frozenset[str] = dataclasses.field(default=frozenset(), init=False, repr=False, compare=False)
 
@@ -178,8 +200,9 @@ class EncodeOptions:
         if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 <= float(level) <= 1:
             raise ParameterError(f"dither_level is {level!r}; it must be a number from 0 to 1")
         fix(self, "dither_level", float(level))
-        if self.engine not in ENGINES:
-            raise ParameterError(f"engine is {self.engine!r}; it must be one of {ENGINES}")
+        for name, allowed in (("engine", ENGINES), ("init", INITS), ("refine", REFINES)):
+            if getattr(self, name) not in allowed:
+                raise ParameterError(f"{name} is {getattr(self, name)!r}; it must be one of {allowed}")
         if self.engine == "sklearn" and importlib.util.find_spec("sklearn") is None:
             raise MissingDependencyError(
                 "engine is 'sklearn' but scikit-learn is not installed: pip install \"kmcodec[sklearn]\""

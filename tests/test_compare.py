@@ -438,7 +438,7 @@ def test_a_codec_that_dominates_the_run_time_is_named(photo, monkeypatch, caplog
     monkeypatch.setattr(gif, "encode", slow)
     # k-means takes the time it takes; quantise once, so that the run's time is the GIF's.
     done = {k: cmp.codec.quantize(np.asarray(Image.open(photo).convert("RGB")), k, 0) for k in (2, 4)}
-    monkeypatch.setattr(cmp.codec, "quantize", lambda rgb, k, seed: done[k])
+    monkeypatch.setattr(cmp.codec, "quantize", lambda rgb, k, seed, **settings: done[k])
     kmcodec.decode(done[2].to_bytes("entropy"))  # and load the compiled entropy coder before the clock runs
     with caplog.at_level("WARNING", logger="kmcodec"):
         cmp.compare([photo], ks=(2, 4), want_ssim=False, want_ssimulacra2=False, codecs=["gif"], dithered=False)

@@ -377,3 +377,13 @@ def test_rate_and_weight_flags(tmp_path, samples, capsys):
     assert main(["encode", str(samples / "chelsea.png"), "--perceptual", "--space", "rgb"]) == 2
     assert "--perceptual sets --space to oklab but --space is rgb" in capsys.readouterr().err
 
+
+
+def test_help_names_the_plain_defaults_of_the_fields_perceptual_sets(capsys):
+    from kmcodec.cli import main
+
+    assert main(["encode", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "<default>" not in text
+    for shown in ("(default rgb)", "(default none)", "(default 1.0)", "(default 0.0)"):
+        assert shown in text
