@@ -87,7 +87,7 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
 
                 w = colour_weights(lambda y0, y1: inverse[y0 * width : y1 * width].reshape(-1, width),
                                    points(colors, options.space), height, width, options.smooth_weight)
-            palette, labels, iterations = _cluster(colors, w, options)
+            palette, labels, iterations = _cluster(colors, w, options, counts.astype(np.float64))
     palette, labels = clustering._canonical(palette, labels, _keys)  # spec 12.2
     diff = premultiplied(colors) - premultiplied(palette)[labels]
     error = float(counts @ np.einsum("ij,ij->i", diff, diff))
@@ -96,8 +96,12 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
     return Quantized(np.ascontiguousarray(palette), indices, iterations, error)
 
 
-def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
-    """Entries and each colour's entry, for more colours than ``options.k``."""
+def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions, counts: np.ndarray):
+    """Entries and each colour's entry, for more colours than ``options.k``.
+
+    ``w``: each colour's weight (its pixel count, times the smooth weighting);
+    ``counts``: its pixel count, which ``init="random"`` draws by.
+    """
     k = options.k
     alpha = colors[:, 3]
     kinds = alpha == 0, alpha == 255, (alpha > 0) & (alpha < 255)  # clear, opaque, translucent
@@ -106,17 +110,18 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
     space = options.space
     x = points(colors, space)
     if room < 1:
-        centers, _, spent = _run(x, w, 1, options)  # K = 1: the best single entry
+        centers, _, spent = _run(x, w, 1, options, counts=counts)  # K = 1: the best single entry
         entries = _straight(centers, space)
         return entries, np.zeros(len(colors), np.intp), spent
-    k_opaque, k_clear, joint, spent = _share(x, w, opaque, translucent, room, options)
+    k_opaque, k_clear, joint, spent = _share(x, w, opaque, translucent, room, options, counts)
     parts = [np.zeros((1, 4))] if clear.any() else []
     if k_opaque:
-        centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options, grid=colors[opaque][:, :3])
+        centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options, grid=colors[opaque][:, :3],
+                                counts=counts[opaque])
         spent += more
         parts.append(np.column_stack([centers, np.full(len(centers), 255.0)]))
     if k_clear:
-        centers, _, more = _run(x[translucent], w[translucent], k_clear, options)
+        centers, _, more = _run(x[translucent], w[translucent], k_clear, options, counts=counts[translucent])
         spent += more
         parts.append(centers)
     # Two starts, each settled under the rules: the kinds clustered apart,
@@ -193,7 +198,7 @@ def _constrained_lloyd(x, w, kinds, centers, max_iter):
     return centers, labels, max_iter
 
 
-def _share(x, w, opaque, translucent, room, options):
+def _share(x, w, opaque, translucent, room, options, counts):
     """How many of ``room`` entries go to opaque and to translucent colours,
     and the centres of the joint run that decided it (None without one)."""
     n_opaque, n_clear = int(opaque.sum()), int(translucent.sum())
@@ -206,7 +211,7 @@ def _share(x, w, opaque, translucent, room, options):
         return 1, 0, None, 0  # opaque pixels must stay opaque
     if n_opaque + n_clear <= room:
         return n_opaque, n_clear, None, 0
-    centers, labels, spent = _run(x[both], w[both], room, options)
+    centers, labels, spent = _run(x[both], w[both], room, options, counts=counts[both])
     weight = np.bincount(labels, weights=w[both], minlength=room)
     solid = np.bincount(labels, weights=(w * opaque)[both], minlength=room)
     mostly = solid * 2 >= weight
@@ -219,11 +224,11 @@ def _share(x, w, opaque, translucent, room, options):
     return k_opaque, k_clear, joint, spent
 
 
-def _run(x, w, k, options, grid=None):
+def _run(x, w, k, options, grid=None, counts=None):
     """The engine on weighted points (centres, labels, iterations); the
     points themselves when there are no more than ``k``.  ``grid``: the
     points' integer RGB colours, for the grid stage (see
-    :func:`kmcodec.clustering._kmeans`)."""
+    :func:`kmcodec.clustering._kmeans`); ``counts``: their pixel counts."""
     from .clustering import _kmeans, _sklearn_kmeans
 
     if len(x) <= k:
@@ -233,7 +238,7 @@ def _run(x, w, k, options, grid=None):
         return _sklearn_kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol,
                                options.init)
     return _kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol, grid=grid,
-                   init=options.init, refine=options.refine)
+                   init=options.init, refine=options.refine, counts=counts)
 
 
 def _round(values: np.ndarray) -> np.ndarray:

@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--n-init", type=_n_init, default=None, metavar="N",
         help=f"k-means seedings, keeping the best (default {Defaults.n_init!r}: 6 for "
-        "K <= 32, 2 for K <= 128, else 1)",
+        "K <= 32, 2 for K <= 128, else 1; 1 with --refine none)",
     )
     enc.add_argument(
         "--max-iter", type=_int_in("--max-iter", 1), default=None, metavar="N",
@@ -309,7 +309,7 @@ def _init_flags(parser, refine: bool = True) -> None:
     parser.add_argument(
         "--init", choices=INITS, default=None,
         help=f"how each seeding picks its first centres (default {Defaults.init}): kmeans++, greedy"
-        " k-means++ (a weighted median cut when K is in the thousands, see the README); random, the"
+        " k-means++ (a weighted median cut when K is in the thousands: see the README); random, the"
         " tutorials' K random pixels: K distinct colours drawn in proportion to their pixel counts,"
         " from --seed",
     )
@@ -318,7 +318,8 @@ def _init_flags(parser, refine: bool = True) -> None:
             "--refine", choices=REFINES, default=None,
             help=f"what follows the seeding (default {Defaults.refine}): full, kmcodec's engine (Lloyd on"
             " a colour grid, swap refinement, Lloyd on all colours); none, plain Lloyd from the seeds on"
-            " all colours, the textbook algorithm (scikit-learn's engine always runs plain Lloyd)",
+            " all colours until no colour changes cluster, one seeding unless --n-init: the textbook"
+            " algorithm (scikit-learn's engine always runs plain Lloyd)",
         )
 
 

@@ -52,6 +52,7 @@ import numpy as np
 
 from . import _signals
 from .colorspace import from_space, to_space
+from .errors import ParameterError
 from .quantized import Quantized
 
 if TYPE_CHECKING:
@@ -454,8 +455,8 @@ def _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=None, init="kmeans++", re
     variance = (w @ (x * x)) / total - mean * mean  # exact enough: x <= 255, sums < 2**53
     tol_abs = float(np.mean(variance)) * tol
     draws = w if counts is None else np.asarray(counts, np.float64)
-    if refine == "none":
-        return _plain(x, w, k, rng, n_init, max_iter, tol_abs, init, draws)
+    if refine == "none":  # the textbook loop: until no colour changes cluster
+        return _plain(x, w, k, rng, n_init, max_iter, 0.0, init, draws)
 
     def random_seeds(rng):
         return x[_random_colours(draws, k, rng)]
@@ -790,7 +791,8 @@ def _swap_refine(x, w, centers, labels, inertia, rng, tol_abs, table):
 def _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol, init="kmeans++"):
     from sklearn.cluster import KMeans
 
-    # scikit-learn's "random" draws its samples in proportion to sample_weight, as ours does.
+    # scikit-learn's "random" draws its samples in proportion to sample_weight: the
+    # pixel counts, times the smooth weighting if there is one (ours: the counts).
     model = KMeans(
         n_clusters=k, n_init=n_init, random_state=seed, max_iter=max_iter, tol=tol,
         init="k-means++" if init == "kmeans++" else "random",
@@ -828,6 +830,10 @@ def seeds(colors: np.ndarray, counts: np.ndarray, k: int, seed: int = 0, init: s
     -------
     ndarray of shape (min(k, C), 3), float64
     """
+    from .options import INITS
+
+    if init not in INITS:
+        raise ParameterError(f"init is {init!r}; it must be one of {INITS}")
     x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
     if len(x) <= k:
         return x.copy()
@@ -841,15 +847,16 @@ def seeds(colors: np.ndarray, counts: np.ndarray, k: int, seed: int = 0, init: s
 
 
 def lloyd_steps(colors: np.ndarray, counts: np.ndarray, centers: np.ndarray,
-                max_steps: int = 300, tol: float = 1e-4) -> Iterator[np.ndarray]:
+                max_steps: int = 300, tol: float = 0.0) -> Iterator[np.ndarray]:
     """Plain Lloyd iterations from ``centers``: yields the centres after each.
 
     Each step is exactly the textbook one (assign every colour to its
     nearest centre, move each centre to its colours' weighted mean), so a
     plot can show k-means converge.  Stops as the encoder's
-    ``refine="none"`` run does: when no colour changes centre, or the
-    summed squared movement of the centres is at most ``tol`` times the
-    colours' mean per-channel variance, or after ``max_steps``.
+    ``refine="none"`` run does, when no colour changes centre (or after
+    ``max_steps``); with ``tol`` > 0, also once the summed squared
+    movement of the centres is at most ``tol`` times the colours' mean
+    per-channel variance, as the pipeline's Lloyd stages do.
     """
     x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
     mean = (w @ x) / w.sum()

@@ -232,10 +232,15 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
     matched: dict = {}  # (codec, ladder, quality) -> row scores, for files matched twice
     broken: set[str] = set()  # codecs that failed on this image
     kmc_rows = []
+    base = options or EncodeOptions()
+    # The kmc rows say how they were clustered when it is not the default way.
+    settings = {f: getattr(base, f) for f in ("init", "refine") if getattr(base, f) != getattr(EncodeOptions, f)}
     for k in ks:
         start = time.perf_counter()
         q, enc = _timed(codec.quantize, original, k, seed, options=options)
         coded = _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes)
+        for row in coded:
+            row.extra.update(settings)
         clock.add("kmc", time.perf_counter() - start)
         rows.extend(coded)
         kmc = coded[0]
@@ -244,6 +249,7 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
         if dithered:
             start = time.perf_counter()
             variant = _perceptual_row(name, k, seed, original, scorer, n, options)
+            variant.extra.update(settings)
             clock.add("kmc", time.perf_counter() - start)
             rows.append(variant)
             coded = [*coded, variant]

@@ -37,14 +37,18 @@ PLAIN = {"space": "rgb", "dither": "none", "dither_level": 1.0, "dither_rate": 0
 
 
 class _Unset:
-    """A field left out, told apart from one given its default value."""
+    """A field left out, told apart from one given its plain value."""
+
+    def __init__(self, plain: Any) -> None:
+        self.plain = plain
 
     def __repr__(self) -> str:
-        return "<default>"
+        return f"{self.plain!r} unless perceptual"
 
 
-# Typed Any so that the fields keep their plain types once __post_init__ has resolved them.
-_UNSET: Any = _Unset()
+def _unset(name: str) -> Any:
+    # Typed Any so that the fields keep their plain types once __post_init__ has resolved them.
+    return _Unset(PLAIN[name])
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -71,16 +75,18 @@ class EncodeOptions:
         Seeds every random choice: same image and settings, same bytes.
     n_init : int or "auto", default "auto"
         Independent k-means seedings; the best (lowest squared error) is
-        kept.  "auto" is 6 for k <= 32, 2 for k <= 128 and 1 above.
+        kept.  "auto" is 6 for k <= 32, 2 for k <= 128 and 1 above; 1 with
+        ``refine="none"``.
     engine : {"kmeans", "sklearn"}, default "kmeans"
         kmcodec's own engine, or scikit-learn's ``KMeans`` (the optional extra
         ``kmcodec[sklearn]``; MissingDependencyError without it).
     init : {"kmeans++", "random"}, default "kmeans++"
         How each seeding picks its first centres.  "kmeans++": greedy
         k-means++ (as scikit-learn's), weighted by pixel counts; when K is so
-        large that it would cost more than 2e8 distance evaluations (K in
-        the thousands on a photograph's colours), a deterministic weighted
-        median cut instead, and only one seeding.  "random": the
+        large that it would cost more than 2e8 distance evaluations on the
+        grid's cells (4e9 on all colours with ``refine="none"``), which is
+        K in the thousands on a photograph, a deterministic weighted median
+        cut instead, and only one seeding.  "random": the
         tutorials' "K random pixels": K distinct colours of the image drawn
         at random in proportion to their pixel counts, without replacement,
         from ``seed``.
@@ -88,8 +94,12 @@ class EncodeOptions:
         What follows the seeding with the "kmeans" engine.  "full": the
         engine's pipeline (:mod:`kmcodec.clustering`: Lloyd on a colour
         grid, swap refinement, then Lloyd on all colours).  "none": plain
-        Lloyd from the seeds on all the image's colours, nothing else: the
-        textbook algorithm, to run exactly and compare.  scikit-learn's
+        Lloyd from the seeds on all the image's colours until no colour
+        changes cluster (``tol`` is not used) or ``max_iter``, one seeding
+        unless ``n_init`` says otherwise, nothing else: the textbook
+        algorithm, to run exactly and compare.  With transparency, opaque
+        and translucent colours are still clustered apart and settled under
+        the alpha rules (:mod:`kmcodec.alpha_palette`).  scikit-learn's
         engine always runs plain Lloyd.
     max_iter : int, default 300
         Cap on Lloyd iterations per run.
@@ -158,11 +168,11 @@ class EncodeOptions:
     target_psnr: float | None = None
     max_bytes: int | None = None
     background: tuple[int, int, int] | None = None
-    space: str = _UNSET
-    dither: str = _UNSET
-    dither_level: float = _UNSET
-    dither_rate: float = _UNSET
-    smooth_weight: float = _UNSET
+    space: str = _unset("space")
+    dither: str = _unset("dither")
+    dither_level: float = _unset("dither_level")
+    dither_rate: float = _unset("dither_rate")
+    smooth_weight: float = _unset("smooth_weight")
     perceptual: bool = False
     init: str = "kmeans++"
     refine: str = "full"
@@ -179,10 +189,10 @@ class EncodeOptions:
         if not isinstance(self.perceptual, bool):
             raise ParameterError(f"perceptual is {self.perceptual!r}; it must be True or False")
         chosen = PERCEPTUAL if self.perceptual else PLAIN
-        fix(self, "_given", frozenset(name for name in chosen if getattr(self, name) is not _UNSET))
+        fix(self, "_given", frozenset(name for name in chosen if not isinstance(getattr(self, name), _Unset)))
         for name, value in chosen.items():
             given = getattr(self, name)
-            if given is _UNSET:
+            if isinstance(given, _Unset):
                 fix(self, name, value)
             elif self.perceptual and given != value:
                 raise ParameterError(f"perceptual sets {name} to {value!r} but {name} is {given!r};"
@@ -230,6 +240,8 @@ class EncodeOptions:
 
         The fields :data:`PERCEPTUAL` sets and that were left out stay left
         out, so that ``replace(perceptual=True)`` works on the defaults.
+        Use this, not ``dataclasses.replace``, which passes every field as
+        given.
         """
         kept = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.init and (f.name not in PLAIN or f.name in self._given)}
@@ -239,6 +251,8 @@ class EncodeOptions:
     def seedings(self) -> int:
         """``n_init`` with "auto" resolved for this ``k``."""
         if self.n_init == "auto":
+            if self.refine == "none":
+                return 1  # the textbook run: one seeding
             return 6 if self.k <= 32 else 2 if self.k <= 128 else 1
         return int(self.n_init)
 

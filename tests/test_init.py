@@ -43,7 +43,8 @@ def test_plain_lloyd_reaches_the_palette_of_the_textbook_loop_from_the_same_mean
     colors, counts = clustering.color_histogram(rgb.reshape(-1, 3))
     means = textbook_kmeans(rgb, clustering.seeds(colors, counts, k, seed, init))
     expected = np.unique(np.clip(np.rint(means), 0, 255).astype(np.uint8), axis=0)
-    q = kmcodec.quantize(rgb, k, seed, init=init, refine="none", n_init=1, tol=0)
+    # refine="none" means one seeding and no tolerance: the loop above, exactly.
+    q = kmcodec.quantize(rgb, k, seed, init=init, refine="none")
     assert np.array_equal(q.palette, expected)
 
 
@@ -116,6 +117,7 @@ def test_a_large_photograph_takes_the_grid_stage_with_random_seeds_too():
     plain = kmcodec.quantize(rgb, 16, 0, init="random", refine="none")
     assert len(full.palette) == len(plain.palette) == 16
     assert full.error <= plain.error * 1.01
+    assert not np.array_equal(full.palette, kmcodec.quantize(rgb, 16, 0).palette)
 
 
 @pytest.mark.parametrize("field, value, rule", [
@@ -178,7 +180,7 @@ def test_plot_iterations_animates_the_textbook_run_to_where_the_encoder_ends(sam
     colors, counts = clustering.color_histogram(rgb.reshape(-1, 3))
     start = clustering.seeds(colors, counts, 5, 2, "random")
     steps = [start, *clustering.lloyd_steps(colors, counts, start)]
-    q = kmcodec.quantize(rgb, 5, 2, init="random", refine="none", n_init=1)
+    q = kmcodec.quantize(rgb, 5, 2, init="random", refine="none")
     assert np.array_equal(np.unique(np.clip(np.rint(steps[-1]), 0, 255).astype(np.uint8), axis=0), q.palette)
     assert len(steps) - 1 == q.iterations
     buf = io.BytesIO()
@@ -210,19 +212,37 @@ def test_compare_quantises_its_kmc_rows_with_the_options_init_and_refine(samples
 
     shown = next(r for r in json.loads((tmp_path / "rows.json").read_text()) if r["method"] == "kmc")
     assert shown["psnr"] == pytest.approx(kmc.psnr)
+    assert shown["init"] == "random" and shown["refine"] == "none"
+    # The perceptual rows take the clustering settings too.
+    rows = compare.compare([src], ks=(6,), seed=4, codecs=["png"], want_ssim=False, want_ssimulacra2=False,
+                           options=options)
+    perceptual = next(r for r in rows if r.method == "kmc-perceptual")
+    assert perceptual.bytes == len(kmcodec.encode(rgb, 6, 4, perceptual=True, coder="entropy", init="random",
+                                                  refine="none"))
 
 
-def test_kmc_plot_takes_init_and_colors_takes_refine(samples, tmp_path, capsys):
+def test_kmc_plot_takes_init_and_colors_takes_refine(samples, tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
     from PIL import Image
+
+    from kmcodec import plots
 
     src = tmp_path / "small.png"
     Image.fromarray(_photo(samples, 40, 30)).save(src)
     gif = tmp_path / "run.gif"
     assert main(["plot", "iterations", str(src), "-k", "4", "--init", "random", "-o", str(gif)]) == 0
     assert Image.open(gif).n_frames >= 2
+    seen = {}
+    real_colors, real_iterations = plots.colors_figure, plots.iterations_animation
+    monkeypatch.setattr(plots, "colors_figure",
+                        lambda rgb, q, *a, **kw: (seen.update(q=q), real_colors(rgb, q, *a, **kw)))
+    monkeypatch.setattr(plots, "iterations_animation",
+                        lambda *a, **kw: (seen.update(init=kw["init"]), real_iterations(*a, **kw))[1])
     assert main(["plot", "colors", str(src), "-k", "4", "--init", "random", "--refine", "none",
                  "-o", str(tmp_path / "c.png")]) == 0
+    assert np.array_equal(seen["q"].palette, kmcodec.quantize(src, 4, init="random", refine="none").palette)
+    assert main(["plot", "iterations", str(src), "-k", "4", "--init", "random", "-o", str(gif), "-f"]) == 0
+    assert seen["init"] == "random"
     capsys.readouterr()
     assert main(["plot", "iterations", str(src), "--refine", "none", "-o", str(tmp_path / "r.gif")]) == 2
     assert "unrecognized arguments: --refine" in capsys.readouterr().err
@@ -241,3 +261,4 @@ def test_images_with_transparency_take_random_init_and_keep_alpha_exact(refine):
     assert (decoded[10:30, :, 3] == 255).all()
     assert kmcodec.encode(rgba, 12, 0, init="random", refine=refine) == kmcodec.encode(
         rgba, 12, 0, init="random", refine=refine)
+    assert not np.array_equal(q.palette, kmcodec.quantize(rgba, 12, 0).palette)
