@@ -65,11 +65,18 @@ function u32(bytes, at) {
   return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
 
+/** a * b, exactly: a BigInt once the product passes 2^53. */
+function exact(a, b) {
+  const product = a * b;
+  return Number.isSafeInteger(product) ? product : BigInt(a) * BigInt(b);
+}
+
 function hex(v, digits) {
   return "0x" + v.toString(16).padStart(digits, "0");
 }
 
-function asBytes(bytes) {
+/** The bytes as a Uint8Array, from a Uint8Array (a Node Buffer too), an ArrayBuffer or any typed array. */
+export function asBytes(bytes) {
   if (bytes instanceof Uint8Array) return bytes;
   if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
   if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -92,8 +99,8 @@ function magicText(bytes) {
 // --- §7 checks 1 to 12 ---------------------------------------------------------
 
 /**
- * The header's fields, after checks 1 to 11 of §7 (12, the CRC, when
- * `whole`): nothing of the pixel count's size is allocated.
+ * The header's fields, after checks 1 to 11 of §7 (checkCrc makes 12):
+ * nothing of the pixel count's size is allocated.
  */
 function parseHeader(bytes, maxPixels) {
   const length = bytes.length;
@@ -141,17 +148,17 @@ function parseHeader(bytes, maxPixels) {
   if (bits !== b) {
     throw new KmcError(`bits_per_index is ${bits}, must be ceil(log2(colors)) = ${b} for colors = ${colors}`);
   }
-  // Check 9, before any pixel memory; width * height < 2^64 is exact enough
-  // here: above 2^53 it is far above any limit.
+  // Check 9, before any pixel memory (messages give products past 2^53 exactly).
   const pixels = width * height;
   if (maxPixels !== null && pixels > maxPixels) {
-    throw new KmcError(`width x height is ${width} x ${height} = ${pixels} pixels, above the limit of `
+    throw new KmcError(`width x height is ${width} x ${height} = ${exact(width, height)} pixels, above the limit of `
       + `${maxPixels} (the maxPixels option); raise the limit only for files you trust`, "pixel-limit");
   }
   // Check 10: the coder's header rule (coder 0; none for coder 1).
   if (coder === 0) {
-    const expected = Math.ceil((pixels * b) / 8);
-    if (payloadBytes !== expected) {
+    const expected = Number.isSafeInteger(pixels * b) ? Math.ceil((pixels * b) / 8)
+      : (BigInt(width) * BigInt(height) * BigInt(b) + 7n) / 8n;
+    if (payloadBytes != expected) { // either may be a BigInt: != compares their values
       throw new KmcError(`payload_bytes is ${payloadBytes}, must be ceil(${width}*${height}*${b}/8) = `
         + `${expected} for the packed coder`);
     }
@@ -159,9 +166,8 @@ function parseHeader(bytes, maxPixels) {
   // Check 11 (§12.1: 4-byte entries in version 2).
   const channels = version === 1 ? 3 : 4;
   const paletteBytes = channels * colors;
-  const total = typeof payloadBytes === "bigint"
-    ? BigInt(HEADER_SIZE + paletteBytes + TRAILER_SIZE) + payloadBytes
-    : HEADER_SIZE + paletteBytes + payloadBytes + TRAILER_SIZE;
+  let total = HEADER_SIZE + paletteBytes + TRAILER_SIZE + (typeof payloadBytes === "bigint" ? 0 : payloadBytes);
+  if (!Number.isSafeInteger(total)) total = BigInt(HEADER_SIZE + paletteBytes + TRAILER_SIZE) + BigInt(payloadBytes);
   if (length !== total) {
     const declared = `the header declares ${total} (28 header + ${paletteBytes} palette + `
       + `${payloadBytes} payload + 4 crc32)`;
@@ -184,7 +190,7 @@ function checkCrc(bytes, h) {
 }
 
 function checkLimit(options) {
-  const limit = options && "maxPixels" in options ? options.maxPixels : DEFAULT_MAX_PIXELS;
+  const limit = options && options.maxPixels !== undefined ? options.maxPixels : DEFAULT_MAX_PIXELS;
   if (limit !== null && !(Number.isFinite(limit) && limit >= 0)) {
     throw new TypeError(`maxPixels is ${limit}; it must be a number >= 0, or null for no limit`);
   }
@@ -255,6 +261,8 @@ const STRETCH = new Int32Array(4096).fill(2047);
 }
 
 const HASH_BITS = 18;
+const FRESH = 32768 << 8; // a counter: p = 32768, n = 0
+const MAX_STRIPE_PIXELS = 2 ** 27;
 // a >> 16 for the mixer's sums, which can pass 2^31: a product by a power of two is exact.
 const TWO_TO_MINUS_16 = 1 / 65536;
 const N_DIRECT = 12740;
@@ -340,15 +348,14 @@ class CellOrders {
 
 /**
  * One stripe's binary decoder and model (§11.3), all fresh per stripe.
- * The coder's 32-bit state lives in a Uint32Array so that it stays
+ * The coder's 32-bit state lives in an Int32Array so that it stays
  * unboxed; every method is small enough to be inlined.
  */
 class StripeModel {
   constructor() {
-    this.dp = new Int32Array(N_DIRECT).fill(32768);
-    this.dn = new Uint8Array(N_DIRECT);
-    this.hp = new Int32Array(1 << HASH_BITS).fill(32768);
-    this.hn = new Uint8Array(1 << HASH_BITS);
+    // A counter is one int32, p << 8 | n: one load for both, one cache line.
+    this.direct = new Int32Array(N_DIRECT).fill(FRESH);
+    this.hashed = new Int32Array(1 << HASH_BITS).fill(FRESH);
     this.w = new Float64Array(24);
     this.st = new Int32Array(3); // x1, x2, x
     this.stream = null;
@@ -375,10 +382,8 @@ class StripeModel {
 
   /** Every counter fresh again: p = 32768, n = 0. */
   refill() {
-    this.dp.fill(32768);
-    this.dn.fill(0);
-    this.hp.fill(32768);
-    this.hn.fill(0);
+    this.direct.fill(FRESH);
+    this.hashed.fill(FRESH);
   }
 
   /**
@@ -389,9 +394,8 @@ class StripeModel {
    * more than its pixels; refilling every table would cost 1.3 MB a stripe.
    */
   refresh(out, width, y0, y1) {
-    const dp = this.dp, dn = this.dn, hp = this.hp, hn = this.hn;
-    dp.fill(32768, EXP_BASE);
-    dn.fill(0, EXP_BASE);
+    const direct = this.direct, hashed = this.hashed;
+    direct.fill(FRESH, EXP_BASE);
     for (let y = y0; y < y1; y++) {
       for (let x = 0; x < width; x++) {
         const i = y * width + x;
@@ -401,20 +405,16 @@ class StripeModel {
         const UR = y - 1 >= y0 && x + 1 < width ? out[i - width + 1] : -1;
         const UU = y - 2 >= y0 ? out[i - 2 * width] : -1;
         const pat = pattern(L, U, UL, UR, LL, UU);
-        dp[pat] = 32768;
-        dn[pat] = 0;
+        direct[pat] = FRESH;
         for (let m = 0; m < 8; m++) {
-          dp[Q2_BASE + 8 * pat + m] = 32768;
-          dn[Q2_BASE + 8 * pat + m] = 0;
+          direct[Q2_BASE + 8 * pat + m] = FRESH;
           for (let q = 0; q < 4; q++) {
-            dp[Q2B_BASE + 8 * (256 * q + pat) + m] = 32768;
-            dn[Q2B_BASE + 8 * (256 * q + pat) + m] = 0;
+            direct[Q2B_BASE + 8 * (256 * q + pat) + m] = FRESH;
           }
         }
         for (let a = 0; a < 6; a++) {
           const slot = slotOf(a, L, U);
-          hp[slot] = 32768;
-          hn[slot] = 0;
+          hashed[slot] = FRESH;
         }
       }
     }
@@ -454,38 +454,40 @@ class StripeModel {
     return bit;
   }
 
-  // A counter's update fits in 32 bits: rate[n] < 2^15 once n >= 1, and at
-  // n = 0 the counter is fresh, p = 32768, so |(bit * 65536 - p) * rate| < 2^31.
   plain(ctx) {
-    const dp = this.dp, pc = dp[ctx];
+    const direct = this.direct, c = direct[ctx], pc = c >> 8;
     const bit = this.code(pc < 32 ? 32 : pc > 65504 ? 65504 : pc);
-    const n = this.dn[ctx];
-    dp[ctx] = pc + (((bit * 65536 - pc) * RATE[n]) >> 16);
-    if (n < 255) this.dn[ctx] = n + 1;
+    direct[ctx] = updated(c, bit);
     return bit;
   }
 
   mixed(a, slot, set) {
-    const dp = this.dp, hp = this.hp, w = this.w, k = 3 * set;
-    const pa = dp[a], pb = hp[slot];
+    const direct = this.direct, hashed = this.hashed, w = this.w, k = 3 * set;
+    const ca = direct[a], cb = hashed[slot], pa = ca >> 8, pb = cb >> 8;
     const s1 = STRETCH[pa >> 4], s2 = STRETCH[pb >> 4];
     let d = Math.floor((w[k] * s1 + w[k + 1] * s2 + w[k + 2] * 256) * TWO_TO_MINUS_16);
     d = d < -2047 ? -2047 : d > 2047 ? 2047 : d;
     let p = SQUASH[d + 2047] * 16 + 8;
     p = p < 32 ? 32 : p > 65504 ? 65504 : p;
     const bit = this.code(p);
-    let n = this.dn[a];
-    dp[a] = pa + (((bit * 65536 - pa) * RATE[n]) >> 16);
-    if (n < 255) this.dn[a] = n + 1;
-    n = this.hn[slot];
-    hp[slot] = pb + (((bit * 65536 - pb) * RATE[n]) >> 16);
-    if (n < 255) this.hn[slot] = n + 1;
+    direct[a] = updated(ca, bit);
+    hashed[slot] = updated(cb, bit);
     const e = (bit * 65536 - p) >> 4;
     w[k] += (s1 * e) >> 10;
     w[k + 1] += (s2 * e) >> 10;
     w[k + 2] += (256 * e) >> 10;
     return bit;
   }
+}
+
+/**
+ * §11.3 a counter (p << 8 | n) after coding `bit`.  The product fits in 32
+ * bits: rate[n] < 2^15 once n >= 1, and at n = 0 the counter is fresh,
+ * p = 32768, so |(bit * 65536 - p) * rate[n]| < 2^31.
+ */
+function updated(c, bit) {
+  const p = c >> 8, n = c & 255;
+  return ((p + (((bit * 65536 - p) * RATE[n]) >> 16)) << 8) | (n < 255 ? n + 1 : 255);
 }
 
 /** §11.4 the pattern of equal neighbours. */
@@ -627,6 +629,14 @@ class StripeFault extends Error {
 /** Stripes first .. end-1 into `out`, each checked (§11.7) as it is decoded. */
 function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout.lengths.length) {
   const { rows, lengths, tableEnd } = layout;
+  // The mixer's weights grow by at most 16370 a pixel (§11.3); in doubles
+  // its sums are exact while a stripe has under 2^27 pixels, which the
+  // default pixel limit keeps.  Larger stripes would need wider integers.
+  if (Math.min(rows, h.height) * h.width > MAX_STRIPE_PIXELS) {
+    throw new KmcError(`entropy payload: stripes of ${Math.min(rows, h.height)} rows of ${h.width} pixels are `
+      + `more than this decoder's ${MAX_STRIPE_PIXELS} pixels a stripe (its arithmetic is exact up to there)`,
+    "pixel-limit");
+  }
   const orders = new CellOrders(palette, h.colors, h.channels);
   const model = new StripeModel();
   let offset = tableEnd;
@@ -661,7 +671,8 @@ function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout
 // --- the public functions ---------------------------------------------------------
 
 function parts(bytes, h) {
-  const palette = bytes.slice(HEADER_SIZE, HEADER_SIZE + h.paletteBytes);
+  // A copy (Buffer.prototype.slice would give a view of the caller's bytes).
+  const palette = Uint8Array.prototype.slice.call(bytes, HEADER_SIZE, HEADER_SIZE + h.paletteBytes);
   const start = HEADER_SIZE + h.paletteBytes;
   return { palette, payload: bytes.subarray(start, start + h.payloadBytes) };
 }
@@ -685,13 +696,24 @@ export function decode(bytes, options) {
   const { palette, payload } = parts(bytes, h);
   const n = h.width * h.height;
   const layout = h.coder === 1 ? stripeLayout(payload, h.height) : null;
-  const indices = h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n);
+  const indices = pixelMemory(h, () => (h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n)));
   if (h.coder === 0) decodePacked(payload, h, indices);
   else decodeEntropy(payload, h, palette, indices, layout);
   return {
     width: h.width, height: h.height, colors: h.colors, coder: h.coder, alpha: h.version === 2,
-    palette, indices, rgba: rgbaOf(palette, h.version === 2, indices),
+    palette, indices, rgba: pixelMemory(h, () => rgbaOf(palette, h.version === 2, indices)),
   };
+}
+
+/** `make()`, or a pixel-limit KmcError when this JavaScript engine cannot hold that many pixels. */
+function pixelMemory(h, make) {
+  try {
+    return make();
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new KmcError(`width x height is ${h.width} x ${h.height}: more pixels than this JavaScript engine `
+      + "can hold (raise maxPixels only for files you trust)", "pixel-limit");
+  }
 }
 
 /**
@@ -759,8 +781,8 @@ export function info(bytes, options) {
   const { payload } = parts(bytes, h);
   let details = {};
   if (h.coder === 0) {
-    decodePacked(payload, h, h.colors <= 256 ? new Uint8Array(h.width * h.height)
-      : new Uint16Array(h.width * h.height));
+    const n = h.width * h.height;
+    decodePacked(payload, h, pixelMemory(h, () => (h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n))));
   } else {
     const stripes = stripeLayout(payload, h.height).lengths.length;
     details = { stripes, stripe_table_bytes: 4 + 4 * stripes };

@@ -7,19 +7,27 @@
 //   const image = await decodeParallel(bytes, { threads: 4 });
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { availableParallelism } from "node:os";
-import { KmcError, decode, decodeStripes, info, rgbaOf } from "./kmc.js";
+import { KmcError, asBytes, decode, decodeStripes, info, rgbaOf } from "./kmc.js";
+
+// More workers than stripes or cores gains nothing; this caps a careless `threads`.
+const MAX_THREADS = 64;
 
 /**
  * decode() with the stripes shared among `threads` workers (default: the
  * cores).  Files of the packed coder, or of one stripe, are decoded here.
  *
- * @param {Uint8Array} bytes
- * @param {{threads?: number, maxPixels?: number|null}} [options]
+ * @param {Uint8Array|ArrayBuffer} bytes
+ * @param {{threads?: number, maxPixels?: number|null}} [options]  `threads`: a whole number >= 1
  * @returns {Promise<object>} as decode()
  */
 export async function decodeParallel(bytes, options = {}) {
+  bytes = asBytes(bytes);
   const meta = info(bytes, options); // every check before the payload's streams
-  const threads = Math.min(options.threads ?? availableParallelism(), meta.stripes ?? 1);
+  const asked = options.threads ?? availableParallelism();
+  if (!(Number.isInteger(asked) && asked >= 1)) {
+    throw new TypeError(`threads is ${asked}; it must be a whole number >= 1`);
+  }
+  const threads = Math.min(asked, meta.stripes ?? 1, MAX_THREADS);
   if (meta.coder !== "entropy" || threads < 2) return decode(bytes, options);
   const n = meta.width * meta.height;
   const shared = new SharedArrayBuffer(n * (meta.colors <= 256 ? 1 : 2));
@@ -34,13 +42,18 @@ export async function decodeParallel(bytes, options = {}) {
     const worker = new Worker(new URL(import.meta.url), {
       workerData: { file, shared, first, end, maxPixels: options.maxPixels },
     });
-    worker.once("message", resolve);
+    worker.once("message", (result) => {
+      resolve(result);
+      worker.terminate();
+    });
     worker.once("error", reject);
   })));
-  // The first bad stripe's error, as a one-thread decode would report it.
+  // The first bad stripe's error, as a one-thread decode would report it;
+  // anything but a KmcError is a fault of this program, not of the file.
   const failed = results.find((r) => r.error);
-  if (failed) throw new KmcError(failed.error, failed.kind);
-  const palette = bytes.slice(28, 28 + meta.palette_bytes);
+  if (failed && failed.name === "KmcError") throw new KmcError(failed.error, failed.kind);
+  if (failed) throw new Error(`a decoding worker failed: ${failed.name}: ${failed.error}`);
+  const palette = Uint8Array.prototype.slice.call(bytes, 28, 28 + meta.palette_bytes);
   return {
     width: meta.width, height: meta.height, colors: meta.colors, coder: 1, alpha: meta.alpha,
     palette, indices, rgba: rgbaOf(palette, meta.alpha, indices),
@@ -55,6 +68,6 @@ if (!isMainThread && workerData && workerData.shared) {
     decodeStripes(file, first, end, view, maxPixels === undefined ? undefined : { maxPixels });
     parentPort.postMessage({});
   } catch (err) {
-    parentPort.postMessage({ error: err.message, kind: err.kind });
+    parentPort.postMessage({ error: err.message, kind: err.kind, name: err.name });
   }
 }

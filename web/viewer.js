@@ -7,6 +7,8 @@
   const files = document.getElementById("files");
   const drop = document.getElementById("drop");
   const ZOOMS = [0.125, 0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32];
+  // The largest side every browser's canvas draws (Chromium draws more, Firefox and Safari not).
+  const MAX_SIDE = 32767;
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -73,18 +75,28 @@
     return out;
   }
 
+  function fail(card, name, message) {
+    card.append(el("p", { className: "error" }, `${name}: ${message}`));
+    card.dataset.state = "error";
+  }
+
   function show(name, data) {
     const card = el("section", { className: "card" }, el("h2", {}, name));
     files.append(card);
-    let image, meta;
     try {
-      meta = kmc.info(data);
-      image = kmc.decode(data);
+      const meta = kmc.info(data);
+      if (meta.width > MAX_SIDE || meta.height > MAX_SIDE) {
+        fail(card, name, `${meta.width} x ${meta.height} pixels is more than a page can draw (${MAX_SIDE} `
+          + "a side); kmc decode writes it as a PNG");
+        return;
+      }
+      draw(card, meta, kmc.decode(data));
     } catch (err) {
-      card.append(el("p", { className: "error" }, `${name}: ${err.message}`));
-      card.dataset.state = "error";
-      return;
+      fail(card, name, err.message);
     }
+  }
+
+  function draw(card, meta, image) {
     const canvas = el("canvas", { width: image.width, height: image.height });
     const ctx = canvas.getContext("2d");
     const pixels = new ImageData(image.rgba, image.width, image.height);
@@ -96,16 +108,17 @@
       zoom = z;
       canvas.style.width = `${image.width * zoom}px`;
       canvas.style.height = `${image.height * zoom}px`;
-      canvas.classList.toggle("pixelated", zoom > 1);
+      canvas.classList.toggle("pixelated", zoom * (window.devicePixelRatio || 1) > 1);
       label.textContent = `${zoom * 100}%`;
     }
     const step = (dir) => {
       const i = ZOOMS.indexOf(zoom);
       setZoom(ZOOMS[Math.min(Math.max(i + dir, 0), ZOOMS.length - 1)]);
     };
-    const fit = () => {
+    const fit = () => { // the largest zoom that fits the card's width; above 1:1 only for icons and thumbnails
       const room = Math.max(card.clientWidth - 40, 100);
-      setZoom(ZOOMS.filter((z) => z <= 1 && image.width * z <= room).pop() || ZOOMS[0]);
+      const cap = image.width < 256 && image.height < 256 ? 8 : 1;
+      setZoom(ZOOMS.filter((z) => z <= cap && image.width * z <= room).pop() || ZOOMS[0]);
     };
     stage.addEventListener("wheel", (ev) => {
       if (!ev.ctrlKey && !ev.metaKey) return;
@@ -137,12 +150,25 @@
   }
 
   async function open(list) {
-    for (const file of list) {
-      show(file.name, new Uint8Array(await file.arrayBuffer()));
+    for (const file of Array.from(list)) {
+      let data;
+      try {
+        data = new Uint8Array(await file.arrayBuffer());
+      } catch (err) {
+        const card = el("section", { className: "card" }, el("h2", {}, file.name));
+        files.append(card);
+        fail(card, file.name, `cannot be read (${err.message}); a folder, or a file that went away?`);
+        continue;
+      }
+      show(file.name, data);
     }
   }
 
-  document.getElementById("pick").addEventListener("change", (ev) => open(ev.target.files));
+  document.getElementById("pick").addEventListener("change", (ev) => {
+    const list = Array.from(ev.target.files);
+    ev.target.value = ""; // so that choosing the same file again opens it again
+    open(list);
+  });
   for (const kind of ["dragenter", "dragover"]) {
     drop.addEventListener(kind, (ev) => {
       ev.preventDefault();

@@ -108,3 +108,23 @@ test("every header check names its field, value and rule", () => {
   }
   assert.throws(() => decode("not bytes"), TypeError);
 });
+
+test("numbers past 2^53 are shown exactly, and an undefined maxPixels is the default", () => {
+  const out = new Uint8Array(28 + 3 + 4);
+  const dv = new DataView(out.buffer);
+  out.set([0x4b, 0x4d, 0x43, 0x46, 1, 0, 0, 0]);
+  dv.setUint32(8, 4294967295, true);
+  dv.setUint32(12, 4294967295, true);
+  dv.setUint32(16, 1, true);
+  const huge = withCrc(out);
+  assert.throws(() => decode(huge), /4294967295 x 4294967295 = 18446744065119617025 pixels/);
+  assert.throws(() => decode(huge, { maxPixels: undefined }), /above the limit of 89478485/);
+  dv.setUint32(8, 3, true);
+  dv.setUint32(12, 2, true);
+  dv.setUint32(20, 0xfffffffe, true); // payload_bytes 2^53 - 2
+  dv.setUint32(24, 0x1fffff, true);
+  out[6] = 0;
+  assert.throws(() => info(withCrc(out)), /payload_bytes is 9007199254740990, must be ceil\(3\*2\*0\/8\) = 0/);
+  out[5] = 1; // the entropy coder has no header rule: the length check names the exact total
+  assert.throws(() => info(withCrc(out)), /header declares 9007199254741025 \(28 header \+ 3 palette \+ 9007199254740990 payload \+ 4 crc32\)/);
+});

@@ -39,3 +39,24 @@ test("decodeStripes checks its arguments", () => {
   assert.throws(() => decodeStripes(bytes, 0, 9, new Uint8Array(5)), RangeError);
   assert.throws(() => decodeStripes(readFileSync(VECTORS + "k2-7x5.kmc"), 0, 1, new Uint8Array(35)), TypeError);
 });
+
+test("decodeParallel takes what decode() takes, and refuses a bad thread count", async () => {
+  const bytes = readFileSync(VECTORS + "entropy-k4-rows1-23x9.kmc");
+  const expected = Buffer.from(decode(bytes).rgba);
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+  assert.ok(Buffer.from((await decodeParallel(buffer, { threads: 2 })).rgba).equals(expected));
+  for (const threads of [0, 2.5, NaN, -1, "2"]) {
+    await assert.rejects(decodeParallel(bytes, { threads }), TypeError, String(threads));
+  }
+  assert.ok(Buffer.from((await decodeParallel(bytes, { threads: 1000 })).rgba).equals(expected));
+});
+
+test("the palette returned is a copy, not a view of the caller's bytes", async () => {
+  const bytes = Buffer.from(readFileSync(VECTORS + "entropy-k4-rows1-23x9.kmc"));
+  for (const image of [decode(bytes), await decodeParallel(bytes, { threads: 2 })]) {
+    const before = image.palette[0];
+    bytes[28] ^= 0xff;
+    assert.equal(image.palette[0], before);
+    bytes[28] ^= 0xff;
+  }
+});
