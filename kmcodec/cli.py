@@ -810,13 +810,12 @@ def _plot(args) -> None:
     check_paths(args.input, args.output)
     with _about(args.input):
         rgb = to_rgb_array(args.input)
+    options = _clustering_options(args)
     with _about(args.output), atomic_output(args.output, args.force) as fh:
         if args.kind == "colors":
-            plots.colors_figure(rgb, quantize(rgb, args.k, args.seed, options=_clustering_options(args)), fh,
-                                args.seed, fmt)
+            plots.colors_figure(rgb, quantize(rgb, args.k, args.seed, options=options), fh, args.seed, fmt)
         else:
-            frames = plots.iterations_animation(rgb, args.k, fh, args.seed, fmt=fmt,
-                                                init=_clustering_options(args).init)
+            frames = plots.iterations_animation(rgb, args.k, fh, args.seed, fmt=fmt, init=options.init)
     if args.kind == "iterations":
         from .wording import plural
 

@@ -495,25 +495,30 @@ def _plusplus(k: int, n: int, budget: int = _PLUSPLUS_BUDGET) -> bool:
     return k * n * (2 + math.log(k)) <= budget
 
 
-def _plain(x, w, k, rng, n_init, max_iter, tol_abs, init, draws):
-    """Plain Lloyd from each seeding on the points themselves; the best run.
+def _plain_seeding(x, w, k, rng, init, draws):
+    """One textbook seeding: the first centres, and where each point's
+    search starts (None: anywhere).  ``draws``: what "random" draws by.
 
     k-means++ may spend more here than in the pipeline (which seeds on grid
     cells), so that the textbook run keeps k-means++ up to K in the hundreds
-    on a photograph's colours.
+    on a photograph's colours; beyond, the deterministic median cut.
     """
-    plusplus = init == "random" or _plusplus(k, len(x), _PLAIN_PLUSPLUS_BUDGET)
+    if init == "random":
+        return x[_random_colours(draws, k, rng)], None
+    if _plusplus(k, len(x), _PLAIN_PLUSPLUS_BUDGET):
+        return _kmeans_plusplus(x, w, k, rng)
+    return _median_cut(x, w, k)
+
+
+def _plain(x, w, k, rng, n_init, max_iter, tol_abs, init, draws):
+    """Plain Lloyd from each seeding (:func:`_plain_seeding`) on the points themselves; the best run."""
+    restarts = n_init if init == "random" or _plusplus(k, len(x), _PLAIN_PLUSPLUS_BUDGET) else 1
     best = None
     spent = 0
     table = _Table()
-    for _ in range(n_init if plusplus else 1):
+    for _ in range(restarts):
         _signals.check()
-        if init == "random":
-            centers, guess = x[_random_colours(draws, k, rng)], None
-        elif plusplus:
-            centers, guess = _kmeans_plusplus(x, w, k, rng)
-        else:
-            centers, guess = _median_cut(x, w, k)
+        centers, guess = _plain_seeding(x, w, k, rng, init, draws)
         centers, inertia, state, iterations = _lloyd(x, w, centers, max_iter, tol_abs, guess=guess, table=table)
         spent += iterations
         if best is None or inertia < best[1]:
@@ -837,13 +842,8 @@ def seeds(colors: np.ndarray, counts: np.ndarray, k: int, seed: int = 0, init: s
     x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
     if len(x) <= k:
         return x.copy()
-    rng = np.random.default_rng(seed)
-    if init == "random":
-        return x[_random_colours(w, k, rng)]
     with _engine():
-        if _plusplus(k, len(x), _PLAIN_PLUSPLUS_BUDGET):
-            return _kmeans_plusplus(x, w, k, rng)[0]
-        return _median_cut(x, w, k)[0]
+        return _plain_seeding(x, w, k, np.random.default_rng(seed), init, w)[0]
 
 
 def lloyd_steps(colors: np.ndarray, counts: np.ndarray, centers: np.ndarray,
