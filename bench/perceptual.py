@@ -1,6 +1,6 @@
 """What people see: kmcodec's spaces and dithering against pngquant's default.
 
-    python bench/perceptual.py [-k LIST] [--markdown F]
+    python bench/perceptual.py [-k LIST] [--variants LIST] [--markdown F]
 
 On seven photographs that are not bundled samples (scikit-learn's china
 and flower, matplotlib's grace_hopper, and scikit-image's shipped
@@ -8,7 +8,9 @@ immunohistochemistry slide, Hubble deep field, retina scan (reduced to
 800 x 800) and greyscale camera shot), and beside them, counted apart, the
 bundled photographs, a noisy variant and a 64 x 64 thumbnail
 (:data:`BUNDLED`), and images added after ``--perceptual`` was chosen
-(:data:`LATER`: tiny, greyscale, texture, smooth), at K = 16 and 64:
+(:data:`LATER`: tiny, greyscale, texture, smooth), and seven photographs
+made small (:data:`SMALL`: 64 x 64, 128 x 96 and 256 x 192, added with the
+chroma weight), at K = 16 and 64:
 pngquant's default (dithered; then
 ``optipng -o2``, as people ship it) beside kmcodec's variants, each stored
 with ``--coder entropy``: the palette searched in RGB or Oklab, with or
@@ -49,6 +51,8 @@ VARIANTS = {
     "kmc oklab selective rate 0.5 weight 1": {"space": "oklab", "dither": "selective", "dither_rate": 0.5,
                                              "smooth_weight": 1.0},
     "kmc perceptual": {"perceptual": True},
+    "kmc perceptual chroma 1": {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0,
+                                "smooth_weight": 1.0},
 }
 #: Photographs checked beside the target's: the bundled samples, a noisy
 #: variant and a 64 x 64 thumbnail (where dithering shows most).
@@ -56,6 +60,9 @@ BUNDLED = ("astronaut", "chelsea", "coffee", "rocket", "grain", "thumb")
 #: Images added after ``--perceptual`` was chosen on the two sets above, to
 #: see whether it carries (:func:`later_images`).
 LATER = ("motorcycle", "moon", "gravel", "coffee96", "chelsea48", "china2x", "sky")
+#: Photographs made small (Lanczos), where a lost hue shows most: :func:`small_images`.
+SMALL = ("astronaut", "rocket", "china", "flower", "grace_hopper", "ihc", "motorcycle")
+SMALL_SIZES = ((64, 64), (128, 96), (256, 192))
 
 
 def photographs() -> dict[str, np.ndarray]:
@@ -75,7 +82,19 @@ def photographs() -> dict[str, np.ndarray]:
         if name in BUNDLED:
             out[name] = image
     out.update(later_images())
+    out.update(small_images(out))
     return {name: np.ascontiguousarray(a[..., :3]) for name, a in out.items()}
+
+
+def small_images(photos: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """:data:`SMALL` at each of :data:`SMALL_SIZES`, named ``NAME-WxH``."""
+    out = {}
+    for name in SMALL:
+        if name in photos:
+            big = Image.fromarray(np.ascontiguousarray(photos[name][..., :3]))
+            for w, h in SMALL_SIZES:
+                out[f"{name}-{w}x{h}"] = np.asarray(big.resize((w, h), Image.Resampling.LANCZOS))
+    return out
 
 
 def later_images() -> dict[str, np.ndarray]:
@@ -137,9 +156,12 @@ def measure(image: np.ndarray, decoded: np.ndarray, ref: Path, tmp: Path) -> dic
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-k", default="16,64", help="palette sizes (default 16,64)")
+    ap.add_argument("--variants", metavar="LIST",
+                    help=f"comma-separated variants to run (default all: {', '.join(VARIANTS)})")
     ap.add_argument("--markdown", metavar="F", help="write the table to F")
     args = ap.parse_args(argv)
     ks = [int(v) for v in args.k.split(",")]
+    variants = {name: VARIANTS[name] for name in (args.variants.split(",") if args.variants else VARIANTS)}
     head = [f"machine: {machine()}",
             (f"kmcodec {kmcodec.__version__}; {version(['pngquant', '--version'])} (pngquant, default settings)"
              f" then {version(['optipng', '-v'])} -o2; butteraugli_main (libjxl-devtools)")]
@@ -155,7 +177,7 @@ def main(argv=None) -> None:
                 base = {"image": name, "K": k}
                 rows.append({**base, "method": "pngquant", "bytes": size, **measure(image, decoded, ref, tmp)})
                 print(rows[-1], flush=True)
-                for label, settings in VARIANTS.items():
+                for label, settings in variants.items():
                     data = kmcodec.encode(image, k, coder="entropy", **settings)
                     rows.append({**base, "method": label, "bytes": len(data),
                                  "bytes/pq": len(data) / size,
@@ -171,8 +193,8 @@ def main(argv=None) -> None:
               cell(r, "ssimulacra2", ".2f"), cell(r, "butteraugli", ".2f"), cell(r, "psnr", ".2f")] for r in rows]
     summary = []
     pq = {(r["image"], r["K"]): r for r in rows if r["method"] == "pngquant"}
-    for label in VARIANTS:
-        for group in ("unbundled", "bundled", "later"):
+    for label in variants:
+        for group in ("unbundled", "bundled", "later", "small"):
             mine = [r for r in rows if r["method"] == label and _group(r["image"]) == group]
             if not mine:
                 continue
@@ -191,6 +213,8 @@ def main(argv=None) -> None:
 
 
 def _group(name: str) -> str:
+    if name.split("-")[0] in SMALL and "-" in name:
+        return "small"
     return "bundled" if name in BUNDLED else "later" if name in LATER else "unbundled"
 
 

@@ -77,6 +77,7 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
     inverse = inverse.reshape(-1)
     colors = _entries(uniq)
     iterations = 0
+    chroma = options.chroma(height * width)
     with clustering._engine():
         if len(uniq) <= options.k:
             palette, labels = colors, np.arange(len(uniq))
@@ -86,8 +87,8 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
                 from .importance import colour_weights
 
                 w = colour_weights(lambda y0, y1: inverse[y0 * width : y1 * width].reshape(-1, width),
-                                   points(colors, options.space), height, width, options.smooth_weight)
-            palette, labels, iterations = _cluster(colors, w, options, counts.astype(np.float64))
+                                   points(colors, options.space, chroma), height, width, options.smooth_weight)
+            palette, labels, iterations = _cluster(colors, w, options, counts.astype(np.float64), chroma)
     palette, labels = clustering._canonical(palette, labels, _keys)  # spec 12.2
     diff = premultiplied(colors) - premultiplied(palette)[labels]
     error = float(counts @ np.einsum("ij,ij->i", diff, diff))
@@ -96,11 +97,12 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
     return Quantized(np.ascontiguousarray(palette), indices, iterations, error)
 
 
-def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions, counts: np.ndarray):
+def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions, counts: np.ndarray, chroma: float = 1.0):
     """Entries and each colour's entry, for more colours than ``options.k``.
 
     ``w``: each colour's weight (its pixel count, times the smooth weighting);
-    ``counts``: its pixel count, which ``init="random"`` draws by.
+    ``counts``: its pixel count, which ``init="random"`` draws by;
+    ``chroma``: the Oklab chroma weight (:meth:`EncodeOptions.chroma`).
     """
     k = options.k
     alpha = colors[:, 3]
@@ -108,10 +110,10 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions, counts: 
     clear, opaque, translucent = kinds
     room = k - int(clear.any())
     space = options.space
-    x = points(colors, space)
+    x = points(colors, space, chroma)
     if room < 1:
         centers, _, spent = _run(x, w, 1, options, counts=counts)  # K = 1: the best single entry
-        entries = _straight(centers, space)
+        entries = _straight(centers, space, chroma)
         return entries, np.zeros(len(colors), np.intp), spent
     k_opaque, k_clear, joint, spent = _share(x, w, opaque, translucent, room, options, counts)
     parts = [np.zeros((1, 4))] if clear.any() else []
@@ -137,8 +139,8 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions, counts: 
         if best is None or error < best[0]:
             best = (error, centers)
     assert best is not None
-    entries = np.unique(_straight(best[1], space), axis=0)
-    return entries, _assign(x, kinds, points(entries, space)), spent
+    entries = np.unique(_straight(best[1], space, chroma), axis=0)
+    return entries, _assign(x, kinds, points(entries, space, chroma)), spent
 
 
 def _assign(x: np.ndarray, kinds, targets: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
@@ -245,10 +247,10 @@ def _round(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
-def _straight(centers: np.ndarray, space: str = "rgb") -> np.ndarray:
+def _straight(centers: np.ndarray, space: str = "rgb", chroma: float = 1.0) -> np.ndarray:
     """Premultiplied centres (k, 4) to straight RGBA entries; A = 0 is (0, 0, 0, 0)."""
     a = _round(centers[:, 3])
     colour = np.where(a[:, None] > 0, centers[:, :3] * 255.0 / np.maximum(a, 1)[:, None], 0.0)
-    out = np.column_stack([from_space(colour, space), a])
+    out = np.column_stack([from_space(colour, space, chroma), a])
     out[a == 0] = 0
     return out

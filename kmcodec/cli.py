@@ -67,6 +67,12 @@ def _float_in(name: str, ok, rule: str):
     return parse
 
 
+def _chroma_weight(text: str) -> float | str:
+    if text == "auto":
+        return text
+    return _float_in("--chroma-weight", lambda v: 1 <= v <= 10, "from 1 to 10, or auto")(text)
+
+
 def _background(text: str) -> tuple[int, int, int]:
     from .alpha import parse_background
     from .errors import ParameterError
@@ -191,9 +197,15 @@ def _parser() -> argparse.ArgumentParser:
         " error)",
     )
     enc.add_argument(
+        "--chroma-weight", type=_chroma_weight, default=None, metavar="W|auto",
+        help=f"with --space oklab, hue and colourfulness count W times as much as lightness, 1 to 10"
+        f" (default {PLAIN['chroma_weight']}); auto: 3 below 16,384 pixels, 2 below 100,000, 1 above,"
+        " as small images lose hues first",
+    )
+    enc.add_argument(
         "--perceptual", action="store_true", default=None,
         help="the settings that look best for their size (measured by bench/perceptual.py): --space"
-        " oklab --dither fs --dither-level 0.75 --dither-rate 1 --smooth-weight 1",
+        " oklab --dither fs --dither-level 0.75 --dither-rate 1 --smooth-weight 1 --chroma-weight auto",
     )
     from .coder import coders
 
@@ -508,7 +520,8 @@ def _encode_options(args):
                             target_psnr=args.target_psnr,
                             max_bytes=args.max_bytes, background=args.background, space=args.space,
                             dither=args.dither, dither_level=args.dither_level, dither_rate=args.dither_rate,
-                            smooth_weight=args.smooth_weight, perceptual=args.perceptual)
+                            smooth_weight=args.smooth_weight, chroma_weight=args.chroma_weight,
+                            perceptual=args.perceptual)
     except MissingDependencyError as exc:  # the machine lacks it, not the command line
         raise _Failure(str(exc).replace("engine is", "--engine is", 1)) from None
     except ParameterError as exc:  # a combination of flags that cannot work

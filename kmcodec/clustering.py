@@ -193,6 +193,7 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
     pixels = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1, 3)
     k, seed, n_init = options.k, options.seed, options.seedings
     max_iter, tol, engine, space = options.max_iter, options.tol, options.engine, options.space
+    chroma = options.chroma(height * width)
     with _engine():  # Numba's default threading layer takes one caller at a time
         uniq, counts, ranks = _histogram(pixels)
         colors = _colors_of(uniq)
@@ -200,7 +201,7 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
         if len(uniq) <= k:
             palette, labels = colors, np.arange(len(uniq))
         else:
-            x = to_space(colors, space)
+            x = to_space(colors, space, chroma)
             w = counts.astype(np.float64)
             if options.smooth_weight > 0:
                 from .importance import colour_weights
@@ -218,8 +219,8 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
                 centers, labels, iterations = _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=colors,
                                                       init=options.init, refine=options.refine,
                                                       counts=counts)
-            palette, inverse = np.unique(from_space(centers, space), axis=0, return_inverse=True)
-            labels = _nearest(x, to_space(palette, space), inverse.reshape(-1)[labels])
+            palette, inverse = np.unique(from_space(centers, space, chroma), axis=0, return_inverse=True)
+            labels = _nearest(x, to_space(palette, space, chroma), inverse.reshape(-1)[labels])
         palette, labels = _canonical(palette, labels)
         diff = colors.astype(np.int64) - palette[labels]
         error = int(counts @ np.einsum("ij,ij->i", diff, diff))

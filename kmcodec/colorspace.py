@@ -11,13 +11,17 @@ a palette spends fewer entries on differences the eye barely sees.
 
 Coordinates are scaled by 255 (L from 0 to 255, a and b within about
 +-100), so that tolerances and distances keep the sizes they have in RGB.
+A *chroma weight* w > 1 multiplies a and b by w: hue and colourfulness
+then count w times as much as lightness.  ``--perceptual`` uses it on
+small images, where a missing hue is what the eye (and SSIMULACRA2)
+notices first (:meth:`kmcodec.options.EncodeOptions.chroma`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPACES", "to_space", "from_space", "points"]
+__all__ = ["SPACES", "to_space", "from_space", "points", "oklab_matrix"]
 
 #: The spaces a palette can be searched in.
 SPACES = ("rgb", "oklab")
@@ -47,13 +51,20 @@ def _encode_srgb(linear: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
 
 
-def to_space(colors: np.ndarray, space: str) -> np.ndarray:
+def oklab_matrix(chroma: float = 1.0) -> np.ndarray:
+    """Ottosson's M2 (cube-rooted LMS to L, a, b) with rows a and b times ``chroma``."""
+    return _M2 * np.array([[1.0], [chroma], [chroma]])
+
+
+def to_space(colors: np.ndarray, space: str, chroma: float = 1.0) -> np.ndarray:
     """Coordinates of 8-bit sRGB colours in ``space``.
 
     Parameters
     ----------
     colors : (..., 3) uint8 ndarray
     space : {"rgb", "oklab"}
+    chroma : float, default 1.0
+        Oklab's a and b are multiplied by it (1.0 with "rgb").
 
     Returns
     -------
@@ -63,10 +74,10 @@ def to_space(colors: np.ndarray, space: str) -> np.ndarray:
     if space == "rgb":
         return colors.astype(np.float64)
     lms = _LINEAR[colors] @ _M1.T
-    return np.cbrt(lms) @ _M2.T * _SCALE
+    return np.cbrt(lms) @ oklab_matrix(chroma).T * _SCALE
 
 
-def points(colors: np.ndarray, space: str) -> np.ndarray:
+def points(colors: np.ndarray, space: str, chroma: float = 1.0) -> np.ndarray:
     """Colours as the points they are clustered as, with or without alpha.
 
     Parameters
@@ -83,16 +94,16 @@ def points(colors: np.ndarray, space: str) -> np.ndarray:
         For ``"rgb"`` with alpha: :func:`kmcodec.alpha.premultiplied`.
     """
     if colors.shape[1] == 3:
-        return to_space(colors, space)
+        return to_space(colors, space, chroma)
     if space == "rgb":
         from .alpha import premultiplied
 
         return premultiplied(colors)
     a = colors[:, 3:4].astype(np.float64)
-    return np.column_stack([to_space(colors[:, :3], space) * (a / 255.0), a])
+    return np.column_stack([to_space(colors[:, :3], space, chroma) * (a / 255.0), a])
 
 
-def from_space(points: np.ndarray, space: str) -> np.ndarray:
+def from_space(points: np.ndarray, space: str, chroma: float = 1.0) -> np.ndarray:
     """The 8-bit sRGB colours nearest to points of ``space`` (its inverse).
 
     Parameters
@@ -107,6 +118,7 @@ def from_space(points: np.ndarray, space: str) -> np.ndarray:
     """
     if space == "rgb":
         return np.clip(np.rint(points), 0, 255).astype(np.uint8)
-    lms = (np.asarray(points, np.float64) / _SCALE) @ _M2_INV.T
+    m2_inv = _M2_INV if chroma == 1.0 else np.linalg.inv(oklab_matrix(chroma))
+    lms = (np.asarray(points, np.float64) / _SCALE) @ m2_inv.T
     linear = (lms * lms * lms) @ _M1_INV.T
     return np.clip(np.rint(_encode_srgb(linear) * 255.0), 0, 255).astype(np.uint8)

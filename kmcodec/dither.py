@@ -87,13 +87,13 @@ _RATE = (0.05, 0.12)
 
 
 def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: str, level: float,
-          space: str, rate: float = 0.0) -> np.ndarray:
+          space: str, rate: float = 0.0, chroma: float = 1.0) -> np.ndarray:
     """Each pixel's palette entry, dithered: :func:`_remap`'s entries."""
-    return _remap(pixels, palette, guess, method, level, space, rate)[0]
+    return _remap(pixels, palette, guess, method, level, space, rate, chroma)[0]
 
 
 def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: str, level: float,
-           space: str, rate: float = 0.0) -> tuple[np.ndarray, int]:
+           space: str, rate: float = 0.0, chroma: float = 1.0) -> tuple[np.ndarray, int]:
     """Each pixel's palette entry, dithered.
 
     Parameters
@@ -114,6 +114,8 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
     rate : float, default 0.0
         Weight of the rate-aware choice (see the module's docstring); 0
         always takes the nearest entry.
+    chroma : float, default 1.0
+        Oklab's a and b are multiplied by it (:mod:`kmcodec.colorspace`).
 
     Returns
     -------
@@ -126,7 +128,7 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
 
     height, width, channels = pixels.shape
     flat = pixels.reshape(-1, channels)
-    pal = np.ascontiguousarray(points(palette, space))
+    pal = np.ascontiguousarray(points(palette, space, chroma))
     # Numba's default threading layer takes one caller at a time (the table
     # is built by a parallel kernel): the clustering engine's lock.
     with _engine():
@@ -143,7 +145,8 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
         lo, hi = pal.min(0), pal.max(0)
         out = np.empty((height, width), np.uint16)  # K <= 65536
         args = (np.ascontiguousarray(pixels, np.uint8), space == "oklab", colorspace._LINEAR, colorspace._M1,
-                colorspace._M2, pal, np.ascontiguousarray(guess, np.uint16), kind.reshape(height, width), allowed,
+                colorspace.oklab_matrix(chroma), pal, np.ascontiguousarray(guess, np.uint16),
+                kind.reshape(height, width), allowed,
                 np.ascontiguousarray(order, np.int64), np.ascontiguousarray(dist), float(level), LIMIT, lo, hi,
                 out, *(_SELECTIVE if method == "selective" else (0, 0)), rate * _RATE[0] * _spacing(dist),
                 rate * _RATE[1])
@@ -183,7 +186,7 @@ def _spacing(dist: np.ndarray) -> float:
 
 
 def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space: str,
-             rate: float = 0.0) -> Quantized:
+             rate: float = 0.0, chroma: float = 1.0) -> Quantized:
     """``q`` with its indices dithered from ``pixels``, (H, W, C) uint8.
 
     Entries that no pixel takes any more are dropped and the palette stays
@@ -198,7 +201,7 @@ def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space:
     from .clustering import _canonical
     from .quantized import Quantized
 
-    entries, squared = _remap(pixels, q.palette, q.indices, method, level, space, rate)
+    entries, squared = _remap(pixels, q.palette, q.indices, method, level, space, rate, chroma)
     key = _keys if q.palette.shape[1] == 4 else None
     palette, labels = _canonical(q.palette, entries.reshape(-1), key)
     if pixels.shape[2] == 3:

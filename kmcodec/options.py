@@ -20,7 +20,8 @@ from .colorspace import SPACES
 from .dither import METHODS as DITHER_METHODS
 from .errors import MissingDependencyError, ParameterError
 
-__all__ = ["EncodeOptions", "ENGINES", "INITS", "REFINES", "MAX_COLORS", "PERCEPTUAL", "NAMES", "PLAIN", "check_int"]
+__all__ = ["EncodeOptions", "ENGINES", "INITS", "REFINES", "MAX_COLORS", "PERCEPTUAL", "NAMES", "PLAIN", "AUTO_CHROMA",
+           "check_int"]
 
 #: The k-means engines: kmcodec's own, or scikit-learn's KMeans.
 ENGINES = ("kmeans", "sklearn")
@@ -31,9 +32,13 @@ REFINES = ("full", "none")
 #: The largest palette a .kmc file holds.
 MAX_COLORS = 65536
 #: What ``perceptual=True`` sets: the best combination of bench/perceptual.py.
-PERCEPTUAL = {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0, "smooth_weight": 1.0}
+PERCEPTUAL = {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0, "smooth_weight": 1.0,
+              "chroma_weight": "auto"}
 #: What the fields :data:`PERCEPTUAL` sets are when neither they nor ``perceptual`` are given.
-PLAIN = {"space": "rgb", "dither": "none", "dither_level": 1.0, "dither_rate": 0.0, "smooth_weight": 0.0}
+PLAIN = {"space": "rgb", "dither": "none", "dither_level": 1.0, "dither_rate": 0.0, "smooth_weight": 0.0,
+         "chroma_weight": 1.0}
+#: ``chroma_weight="auto"``: (fewer than this many pixels, weight); 1 above the last.
+AUTO_CHROMA = ((16_384, 3.0), (100_000, 2.0))
 
 
 class _Unset:
@@ -137,14 +142,23 @@ class EncodeOptions:
         palette is searched, 0 to 100 (:mod:`kmcodec.importance`): the eye
         sees errors there, and texture hides them.  0 minimises the plain
         mean squared error.
+    chroma_weight : float or "auto", default 1.0
+        With ``space="oklab"``, Oklab's a and b (hue and colourfulness) are
+        multiplied by this, 1 to 10, while the palette is searched and the
+        pixels are mapped and dithered: more of the palette goes to keeping
+        hues apart.  "auto" (what ``perceptual`` sets) is 3 below 16,384
+        pixels, 2 below 100,000 and 1 from there (:data:`AUTO_CHROMA`):
+        on small images a lost hue is what people notice first, on large
+        ones the weight costs detail.  Must be 1 with ``space="rgb"``.
     perceptual : bool, default False
         The settings that look best for their size, measured by
         ``bench/perceptual.py`` (:data:`PERCEPTUAL`: Oklab, Floyd-Steinberg
         dithering at ``dither_level`` 0.75 with ``dither_rate`` 1,
-        ``smooth_weight`` 1), so that users need not tune; ``space``,
-        ``dither``, ``dither_level``, ``dither_rate`` and ``smooth_weight``
-        must then be left out or given those values (a field given its
-        plain default, such as ``dither_level=1.0``, is refused).
+        ``smooth_weight`` 1, ``chroma_weight`` "auto"), so that users need
+        not tune; ``space``, ``dither``, ``dither_level``, ``dither_rate``,
+        ``smooth_weight`` and ``chroma_weight`` must then be left out or
+        given those values (a field given its plain default, such as
+        ``dither_level=1.0``, is refused).
     background : str or (R, G, B), optional
         Composite an image with transparency onto this colour (``"#rrggbb"``,
         a CSS colour name, or integers 0..255; stored as a tuple) and store
@@ -173,6 +187,7 @@ class EncodeOptions:
     dither_level: float = _unset("dither_level")
     dither_rate: float = _unset("dither_rate")
     smooth_weight: float = _unset("smooth_weight")
+    chroma_weight: float | str = _unset("chroma_weight")
     perceptual: bool = False
     init: str = "kmeans++"
     refine: str = "full"
@@ -204,6 +219,14 @@ class EncodeOptions:
             fix(self, name, float(value))
         if self.space not in SPACES:
             raise ParameterError(f"space is {self.space!r}; it must be one of {SPACES}")
+        chroma = self.chroma_weight
+        if chroma != "auto":
+            if isinstance(chroma, bool) or not isinstance(chroma, numbers.Real) or not 1 <= float(chroma) <= 10:
+                raise ParameterError(f"chroma_weight is {chroma!r}; it must be a number from 1 to 10, or 'auto'")
+            fix(self, "chroma_weight", float(chroma))
+            if self.space == "rgb" and chroma != 1:
+                raise ParameterError(f"chroma_weight is {chroma!r} but space is 'rgb'; it weighs Oklab's a and b,"
+                                     " so it needs space='oklab'")
         if self.dither not in DITHER_METHODS:
             raise ParameterError(f"dither is {self.dither!r}; it must be one of {DITHER_METHODS}")
         level = self.dither_level
@@ -234,6 +257,14 @@ class EncodeOptions:
             from .alpha import parse_background
 
             fix(self, "background", parse_background(self.background))
+
+    def chroma(self, pixels: int) -> float:
+        """The chroma weight for an image of ``pixels`` pixels ("auto" resolved; 1 with RGB)."""
+        if self.space == "rgb":
+            return 1.0
+        if self.chroma_weight == "auto":
+            return next((w for below, w in AUTO_CHROMA if pixels < below), 1.0)
+        return float(self.chroma_weight)
 
     def replace(self, **changes: Any) -> EncodeOptions:
         """A copy with ``changes``, validated again.

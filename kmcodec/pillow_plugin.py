@@ -10,8 +10,8 @@ Pillow's PNG reader gives them); a larger palette does not fit Pillow's
 Save options: ``colors`` (K, as ``Image.quantize`` names it; ``k`` also
 works), ``seed``, ``n_init``, ``engine``, ``init``, ``refine``, ``max_iter``, ``tol``, ``coder``,
 ``target_psnr``, ``max_bytes``, ``background``, ``space``, ``dither``,
-``dither_level``, ``dither_rate``, ``smooth_weight``, ``perceptual``: every field of :class:`kmcodec.EncodeOptions`,
-with its defaults; or ``options=EncodeOptions(...)`` with any of them on top.
+``dither_level``, ``dither_rate``, ``smooth_weight``, ``chroma_weight``, ``perceptual``: every
+field of :class:`kmcodec.EncodeOptions`, with its defaults; or ``options=EncodeOptions(...)`` with any of them on top.
 Any other keyword is a ParameterError, not silently ignored.
 """
 

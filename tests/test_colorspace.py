@@ -154,3 +154,81 @@ def test_points_premultiply_the_colour_in_either_space():
     red = to_space(rgba[:1, :3], "oklab")[0]
     assert np.allclose(points(rgba, "oklab"), [[*red, 255], [*(red * 0.2), 51], [0, 0, 0, 0]])
     assert np.array_equal(points(rgba[:, :3], "oklab"), to_space(rgba[:, :3], "oklab"))
+
+
+# --- the chroma weight -------------------------------------------------------------
+
+
+def test_the_chroma_weight_multiplies_a_and_b_only():
+    colours = np.random.default_rng(3).integers(0, 256, (200, 3), dtype=np.uint8)
+    plain, weighted = to_space(colours, "oklab"), to_space(colours, "oklab", 3.0)
+    np.testing.assert_array_equal(to_space(colours, "oklab", 1.0), plain)
+    np.testing.assert_allclose(weighted[:, 0], plain[:, 0], atol=1e-9)
+    np.testing.assert_allclose(weighted[:, 1:], 3 * plain[:, 1:], atol=1e-9)
+    np.testing.assert_array_equal(from_space(weighted, "oklab", 3.0), colours)
+
+
+@pytest.mark.parametrize(("pixels", "weight"), [(1, 3.0), (16_383, 3.0), (16_384, 2.0), (99_999, 2.0),
+                                                (100_000, 1.0), (12_000_000, 1.0)])
+def test_auto_weight_falls_with_the_image_size(pixels, weight):
+    assert kmcodec.EncodeOptions(perceptual=True).chroma(pixels) == weight
+    assert kmcodec.EncodeOptions(space="oklab", chroma_weight=2.5).chroma(pixels) == 2.5
+    assert kmcodec.EncodeOptions().chroma(pixels) == 1.0  # rgb
+
+
+@pytest.mark.parametrize(("settings", "match"), [
+    ({"chroma_weight": 0.5, "space": "oklab"}, r"chroma_weight is 0.5; it must be a number from 1 to 10, or 'auto'"),
+    ({"chroma_weight": "more", "space": "oklab"}, r"chroma_weight is 'more'"),
+    ({"chroma_weight": True, "space": "oklab"}, r"chroma_weight is True"),
+    ({"chroma_weight": 2}, r"chroma_weight is 2 but space is 'rgb'.*needs space='oklab'"),
+    ({"chroma_weight": 2, "perceptual": True}, r"perceptual sets chroma_weight to 'auto' but chroma_weight is 2"),
+])
+def test_bad_chroma_weights_are_refused(settings, match):
+    with pytest.raises(ParameterError, match=match):
+        kmcodec.EncodeOptions(**settings)
+
+
+def _grey_ramp_with_a_red_patch() -> np.ndarray:
+    """64 x 64: a grey ramp of 64 levels, and an 8 x 8 patch of red."""
+    image = np.repeat(np.repeat(np.arange(64, dtype=np.uint8)[None, :] * 4, 64, 0)[..., None], 3, 2)
+    image[20:28, 30:38] = (200, 60, 60)
+    return np.ascontiguousarray(image)
+
+
+def test_a_small_hue_keeps_an_entry_when_chroma_counts_more():
+    """At K = 4 plain Oklab spends every entry on the 64 greys and the red
+    patch turns grey; weighted three times, the red keeps its own entry."""
+    image = _grey_ramp_with_a_red_patch()
+
+    def red_error(**settings) -> int:
+        q = kmcodec.quantize(image, 4, space="oklab", **settings)
+        return int(np.abs(q.to_rgb()[20:28, 30:38].astype(int) - (200, 60, 60)).max())
+
+    assert red_error(chroma_weight=3) == 0
+    assert red_error() > 40
+
+
+def test_the_ditherer_measures_in_the_weighted_space():
+    """One pixel between a grey entry close in lightness and a green one
+    close in hue: the weight decides which it takes."""
+    from kmcodec.dither import remap
+
+    pixel = np.array([[[69, 111, 62]]], np.uint8)
+    palette = np.array([[100, 100, 100], [40, 140, 50]], np.uint8)
+    guess = np.zeros((1, 1), np.uint16)
+    plain = remap(pixel, palette, guess, "fs", 1.0, "oklab")
+    weighted = remap(pixel, palette, guess, "fs", 1.0, "oklab", chroma=4.0)
+    assert (int(plain[0, 0]), int(weighted[0, 0])) == (0, 1)
+
+
+def test_chroma_weight_on_the_command_line(tmp_path, capsys):
+    src = tmp_path / "ramp.png"
+    Image.fromarray(_grey_ramp_with_a_red_patch()).save(src)
+    out = tmp_path / "ramp.kmc"
+    assert main(["encode", str(src), "-k", "4", "--space", "oklab", "--chroma-weight", "3", "-o", str(out)]) == 0
+    again = tmp_path / "auto.kmc"
+    assert main(["encode", str(src), "-k", "4", "--space", "oklab", "--chroma-weight", "auto", "-o",
+                 str(again)]) == 0
+    assert out.read_bytes() == again.read_bytes()  # 4,096 pixels: auto is 3
+    assert main(["encode", str(src), "--space", "oklab", "--chroma-weight", "11"]) == 2
+    assert "--chroma-weight is 11; it must be from 1 to 10, or auto" in capsys.readouterr().err

@@ -303,10 +303,12 @@ def test_command_line(tmp_path, samples, capsys):
 def test_perceptual_is_oklab_with_rate_aware_dithering_at_three_quarters_and_smooth_weighting():
     image = _gradient()
     options = kmcodec.EncodeOptions(perceptual=True)
-    assert (options.space, options.dither, options.dither_level, options.dither_rate, options.smooth_weight) == (
-        "oklab", "fs", 0.75, 1.0, 1.0)
+    assert (options.space, options.dither, options.dither_level, options.dither_rate, options.smooth_weight,
+            options.chroma_weight) == ("oklab", "fs", 0.75, 1.0, 1.0, "auto")
     expected = kmcodec.encode(image, 6, space="oklab", dither="fs", dither_level=0.75, dither_rate=1,
-                              smooth_weight=1)
+                              smooth_weight=1, chroma_weight="auto")
+    assert expected != kmcodec.encode(image, 6, space="oklab", dither="fs", dither_level=0.75, dither_rate=1,
+                                      smooth_weight=1)  # a small image: auto is not 1
     assert kmcodec.encode(image, 6, perceptual=True) == expected
     assert kmcodec.encode(image, 6, perceptual=True, dither="fs") == expected
     with pytest.raises(ParameterError, match="perceptual sets dither to 'fs' but dither is 'selective'"):

@@ -313,7 +313,8 @@ def test_save_honours_every_encoder_option(tmp_path, noise_image):
 
 
 @pytest.mark.parametrize("keywords, message", [
-    ({"colours": 8}, "save option 'colours' is not one the KMC writer takes; it takes background, coder, colors, "),
+    ({"colours": 8},
+     "save option 'colours' is not one the KMC writer takes; it takes background, chroma_weight, coder, colors, "),
     ({"quality": 90}, "save option 'quality' is not one the KMC writer takes"),
     ({"colors": 8, "k": 4}, "give colors or k, not both"),
     ({"coder": "zip"}, "coder is 'zip'; it must be one of"),
