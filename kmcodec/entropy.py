@@ -102,7 +102,19 @@ def payload_layout(payload: bytes | memoryview, height: int) -> tuple[int, list[
     return rows, lengths.tolist()
 
 
-def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: int, height: int) -> list:
+def _engine(name: str):
+    """The compiled module of a coder: ``"entropy"`` (coder 1) or ``"mix"`` (coder 2)."""
+    if name == "mix":
+        from . import _mix_jit
+
+        return _mix_jit
+    from . import _entropy_jit
+
+    return _entropy_jit
+
+
+def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: int, height: int,
+                engine: str = "entropy") -> list:
     """Run ``job(s0, s1, tables)`` on a few threads over stripes 0 .. count-1.
 
     Each thread codes one contiguous run of stripes in one compiled call,
@@ -111,12 +123,13 @@ def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: i
     arguments of the compiled call.  Returns the jobs' results in stripe
     order.
     """
-    from . import _entropy_jit as jit
+    from . import _entropy_jit
 
+    jit = _engine(engine)
     workers = max(1, min(count, os.cpu_count() or 1))
     # The plain Python function: calling the compiled one from here would
     # load a second compiled function from the cache, for one integer.
-    ncell = 1 << (channels * jit.cell_bits.py_func(colors, channels))
+    ncell = 1 << (channels * _entropy_jit.cell_bits.py_func(colors, channels))
 
     def run(w: int):
         s0, s1 = w * count // workers, (w + 1) * count // workers
@@ -127,7 +140,7 @@ def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: i
         slot = np.full(ncell + 1, -1, np.int32)
         slot[-1] = 0
         tables = (np.empty((cells, colors), np.uint16), np.empty((cells, colors), np.uint16), slot,
-                  jit.workspace(colors, width))
+                  jit.workspace(colors, width, channels))
         return job(s0, s1, tables)
 
     from . import _signals
@@ -147,7 +160,7 @@ def _index_dtype(colors: int) -> type:
 
 
 def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
-                   stripe_rows: int | None = None) -> bytes:
+                   stripe_rows: int | None = None, engine: str = "entropy") -> bytes:
     """Code an (H, W) index array; return the whole coder-1 payload.
 
     Parameters
@@ -167,8 +180,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
     bytes
         The stripe table followed by the streams.
     """
-    from . import _entropy_jit as jit
-
+    jit = _engine(engine)
     height, width = indices.shape
     rows = stripe_rows or stripe_rows_for(width, height)
     pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, -1)
@@ -185,7 +197,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
         out, n = jit.encode_stripes(img, rows, s0, s1, pal, _EMPTY, ends, out, np.zeros(4, np.int64), *tables)
         return out[:n], ends
 
-    parts = _run_ranges(count, job, colors, pal.shape[1], width, rows, height)
+    parts = _run_ranges(count, job, colors, pal.shape[1], width, rows, height, engine)
     lengths = np.concatenate([np.diff(ends, prepend=0) for _, ends in parts])
     if len(lengths) and int(lengths.max()) >= 1 << 32:
         raise OverflowError(f"entropy payload: a stripe of {int(lengths.max())} bytes does not fit"
@@ -195,7 +207,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
 
 
 def decode_payload(payload: bytes | memoryview, width: int, height: int, palette: np.ndarray,
-                   out: np.ndarray) -> None:
+                   out: np.ndarray, engine: str = "entropy") -> None:
     """Decode a coder-1 payload into ``out``.
 
     Parameters
@@ -217,8 +229,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         the payload's bytes, and memory bounded by the image size and K,
         whatever the payload holds (its stripe layout included).
     """
-    from . import _entropy_jit as jit
-
+    jit = _engine(engine)
     rows, lengths = _stripe_table(payload, height)
     colors = len(palette)
     pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, -1)
@@ -239,7 +250,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         return status
 
     try:
-        statuses = _run_ranges(len(lengths), job, colors, pal.shape[1], width, rows, height)
+        statuses = _run_ranges(len(lengths), job, colors, pal.shape[1], width, rows, height, engine)
     except MemoryError:
         # A forged width makes the coder's row window (24 bytes a column a
         # thread) more than memory, before any pixel is decoded.
