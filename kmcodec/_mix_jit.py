@@ -23,6 +23,7 @@ REFINE = 32                   # literal order: entries re-sorted around the exac
 N_CAND = 8
 USE_WP = True
 N_HASHED = 4
+ESCAPE = False
 # Direct counters of the candidate questions: (i, src, pat, icf).
 N_DIRECT = 8 * 8 * 256 * 4
 # Literal counters.
@@ -232,6 +233,25 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     while dq < 11 and dist[i] >= (4 << dq):
                         dq += 1
                     icf = np.int64(c == p1) | (np.int64(c == p2) << 1)
+                    if ESCAPE and i == 1:
+                        # Is X one of the other candidates at all?
+                        inset = np.int64(0)
+                        if not dec:
+                            for j in range(1, nc):
+                                if cand[j] == X:
+                                    inset = np.int64(1)
+                        ix[0] = N_DIRECT - 1 - ((nc * 256 + pat) * 12 + dq)
+                        ix[1] = _hash5(600, nc, L, U, dq) >> (32 - HASH_BITS)
+                        ix[2] = _hash5(700, sq, dq, nc, icf) >> (32 - HASH_BITS)
+                        ix[3] = _hash5(800, src[1], dq, pat, sq) >> (32 - HASH_BITS)
+                        ix[4] = _hash5(900, c, L, U, UR) >> (32 - HASH_BITS)
+                        x1, x2, xv, pos, inset = _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, 255, inset,
+                                                       squash, stretch, rate, st)
+                        if inset == 0:
+                            break
+                        if i == nc - 1:
+                            hit = i
+                            break
                     fl = (np.int64(c == L) | (np.int64(c == U) << 1) | (np.int64(c == UR) << 2)
                           | (np.int64(c == UL) << 3))
                     ix[0] = (((i * 8 + src[i]) * 256 + pat) * 4 + icf)
@@ -245,6 +265,9 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                                                squash, stretch, rate, st)
                     if b:
                         hit = i
+                        break
+                    if ESCAPE and i == nc - 2 and i >= 1:
+                        hit = nc - 1  # in the set and not any of the others
                         break
                 if hit >= 0:
                     X = cand[hit]
