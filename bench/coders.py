@@ -5,8 +5,8 @@
 Part 1, size: for each image of ``common.coder_images`` (13 photographs of
 different kinds and 9 graphics) at K = 16, 64, 256, and each graphic also
 at its own colour count (lossless), the same quantised pixels (same palette
-and indices) stored as .kmc packed, .kmc entropy (coder 1), palette PNG
-(``optipng -o7``), lossless WebP (``cwebp -lossless -z 9``), GIF
+and indices) stored as .kmc packed, .kmc entropy (coder 1), PNG (a palette
+PNG up to 256 colours, else RGB; ``optipng -o7``), lossless WebP (``cwebp -lossless -z 9``), GIF
 (``gifsicle -O3``) and lossless JPEG XL at effort 10 (libjxl through
 imagecodecs, ``pip install imagecodecs``), all produced in this run.
 Summary lines give the entropy file against each: the sum over all rows,
@@ -66,17 +66,21 @@ def sizes(rgb: np.ndarray, k: int, tmp: Path, jxl) -> dict:
     coded = q.to_bytes("entropy")
     assert np.array_equal(kmcodec.decode(coded), kmcodec.decode(packed))
     pixels = np.ascontiguousarray(q.to_rgb())
-    pim = Image.fromarray(q.indices.astype(np.uint8), "P")
-    pim.putpalette(q.palette.tobytes())
-    pim.save(tmp / "p.png", optimize=True)
     Image.fromarray(pixels).save(tmp / "q.png")
-    pim.save(tmp / "p.gif")
+    palette_fits = len(q.palette) <= 256
+    if palette_fits:
+        pim = Image.fromarray(q.indices.astype(np.uint8), "P")
+        pim.putpalette(q.palette.tobytes())
+        pim.save(tmp / "p.png", optimize=True)
+        pim.save(tmp / "p.gif")
+    else:  # more colours than a palette PNG or a GIF holds: an RGB PNG
+        Image.fromarray(pixels).save(tmp / "p.png", optimize=True)
     row = {"K": len(q.palette), "packed": len(packed), "entropy": len(coded)}
     if shutil.which("optipng"):
         subprocess.run(["optipng", "-quiet", "-o7", str(tmp / "p.png")], check=True)
-    row["png8"] = (tmp / "p.png").stat().st_size
+    row["png"] = (tmp / "p.png").stat().st_size
     row["webp"] = _tool(["cwebp", "-quiet", "-lossless", "-z", "9"], tmp / "q.png", tmp / "q.webp")
-    row["gif"] = _tool(["gifsicle", "-O3"], tmp / "p.gif", tmp / "o.gif")
+    row["gif"] = _tool(["gifsicle", "-O3"], tmp / "p.gif", tmp / "o.gif") if palette_fits else None
     row["jxl"] = jxl(pixels) if jxl else None
     return row
 
@@ -155,16 +159,16 @@ def main(argv=None) -> None:
                 print(rows[-1], flush=True)
     for r in rows:
         r["entropy/packed"] = r["entropy"] / r["packed"]
-        for rival in ("png8", "webp", "jxl"):
+        for rival in ("png", "webp", "jxl"):
             r[f"entropy/{rival}"] = r["entropy"] / r[rival] if r[rival] else None
-    keys = ["image", "kind", "K asked", "K", "packed", "entropy", "png8", "webp", "gif", "jxl",
-            "entropy/packed", "entropy/png8", "entropy/webp", "entropy/jxl"]
+    keys = ["image", "kind", "K asked", "K", "packed", "entropy", "png", "webp", "gif", "jxl",
+            "entropy/packed", "entropy/png", "entropy/webp", "entropy/jxl"]
     head = [f"machine: {machine()}",
             (f"codecs: kmcodec {kmcodec.__version__}; {version(['optipng', '-v'])} -o7; cwebp"
              f" {version(['cwebp', '-version'])} -lossless -z 9; {version(['gifsicle', '--version'])} -O3;"
              f" {jxl_version or 'no libjxl'} effort 10 lossless (imagecodecs)"), ""]
     summary = (_summary(rows, "jxl", "jxl-e10") + _summary(rows, "webp", "webp-lossless")
-               + _summary(rows, "png8", "png8"))
+               + _summary(rows, "png", "png"))
     for kind in ("photo", "graphic"):
         part = [r for r in rows if r["kind"] == kind]
         if part and all(r["jxl"] for r in part):
