@@ -41,21 +41,21 @@ def tiled(paths, width: int, height: int) -> np.ndarray:
     return canvas
 
 
-def extra_photos() -> list:
-    """Photographs that are not bundled but come with the test extras:
-    scikit-learn's china and flower, matplotlib's grace_hopper (as arrays)."""
-    out = []
+def extra_photos() -> dict[str, np.ndarray]:
+    """Photographs that are not bundled but come with the test extras, by
+    name: scikit-learn's china and flower, matplotlib's grace_hopper."""
+    out = {}
     try:
         import sklearn.datasets
 
-        out += [sklearn.datasets.load_sample_image(n) for n in ("china.jpg", "flower.jpg")]
+        out.update({n: sklearn.datasets.load_sample_image(f"{n}.jpg") for n in ("china", "flower")})
     except Exception as exc:
         print(f"note: scikit-learn sample images skipped ({exc})")
     try:
         import matplotlib.cbook
 
         with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as im:
-            out.append(np.asarray(im.convert("RGB")))
+            out["grace_hopper"] = np.asarray(im.convert("RGB"))
     except Exception as exc:
         print(f"note: matplotlib's grace_hopper skipped ({exc})")
     return out
@@ -73,13 +73,14 @@ def photographs(width: int, height: int) -> dict[str, np.ndarray]:
     - ``scaled``: scikit-learn's china enlarged with Lanczos filtering:
       a smooth high-resolution photograph, about 1.4 million.
     """
-    extras = extra_photos()
+    named = extra_photos()
+    extras = list(named.values())
     out = {"samples": tiled(PHOTOS, width, height)}
     if extras:
         out["mosaic"] = tiled(list(PHOTOS) + extras, width, height)
         noise = np.random.default_rng(0).normal(0, 2, out["mosaic"].shape)
         out["grain"] = np.clip(out["mosaic"] + noise, 0, 255).round().astype(np.uint8)
-        big = Image.fromarray(extras[0]).resize((width, height), Image.Resampling.LANCZOS)
+        big = Image.fromarray(named.get("china", extras[0])).resize((width, height), Image.Resampling.LANCZOS)
         out["scaled"] = np.asarray(big)
     return out
 
@@ -344,9 +345,7 @@ def coder_images() -> dict[str, tuple[str, np.ndarray]]:
         "retina": np.asarray(Image.fromarray(sk["retina"]).resize((800, 800), Image.Resampling.LANCZOS)),
         "camera": rgb(sk["camera"]),
     }
-    extras = extra_photos()
-    for name, a in zip(("china", "flower", "grace_hopper"), extras, strict=False):
-        photos[name] = a
+    photos.update(extra_photos())
     noise = np.random.default_rng(3).normal(0, 3, photos["chelsea"].shape)
     photos["grain"] = np.clip(photos["chelsea"] + noise, 0, 255).round().astype(np.uint8)
     photos["thumb"] = np.asarray(Image.fromarray(sk["astronaut"]).resize((64, 64), Image.Resampling.LANCZOS))

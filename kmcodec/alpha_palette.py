@@ -3,7 +3,9 @@
 Clustering happens in premultiplied RGBA, (R*A/255, G*A/255, B*A/255, A),
 where a colour difference under low alpha weighs as little as it shows,
 and the error reported is the squared error summed over those four
-values.  Three kinds of pixel are kept apart, because what they decode to
+values.  (With ``space="oklab"`` the colour is Oklab's L, a, b, scaled as
+:mod:`kmcodec.colorspace` does, premultiplied the same way; the error
+reported stays the RGBA one.)  Three kinds of pixel are kept apart, because what they decode to
 must be exact:
 
 - fully transparent pixels (A = 0) all take one entry, exactly (0, 0, 0, 0);
@@ -28,6 +30,7 @@ import numpy as np
 
 from . import _signals
 from .alpha import premultiplied
+from .colorspace import from_space, to_space
 from .quantized import Quantized
 
 if TYPE_CHECKING:
@@ -94,15 +97,16 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
     kinds = alpha == 0, alpha == 255, (alpha > 0) & (alpha < 255)  # clear, opaque, translucent
     clear, opaque, translucent = kinds
     room = k - int(clear.any())
-    x = premultiplied(colors)
+    space = options.space
+    x = _points(colors, space)
     if room < 1:
         centers, _, spent = _run(x, w, 1, options)  # K = 1: the best single entry
-        entries = _straight(centers)
+        entries = _straight(centers, space)
         return entries, np.zeros(len(colors), np.intp), spent
     k_opaque, k_clear, joint, spent = _share(x, w, opaque, translucent, room, options)
     parts = [np.zeros((1, 4))] if clear.any() else []
     if k_opaque:
-        centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options)
+        centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options, grid=space == "rgb")
         spent += more
         parts.append(np.column_stack([centers, np.full(len(centers), 255.0)]))
     if k_clear:
@@ -122,8 +126,8 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
         if best is None or error < best[0]:
             best = (error, centers)
     assert best is not None
-    entries = np.unique(_straight(best[1]), axis=0)
-    return entries, _assign(x, kinds, premultiplied(entries)), spent
+    entries = np.unique(_straight(best[1], space), axis=0)
+    return entries, _assign(x, kinds, _points(entries, space)), spent
 
 
 def _assign(x: np.ndarray, kinds, points: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
@@ -209,25 +213,38 @@ def _share(x, w, opaque, translucent, room, options):
     return k_opaque, k_clear, joint, spent
 
 
-def _run(x, w, k, options):
+def _run(x, w, k, options, grid=False):
     """The engine on weighted points (centres, labels, iterations); the
-    points themselves when there are no more than ``k``."""
+    points themselves when there are no more than ``k``.  ``grid``: the
+    points are integer RGB colours (see :func:`kmcodec.clustering._kmeans`)."""
     from .clustering import _kmeans, _sklearn_kmeans
 
     if len(x) <= k:
         return x.copy(), np.arange(len(x)), 0
-    engine = _sklearn_kmeans if options.engine == "sklearn" else _kmeans
-    return engine(np.ascontiguousarray(x), w, k, options.seed, options.seedings, options.max_iter, options.tol)
+    x = np.ascontiguousarray(x)
+    if options.engine == "sklearn":
+        return _sklearn_kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol)
+    return _kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol, grid=grid)
 
 
 def _round(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
-def _straight(centers: np.ndarray) -> np.ndarray:
+def _points(rgba: np.ndarray, space: str) -> np.ndarray:
+    """Straight RGBA entries (n, 4) as points where they are clustered: the
+    colour in ``space`` (:mod:`kmcodec.colorspace`) times A/255, then A.
+    For "rgb" that is :func:`kmcodec.alpha.premultiplied`."""
+    if space == "rgb":
+        return premultiplied(rgba)
+    a = rgba[:, 3:4].astype(np.float64)
+    return np.column_stack([to_space(rgba[:, :3], space) * (a / 255.0), a])
+
+
+def _straight(centers: np.ndarray, space: str = "rgb") -> np.ndarray:
     """Premultiplied centres (k, 4) to straight RGBA entries; A = 0 is (0, 0, 0, 0)."""
     a = _round(centers[:, 3])
-    rgb = np.where(a[:, None] > 0, centers[:, :3] * 255.0 / np.maximum(a, 1)[:, None], 0.0)
-    out = np.column_stack([_round(rgb), a])
+    colour = np.where(a[:, None] > 0, centers[:, :3] * 255.0 / np.maximum(a, 1)[:, None], 0.0)
+    out = np.column_stack([from_space(colour, space), a])
     out[a == 0] = 0
     return out

@@ -53,6 +53,20 @@ def _int_in(name: str, low: int, high: int | None = None):
     return parse
 
 
+def _float_in(name: str, ok, rule: str):
+    """A parser of a number that ``ok`` accepts; ``rule`` says which, in messages."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be a number {rule}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{name} is {text}; it must be {rule}")
+        return value
+
+    return parse
+
+
 def _background(text: str) -> tuple[int, int, int]:
     from .alpha import parse_background
     from .errors import ParameterError
@@ -133,6 +147,36 @@ def _parser() -> argparse.ArgumentParser:
         "--engine", choices=ENGINES, default=None,
         help=f"kmcodec's own k-means or scikit-learn's KMeans (default {Defaults.engine};"
         ' sklearn needs pip install "kmcodec[sklearn]")',
+    )
+    from .colorspace import SPACES
+
+    enc.add_argument(
+        "--space", choices=SPACES, default=None,
+        help=f"where colour differences are measured when the palette is chosen (default"
+        f" {Defaults.space}): rgb minimises the mean squared error of the 8-bit values; oklab is a"
+        " perceptual space (Ottosson's Oklab), so that the palette spends its colours on differences"
+        " people see; the file stores sRGB either way",
+    )
+    from .dither import METHODS as DITHER_METHODS
+
+    enc.add_argument(
+        "--dither", choices=DITHER_METHODS, default=None,
+        help=f"how pixels take palette entries (default {Defaults.dither}): none, the nearest entry;"
+        " fs, Floyd-Steinberg error diffusion with serpentine scanning, which keeps the mean colour"
+        " of areas and turns bands in gradients into a fine grain, the error measured in --space;"
+        " selective, the same only where the image is smooth (edges stay crisp, texture is left"
+        " alone, files are smaller)",
+    )
+    enc.add_argument(
+        "--dither-level", type=_float_in("--dither-level", lambda v: 0 <= v <= 1, "from 0 to 1"), default=None,
+        metavar="L",
+        help=f"dithering strength, 0 to 1 (default {Defaults.dither_level}): the share of each"
+        " pixel's error passed on",
+    )
+    enc.add_argument(
+        "--perceptual", action="store_true", default=None,
+        help="the settings that look best for their size (measured by bench/perceptual.py): for now"
+        " --space oklab --dither selective",
     )
     from .coder import coders
 
@@ -254,16 +298,7 @@ def _k_list(text: str) -> list[int]:
 
 
 def _positive_float(name: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} is {text!r}; it must be a number") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"{name} is {value}; it must be positive and finite")
-        return value
-
-    return parse
+    return _float_in(name, lambda v: 0 < v < float("inf"), "greater than 0 and finite")
 
 
 def _limit_flag(parser: argparse.ArgumentParser) -> None:
@@ -412,10 +447,13 @@ def _encode_options(args):
     from .codec import options_from
     from .errors import MissingDependencyError, ParameterError
 
+    if args.dither_level is not None and args.dither in (None, "none") and not args.perceptual:
+        raise _Usage("--dither-level needs --dither fs or selective (or --perceptual)")
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,
-                            max_bytes=args.max_bytes, background=args.background)
+                            max_bytes=args.max_bytes, background=args.background, space=args.space,
+                            dither=args.dither, dither_level=args.dither_level, perceptual=args.perceptual)
     except MissingDependencyError as exc:  # the machine lacks it, not the command line
         raise _Failure(str(exc).replace("engine is", "--engine is", 1)) from None
     except ParameterError as exc:  # a combination of flags that cannot work

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _signals
+from .colorspace import from_space, to_space
 from .quantized import Quantized
 
 if TYPE_CHECKING:
@@ -173,9 +174,11 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
         ``k`` (an image with ``k`` or fewer distinct colours is returned
         losslessly), ``seed``, ``n_init`` (the best of that many seedings
         is kept), ``engine``, ``max_iter`` (cap on Lloyd iterations of each
-        stage) and ``tol`` (relative tolerance on the squared movement of
+        stage), ``tol`` (relative tolerance on the squared movement of
         the centres, as in scikit-learn: scaled by the mean per-channel
-        variance).
+        variance) and ``space`` (where distances are measured:
+        :mod:`kmcodec.colorspace`; every pixel then takes the entry nearest
+        in that space).
 
     Returns
     -------
@@ -185,7 +188,7 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
     height, width, _ = rgb.shape
     pixels = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1, 3)
     k, seed, n_init = options.k, options.seed, options.seedings
-    max_iter, tol, engine = options.max_iter, options.tol, options.engine
+    max_iter, tol, engine, space = options.max_iter, options.tol, options.engine, options.space
     with _engine():  # Numba's default threading layer takes one caller at a time
         uniq, counts, ranks = _histogram(pixels)
         colors = _colors_of(uniq)
@@ -193,16 +196,15 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
         if len(uniq) <= k:
             palette, labels = colors, np.arange(len(uniq))
         else:
-            x = colors.astype(np.float64)
+            x = to_space(colors, space)
             w = counts.astype(np.float64)
             if engine == "sklearn":
                 centers, labels, iterations = _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol)
             else:
-                centers, labels, iterations = _kmeans(x, w, k, seed, n_init, max_iter, tol)
-            palette, inverse = np.unique(
-                np.clip(np.rint(centers), 0, 255).astype(np.uint8), axis=0, return_inverse=True
-            )
-            labels = _nearest(x, palette.astype(np.float64), inverse.reshape(-1)[labels])
+                centers, labels, iterations = _kmeans(x, w, k, seed, n_init, max_iter, tol,
+                                                      grid=space == "rgb")
+            palette, inverse = np.unique(from_space(centers, space), axis=0, return_inverse=True)
+            labels = _nearest(x, to_space(palette, space), inverse.reshape(-1)[labels])
         palette, labels = _canonical(palette, labels)
         diff = colors.astype(np.int64) - palette[labels]
         error = int(counts @ np.einsum("ij,ij->i", diff, diff))
@@ -413,14 +415,18 @@ def _coarsen(x: np.ndarray, w: np.ndarray, shift: int, dense: float):
     return _jit().coarsen(x, w, shift, float(dense))
 
 
-def _kmeans(x, w, k, seed, n_init, max_iter, tol):
-    """Centres (k, D) and the label of each row of ``x`` (n, D), and the iterations."""
+def _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=True):
+    """Centres (k, D) and the label of each row of ``x`` (n, D), and the iterations.
+
+    ``grid``: ``x`` are integer RGB colours, so that the coarse grid stage
+    (:func:`_coarsen`) applies.
+    """
     rng = np.random.default_rng(seed)
     total = w.sum()
     mean = (w @ x) / total
     variance = (w @ (x * x)) / total - mean * mean  # exact enough: x <= 255, sums < 2**53
     tol_abs = float(np.mean(variance)) * tol
-    if len(x) >= _COARSE_MIN_COLORS and x.shape[1] == 3:  # the grid is for integer RGB
+    if grid and len(x) >= _COARSE_MIN_COLORS and x.shape[1] == 3:
         xc, wc, cell = _coarsen(x, w, _COARSE_SHIFT, w.sum() / (_DENSE_FACTOR * k))
         if len(xc) > 4 * k:
             # The grid's ranking of local optima is not the full colours':

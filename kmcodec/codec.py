@@ -57,12 +57,19 @@ __all__ = [
 
 
 def _quantize(pixels: np.ndarray, opts: EncodeOptions) -> Quantized:
-    """The engine for RGB pixels, or the alpha palette for RGBA (spec section 12)."""
+    """The engine for RGB pixels, or the alpha palette for RGBA (spec
+    section 12); then dithering, if asked for."""
     if pixels.shape[2] == 4:
         from .alpha_palette import quantize_rgba
 
-        return quantize_rgba(pixels, opts)
-    return _quantize_rgb(pixels, opts)
+        q = quantize_rgba(pixels, opts)
+    else:
+        q = _quantize_rgb(pixels, opts)
+    if opts.dither == "none":
+        return q
+    from .dither import dithered
+
+    return dithered(pixels, q, opts.dither, opts.dither_level, opts.space)
 
 
 def options_from(options: EncodeOptions | None = None, **settings) -> EncodeOptions:
@@ -102,7 +109,8 @@ def quantize(image: ImageLike, k: int | None = None, seed: int | None = None, *,
         here override its fields.
     **settings
         Any other field of :class:`EncodeOptions` (``n_init``, ``engine``,
-        ``max_iter``, ``tol``, ``background``).
+        ``max_iter``, ``tol``, ``background``, ``space``, ``dither``,
+        ``dither_level``, ``perceptual``).
 
     Returns
     -------
@@ -373,7 +381,7 @@ def quantize_for_bytes(image: ImageLike, max_bytes: int, seed: int | None = None
         nonlocal best, saturated
         if k not in sizes:
             q = _quantize(rgb, opts.replace(k=k, max_bytes=None))
-            if len(q.palette) < k:
+            if q.error == 0:  # every distinct colour kept (dithering may leave fewer entries than k)
                 saturated = min(saturated, k)
             sizes[k] = len(container.build(width, height, q.palette, q.indices, coder))
             if sizes[k] <= max_bytes and (best is None or k > best[0]):

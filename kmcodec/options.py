@@ -16,14 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from .coder import get_coder
+from .colorspace import SPACES
+from .dither import METHODS as DITHER_METHODS
 from .errors import MissingDependencyError, ParameterError
 
-__all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "check_int"]
+__all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "PERCEPTUAL", "check_int"]
 
 #: The k-means engines: kmcodec's own, or scikit-learn's KMeans.
 ENGINES = ("kmeans", "sklearn")
 #: The largest palette a .kmc file holds.
 MAX_COLORS = 65536
+#: What ``perceptual=True`` sets: the best combination of bench/perceptual.py.
+PERCEPTUAL = {"space": "oklab", "dither": "selective"}
+_FIELD_DEFAULTS = {"space": "rgb", "dither": "none"}
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -66,6 +71,25 @@ class EncodeOptions:
     max_bytes : int, optional
         Choose the largest K whose file, with ``coder``, fits in this many
         bytes (``k`` is then ignored; see :func:`kmcodec.quantize_for_bytes`).
+    space : {"rgb", "oklab"}, default "rgb"
+        Where colour distances are measured while the palette is searched
+        and pixels are mapped to it (:mod:`kmcodec.colorspace`): 8-bit sRGB
+        values, which minimises the mean squared error, or Oklab, where
+        distances follow perceived differences.  The file stores sRGB
+        either way.  With transparency the colour is premultiplied by alpha
+        in either space.
+    dither : {"none", "fs", "selective"}, default "none"
+        How pixels are mapped to the palette (:mod:`kmcodec.dither`):
+        each to its nearest entry; Floyd-Steinberg error diffusion with
+        serpentine scanning, the error measured in ``space``; or the same
+        only where the image is smooth (crisp edges, smaller files).
+    dither_level : float, default 1.0
+        Strength of the dithering, 0 (none) to 1 (the whole error passed on).
+    perceptual : bool, default False
+        The settings that look best for their size, measured by
+        ``bench/perceptual.py`` (:data:`PERCEPTUAL`: for now Oklab with
+        selective dithering), so that users need not tune; ``space`` and
+        ``dither`` must then be left at their defaults or given those values.
     background : str or (R, G, B), optional
         Composite an image with transparency onto this colour (``"#rrggbb"``,
         a CSS colour name, or integers 0..255; stored as a tuple) and store
@@ -89,6 +113,10 @@ class EncodeOptions:
     target_psnr: float | None = None
     max_bytes: int | None = None
     background: tuple[int, int, int] | None = None
+    space: str = "rgb"
+    dither: str = "none"
+    dither_level: float = 1.0
+    perceptual: bool = False
 
     def __post_init__(self) -> None:
         fix = object.__setattr__  # frozen: normalised values are set once, here
@@ -97,6 +125,23 @@ class EncodeOptions:
         if self.n_init != "auto":
             fix(self, "n_init", check_int("n_init", self.n_init, 1))
         fix(self, "max_iter", check_int("max_iter", self.max_iter, 1))
+        if not isinstance(self.perceptual, bool):
+            raise ParameterError(f"perceptual is {self.perceptual!r}; it must be True or False")
+        if self.perceptual:
+            for name, value in PERCEPTUAL.items():
+                given = getattr(self, name)
+                if given not in (value, _FIELD_DEFAULTS[name]):
+                    raise ParameterError(f"perceptual sets {name} to {value!r} but {name} is {given!r};"
+                                         f" give one or the other")
+                fix(self, name, value)
+        if self.space not in SPACES:
+            raise ParameterError(f"space is {self.space!r}; it must be one of {SPACES}")
+        if self.dither not in DITHER_METHODS:
+            raise ParameterError(f"dither is {self.dither!r}; it must be one of {DITHER_METHODS}")
+        level = self.dither_level
+        if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 <= float(level) <= 1:
+            raise ParameterError(f"dither_level is {level!r}; it must be a number from 0 to 1")
+        fix(self, "dither_level", float(level))
         if self.engine not in ENGINES:
             raise ParameterError(f"engine is {self.engine!r}; it must be one of {ENGINES}")
         if self.engine == "sklearn" and importlib.util.find_spec("sklearn") is None:

@@ -9,7 +9,8 @@ Pillow's PNG reader gives them); a larger palette does not fit Pillow's
 
 Save options: ``colors`` (K, as ``Image.quantize`` names it; ``k`` also
 works), ``seed``, ``n_init``, ``engine``, ``max_iter``, ``tol``, ``coder``,
-``target_psnr``, ``max_bytes``: every field of :class:`kmcodec.EncodeOptions`,
+``target_psnr``, ``max_bytes``, ``background``, ``space``, ``dither``,
+``dither_level``, ``perceptual``: every field of :class:`kmcodec.EncodeOptions`,
 with its defaults; or ``options=EncodeOptions(...)`` with any of them on top.
 Any other keyword is a ParameterError, not silently ignored.
 """

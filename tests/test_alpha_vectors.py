@@ -55,8 +55,6 @@ VECTORS = {
         "18bfbdaf201a1429906006fecf35b55956b49cb51d87040cce3922a3d97a6dd9"),
     "alpha-entropy-k2049-g2-64x48": ("entropy", 64, 48, 2049, 12526,
         "2d7d786489c490e7c2020bbae8a846497739253c58bde31efa9cff8270b9ab7b"),
-    "alpha-entropy-k32769-g1-256x129": ("entropy", 256, 129, 32769, 193355,
-        "7139fe5c9b6489955ba1b6b93a21432b80029551d128a03d45fab7aaae32765b"),
 }
 NAMES = list(VECTORS)
 

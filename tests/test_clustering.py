@@ -89,7 +89,7 @@ def test_expand_is_palette_lookup():
 @pytest.mark.parametrize("k, expected", [(2, 6), (32, 6), (33, 2), (128, 2), (129, 1), (65536, 1)])
 def test_auto_restarts(k, expected, monkeypatch):
     seen = []
-    def fake_kmeans(x, w, k, seed, n_init, *args):
+    def fake_kmeans(x, w, k, seed, n_init, *args, **kwargs):
         seen.append(n_init)
         return x[:k], np.zeros(len(x), np.intp), 0
 

@@ -93,17 +93,13 @@ def vectors():
     yield "alpha-k300-37x23", pal, using_all(rng, 300, 23, 37), "packed", "b = 9, odd width"
     yield "alpha-entropy-sprite-k13-48x40", *sprite(), "coder 1: anti-aliased edge and shadow"
     # Coder 1's grid over four channels at its boundaries (spec 12.3):
-    # g = 5 up to K = 8, 4 to 128, 3 to 2048, 2 to 32768, 1 above; random indices,
+    # g = 5 up to K = 8, 4 to 128, 3 to 2048, 2 from 2049; random indices,
     # so that most are literals and the cell orders are used.
     for k, width, height, g in ((8, 20, 16, 5), (9, 20, 16, 4), (128, 40, 30, 4), (129, 40, 30, 3),
                                 (2049, 64, 48, 2)):
         pal = random_palette(rng, k)
         yield (f"alpha-entropy-k{k}-g{g}-{width}x{height}", pal, using_all(rng, k, height, width), "entropy",
                f"coder 1, grid g = {g}")
-    # g = 1 from K = 32769: the smallest such file (131 KB of palette).
-    pal = random_palette(rng, 32769)
-    yield ("alpha-entropy-k32769-g1-256x129", pal, using_all(rng, 32769, 129, 256), "entropy",
-           "coder 1, grid g = 1")
 
 
 def main() -> int:

@@ -1,0 +1,146 @@
+"""Colour spaces: Oklab's published values, exact round trips, and palettes searched in Oklab."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import kmcodec
+from kmcodec.cli import main
+from kmcodec.colorspace import from_space, to_space
+from kmcodec.errors import ParameterError
+
+# The sRGB primaries, white and black in Oklab (L, a, b), as Ottosson's
+# reference implementation and CSS Color 4 give them.
+PUBLISHED = [
+    ((255, 255, 255), (1.0, 0.0, 0.0)),
+    ((0, 0, 0), (0.0, 0.0, 0.0)),
+    ((255, 0, 0), (0.62796, 0.22486, 0.12585)),
+    ((0, 255, 0), (0.86644, -0.23389, 0.17950)),
+    ((0, 0, 255), (0.45201, -0.03246, -0.31153)),
+]
+
+
+@pytest.mark.parametrize(("rgb", "lab"), PUBLISHED)
+def test_oklab_of_the_primaries(rgb, lab):
+    got = to_space(np.array([rgb], np.uint8), "oklab")[0] / 255
+    assert np.allclose(got, lab, atol=5e-5)
+
+
+def test_greys_have_no_chroma_and_rise_in_lightness():
+    grey = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, 1)
+    lab = to_space(grey, "oklab")
+    assert np.abs(lab[:, 1:]).max() < 1e-4  # the published matrices leave ~4e-8 of chroma
+    assert np.all(np.diff(lab[:, 0]) > 0)
+
+
+def test_every_seventh_srgb_colour_comes_back_exactly():
+    values = np.arange(0, 1 << 24, 7, dtype=np.uint32)
+    colors = np.stack([values >> 16, (values >> 8) & 255, values & 255], 1).astype(np.uint8)
+    assert np.array_equal(from_space(to_space(colors, "oklab"), "oklab"), colors)
+
+
+def test_rgb_space_is_the_identity():
+    colors = np.random.default_rng(1).integers(0, 256, (100, 3), dtype=np.uint8)
+    assert np.array_equal(to_space(colors, "rgb"), colors.astype(np.float64))
+    assert np.array_equal(from_space(to_space(colors, "rgb"), "rgb"), colors)
+
+
+def test_points_outside_the_gamut_are_clipped_to_it():
+    points = np.array([[400.0, 0, 0], [-50, 0, 0], [180, 120, -120]])
+    out = from_space(points, "oklab")
+    assert out.dtype == np.uint8
+    assert out[0].tolist() == [255, 255, 255] and out[1].tolist() == [0, 0, 0]
+
+
+def _oklab_error(image: np.ndarray, q: kmcodec.Quantized) -> float:
+    diff = to_space(image, "oklab") - to_space(q.to_rgb(), "oklab")
+    return float(np.mean(np.sum(diff * diff, -1)))
+
+
+def test_each_space_wins_on_its_own_error(samples):
+    with Image.open(samples / "chelsea.png") as im:
+        image = np.asarray(im.convert("RGB"))
+    rgb = kmcodec.quantize(image, 16, space="rgb")
+    oklab = kmcodec.quantize(image, 16, space="oklab")
+    assert _oklab_error(image, oklab) < 0.9 * _oklab_error(image, rgb)
+    assert rgb.mse < oklab.mse
+
+
+def test_pixels_take_the_entry_nearest_in_oklab(samples):
+    with Image.open(samples / "coffee.png") as im:
+        image = np.asarray(im.convert("RGB"))[::4, ::4]
+    q = kmcodec.quantize(image, 12, space="oklab")
+    points = to_space(image.reshape(-1, 3), "oklab")
+    entries = to_space(q.palette, "oklab")
+    d2 = ((points[:, None, :] - entries[None, :, :]) ** 2).sum(-1)
+    chosen = d2[np.arange(len(points)), q.indices.reshape(-1)]
+    assert np.allclose(chosen, d2.min(1))
+
+
+def test_oklab_files_are_canonical_and_repeatable(samples):
+    with Image.open(samples / "chelsea.png") as im:
+        image = np.asarray(im.convert("RGB"))
+    first = kmcodec.encode(image, 8, seed=4, space="oklab")
+    assert first == kmcodec.encode(image, 8, seed=4, space="oklab")
+    palette, _ = kmcodec.decode_palette(first)
+    values = (palette.astype(np.int64) << np.array([16, 8, 0])).sum(1)
+    assert len(palette) == 8 and np.all(np.diff(values) > 0)
+
+
+def test_few_colours_stay_exact_in_either_space():
+    image = np.array([[[10, 20, 30], [200, 100, 0]], [[10, 20, 30], [0, 0, 0]]], np.uint8)
+    for space in ("rgb", "oklab"):
+        assert np.array_equal(kmcodec.decode(kmcodec.encode(image, 4, space=space)), image)
+
+
+def test_an_unknown_space_is_refused():
+    with pytest.raises(ParameterError, match=r"space is 'lab'; it must be one of \('rgb', 'oklab'\)"):
+        kmcodec.EncodeOptions(space="lab")
+
+
+def _sprite() -> np.ndarray:
+    """A gradient disc with a soft edge on a transparent background: many
+    colours of every kind (clear, translucent, opaque)."""
+    y, x = np.mgrid[0:48, 0:48]
+    r = np.hypot(x - 24, y - 24)
+    rgba = np.zeros((48, 48, 4), np.uint8)
+    rgba[..., 0] = 40 + 4 * x
+    rgba[..., 1] = 200 - 3 * y
+    rgba[..., 2] = 90 + 2 * (x + y) // 3
+    rgba[..., 3] = np.clip((20 - r) * 64, 0, 255).astype(np.uint8)
+    return rgba
+
+
+def test_transparency_in_oklab_keeps_clear_and_opaque_exact():
+    rgba = _sprite()
+    q = kmcodec.quantize(rgba, 12, space="oklab")
+    out = q.to_rgb()
+    a = rgba[..., 3]
+    assert out.shape == (48, 48, 4)
+    assert np.all(out[a == 0] == 0) and np.all(out[a == 255][:, 3] == 255)
+    assert np.count_nonzero((out[..., 3] > 0) & (out[..., 3] < 255)) > 0  # the edge keeps a gradation
+    opaque = a == 255
+    rgb_mode = kmcodec.quantize(rgba, 12, space="rgb").to_rgb()
+
+    def oklab_error(result):
+        d = to_space(rgba[opaque][:, :3], "oklab") - to_space(result[opaque][:, :3], "oklab")
+        return float(np.mean(np.sum(d * d, -1)))
+
+    assert oklab_error(out) < oklab_error(rgb_mode)
+
+
+def test_command_line_and_plugin(tmp_path, samples, capsys):
+    out = tmp_path / "c.kmc"
+    assert main(["encode", str(samples / "chelsea.png"), "-k", "8", "--space", "oklab", "-o", str(out)]) == 0
+    with Image.open(samples / "chelsea.png") as im:
+        expected = kmcodec.encode(im, 8, space="oklab")
+        buf = io.BytesIO()
+        im.save(buf, "KMC", colors=8, space="oklab")
+    assert out.read_bytes() == expected == buf.getvalue()
+    capsys.readouterr()
+    assert main(["encode", str(samples / "chelsea.png"), "--space", "lab"]) == 2
+    assert "invalid choice: 'lab'" in capsys.readouterr().err
