@@ -39,8 +39,29 @@ import common
 RUNNER = Path(__file__).resolve().parent / "run_method.py"
 
 
-def kmc_cmd(src: Path, k: int, out: Path) -> list[str]:
-    return [sys.executable, "-m", "kmcodec", "encode", str(src), "-k", str(k), "-o", str(out), "-f", "-q"]
+def kmc_cmd(src: Path, k: int, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "kmcodec", "encode", str(src), "-k", str(k), "-o", str(out), "-f", "-q", *extra]
+
+
+def kmc_with(*extra: str):
+    def cmd(src: Path, k: int, out: Path) -> list[str]:
+        return kmc_cmd(src, k, out, *extra)
+
+    return cmd
+
+
+#: ``--dithered``: each dithered setting beside the undithered one it adds
+#: to (``--perceptual``'s is the same palette search, smooth weighting
+#: included, without dithering).
+DITHERED = [
+    ("kmcodec oklab", kmc_with("--space", "oklab"), None),
+    ("kmcodec oklab fs", kmc_with("--space", "oklab", "--dither", "fs"), "kmcodec oklab"),
+    ("kmcodec oklab weight 1", kmc_with("--space", "oklab", "--smooth-weight", "1"), None),
+    ("kmcodec perceptual", kmc_with("--perceptual"), "kmcodec oklab weight 1"),
+    ("kmcodec fs", kmc_with("--dither", "fs"), "kmcodec"),
+]
+#: Also printed, without a target: what ``--perceptual`` costs in all.
+WHOLE = [("kmcodec perceptual", "kmcodec oklab")]
 
 
 def pngquant_cmd(src: Path, k: int, out: Path) -> list[str]:
@@ -68,7 +89,7 @@ def run_group(label, src, original, k, methods, workdir, repeat):
     outs = {}
     for _ in range(repeat):
         for name, cmd in methods:
-            out = workdir / f"{label}-{name}-{k}{'.kmc' if name == 'kmcodec' else '.png'}"
+            out = workdir / f"{label}-{name}-{k}{'.kmc' if name.startswith('kmcodec') else '.png'}"
             seconds, peak, _ = common.run_measured(cmd(src, k, out))
             results[name]["times"].append(seconds)
             results[name]["peaks"].append(peak)
@@ -108,6 +129,9 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
     parser.add_argument("--only", help="comma-separated names of the photographs to run (samples,mosaic,grain,scaled)")
     parser.add_argument("--fast", action="store_true", help="kmcodec and pngquant only")
+    parser.add_argument("--dithered", action="store_true",
+                        help="also kmcodec's dithered settings, each beside the undithered one (issue 16's"
+                        " target: a 12 MP dithered encode adds at most 1 s)")
     args = parser.parse_args()
     ks = [int(v) for v in args.k.split(",")]
     width, height = (int(v) for v in args.size.split("x"))
@@ -134,6 +158,8 @@ def main() -> None:
                 methods.append(("pillow-libimagequant", runner_cmd("pillow-libimagequant")))
             else:
                 print("note: this Pillow is built without libimagequant: pillow-libimagequant skipped")
+        if args.dithered:
+            methods += [(name, cmd) for name, cmd, _ in DITHERED]
 
         rows = []
         for name, canvas in canvases.items():
@@ -167,8 +193,30 @@ def main() -> None:
         print("x kmcodec: ratio to kmcodec's value for the same image and K (below 1 = better than kmcodec).")
         for line in against_pngquant(rows):
             print(line)
+        if args.dithered:
+            for line in dithering_cost(rows):
+                print(line)
         if args.markdown:
             args.markdown.write_text(f"machine: {common.machine()}\n\n" + print_table(rows, markdown=True) + "\n")
+
+
+def dithering_cost(rows) -> list[str]:
+    """Seconds each dithered setting adds to its undithered one, per image and K."""
+    time = {(r["image"], r["k"], r["method"]): r["seconds"] for r in rows}
+    out = []
+    for name, _, base in DITHERED:
+        if base is None:
+            continue
+        for (image, k, method), seconds in time.items():
+            if method == name and (image, k, base) in time:
+                out.append(f"{image} K={k}: {name} adds {seconds - time[image, k, base]:+.2f} s to {base}"
+                           " (target: at most +1 s)")
+    for name, base in WHOLE:
+        for (image, k, method), seconds in time.items():
+            if method == name and (image, k, base) in time:
+                out.append(f"{image} K={k}: {name} adds {seconds - time[image, k, base]:+.2f} s to {base}"
+                           " (dithering and smooth weighting together)")
+    return out
 
 
 def against_pngquant(rows) -> list[str]:

@@ -5,10 +5,15 @@
 On seven photographs that are not bundled samples (scikit-learn's china
 and flower, matplotlib's grace_hopper, and scikit-image's shipped
 immunohistochemistry slide, Hubble deep field, retina scan (reduced to
-800 x 800) and greyscale camera shot), at K = 16 and 64: pngquant's
-default (dithered; then ``optipng -o2``, as people ship it) beside
-kmcodec's variants, each stored with ``--coder entropy``: the palette
-searched in RGB or Oklab, without dithering or with Floyd-Steinberg.
+800 x 800) and greyscale camera shot), and beside them, counted apart, the
+bundled photographs, a noisy variant and a 64 x 64 thumbnail
+(:data:`BUNDLED`), and images added after ``--perceptual`` was chosen
+(:data:`LATER`: tiny, greyscale, texture, smooth), at K = 16 and 64:
+pngquant's default (dithered; then
+``optipng -o2``, as people ship it) beside kmcodec's variants, each stored
+with ``--coder entropy``: the palette searched in RGB or Oklab, with or
+without dithering, rate-aware choice and smooth-area weighting,
+``--perceptual`` and the settings it had before.
 For each: bytes, SSIMULACRA2 (higher is better, about 90 is visually
 lossless), butteraugli (Debian's ``butteraugli_main``, lower is better) and
 PSNR, all measured here on the decoded pixels.  Issue 16's target is a
@@ -39,10 +44,18 @@ from kmcodec.metrics import psnr, ssimulacra2
 VARIANTS = {
     "kmc rgb": {},
     "kmc oklab": {"space": "oklab"},
-    "kmc rgb fs": {"dither": "fs"},
     "kmc oklab fs": {"space": "oklab", "dither": "fs"},
     "kmc oklab selective": {"space": "oklab", "dither": "selective"},
+    "kmc oklab selective rate 0.5 weight 1": {"space": "oklab", "dither": "selective", "dither_rate": 0.5,
+                                             "smooth_weight": 1.0},
+    "kmc perceptual": {"perceptual": True},
 }
+#: Photographs checked beside the target's: the bundled samples, a noisy
+#: variant and a 64 x 64 thumbnail (where dithering shows most).
+BUNDLED = ("astronaut", "chelsea", "coffee", "rocket", "grain", "thumb")
+#: Images added after ``--perceptual`` was chosen on the two sets above, to
+#: see whether it carries (:func:`later_images`).
+LATER = ("motorcycle", "moon", "gravel", "coffee96", "chelsea48", "china2x", "sky")
 
 
 def photographs() -> dict[str, np.ndarray]:
@@ -56,7 +69,44 @@ def photographs() -> dict[str, np.ndarray]:
         retina = Image.fromarray(skimage.data.retina()).resize((800, 800), Image.Resampling.LANCZOS)
         out["retina"] = np.asarray(retina)
         out["camera"] = np.stack([skimage.data.camera()] * 3, -1)
+    from common import coder_images
+
+    for name, (_, image) in coder_images().items():
+        if name in BUNDLED:
+            out[name] = image
+    out.update(later_images())
     return {name: np.ascontiguousarray(a[..., :3]) for name, a in out.items()}
+
+
+def later_images() -> dict[str, np.ndarray]:
+    """:data:`LATER`: kinds the first two sets lack, made reproducibly.
+
+    Two tiny images (coffee at 96 x 64, chelsea at 48 x 32), scikit-image's
+    gravel (greyscale texture) and moon (greyscale, smooth, few grey
+    levels), its motorcycle stereo view (a colour street scene), china
+    enlarged twice (smooth, high resolution) and a sky gradient with slight
+    seeded noise.
+    """
+    import skimage.data
+
+    grey = lambda a: np.stack([a] * 3, -1)  # noqa: E731
+    lanczos = Image.Resampling.LANCZOS
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["motorcycle"] = skimage.data.stereo_motorcycle()[0]
+        out["moon"] = grey(skimage.data.moon())
+        out["gravel"] = grey(skimage.data.gravel())[:512, :512]
+        out["coffee96"] = np.asarray(Image.fromarray(skimage.data.coffee()).resize((96, 64), lanczos))
+        out["chelsea48"] = np.asarray(Image.fromarray(skimage.data.chelsea()).resize((48, 32), lanczos))
+    china = extra_photos().get("china")
+    if china is not None:
+        out["china2x"] = np.asarray(Image.fromarray(china).resize((china.shape[1] * 2, china.shape[0] * 2), lanczos))
+    y, x = np.mgrid[0:480, 0:640]
+    sky = np.stack([40 + 80 * y / 480 + 30 * x / 640, 90 + 100 * y / 480, 200 - 60 * y / 480 + 20 * x / 640], -1)
+    noisy = sky + np.random.default_rng(7).normal(0, 1.2, sky.shape)
+    out["sky"] = np.clip(noisy, 0, 255).round().astype(np.uint8)
+    return out
 
 
 def butteraugli(ref: Path, dist: Path) -> float | None:
@@ -122,17 +172,26 @@ def main(argv=None) -> None:
     summary = []
     pq = {(r["image"], r["K"]): r for r in rows if r["method"] == "pngquant"}
     for label in VARIANTS:
-        mine = [r for r in rows if r["method"] == label]
-        seen = sum(r["ssimulacra2"] >= pq[r["image"], r["K"]]["ssimulacra2"] for r in mine)
-        small = sum(r["bytes/pq"] <= 0.8 for r in mine)
-        both = sum(r["ssimulacra2"] >= pq[r["image"], r["K"]]["ssimulacra2"] and r["bytes/pq"] <= 0.8 for r in mine)
-        gap = np.median([r["ssimulacra2"] - pq[r["image"], r["K"]]["ssimulacra2"] for r in mine])
-        summary.append(f"{label}: SSIMULACRA2 >= pngquant on {seen} of {len(mine)}, bytes <= 0.8x on {small},"
-                       f" both on {both} (target: all); median SSIMULACRA2 difference {gap:+.2f}")
+        for group in ("unbundled", "bundled", "later"):
+            mine = [r for r in rows if r["method"] == label and _group(r["image"]) == group]
+            if not mine:
+                continue
+            seen = sum(r["ssimulacra2"] >= pq[r["image"], r["K"]]["ssimulacra2"] for r in mine)
+            small = sum(r["bytes/pq"] <= 0.8 for r in mine)
+            both = sum(r["ssimulacra2"] >= pq[r["image"], r["K"]]["ssimulacra2"] and r["bytes/pq"] <= 0.8
+                       for r in mine)
+            gap = np.median([r["ssimulacra2"] - pq[r["image"], r["K"]]["ssimulacra2"] for r in mine])
+            summary.append(f"{label}, {group} images: SSIMULACRA2 >= pngquant on {seen} of {len(mine)},"
+                           f" bytes <= 0.8x on {small}, both on {both} (target: all);"
+                           f" median SSIMULACRA2 difference {gap:+.2f}")
     print("\n" + format_table(header, table, left=3) + "\n\n" + "\n".join(summary))
     if args.markdown:
         Path(args.markdown).write_text("\n".join(head) + "\n\n" + format_table(header, table, markdown=True)
                                        + "\n\n" + "\n".join(summary) + "\n")
+
+
+def _group(name: str) -> str:
+    return "bundled" if name in BUNDLED else "later" if name in LATER else "unbundled"
 
 
 if __name__ == "__main__":

@@ -388,14 +388,17 @@ def threads() -> int:
 
 
 @njit(nogil=True)
-def coarsen(x, w, shift, dense):
-    """Merge integer colours into grid cells; see ``clustering._coarsen``.
+def coarsen(rgb, x, w, shift, dense):
+    """Merge points into grid cells of their integer colours ``rgb``; see
+    ``clustering._coarsen``.
 
-    Returns the cells' weighted mean colours (C, 3), their weights (C,),
-    in order of cell number, and each colour's cell (n,).  The colours and
-    weights are integers, so every sum is exact.
+    Returns the cells' weighted mean points (C, D), their weights (C,),
+    in order of cell number, and each point's cell (n,).  Sums run in the
+    points' order, so that they are the same on every run (and exact for
+    integer RGB points and weights).
     """
     n = x.shape[0]
+    dim = x.shape[1]
     step = shift - 1
     side = 256 >> step
     half = side >> 1
@@ -403,9 +406,9 @@ def coarsen(x, w, shift, dense):
     heavy = np.zeros(ncoarse, np.float64)
     cell = np.empty(n, np.int64)
     for i in range(n):
-        q0 = np.int64(x[i, 0]) >> step
-        q1 = np.int64(x[i, 1]) >> step
-        q2 = np.int64(x[i, 2]) >> step
+        q0 = rgb[i, 0] >> step
+        q1 = rgb[i, 1] >> step
+        q2 = rgb[i, 2] >> step
         c = ((q0 >> 1) * half + (q1 >> 1)) * half + (q2 >> 1)
         cell[i] = c
         heavy[c] += w[i]
@@ -413,9 +416,9 @@ def coarsen(x, w, shift, dense):
     for i in range(n):
         c = cell[i]
         if heavy[c] > dense:
-            q0 = np.int64(x[i, 0]) >> step
-            q1 = np.int64(x[i, 1]) >> step
-            q2 = np.int64(x[i, 2]) >> step
+            q0 = rgb[i, 0] >> step
+            q1 = rgb[i, 1] >> step
+            q2 = rgb[i, 2] >> step
             c = ncoarse + (q0 * side + q1) * side + q2
             cell[i] = c
         position[c] = 0
@@ -424,16 +427,16 @@ def coarsen(x, w, shift, dense):
         if position[c] == 0:
             position[c] = count
             count += 1
-    sums = np.zeros((count, 4), np.float64)
+    sums = np.zeros((count, dim + 1), np.float64)
     for i in range(n):
         p = position[cell[i]]
         cell[i] = p
         sums[p, 0] += w[i]
-        for ch in range(3):
+        for ch in range(dim):
             sums[p, ch + 1] += w[i] * x[i, ch]
-    means = np.empty((count, 3), np.float64)
+    means = np.empty((count, dim), np.float64)
     for p in range(count):
-        for ch in range(3):
+        for ch in range(dim):
             means[p, ch] = sums[p, ch + 1] / sums[p, 0]
     return means, sums[:, 0].copy(), cell
 

@@ -90,6 +90,19 @@ def deferred() -> Iterator[None]:
     check()
 
 
+def threaded(function, items, workers: int) -> list:
+    """``[function(item) for item in items]`` on ``workers`` threads (in this
+    one when 1), for calls into compiled code that release the GIL: a stop
+    signal waits (:func:`deferred`) until they have all returned."""
+    with deferred():
+        if workers <= 1:
+            return [function(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(function, items))
+
+
 def check() -> None:
     """Raise the stop noted in a :func:`deferred` block, if any (in the
     main thread, where it is seen)."""

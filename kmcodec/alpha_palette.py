@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _signals
 from .alpha import premultiplied
-from .colorspace import from_space, to_space
+from .colorspace import from_space, points
 from .quantized import Quantized
 
 if TYPE_CHECKING:
@@ -81,7 +81,13 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
         if len(uniq) <= options.k:
             palette, labels = colors, np.arange(len(uniq))
         else:
-            palette, labels, iterations = _cluster(colors, counts.astype(np.float64), options)
+            w = counts.astype(np.float64)
+            if options.smooth_weight > 0:
+                from .importance import colour_weights
+
+                w = colour_weights(lambda y0, y1: inverse[y0 * width : y1 * width].reshape(-1, width),
+                                   points(colors, options.space), height, width, options.smooth_weight)
+            palette, labels, iterations = _cluster(colors, w, options, counts.astype(np.float64))
     palette, labels = clustering._canonical(palette, labels, _keys)  # spec 12.2
     diff = premultiplied(colors) - premultiplied(palette)[labels]
     error = float(counts @ np.einsum("ij,ij->i", diff, diff))
@@ -90,27 +96,32 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
     return Quantized(np.ascontiguousarray(palette), indices, iterations, error)
 
 
-def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
-    """Entries and each colour's entry, for more colours than ``options.k``."""
+def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions, counts: np.ndarray):
+    """Entries and each colour's entry, for more colours than ``options.k``.
+
+    ``w``: each colour's weight (its pixel count, times the smooth weighting);
+    ``counts``: its pixel count, which ``init="random"`` draws by.
+    """
     k = options.k
     alpha = colors[:, 3]
     kinds = alpha == 0, alpha == 255, (alpha > 0) & (alpha < 255)  # clear, opaque, translucent
     clear, opaque, translucent = kinds
     room = k - int(clear.any())
     space = options.space
-    x = _points(colors, space)
+    x = points(colors, space)
     if room < 1:
-        centers, _, spent = _run(x, w, 1, options)  # K = 1: the best single entry
+        centers, _, spent = _run(x, w, 1, options, counts=counts)  # K = 1: the best single entry
         entries = _straight(centers, space)
         return entries, np.zeros(len(colors), np.intp), spent
-    k_opaque, k_clear, joint, spent = _share(x, w, opaque, translucent, room, options)
+    k_opaque, k_clear, joint, spent = _share(x, w, opaque, translucent, room, options, counts)
     parts = [np.zeros((1, 4))] if clear.any() else []
     if k_opaque:
-        centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options, grid=space == "rgb")
+        centers, _, more = _run(x[opaque][:, :3], w[opaque], k_opaque, options, grid=colors[opaque][:, :3],
+                                counts=counts[opaque])
         spent += more
         parts.append(np.column_stack([centers, np.full(len(centers), 255.0)]))
     if k_clear:
-        centers, _, more = _run(x[translucent], w[translucent], k_clear, options)
+        centers, _, more = _run(x[translucent], w[translucent], k_clear, options, counts=counts[translucent])
         spent += more
         parts.append(centers)
     # Two starts, each settled under the rules: the kinds clustered apart,
@@ -127,17 +138,17 @@ def _cluster(colors: np.ndarray, w: np.ndarray, options: EncodeOptions):
             best = (error, centers)
     assert best is not None
     entries = np.unique(_straight(best[1], space), axis=0)
-    return entries, _assign(x, kinds, _points(entries, space)), spent
+    return entries, _assign(x, kinds, points(entries, space)), spent
 
 
-def _assign(x: np.ndarray, kinds, points: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
-    """Each colour's nearest allowed entry among ``points`` (premultiplied):
+def _assign(x: np.ndarray, kinds, targets: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
+    """Each colour's nearest allowed entry among ``targets`` (premultiplied):
     the transparent one for A = 0, opaque ones for A = 255, any for the rest."""
     from .clustering import _nearest
 
     labels = np.zeros(len(x), dtype=np.intp)
-    everything = np.ones(len(points), bool)
-    for kind, allowed in zip(kinds, (points[:, 3] == 0, points[:, 3] == 255, everything), strict=True):
+    everything = np.ones(len(targets), bool)
+    for kind, allowed in zip(kinds, (targets[:, 3] == 0, targets[:, 3] == 255, everything), strict=True):
         if not kind.any():
             continue
         if not allowed.any():  # K = 1, or K = 2 with no room left for an opaque entry
@@ -145,10 +156,10 @@ def _assign(x: np.ndarray, kinds, points: np.ndarray, guess: np.ndarray | None =
         choice = np.flatnonzero(allowed)
         start = None
         if guess is not None:  # where each search starts: its last entry, if still allowed
-            position = np.full(len(points), 0, np.intp)
+            position = np.full(len(targets), 0, np.intp)
             position[choice] = np.arange(len(choice))
             start = position[guess[kind]]
-        labels[kind] = choice[_nearest(x[kind], np.ascontiguousarray(points[choice]), start)]
+        labels[kind] = choice[_nearest(x[kind], np.ascontiguousarray(targets[choice]), start)]
     return labels
 
 
@@ -187,7 +198,7 @@ def _constrained_lloyd(x, w, kinds, centers, max_iter):
     return centers, labels, max_iter
 
 
-def _share(x, w, opaque, translucent, room, options):
+def _share(x, w, opaque, translucent, room, options, counts):
     """How many of ``room`` entries go to opaque and to translucent colours,
     and the centres of the joint run that decided it (None without one)."""
     n_opaque, n_clear = int(opaque.sum()), int(translucent.sum())
@@ -200,7 +211,7 @@ def _share(x, w, opaque, translucent, room, options):
         return 1, 0, None, 0  # opaque pixels must stay opaque
     if n_opaque + n_clear <= room:
         return n_opaque, n_clear, None, 0
-    centers, labels, spent = _run(x[both], w[both], room, options)
+    centers, labels, spent = _run(x[both], w[both], room, options, counts=counts[both])
     weight = np.bincount(labels, weights=w[both], minlength=room)
     solid = np.bincount(labels, weights=(w * opaque)[both], minlength=room)
     mostly = solid * 2 >= weight
@@ -213,32 +224,25 @@ def _share(x, w, opaque, translucent, room, options):
     return k_opaque, k_clear, joint, spent
 
 
-def _run(x, w, k, options, grid=False):
+def _run(x, w, k, options, grid=None, counts=None):
     """The engine on weighted points (centres, labels, iterations); the
     points themselves when there are no more than ``k``.  ``grid``: the
-    points are integer RGB colours (see :func:`kmcodec.clustering._kmeans`)."""
+    points' integer RGB colours, for the grid stage (see
+    :func:`kmcodec.clustering._kmeans`); ``counts``: their pixel counts."""
     from .clustering import _kmeans, _sklearn_kmeans
 
     if len(x) <= k:
         return x.copy(), np.arange(len(x)), 0
     x = np.ascontiguousarray(x)
     if options.engine == "sklearn":
-        return _sklearn_kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol)
-    return _kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol, grid=grid)
+        return _sklearn_kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol,
+                               options.init)
+    return _kmeans(x, w, k, options.seed, options.seedings, options.max_iter, options.tol, grid=grid,
+                   init=options.init, refine=options.refine, counts=counts)
 
 
 def _round(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
-
-
-def _points(rgba: np.ndarray, space: str) -> np.ndarray:
-    """Straight RGBA entries (n, 4) as points where they are clustered: the
-    colour in ``space`` (:mod:`kmcodec.colorspace`) times A/255, then A.
-    For "rgb" that is :func:`kmcodec.alpha.premultiplied`."""
-    if space == "rgb":
-        return premultiplied(rgba)
-    a = rgba[:, 3:4].astype(np.float64)
-    return np.column_stack([to_space(rgba[:, :3], space) * (a / 255.0), a])
 
 
 def _straight(centers: np.ndarray, space: str = "rgb") -> np.ndarray:

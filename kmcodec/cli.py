@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kmcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from .options import PLAIN  # the defaults of the fields --perceptual sets
     from .options import EncodeOptions as Defaults  # the one home of every default
 
     enc = sub.add_parser("encode", help="compress images into .kmc files",
@@ -135,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--n-init", type=_n_init, default=None, metavar="N",
         help=f"k-means seedings, keeping the best (default {Defaults.n_init!r}: 6 for "
-        "K <= 32, 2 for K <= 128, else 1)",
+        "K <= 32, 2 for K <= 128, else 1; 1 with --refine none)",
     )
     enc.add_argument(
         "--max-iter", type=_int_in("--max-iter", 1), default=None, metavar="N",
@@ -148,12 +149,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"kmcodec's own k-means or scikit-learn's KMeans (default {Defaults.engine};"
         ' sklearn needs pip install "kmcodec[sklearn]")',
     )
+    _init_flags(enc)
     from .colorspace import SPACES
 
     enc.add_argument(
         "--space", choices=SPACES, default=None,
         help=f"where colour differences are measured when the palette is chosen (default"
-        f" {Defaults.space}): rgb minimises the mean squared error of the 8-bit values; oklab is a"
+        f" {PLAIN['space']}): rgb minimises the mean squared error of the 8-bit values; oklab is a"
         " perceptual space (Ottosson's Oklab), so that the palette spends its colours on differences"
         " people see; the file stores sRGB either way",
     )
@@ -161,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
 
     enc.add_argument(
         "--dither", choices=DITHER_METHODS, default=None,
-        help=f"how pixels take palette entries (default {Defaults.dither}): none, the nearest entry;"
+        help=f"how pixels take palette entries (default {PLAIN['dither']}): none, the nearest entry;"
         " fs, Floyd-Steinberg error diffusion with serpentine scanning, which keeps the mean colour"
         " of areas and turns bands in gradients into a fine grain, the error measured in --space;"
         " selective, the same only where the image is smooth (edges stay crisp, texture is left"
@@ -170,13 +172,28 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--dither-level", type=_float_in("--dither-level", lambda v: 0 <= v <= 1, "from 0 to 1"), default=None,
         metavar="L",
-        help=f"dithering strength, 0 to 1 (default {Defaults.dither_level}): the share of each"
+        help=f"dithering strength, 0 to 1 (default {PLAIN['dither_level']}): the share of each"
         " pixel's error passed on",
     )
     enc.add_argument(
+        "--dither-rate", type=_float_in("--dither-rate", lambda v: 0 <= v <= 4, "from 0 to 4"), default=None,
+        metavar="R",
+        help=f"rate-aware dithering, 0 to 4 (default {PLAIN['dither_rate']}): how readily a pixel takes"
+        " an entry that a neighbour already holds, which the entropy coders store in few bits,"
+        " instead of its nearest one; more where texture hides the difference; 0 always takes the"
+        " nearest",
+    )
+    enc.add_argument(
+        "--smooth-weight", type=_float_in("--smooth-weight", lambda v: 0 <= v <= 100, "from 0 to 100"),
+        default=None, metavar="W",
+        help=f"while the palette is searched, a pixel in a smooth area counts 1+W times, as the eye sees"
+        f" errors there (default {PLAIN['smooth_weight']}: every pixel once, the plain mean squared"
+        " error)",
+    )
+    enc.add_argument(
         "--perceptual", action="store_true", default=None,
-        help="the settings that look best for their size (measured by bench/perceptual.py): for now"
-        " --space oklab --dither selective",
+        help="the settings that look best for their size (measured by bench/perceptual.py): --space"
+        " oklab --dither fs --dither-level 0.75 --dither-rate 1 --smooth-weight 1",
     )
     from .coder import coders
 
@@ -251,8 +268,12 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--codecs", type=_codec_list, default=None, metavar="LIST",
                       help=f"comma-separated codecs to compare with (default all: {','.join(FAMILIES)})")
     cmp_.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster on huge images)")
+    cmp_.add_argument("--no-dithered", action="store_true",
+                      help="leave out the kmc-perceptual rows (kmc encode --perceptual --coder entropy, dithered)"
+                      " and the rows matched to them")
     cmp_.add_argument("--no-ssimulacra2", action="store_true",
                       help="skip SSIMULACRA2 (the slowest metric: about 0.4 s a row on 0.25 MP)")
+    _init_flags(cmp_)
     cmp_.add_argument("-f", "--force", action="store_true", help="overwrite the output files")
     _limit_flag(cmp_)
 
@@ -262,7 +283,7 @@ def _parser() -> argparse.ArgumentParser:
     for kind, help_text, out_help in (
         ("colors", "pixels in RGB space before and after, palette as large markers",
          "the figure; its format follows the suffix (png, pdf, svg, jpg, ...)"),
-        ("iterations", "animation of k-means moving its centroids",
+        ("iterations", "animation of plain k-means (seeding, then Lloyd) moving its centroids",
          "the animation: .gif, .png (APNG) or .webp"),
     ):
         p = kinds.add_parser(kind, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
@@ -271,12 +292,35 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("-o", "--output", required=True, metavar="OUT", help=out_help)
         p.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1), default=0,
                        help="random seed (default 0)")
+        _init_flags(p, refine=kind == "colors")
         p.add_argument("-f", "--force", action="store_true", help="overwrite OUT")
         _limit_flag(p)
         p.set_defaults(usage_of=p)
     for p in (enc, dec, inf, cmp_, plot):
         p.set_defaults(usage_of=p)
     return parser
+
+
+def _init_flags(parser, refine: bool = True) -> None:
+    """--init (and --refine): how the k-means run starts, and what follows."""
+    from .options import INITS, REFINES
+    from .options import EncodeOptions as Defaults
+
+    parser.add_argument(
+        "--init", choices=INITS, default=None,
+        help=f"how each seeding picks its first centres (default {Defaults.init}): kmeans++, greedy"
+        " k-means++ (a weighted median cut when K is in the thousands: see the README); random, the"
+        " tutorials' K random pixels: K distinct colours drawn in proportion to their pixel counts,"
+        " from --seed",
+    )
+    if refine:
+        parser.add_argument(
+            "--refine", choices=REFINES, default=None,
+            help=f"what follows the seeding (default {Defaults.refine}): full, kmcodec's engine (Lloyd on"
+            " a colour grid, swap refinement, Lloyd on all colours); none, plain Lloyd from the seeds on"
+            " all colours until no colour changes cluster, one seeding unless --n-init: the textbook"
+            " algorithm (scikit-learn's engine always runs plain Lloyd)",
+        )
 
 
 def _codec_list(text: str) -> list[str]:
@@ -447,13 +491,24 @@ def _encode_options(args):
     from .codec import options_from
     from .errors import MissingDependencyError, ParameterError
 
-    if args.dither_level is not None and args.dither in (None, "none") and not args.perceptual:
-        raise _Usage("--dither-level needs --dither fs or selective (or --perceptual)")
+    for flag, value in (("--dither-level", args.dither_level), ("--dither-rate", args.dither_rate)):
+        if value is not None and args.dither in (None, "none") and not args.perceptual:
+            raise _Usage(f"{flag} needs --dither fs or selective (or --perceptual)")
+    if args.perceptual:
+        from .options import PERCEPTUAL
+
+        for name, value in PERCEPTUAL.items():  # the options refuse these too, but name the field, not the flag
+            given = getattr(args, name)
+            if given is not None and given != value:
+                flag = "--" + name.replace("_", "-")
+                raise _Usage(f"--perceptual sets {flag} to {value} but {flag} is {given}; give one or the other")
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
-                            max_iter=args.max_iter, coder=args.coder, target_psnr=args.target_psnr,
+                            max_iter=args.max_iter, init=args.init, refine=args.refine, coder=args.coder,
+                            target_psnr=args.target_psnr,
                             max_bytes=args.max_bytes, background=args.background, space=args.space,
-                            dither=args.dither, dither_level=args.dither_level, perceptual=args.perceptual)
+                            dither=args.dither, dither_level=args.dither_level, dither_rate=args.dither_rate,
+                            smooth_weight=args.smooth_weight, perceptual=args.perceptual)
     except MissingDependencyError as exc:  # the machine lacks it, not the command line
         raise _Failure(str(exc).replace("engine is", "--engine is", 1)) from None
     except ParameterError as exc:  # a combination of flags that cannot work
@@ -701,7 +756,8 @@ def _compare(args) -> None:
     thumbs: dict | None = {} if args.plot else None
     rows = compare(args.images, ks, args.seed, want_ssim=not args.no_ssim,
                    progress=sys.stderr.isatty(), thumbs=thumbs, metric=args.metric,
-                   want_ssimulacra2=not args.no_ssimulacra2, codecs=args.codecs or FAMILIES)
+                   want_ssimulacra2=not args.no_ssimulacra2, codecs=args.codecs or FAMILIES,
+                   dithered=not args.no_dithered, options=_clustering_options(args))
     print(format_table(rows, args.metric))
     summary = format_summary(rows, args.metric)
     if summary:
@@ -732,6 +788,13 @@ def _plot_format(path: str, kind: str) -> str:
         raise _Usage(str(exc)) from None
 
 
+def _clustering_options(args):
+    """The EncodeOptions of --init and --refine, where a command has them."""
+    from .codec import options_from
+
+    return options_from(init=args.init, refine=getattr(args, "refine", None))
+
+
 def _plot(args) -> None:
     try:
         import matplotlib  # noqa: F401
@@ -747,11 +810,12 @@ def _plot(args) -> None:
     check_paths(args.input, args.output)
     with _about(args.input):
         rgb = to_rgb_array(args.input)
+    options = _clustering_options(args)
     with _about(args.output), atomic_output(args.output, args.force) as fh:
         if args.kind == "colors":
-            plots.colors_figure(rgb, quantize(rgb, args.k, args.seed), fh, args.seed, fmt)
+            plots.colors_figure(rgb, quantize(rgb, args.k, args.seed, options=options), fh, args.seed, fmt)
         else:
-            frames = plots.iterations_animation(rgb, args.k, fh, args.seed, fmt=fmt)
+            frames = plots.iterations_animation(rgb, args.k, fh, args.seed, fmt=fmt, init=options.init)
     if args.kind == "iterations":
         from .wording import plural
 

@@ -8,9 +8,10 @@ thousand to a few million distinct colours, a graphic a few hundred.
 
 Our engine works coarse to fine, and never on a random sample:
 
-1. Colours are merged into cells of a 64x64x64 grid (128x128x128 where
-   pixels are dense), each represented by the weighted mean of its colours
-   and their total weight.  For any centre c, a cell's colours cost
+1. Colours are merged into cells of a 64x64x64 RGB grid (128x128x128
+   where pixels are dense), each represented by the weighted mean of its
+   colours (as points of the clustering space: RGB or Oklab) and their
+   total weight.  For any centre c, a cell's colours cost
    ``W*|mean - c|**2`` plus a constant, so k-means on the cells optimises
    the true objective, except that a cell cannot be split between two
    clusters.
@@ -51,6 +52,7 @@ import numpy as np
 
 from . import _signals
 from .colorspace import from_space, to_space
+from .errors import ParameterError
 from .quantized import Quantized
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ _COARSE_SHIFT = 2  # grid cells of 4x4x4 colours
 _DENSE_FACTOR = 64  # cells heavier than 1/64 of a cluster's average weight are halved
 _COARSE_MIN_COLORS = 1 << 14  # below this many colours, work on them directly
 _PLUSPLUS_BUDGET = 2 * 10**8  # distance evaluations k-means++ may spend
+_PLAIN_PLUSPLUS_BUDGET = 4 * 10**9  # the same with refine="none", on all colours
 _SWAP_PATIENCE = 6  # rejected swaps in a row that end the refinement
 _SWAP_PATIENCE_LARGE = 2  # the same for K >= _LARGE_K, where rounds cost most
 _LARGE_K = 128
@@ -176,9 +179,10 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
         is kept), ``engine``, ``max_iter`` (cap on Lloyd iterations of each
         stage), ``tol`` (relative tolerance on the squared movement of
         the centres, as in scikit-learn: scaled by the mean per-channel
-        variance) and ``space`` (where distances are measured:
+        variance), ``space`` (where distances are measured:
         :mod:`kmcodec.colorspace`; every pixel then takes the entry nearest
-        in that space).
+        in that space) and ``smooth_weight`` (how much more pixels in
+        smooth areas count: :mod:`kmcodec.importance`).
 
     Returns
     -------
@@ -198,11 +202,22 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
         else:
             x = to_space(colors, space)
             w = counts.astype(np.float64)
+            if options.smooth_weight > 0:
+                from .importance import colour_weights
+
+                if len(pixels) < _LUT_THRESHOLD:  # ranks per pixel, else a table by colour (_histogram)
+                    def rows(y0: int, y1: int) -> np.ndarray:
+                        return ranks[y0 * width : y1 * width].reshape(-1, width)
+                else:
+                    def rows(y0: int, y1: int) -> np.ndarray:
+                        return ranks[_keys(pixels[y0 * width : y1 * width])].reshape(-1, width)
+                w = colour_weights(rows, x, height, width, options.smooth_weight)
             if engine == "sklearn":
-                centers, labels, iterations = _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol)
+                centers, labels, iterations = _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol, options.init)
             else:
-                centers, labels, iterations = _kmeans(x, w, k, seed, n_init, max_iter, tol,
-                                                      grid=space == "rgb")
+                centers, labels, iterations = _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=colors,
+                                                      init=options.init, refine=options.refine,
+                                                      counts=counts)
             palette, inverse = np.unique(from_space(centers, space), axis=0, return_inverse=True)
             labels = _nearest(x, to_space(palette, space), inverse.reshape(-1)[labels])
         palette, labels = _canonical(palette, labels)
@@ -213,13 +228,19 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
     return Quantized(np.ascontiguousarray(palette), indices.reshape(height, width), iterations, error)
 
 
+_CHUNK = 1 << 20
+
+
 def _canonical(palette: np.ndarray, labels: np.ndarray, key=None) -> tuple[np.ndarray, np.ndarray]:
     """Drop unused entries and sort the palette by ``key`` of its entries
     (default ``R<<16 | G<<8 | B``)."""
-    used = np.flatnonzero(np.bincount(labels, minlength=len(palette)))
+    counts = np.zeros(len(palette), np.int64)
+    for start in range(0, len(labels), _CHUNK):  # bincount's own intp copy stays small on huge images
+        counts += np.bincount(labels[start : start + _CHUNK], minlength=len(palette))
+    used = np.flatnonzero(counts)
     value = (palette[used].astype(np.int64) << np.array([16, 8, 0])).sum(1) if key is None else key(palette[used])
     order = used[np.argsort(value, kind="stable")]
-    remap = np.zeros(len(palette), dtype=np.intp)
+    remap = np.zeros(len(palette), dtype=np.uint8 if len(order) <= 256 else np.uint16)  # K <= 65536
     remap[order] = np.arange(len(order))
     return palette[order], remap[labels]
 
@@ -279,6 +300,7 @@ def _load_engine() -> None:
     x = np.zeros((2, 3))
     w = np.ones(2)
     idx = np.zeros(2, dtype=np.intp)
+    idx3 = np.zeros((2, 3), dtype=np.int64)
     pixels = np.zeros((2, 3), dtype=np.uint8)
     table = np.zeros(1 << 22, dtype=np.uint32)
     read = pixels.copy()  # as Pillow's images arrive: read-only, another type to Numba
@@ -290,7 +312,7 @@ def _load_engine() -> None:
         calls = [
             lambda: jit.count_colors(read[:0], table, 1),
             lambda: jit.count_colors(pixels[:0], table, 1),
-            lambda: jit.coarsen(x, w, _COARSE_SHIFT, 1.0),
+            lambda: jit.coarsen(idx3, x, w, _COARSE_SHIFT, 1.0),
             lambda: jit.plusplus(x, w, 0.0, np.zeros((1, 1))),
             lambda: jit.assign(x, x, idx, order, dist, idx, w.copy(), w.copy()),
             lambda: jit.cluster_sums(x, w, idx, 2, idx),
@@ -399,8 +421,10 @@ def _nearest(x: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = None
 # --- our engine ---------------------------------------------------------------
 
 
-def _coarsen(x: np.ndarray, w: np.ndarray, shift: int, dense: float):
-    """Merge colours into grid cells: weighted mean colour and total weight.
+def _coarsen(rgb: np.ndarray, x: np.ndarray, w: np.ndarray, shift: int, dense: float):
+    """Merge colours into grid cells: weighted mean point and total weight.
+
+    ``rgb`` (n, 3) integer colours place the points ``x`` (n, D) in cells.
 
     Cells have side ``2**shift``, except that a cell heavier than ``dense``
     is replaced by its eight half-size cells: fine where many pixels are,
@@ -412,22 +436,34 @@ def _coarsen(x: np.ndarray, w: np.ndarray, shift: int, dense: float):
 
     Returns the cells' means and weights, and the cell of each colour.
     """
-    return _jit().coarsen(x, w, shift, float(dense))
+    return _jit().coarsen(np.ascontiguousarray(rgb, np.int64), x, w, shift, float(dense))
 
 
-def _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=True):
+def _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=None, init="kmeans++", refine="full", counts=None):
     """Centres (k, D) and the label of each row of ``x`` (n, D), and the iterations.
 
-    ``grid``: ``x`` are integer RGB colours, so that the coarse grid stage
-    (:func:`_coarsen`) applies.
+    ``grid``: the (n, 3) integer RGB colours of the points, for the coarse
+    grid stage (:func:`_coarsen`): cells of RGB colours, each represented
+    by its points' weighted mean in the clustering space (in which the
+    cost identity holds as well).  None: no grid stage.  ``init`` and
+    ``refine`` as in :class:`kmcodec.EncodeOptions`; ``counts`` (n,), the
+    pixels of each point, which "random" draws by (default ``w``).
     """
     rng = np.random.default_rng(seed)
     total = w.sum()
     mean = (w @ x) / total
     variance = (w @ (x * x)) / total - mean * mean  # exact enough: x <= 255, sums < 2**53
     tol_abs = float(np.mean(variance)) * tol
-    if grid and len(x) >= _COARSE_MIN_COLORS and x.shape[1] == 3:
-        xc, wc, cell = _coarsen(x, w, _COARSE_SHIFT, w.sum() / (_DENSE_FACTOR * k))
+    draws = w if counts is None else np.asarray(counts, np.float64)
+    if refine == "none":  # the textbook loop: until no colour changes cluster
+        return _plain(x, w, k, rng, n_init, max_iter, 0.0, init, draws)
+
+    def random_seeds(rng):
+        return x[_random_colours(draws, k, rng)]
+
+    draw = random_seeds if init == "random" else None
+    if grid is not None and len(x) >= _COARSE_MIN_COLORS:
+        xc, wc, cell = _coarsen(grid, x, w, _COARSE_SHIFT, w.sum() / (_DENSE_FACTOR * k))
         if len(xc) > 4 * k:
             # The grid's ranking of local optima is not the full colours':
             # each seeding takes a few steps on them before the best is
@@ -436,8 +472,8 @@ def _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=True):
             spent = 0
             polish = min(max_iter, _POLISH_ITER)
             table = _Table()
-            for _ in range(n_init if _plusplus(k, len(xc)) else 1):
-                centers, labels, iterations = _kmeans_on(xc, wc, k, rng, 1, max_iter, tol_abs, table)
+            for _ in range(n_init if draw or _plusplus(k, len(xc)) else 1):
+                centers, labels, iterations = _kmeans_on(xc, wc, k, rng, 1, max_iter, tol_abs, table, draw)
                 centers, inertia, (labels, _, _), more = _lloyd(
                     x, w, centers, min(polish, _RANK_ITER), tol_abs, guess=labels[cell], table=table
                 )
@@ -451,22 +487,61 @@ def _kmeans(x, w, k, seed, n_init, max_iter, tol, grid=True):
                                                           table=table)
                 spent += more
             return centers, labels, spent
-    return _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs)
+    return _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs, draw=draw)
 
 
-def _plusplus(k: int, n: int) -> bool:
+def _plusplus(k: int, n: int, budget: int = _PLUSPLUS_BUDGET) -> bool:
     """Whether k-means++ seeding fits the budget (else median cut)."""
-    return k * n * (2 + math.log(k)) <= _PLUSPLUS_BUDGET
+    return k * n * (2 + math.log(k)) <= budget
 
 
-def _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs, table=None):
-    """Seed, Lloyd and swap refinement on one set of weighted points."""
+def _plain_seeding(x, w, k, rng, init, draws):
+    """One textbook seeding: the first centres, and where each point's
+    search starts (None: anywhere).  ``draws``: what "random" draws by.
+
+    k-means++ may spend more here than in the pipeline (which seeds on grid
+    cells), so that the textbook run keeps k-means++ up to K in the hundreds
+    on a photograph's colours; beyond, the deterministic median cut.
+    """
+    if init == "random":
+        return x[_random_colours(draws, k, rng)], None
+    if _plusplus(k, len(x), _PLAIN_PLUSPLUS_BUDGET):
+        return _kmeans_plusplus(x, w, k, rng)
+    return _median_cut(x, w, k)
+
+
+def _plain(x, w, k, rng, n_init, max_iter, tol_abs, init, draws):
+    """Plain Lloyd from each seeding (:func:`_plain_seeding`) on the points themselves; the best run."""
+    restarts = n_init if init == "random" or _plusplus(k, len(x), _PLAIN_PLUSPLUS_BUDGET) else 1
+    best = None
+    spent = 0
+    table = _Table()
+    for _ in range(restarts):
+        _signals.check()
+        centers, guess = _plain_seeding(x, w, k, rng, init, draws)
+        centers, inertia, state, iterations = _lloyd(x, w, centers, max_iter, tol_abs, guess=guess, table=table)
+        spent += iterations
+        if best is None or inertia < best[1]:
+            best = (centers, inertia, state[0])
+    assert best is not None  # n_init >= 1
+    return best[0], best[2], spent
+
+
+def _kmeans_on(x, w, k, rng, n_init, max_iter, tol_abs, table=None, draw=None):
+    """Seed, Lloyd and swap refinement on one set of weighted points.
+
+    ``draw(rng)``: each seeding's first centres, instead of k-means++ or the
+    median cut.
+    """
     table = table or _Table()
-    plusplus = _plusplus(k, len(x))
+    plusplus = draw is not None or _plusplus(k, len(x))
     best = None
     for _ in range(n_init if plusplus else 1):  # median cut is deterministic
         _signals.check()
-        centers, guess = _kmeans_plusplus(x, w, k, rng) if plusplus else _median_cut(x, w, k)
+        if draw is not None:
+            centers, guess = draw(rng), None
+        else:
+            centers, guess = _kmeans_plusplus(x, w, k, rng) if plusplus else _median_cut(x, w, k)
         centers, inertia, state, iterations = _lloyd(x, w, centers, max_iter, tol_abs, guess=guess, table=table)
         labels = state[0]
         extra = 0
@@ -490,6 +565,21 @@ def _kmeans_plusplus(x, w, k, rng):
     draws = np.sort(rng.uniform(size=(k - 1, trials)), axis=1)
     centers, nearest = _jit().plusplus(x, w, first, draws)
     return centers, nearest.astype(np.intp, copy=False)
+
+
+def _random_colours(counts, k, rng):
+    """Indices of ``k`` of the points drawn in proportion to ``counts``, without replacement.
+
+    As drawing K pixels at random and keeping distinct colours: each draw
+    picks among the colours not yet drawn, in proportion to their counts.
+    Drawn at once by Efraimidis and Spirakis' keys (Inf. Proc. Letters 97,
+    2006): the K smallest of ``Exp(1) / count``, in order of their keys, are
+    the K draws in order.  Needs ``k`` <= the number of points with a
+    positive count.
+    """
+    keys = rng.standard_exponential(len(counts)) / counts
+    pick = np.argpartition(keys, k - 1)[:k] if k < len(keys) else np.arange(len(keys))
+    return pick[np.argsort(keys[pick], kind="stable")]
 
 
 def _median_cut(x, w, k):
@@ -703,11 +793,14 @@ def _swap_refine(x, w, centers, labels, inertia, rng, tol_abs, table):
 # --- scikit-learn -------------------------------------------------------------
 
 
-def _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol):
+def _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol, init="kmeans++"):
     from sklearn.cluster import KMeans
 
+    # scikit-learn's "random" draws its samples in proportion to sample_weight: the
+    # pixel counts, times the smooth weighting if there is one (ours: the counts).
     model = KMeans(
-        n_clusters=k, n_init=n_init, random_state=seed, max_iter=max_iter, tol=tol
+        n_clusters=k, n_init=n_init, random_state=seed, max_iter=max_iter, tol=tol,
+        init="k-means++" if init == "kmeans++" else "random",
     )
     model.fit(x, sample_weight=w)
     return model.cluster_centers_, model.labels_.astype(np.intp), int(model.n_iter_)
@@ -716,48 +809,69 @@ def _sklearn_kmeans(x, w, k, seed, n_init, max_iter, tol):
 # --- watching k-means: the plain algorithm, step by step -------------------------
 
 
-def seeds(colors: np.ndarray, counts: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """Greedy k-means++ seeding of ``k`` centres on a colour histogram.
+def seeds(colors: np.ndarray, counts: np.ndarray, k: int, seed: int = 0, init: str = "kmeans++") -> np.ndarray:
+    """The initial means of a seeding of ``k`` centres on a colour histogram.
+
+    The first seeding of ``quantize(..., init=init, refine="none")`` with
+    the same ``seed`` on an image whose histogram this is (in RGB, without
+    smooth weighting) starts from exactly these means.
 
     Parameters
     ----------
     colors : ndarray of shape (C, 3)
-        Distinct colours (:func:`color_histogram`).
+        Distinct colours, in :func:`color_histogram`'s order (the draws
+        depend on it).
     counts : ndarray of shape (C,)
         Pixels of each colour, the weights.
     k : int
         Centres wanted; all colours when there are no more than ``k``.
     seed : int, default 0
+    init : {"kmeans++", "random"}, default "kmeans++"
+        As :class:`kmcodec.EncodeOptions`' ``init``: greedy k-means++ (a
+        weighted median cut beyond its budget), or ``k`` distinct colours
+        drawn in proportion to their counts.
 
     Returns
     -------
     ndarray of shape (min(k, C), 3), float64
     """
+    from .options import INITS
+
+    if init not in INITS:
+        raise ParameterError(f"init is {init!r}; it must be one of {INITS}")
     x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
     if len(x) <= k:
         return x.copy()
     with _engine():
-        return _kmeans_plusplus(x, w, k, np.random.default_rng(seed))[0]
+        return _plain_seeding(x, w, k, np.random.default_rng(seed), init, w)[0]
 
 
 def lloyd_steps(colors: np.ndarray, counts: np.ndarray, centers: np.ndarray,
-                max_steps: int = 300) -> Iterator[np.ndarray]:
+                max_steps: int = 300, tol: float = 0.0) -> Iterator[np.ndarray]:
     """Plain Lloyd iterations from ``centers``: yields the centres after each.
 
-    Stops when the centres stop moving or after ``max_steps``.  Each step
-    is exactly the textbook one (assign every colour to its nearest centre,
-    move each centre to its colours' weighted mean), so a plot can show
-    k-means converge.
+    Each step is exactly the textbook one (assign every colour to its
+    nearest centre, move each centre to its colours' weighted mean), so a
+    plot can show k-means converge.  Stops as the encoder's
+    ``refine="none"`` run does, when no colour changes centre (or after
+    ``max_steps``); with ``tol`` > 0, also once the summed squared
+    movement of the centres is at most ``tol`` times the colours' mean
+    per-channel variance, as the pipeline's Lloyd stages do.
     """
     x, w = np.asarray(colors, np.float64), np.asarray(counts, np.float64)
+    mean = (w @ x) / w.sum()
+    tol_abs = float(np.mean((w @ (x * x)) / w.sum() - mean * mean)) * tol
     current = np.asarray(centers, np.float64)
     for _ in range(max_steps):
         with _engine():
             moved = _lloyd(x, w, current, 1, 0.0)[0]
-        if np.allclose(moved, current):
+        if np.array_equal(moved, current):
             return
+        step = float(((moved - current) ** 2).sum())
         current = moved
         yield current
+        if step <= tol_abs:
+            return
 
 
 def nearest(points: np.ndarray, centers: np.ndarray) -> np.ndarray:

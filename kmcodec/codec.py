@@ -14,7 +14,6 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
@@ -25,7 +24,7 @@ from .atomicfile import atomic_output
 from .clustering import quantize as _quantize_rgb
 from .errors import ParameterError
 from .images import to_pixels
-from .options import MAX_COLORS, EncodeOptions, check_int
+from .options import MAX_COLORS, NAMES, EncodeOptions, check_int
 from .quantized import Quantized, expand
 
 if TYPE_CHECKING:
@@ -65,11 +64,9 @@ def _quantize(pixels: np.ndarray, opts: EncodeOptions) -> Quantized:
         q = quantize_rgba(pixels, opts)
     else:
         q = _quantize_rgb(pixels, opts)
-    if opts.dither == "none":
-        return q
-    from .dither import dithered
+    from .dither import dithered  # returns q itself without dithering
 
-    return dithered(pixels, q, opts.dither, opts.dither_level, opts.space)
+    return dithered(pixels, q, opts.dither, opts.dither_level, opts.space, opts.dither_rate)
 
 
 def options_from(options: EncodeOptions | None = None, **settings) -> EncodeOptions:
@@ -80,7 +77,7 @@ def options_from(options: EncodeOptions | None = None, **settings) -> EncodeOpti
     ParameterError.
     """
     given = {name: value for name, value in settings.items() if value is not None}
-    known = {f.name for f in dataclasses.fields(EncodeOptions)}
+    known = set(NAMES)
     unknown = sorted(set(given) - known)
     if unknown:
         raise ParameterError(
@@ -109,8 +106,8 @@ def quantize(image: ImageLike, k: int | None = None, seed: int | None = None, *,
         here override its fields.
     **settings
         Any other field of :class:`EncodeOptions` (``n_init``, ``engine``,
-        ``max_iter``, ``tol``, ``background``, ``space``, ``dither``,
-        ``dither_level``, ``perceptual``).
+        ``init``, ``refine``, ``max_iter``, ``tol``, ``background``, ``space``, ``dither``,
+        ``dither_level``, ``dither_rate``, ``smooth_weight``, ``perceptual``).
 
     Returns
     -------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPACES", "to_space", "from_space"]
+__all__ = ["SPACES", "to_space", "from_space", "points"]
 
 #: The spaces a palette can be searched in.
 SPACES = ("rgb", "oklab")
@@ -64,6 +64,32 @@ def to_space(colors: np.ndarray, space: str) -> np.ndarray:
         return colors.astype(np.float64)
     lms = _LINEAR[colors] @ _M1.T
     return np.cbrt(lms) @ _M2.T * _SCALE
+
+
+def points(colors: np.ndarray, space: str) -> np.ndarray:
+    """Colours as the points they are clustered as, with or without alpha.
+
+    Parameters
+    ----------
+    colors : (n, 3) or (n, 4) uint8 ndarray
+        sRGB, or sRGB with straight alpha.
+    space : {"rgb", "oklab"}
+
+    Returns
+    -------
+    (n, 3) or (n, 4) float64 ndarray
+        :func:`to_space` of the colour; with alpha, that times A/255 (so
+        that colour differences under low alpha weigh little), then A.
+        For ``"rgb"`` with alpha: :func:`kmcodec.alpha.premultiplied`.
+    """
+    if colors.shape[1] == 3:
+        return to_space(colors, space)
+    if space == "rgb":
+        from .alpha import premultiplied
+
+        return premultiplied(colors)
+    a = colors[:, 3:4].astype(np.float64)
+    return np.column_stack([to_space(colors[:, :3], space) * (a / 255.0), a])
 
 
 def from_space(points: np.ndarray, space: str) -> np.ndarray:

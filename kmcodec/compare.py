@@ -4,19 +4,27 @@ For each image and K, :func:`compare` produces one :class:`Row` per method:
 
 ``kmc``, ``kmc-entropy``
     the real .kmc file with each coder (``kmc encode --coder packed`` /
-    ``entropy``): the same palette and indices, so the same pixels.
+    ``entropy``): the same palette and indices, so the same pixels, made
+    with the clustering settings of ``options`` (``init``, ``refine``,
+    ``engine``, ...).
+``kmc-perceptual``
+    the file of ``kmc encode --perceptual --coder entropy`` (Oklab,
+    dithered: :data:`kmcodec.options.PERCEPTUAL`), its own pixels and
+    scores; the ``CODEC@...`` rows are matched to it as well (``against``
+    says which).  Left out with ``dithered=False``.
 ``png8``, ``gif``, ``webp-lossless``, ``jxl-lossless``
     the *same quantised pixels* stored losslessly by general-purpose coders
     (an optimised palette PNG, a GIF when K <= 256, lossless WebP and
     JPEG XL at their slowest, best settings): the price of the .kmc layout.
 ``CODEC@size`` for CODEC in jpeg, webp, jxl, avif
     the original image at the setting whose file size is closest to a .kmc
-    file's, one row for each kmc coder (``against`` names it): quality at
+    file's, one row for each kmc row (``against`` names it): quality at
     equal size.
 ``CODEC@psnr`` (or ``@ssim``, ``@ssimulacra2``: the ``metric``)
     the original image at the smallest file whose metric reaches the .kmc
-    file's: size at equal quality.  Made once, the coders' pixels being
-    the same.
+    file's: size at equal quality.  Made once for the coders, their pixels
+    being the same (``against`` is ``kmc``), and once for
+    ``kmc-perceptual``.
 
 and, once per image, ``png``: the original stored losslessly.
 
@@ -52,6 +60,7 @@ from .coder import coders, get_coder
 from .images import to_pixels
 from .matching import Trials, closest_size, smallest_reaching
 from .metrics import METRIC_NAMES, METRICS, mse, psnr_from_mse, ssim, ssimulacra2
+from .options import EncodeOptions
 from .rivals import FAMILIES, LOSSLESS, LOSSY, LosslessCodec, LossyCodec
 
 __all__ = ["Row", "compare", "compare_one", "elbow", "available_codecs", "DEFAULT_KS", "JSON_KEYS"]
@@ -182,7 +191,8 @@ class _Clock:
 
 def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progress=None,
                 thumbs: dict | None = None, *, metric: str = "psnr", want_ssimulacra2: bool = True,
-                codecs: Iterable[str] = FAMILIES, clock: _Clock | None = None) -> list[Row]:
+                codecs: Iterable[str] = FAMILIES, clock: _Clock | None = None, dithered: bool = True,
+                options: EncodeOptions | None = None) -> list[Row]:
     """All rows for one image (see the module docstring and :func:`compare`).
 
     When ``thumbs`` is a dict, small copies of the original and of each
@@ -222,14 +232,29 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
     matched: dict = {}  # (codec, ladder, quality) -> row scores, for files matched twice
     broken: set[str] = set()  # codecs that failed on this image
     kmc_rows = []
+    base = options or EncodeOptions()
+    # The kmc rows say how they were clustered when it is not the default way.
+    settings = {f: getattr(base, f) for f in ("init", "refine") if getattr(base, f) != getattr(EncodeOptions, f)}
     for k in ks:
         start = time.perf_counter()
-        q, enc = _timed(codec.quantize, original, k, seed)
+        q, enc = _timed(codec.quantize, original, k, seed, options=options)
         coded = _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes)
+        for row in coded:
+            row.extra.update(settings)
         clock.add("kmc", time.perf_counter() - start)
         rows.extend(coded)
         kmc = coded[0]
         kmc_rows.append(kmc)
+        targets = [kmc]  # the rows of distinct pixels, each matched at equal quality
+        if dithered:
+            start = time.perf_counter()
+            variant = _perceptual_row(name, k, seed, original, scorer, n, options)
+            variant.extra.update(settings)
+            clock.add("kmc", time.perf_counter() - start)
+            rows.append(variant)
+            coded = [*coded, variant]
+            if variant.lossless is None:  # else the same pixels as kmc's
+                targets.append(variant)
         quantized = np.ascontiguousarray(q.palette[q.indices])
         if thumbs is not None:
             thumbs[(name, k)] = thumbnail(quantized)
@@ -246,9 +271,10 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
             row.note = note
             rows.append(row)
             clock.add(c.name, time.perf_counter() - start)
-        target_value = kmc.metric(metric)
-        if not math.isfinite(target_value) and not kmc.lossless:
-            kmc.note = f"no @{metric} rows: {METRIC_NAMES[metric]} is undefined on an image this small"
+        for target in targets:
+            if not math.isfinite(target.metric(metric)) and not target.lossless:
+                why = f"no @{metric} rows: {METRIC_NAMES[metric]} is undefined on an image this small"
+                target.note = f"{target.note}; {why}" if target.note else why
         for rival in lossy:
             if rival.name in broken:
                 continue
@@ -256,9 +282,11 @@ def compare_one(path, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, prog
             start = time.perf_counter()
             try:
                 found = [(f"{rival.name}@size", closest_size(t, target.bytes), target.method) for target in coded]
-                if math.isfinite(target_value) and not kmc.lossless and target_value < _PERFECT[metric]:
-                    match = smallest_reaching(t, target_value, _UNITS[metric])
-                    found.append((f"{rival.name}@{metric}", match, kmc.method))
+                for target in targets:
+                    value = target.metric(metric)
+                    if math.isfinite(value) and not target.lossless and value < _PERFECT[metric]:
+                        match = smallest_reaching(t, value, _UNITS[metric])
+                        found.append((f"{rival.name}@{metric}", match, target.method))
             except (ValueError, OSError, RuntimeError) as exc:
                 _give_up(name, rival.name, exc, broken)
                 continue
@@ -282,16 +310,22 @@ def _give_up(name: str, method: str, exc: Exception, broken: set[str]) -> None:
     _log.warning("%s: %s rows left out: %s", os.path.basename(name), method, str(exc).strip() or type(exc).__name__)
 
 
+def _file_row(name, k, method, q, coder_id, enc, original, scorer, n) -> tuple[Row, bytes, np.ndarray]:
+    """The row of ``q`` stored with coder ``coder_id``, scored on its decoded
+    pixels; also the file and those pixels."""
+    data, pack = _timed(q.to_bytes, coder_id)
+    decoded, dec = _timed(_decode_like, data, original)
+    scores = scorer.all(decoded)
+    row = Row(name, k, method, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"], enc + pack, dec,
+              ssimulacra2=scores["ssimulacra2"], lossless="original" if scores["psnr"] is None else None)
+    return row, data, decoded
+
+
 def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
     """One row per kmc coder, the packed one first, each on its real file."""
     packed = get_coder("packed")
-    data, pack = _timed(q.to_bytes, packed.id)
-    decoded, dec = _timed(_decode_like, data, original)
-    scores = scorer.all(decoded)
+    kmc, data, decoded = _file_row(name, k, packed.compare_row, q, packed.id, enc, original, scorer, n)
     colors = len(q.palette)
-    kmc = Row(name, k, packed.compare_row, len(data), 8 * len(data) / n, scores["psnr"], scores["ssim"],
-              enc + pack, dec, ssimulacra2=scores["ssimulacra2"],
-              lossless="original" if scores["psnr"] is None else None)
     channels = q.palette.shape[1]
     kmc.extra = {
         "colors": colors,
@@ -313,6 +347,18 @@ def _kmc_rows(name, k, q, enc, original, scorer, n, input_bytes) -> list[Row]:
         row.extra = {"colors": colors, "ratio_packed": len(coded) / len(data)}
         rows.append(row)
     return rows
+
+
+def _perceptual_row(name, k, seed, original, scorer, n, options=None) -> Row:
+    """The ``kmc-perceptual`` row: ``--perceptual --coder entropy``, on its own pixels,
+    with the clustering settings of ``options``."""
+    base = options or EncodeOptions()
+    clustering = {f: getattr(base, f) for f in ("n_init", "engine", "max_iter", "tol", "init", "refine")}
+    q, enc = _timed(codec.quantize, original, k, seed, perceptual=True, **clustering)
+    row, _, _ = _file_row(name, k, "kmc-perceptual", q, get_coder("entropy").id, enc, original, scorer, n)
+    row.note = "--perceptual --coder entropy"
+    row.extra = {"colors": len(q.palette), **({"alpha": True} if q.alpha else {})}
+    return row
 
 
 def _decode_like(data: bytes, original: np.ndarray) -> np.ndarray:
@@ -353,7 +399,8 @@ def _matched_row(name, k, method, trials: Trials, match, scorer, n, against: str
 
 def compare(images, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progress: bool = False,
             thumbs: dict | None = None, *, metric: str = "psnr", want_ssimulacra2: bool = True,
-            codecs: Iterable[str] = FAMILIES) -> list[Row]:
+            codecs: Iterable[str] = FAMILIES, dithered: bool = True,
+            options: EncodeOptions | None = None) -> list[Row]:
     """Rows for every image and K.
 
     Parameters
@@ -372,6 +419,13 @@ def compare(images, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progre
     codecs : iterable of str, default all of :data:`kmcodec.rivals.FAMILIES`
         The codecs to compare with; those whose library is absent are left
         out with a logged note.
+    dithered : bool, default True
+        Add the ``kmc-perceptual`` rows (and the rows matched to them).
+    options : EncodeOptions, optional
+        How the ``kmc`` rows are quantised (``k`` and ``seed`` are set per
+        row); the ``kmc-perceptual`` rows take its clustering settings
+        (``n_init``, ``engine``, ``max_iter``, ``tol``, ``init``,
+        ``refine``).
 
     Returns
     -------
@@ -396,7 +450,8 @@ def compare(images, ks=DEFAULT_KS, seed: int = 0, want_ssim: bool = True, progre
     try:
         rows = [row for path in images
                 for row in compare_one(path, ks, seed, want_ssim, bar, thumbs, metric=metric,
-                                       want_ssimulacra2=want_ssimulacra2, codecs=codecs, clock=clock)]
+                                       want_ssimulacra2=want_ssimulacra2, codecs=codecs, clock=clock,
+                                       dithered=dithered, options=options)]
     finally:
         if bar is not None:
             bar.close()

@@ -151,8 +151,11 @@ def format_summary(rows, metric: str = "psnr") -> str:
         header = ["K", "file", *[m.removesuffix(f"@{metric}") for m in others]]
         lines = []
         for k in dict.fromkeys(r.k for r in mine):
-            by_method = {r.method: r for r in mine if r.k == k}
             for name in kmc_names:
+                # The dithered file has its own pixels: its own matched rows.
+                own = name == "kmc-perceptual"
+                by_method = {r.method: r for r in mine
+                             if r.k == k and ("kmc-perceptual" in (r.against, r.method)) == own}
                 mine_row = by_method.get(name)
                 if mine_row is None:
                     continue

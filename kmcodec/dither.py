@@ -29,20 +29,36 @@ the error it receives is clipped to the palette's range in each channel
 the error itself to :data:`LIMIT`.  With transparency, fully transparent
 pixels neither take nor pass on error, opaque pixels take only opaque
 entries and translucent ones any entry, so alpha stays exact where it must.
+
+Rate-aware dithering (``--dither-rate``, 0 by default): error diffusion
+makes a fine grain of entries that the entropy coders pay for pixel by
+pixel, while an entry that a neighbour already holds (the previous pixel
+in scan order, or one of the three above) costs them few bits.  So a
+pixel may take the nearest such entry instead of its nearest entry when
+it is only a little farther; the difference is error like any other,
+passed on where the method passes error on (everywhere with ``fs``, so
+areas keep their mean colour; only in smooth areas with ``selective``,
+which drops it in texture).  "A little" is
+``rate`` x (5% of the palette's median spacing between nearest entries
+plus 12% of the pixel's activity, its largest distance in the clustering
+space to one of its four neighbours): more where texture or noise hides
+the error, almost nothing in smooth gradients, where clumps would show.
 """
+
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .colorspace import to_space
+from .colorspace import points
 
 if TYPE_CHECKING:
     from .quantized import Quantized
 
-__all__ = ["METHODS", "LIMIT", "remap", "dithered"]
+__all__ = ["METHODS", "LIMIT", "BAND_ROWS", "remap", "dithered"]
 
 _CHUNK = 1 << 20
 #: The dithering methods, ``none`` first.
@@ -53,10 +69,31 @@ _SELECTIVE = (8, 32)
 #: (8-bit values in RGB; 255 x Oklab): half the range, so that two entries
 #: as far apart as black and white still mix.
 LIMIT = 128.0
+#: Rows dithered as one band: bands run on all the threads, each starting
+#: without error from above (as the image's top row does), so that the
+#: result does not depend on the number of threads.
+BAND_ROWS = 256
+#: The nearest entry of an opaque pixel is looked up in a grid of _CELLS
+#: cells a side over the palette's box, each listing the entries (at most
+#: _CELL_LIST) that can be nearest in it, for palettes of at most
+#: _CELL_COLORS entries (building it costs K * 32**3 distances); beyond,
+#: in cells with longer lists, and with alpha, it is searched outward.
+_CELLS = 32
+_CELL_LIST = 64
+_CELL_COLORS = 1024
+#: The rate-aware choice's allowance at ``rate`` 1: this share of the
+#: palette's median spacing, plus this share of the pixel's activity.
+_RATE = (0.05, 0.12)
 
 
 def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: str, level: float,
-          space: str) -> np.ndarray:
+          space: str, rate: float = 0.0) -> np.ndarray:
+    """Each pixel's palette entry, dithered: :func:`_remap`'s entries."""
+    return _remap(pixels, palette, guess, method, level, space, rate)[0]
+
+
+def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: str, level: float,
+           space: str, rate: float = 0.0) -> tuple[np.ndarray, int]:
     """Each pixel's palette entry, dithered.
 
     Parameters
@@ -74,17 +111,22 @@ def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: st
         Strength, 0 to 1: the share of the error passed on.
     space : {"rgb", "oklab"}
         Where the error is measured.
+    rate : float, default 0.0
+        Weight of the rate-aware choice (see the module's docstring); 0
+        always takes the nearest entry.
 
     Returns
     -------
-    (H, W) int32 ndarray
+    entries : (H, W) uint16 ndarray
+    squared : int
+        The sum over pixels and channels of (8-bit value - entry's) ** 2.
     """
     from . import _dither_jit, colorspace
     from .clustering import _engine, _Table
 
     height, width, channels = pixels.shape
     flat = pixels.reshape(-1, channels)
-    pal = np.ascontiguousarray(_points(palette, space))
+    pal = np.ascontiguousarray(points(palette, space))
     # Numba's default threading layer takes one caller at a time (the table
     # is built by a parallel kernel): the clustering engine's lock.
     with _engine():
@@ -99,25 +141,49 @@ def remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: st
             kind = np.zeros(len(flat), np.int8)
             allowed = np.ones((1, len(palette)), bool)
         lo, hi = pal.min(0), pal.max(0)
-        out = np.empty((height, width), np.int32)
-        _dither_jit.floyd_steinberg(np.ascontiguousarray(pixels, np.uint8), space == "oklab", colorspace._LINEAR,
-                                    colorspace._M1, colorspace._M2, pal, np.ascontiguousarray(guess, np.int32),
-                                    kind.reshape(height, width), allowed, np.ascontiguousarray(order, np.int64),
-                                    np.ascontiguousarray(dist), float(level), LIMIT, lo, hi, out,
-                                    *(_SELECTIVE if method == "selective" else (0, 0)))
-    return out
+        out = np.empty((height, width), np.uint16)  # K <= 65536
+        args = (np.ascontiguousarray(pixels, np.uint8), space == "oklab", colorspace._LINEAR, colorspace._M1,
+                colorspace._M2, pal, np.ascontiguousarray(guess, np.uint16), kind.reshape(height, width), allowed,
+                np.ascontiguousarray(order, np.int64), np.ascontiguousarray(dist), float(level), LIMIT, lo, hi,
+                out, *(_SELECTIVE if method == "selective" else (0, 0)), rate * _RATE[0] * _spacing(dist),
+                rate * _RATE[1])
+        pal8 = palette.astype(np.int64)
+        if channels == 3 and len(palette) <= _CELL_COLORS:
+            grid = _CELLS
+            entries, start, scale = _dither_jit.cells(pal, lo, hi, grid, _CELL_LIST)
+        else:  # with alpha (kinds, 4 channels) or many entries: the walk
+            grid, entries, start, scale = 0, np.zeros(1, np.uint16), np.zeros(2, np.int32), np.zeros(3)
+        bands = [(y, min(y + BAND_ROWS, height)) for y in range(0, height, BAND_ROWS)]
+        # Opaque three-channel images with cell lists take the specialised kernel.
+        kernel: Callable[..., int] = _dither_jit.floyd_steinberg3 if grid else _dither_jit.floyd_steinberg
+        kargs = args[:7] + args[9:] if grid else args
+
+        def run(band: tuple[int, int]) -> int:
+            return int(kernel(*kargs, *band, pal8, grid, entries, start, scale))
+
+        from . import _signals
+
+        workers = min(len(bands), _threads())
+        if workers > 1:  # load the compiled code once, before any thread wants it (row 0 is done again)
+            _signals.threaded(run, [(0, 1)], 1)
+        squared = sum(_signals.threaded(run, bands, workers))
+    return out, squared
 
 
-def _points(colors: np.ndarray, space: str) -> np.ndarray:
-    """(n, C) colours as points of the clustering space (premultiplied with alpha)."""
-    if colors.shape[1] == 4:
-        from .alpha_palette import _points as premultiplied_points
+def _threads() -> int:
+    """Threads the bands run on: Numba's count (``NUMBA_NUM_THREADS``)."""
+    from numba import get_num_threads
 
-        return premultiplied_points(colors, space)
-    return to_space(colors, space)
+    return int(get_num_threads())
 
 
-def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space: str) -> Quantized:
+def _spacing(dist: np.ndarray) -> float:
+    """The median distance from a palette entry to its nearest other entry."""
+    return float(np.median(dist[:, 0])) if dist.shape[1] else 0.0
+
+
+def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space: str,
+             rate: float = 0.0) -> Quantized:
     """``q`` with its indices dithered from ``pixels``, (H, W, C) uint8.
 
     Entries that no pixel takes any more are dropped and the palette stays
@@ -132,18 +198,15 @@ def dithered(pixels: np.ndarray, q: Quantized, method: str, level: float, space:
     from .clustering import _canonical
     from .quantized import Quantized
 
-    entries = remap(pixels, q.palette, q.indices, method, level, space)
+    entries, squared = _remap(pixels, q.palette, q.indices, method, level, space, rate)
     key = _keys if q.palette.shape[1] == 4 else None
     palette, labels = _canonical(q.palette, entries.reshape(-1), key)
-    flat = pixels.reshape(-1, pixels.shape[2])
-    error: float = 0.0 if pixels.shape[2] == 4 else 0
+    if pixels.shape[2] == 3:
+        return Quantized(palette, labels.reshape(q.indices.shape), q.iterations, squared)
+    flat = pixels.reshape(-1, 4)
+    error = 0.0
     for start in range(0, len(flat), _CHUNK):  # bounded temporaries on huge images
         part, chosen = flat[start : start + _CHUNK], labels[start : start + _CHUNK]
-        if pixels.shape[2] == 4:
-            diff = premultiplied(part) - premultiplied(palette)[chosen]
-            error += float(np.einsum("ij,ij->", diff, diff))
-        else:
-            d = part.astype(np.int64) - palette[chosen]
-            error += int(np.einsum("ij,ij->", d, d))
-    dtype = np.uint8 if len(palette) <= 256 else np.uint16
-    return Quantized(palette, labels.astype(dtype).reshape(q.indices.shape), q.iterations, error)
+        diff = premultiplied(part) - premultiplied(palette)[chosen]
+        error += float(np.einsum("ij,ij->", diff, diff))
+    return Quantized(palette, labels.reshape(q.indices.shape), q.iterations, error)

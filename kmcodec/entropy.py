@@ -145,13 +145,7 @@ def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: i
 
     from . import _signals
 
-    with _signals.deferred():  # a stop waits for the compiled calls to return
-        if workers == 1:
-            return [run(0)]
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(run, range(workers)))
+    return _signals.threaded(run, range(workers), workers)
 
 
 def _index_dtype(colors: int) -> type:

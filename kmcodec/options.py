@@ -20,15 +20,35 @@ from .colorspace import SPACES
 from .dither import METHODS as DITHER_METHODS
 from .errors import MissingDependencyError, ParameterError
 
-__all__ = ["EncodeOptions", "ENGINES", "MAX_COLORS", "PERCEPTUAL", "check_int"]
+__all__ = ["EncodeOptions", "ENGINES", "INITS", "REFINES", "MAX_COLORS", "PERCEPTUAL", "NAMES", "PLAIN", "check_int"]
 
 #: The k-means engines: kmcodec's own, or scikit-learn's KMeans.
 ENGINES = ("kmeans", "sklearn")
+#: How the first centres are chosen: k-means++, or random colours of the image.
+INITS = ("kmeans++", "random")
+#: What follows the seeding: the engine's whole pipeline, or plain Lloyd only.
+REFINES = ("full", "none")
 #: The largest palette a .kmc file holds.
 MAX_COLORS = 65536
 #: What ``perceptual=True`` sets: the best combination of bench/perceptual.py.
-PERCEPTUAL = {"space": "oklab", "dither": "selective"}
-_FIELD_DEFAULTS = {"space": "rgb", "dither": "none"}
+PERCEPTUAL = {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0, "smooth_weight": 1.0}
+#: What the fields :data:`PERCEPTUAL` sets are when neither they nor ``perceptual`` are given.
+PLAIN = {"space": "rgb", "dither": "none", "dither_level": 1.0, "dither_rate": 0.0, "smooth_weight": 0.0}
+
+
+class _Unset:
+    """A field left out, told apart from one given its plain value."""
+
+    def __init__(self, plain: Any) -> None:
+        self.plain = plain
+
+    def __repr__(self) -> str:
+        return f"{self.plain!r} unless perceptual"
+
+
+def _unset(name: str) -> Any:
+    # Typed Any so that the fields keep their plain types once __post_init__ has resolved them.
+    return _Unset(PLAIN[name])
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -55,10 +75,32 @@ class EncodeOptions:
         Seeds every random choice: same image and settings, same bytes.
     n_init : int or "auto", default "auto"
         Independent k-means seedings; the best (lowest squared error) is
-        kept.  "auto" is 6 for k <= 32, 2 for k <= 128 and 1 above.
+        kept.  "auto" is 6 for k <= 32, 2 for k <= 128 and 1 above; 1 with
+        ``refine="none"``.
     engine : {"kmeans", "sklearn"}, default "kmeans"
         kmcodec's own engine, or scikit-learn's ``KMeans`` (the optional extra
         ``kmcodec[sklearn]``; MissingDependencyError without it).
+    init : {"kmeans++", "random"}, default "kmeans++"
+        How each seeding picks its first centres.  "kmeans++": greedy
+        k-means++ (as scikit-learn's), weighted by pixel counts; when K is so
+        large that it would cost more than 2e8 distance evaluations on the
+        grid's cells (4e9 on all colours with ``refine="none"``), which is
+        K in the thousands on a photograph, a deterministic weighted median
+        cut instead, and only one seeding.  "random": the
+        tutorials' "K random pixels": K distinct colours of the image drawn
+        at random in proportion to their pixel counts, without replacement,
+        from ``seed``.
+    refine : {"full", "none"}, default "full"
+        What follows the seeding with the "kmeans" engine.  "full": the
+        engine's pipeline (:mod:`kmcodec.clustering`: Lloyd on a colour
+        grid, swap refinement, then Lloyd on all colours).  "none": plain
+        Lloyd from the seeds on all the image's colours until no colour
+        changes cluster (``tol`` is not used) or ``max_iter``, one seeding
+        unless ``n_init`` says otherwise, nothing else: the textbook
+        algorithm, to run exactly and compare.  With transparency, opaque
+        and translucent colours are still clustered apart and settled under
+        the alpha rules (:mod:`kmcodec.alpha_palette`).  scikit-learn's
+        engine always runs plain Lloyd.
     max_iter : int, default 300
         Cap on Lloyd iterations per run.
     tol : float, default 1e-4
@@ -85,11 +127,24 @@ class EncodeOptions:
         only where the image is smooth (crisp edges, smaller files).
     dither_level : float, default 1.0
         Strength of the dithering, 0 (none) to 1 (the whole error passed on).
+    dither_rate : float, default 0.0
+        Rate-aware dithering, 0 to 4 (:mod:`kmcodec.dither`): how readily a
+        pixel takes an entry a neighbour already holds, which the entropy
+        coders code in few bits, instead of its nearest entry; 0 always
+        takes the nearest.
+    smooth_weight : float, default 0.0
+        How many times more a pixel in a smooth area counts while the
+        palette is searched, 0 to 100 (:mod:`kmcodec.importance`): the eye
+        sees errors there, and texture hides them.  0 minimises the plain
+        mean squared error.
     perceptual : bool, default False
         The settings that look best for their size, measured by
-        ``bench/perceptual.py`` (:data:`PERCEPTUAL`: for now Oklab with
-        selective dithering), so that users need not tune; ``space`` and
-        ``dither`` must then be left at their defaults or given those values.
+        ``bench/perceptual.py`` (:data:`PERCEPTUAL`: Oklab, Floyd-Steinberg
+        dithering at ``dither_level`` 0.75 with ``dither_rate`` 1,
+        ``smooth_weight`` 1), so that users need not tune; ``space``,
+        ``dither``, ``dither_level``, ``dither_rate`` and ``smooth_weight``
+        must then be left out or given those values (a field given its
+        plain default, such as ``dither_level=1.0``, is refused).
     background : str or (R, G, B), optional
         Composite an image with transparency onto this colour (``"#rrggbb"``,
         a CSS colour name, or integers 0..255; stored as a tuple) and store
@@ -113,10 +168,16 @@ class EncodeOptions:
     target_psnr: float | None = None
     max_bytes: int | None = None
     background: tuple[int, int, int] | None = None
-    space: str = "rgb"
-    dither: str = "none"
-    dither_level: float = 1.0
+    space: str = _unset("space")
+    dither: str = _unset("dither")
+    dither_level: float = _unset("dither_level")
+    dither_rate: float = _unset("dither_rate")
+    smooth_weight: float = _unset("smooth_weight")
     perceptual: bool = False
+    init: str = "kmeans++"
+    refine: str = "full"
+    # Which of PLAIN's fields were given, so that replace() resolves the others again.
+    _given: frozenset[str] = dataclasses.field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         fix = object.__setattr__  # frozen: normalised values are set once, here
@@ -127,13 +188,20 @@ class EncodeOptions:
         fix(self, "max_iter", check_int("max_iter", self.max_iter, 1))
         if not isinstance(self.perceptual, bool):
             raise ParameterError(f"perceptual is {self.perceptual!r}; it must be True or False")
-        if self.perceptual:
-            for name, value in PERCEPTUAL.items():
-                given = getattr(self, name)
-                if given not in (value, _FIELD_DEFAULTS[name]):
-                    raise ParameterError(f"perceptual sets {name} to {value!r} but {name} is {given!r};"
-                                         f" give one or the other")
+        chosen = PERCEPTUAL if self.perceptual else PLAIN
+        fix(self, "_given", frozenset(name for name in chosen if not isinstance(getattr(self, name), _Unset)))
+        for name, value in chosen.items():
+            given = getattr(self, name)
+            if isinstance(given, _Unset):
                 fix(self, name, value)
+            elif self.perceptual and given != value:
+                raise ParameterError(f"perceptual sets {name} to {value!r} but {name} is {given!r};"
+                                     f" give one or the other")
+        for name, high in (("dither_rate", 4), ("smooth_weight", 100)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) <= high:
+                raise ParameterError(f"{name} is {value!r}; it must be a number from 0 to {high}")
+            fix(self, name, float(value))
         if self.space not in SPACES:
             raise ParameterError(f"space is {self.space!r}; it must be one of {SPACES}")
         if self.dither not in DITHER_METHODS:
@@ -142,8 +210,9 @@ class EncodeOptions:
         if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 <= float(level) <= 1:
             raise ParameterError(f"dither_level is {level!r}; it must be a number from 0 to 1")
         fix(self, "dither_level", float(level))
-        if self.engine not in ENGINES:
-            raise ParameterError(f"engine is {self.engine!r}; it must be one of {ENGINES}")
+        for name, allowed in (("engine", ENGINES), ("init", INITS), ("refine", REFINES)):
+            if getattr(self, name) not in allowed:
+                raise ParameterError(f"{name} is {getattr(self, name)!r}; it must be one of {allowed}")
         if self.engine == "sklearn" and importlib.util.find_spec("sklearn") is None:
             raise MissingDependencyError(
                 "engine is 'sklearn' but scikit-learn is not installed: pip install \"kmcodec[sklearn]\""
@@ -167,12 +236,26 @@ class EncodeOptions:
             fix(self, "background", parse_background(self.background))
 
     def replace(self, **changes: Any) -> EncodeOptions:
-        """A copy with ``changes``, validated again."""
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``, validated again.
+
+        The fields :data:`PERCEPTUAL` sets and that were left out stay left
+        out, so that ``replace(perceptual=True)`` works on the defaults.
+        Use this, not ``dataclasses.replace``, which passes every field as
+        given.
+        """
+        kept = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.init and (f.name not in PLAIN or f.name in self._given)}
+        return EncodeOptions(**{**kept, **changes})
 
     @property
     def seedings(self) -> int:
         """``n_init`` with "auto" resolved for this ``k``."""
         if self.n_init == "auto":
+            if self.refine == "none":
+                return 1  # the textbook run: one seeding
             return 6 if self.k <= 32 else 2 if self.k <= 128 else 1
         return int(self.n_init)
+
+
+#: The fields an EncodeOptions is made from, as the API and the plugin accept them.
+NAMES = tuple(f.name for f in dataclasses.fields(EncodeOptions) if f.init)

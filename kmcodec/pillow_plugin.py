@@ -8,9 +8,9 @@ Pillow's PNG reader gives them); a larger palette does not fit Pillow's
 "P" mode, so such a file opens as "RGB", or "RGBA" with alpha.
 
 Save options: ``colors`` (K, as ``Image.quantize`` names it; ``k`` also
-works), ``seed``, ``n_init``, ``engine``, ``max_iter``, ``tol``, ``coder``,
+works), ``seed``, ``n_init``, ``engine``, ``init``, ``refine``, ``max_iter``, ``tol``, ``coder``,
 ``target_psnr``, ``max_bytes``, ``background``, ``space``, ``dither``,
-``dither_level``, ``perceptual``: every field of :class:`kmcodec.EncodeOptions`,
+``dither_level``, ``dither_rate``, ``smooth_weight``, ``perceptual``: every field of :class:`kmcodec.EncodeOptions`,
 with its defaults; or ``options=EncodeOptions(...)`` with any of them on top.
 Any other keyword is a ParameterError, not silently ignored.
 """
@@ -98,12 +98,10 @@ class KmcDecoder(ImageFile.PyDecoder):
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     from .codec import encode, options_from
 
-    import dataclasses
-
-    from .options import EncodeOptions
+    from .options import NAMES
 
     encode_settings = dict(im.encoderinfo)
-    known = {"colors", "options", *(f.name for f in dataclasses.fields(EncodeOptions))}
+    known = {"colors", "options", *NAMES}
     unknown = sorted(set(encode_settings) - known)
     if unknown:
         raise ParameterError(

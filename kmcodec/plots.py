@@ -455,7 +455,8 @@ def colors_figure(rgb: np.ndarray, quantized, fh, seed: int = 0, fmt: str = "png
         plt.close(fig)
 
 
-def _iteration_frame(fig: Figure, sample: np.ndarray, small: np.ndarray, centers: np.ndarray, i: int) -> None:
+def _iteration_frame(fig: Figure, sample: np.ndarray, small: np.ndarray, centers: np.ndarray, i: int,
+                     note: str = "") -> None:
     """Draw frame ``i`` of :func:`iterations_animation` on ``fig``.
 
     Left, the ``sample`` of pixels in RGB space with ``centers`` over them;
@@ -465,7 +466,7 @@ def _iteration_frame(fig: Figure, sample: np.ndarray, small: np.ndarray, centers
 
     fig.clf()
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
-    _scatter(ax3, sample, sample, f"iteration {i}: {len(centers)} centroids")
+    _scatter(ax3, sample, sample, f"iteration {i}{note}: {len(centers)} centroids")
     _markers(ax3, centers, _CENTROID_SIZE)
     ax2 = fig.add_subplot(1, 2, 2)
     palette = np.clip(np.rint(centers), 0, 255).astype(np.uint8)
@@ -475,14 +476,19 @@ def _iteration_frame(fig: Figure, sample: np.ndarray, small: np.ndarray, centers
 
 
 def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames: int = 30,
-                         fmt: str = "GIF") -> int:
-    """Animate plain k-means (k-means++ seeding, then Lloyd) step by step.
+                         fmt: str = "GIF", init: str = "kmeans++", max_iter: int = 300) -> int:
+    """Animate plain k-means step by step: seeding, then Lloyd's iterations.
 
     Left, the colours in RGB space with the centroids moving among them;
-    right, the image recoloured by the current centroids.  Writes to the
-    binary file ``fh`` as ``fmt``, one of :data:`ANIMATION_FORMATS`' values
-    (GIF frames are reduced to 255 colours; PNG and WebP keep RGB); returns
-    the number of frames.
+    right, the image recoloured by the current centroids.  The run is the
+    textbook one, ``quantize(rgb, k, seed, init=init, refine="none",
+    n_init=1)`` in RGB (:func:`kmcodec.clustering.seeds`, then
+    :func:`kmcodec.clustering.lloyd_steps`); when it takes more than
+    ``max_frames - 1`` iterations, the frames show the first ones and the
+    last frame shows where it converged, titled with its iteration.
+    Writes to the binary file ``fh`` as ``fmt``, one of
+    :data:`ANIMATION_FORMATS`' values (GIF frames are reduced to 255
+    colours; PNG and WebP keep RGB); returns the number of frames.
     """
     plt = _pyplot()
     from PIL import Image
@@ -490,15 +496,20 @@ def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames:
     from . import clustering
 
     colors, counts = clustering.color_histogram(rgb.reshape(-1, 3))
-    centers = clustering.seeds(colors, counts, k, seed)
-    history = [centers, *clustering.lloyd_steps(colors, counts, centers, max_frames - 1)]
+    centers = clustering.seeds(colors, counts, k, seed, init)
+    history = [centers, *clustering.lloyd_steps(colors, counts, centers, max_iter)]
+    shown = list(enumerate(history))
+    if len(shown) > max_frames:
+        shown = shown[: max_frames - 1] + shown[-1:]
+    last = len(history) - 1
     small = thumbnail(rgb, 240)
     sample = _sample(rgb, seed).astype(float)
     fig = plt.figure(figsize=(10, 4.5))
     frames = []
     try:
-        for i, c in enumerate(history):
-            _iteration_frame(fig, sample, small, c, i)
+        for i, c in shown:
+            note = f" ({init} seeds)" if i == 0 else " (converged)" if i == last and last < max_iter else ""
+            _iteration_frame(fig, sample, small, c, i, note)
             fig.canvas.draw()
             rgba = np.asarray(fig.canvas.buffer_rgba())
             frame = Image.fromarray(np.ascontiguousarray(rgba[:, :, :3]))

@@ -144,3 +144,13 @@ def test_command_line_and_plugin(tmp_path, samples, capsys):
     capsys.readouterr()
     assert main(["encode", str(samples / "chelsea.png"), "--space", "lab"]) == 2
     assert "invalid choice: 'lab'" in capsys.readouterr().err
+
+
+def test_points_premultiply_the_colour_in_either_space():
+    from kmcodec.colorspace import points
+
+    rgba = np.array([[255, 0, 0, 255], [255, 0, 0, 51], [10, 200, 30, 0]], np.uint8)
+    assert np.allclose(points(rgba, "rgb"), [[255, 0, 0, 255], [51, 0, 0, 51], [0, 0, 0, 0]])
+    red = to_space(rgba[:1, :3], "oklab")[0]
+    assert np.allclose(points(rgba, "oklab"), [[*red, 255], [*(red * 0.2), 51], [0, 0, 0, 0]])
+    assert np.array_equal(points(rgba[:, :3], "oklab"), to_space(rgba[:, :3], "oklab"))

@@ -16,6 +16,7 @@ from kmcodec import compare as cmp
 from kmcodec import metrics
 from kmcodec.metrics import psnr
 from kmcodec.cli import main
+from kmcodec.compare_report import format_summary
 from kmcodec.rivals import LOSSY
 
 pytest.importorskip("skimage")
@@ -58,14 +59,17 @@ def test_methods_present(rows):
     assert ("png", None) in methods
     lossy = ["jpeg", "webp"] + (["jxl"] if JXL else []) + (["avif"] if AVIF else [])
     for k in (4, 16):
-        for m in ("kmc", "kmc-entropy", "png8", "gif", "webp-lossless", *[f"{c}@psnr" for c in lossy]):
+        for m in ("kmc", "kmc-entropy", "kmc-perceptual", "png8", "gif", "webp-lossless",
+                  *[f"{c}@psnr" for c in lossy]):
             assert (m, k) in methods
         if JXL:
             assert ("jxl-lossless", k) in methods
         for c in lossy:
-            # One equal-size row against each kmc coder's file.
-            assert {r.against for r in rows if r.method == f"{c}@size" and r.k == k} == {"kmc", "kmc-entropy"}
-            assert by(rows, f"{c}@psnr", k).against == "kmc"
+            # One equal-size row against each kmc file; equal quality against
+            # each set of pixels (the coders share theirs, the dithered file not).
+            assert {r.against for r in rows if r.method == f"{c}@size" and r.k == k} == {
+                "kmc", "kmc-entropy", "kmc-perceptual"}
+            assert [r.against for r in rows if r.method == f"{c}@psnr" and r.k == k] == ["kmc", "kmc-perceptual"]
 
 
 def test_kmc_row_is_the_real_file(rows, photo):
@@ -86,6 +90,33 @@ def test_kmc_entropy_row_is_the_real_entropy_file(rows, photo):
         assert row.bytes == len(data) < packed.bytes
         assert (row.psnr, row.ssim) == (packed.psnr, packed.ssim)
         assert row.extra["ratio_packed"] == pytest.approx(len(data) / packed.bytes)
+
+
+def test_kmc_perceptual_row_is_the_real_dithered_file_with_its_own_matches(rows, photo):
+    original = np.asarray(Image.open(photo).convert("RGB"))
+    for k in (4, 16):
+        data = kmcodec.encode(photo, k=k, seed=0, perceptual=True, coder="entropy")
+        row = by(rows, "kmc-perceptual", k)
+        assert row.bytes == len(data) and row.note == "--perceptual --coder entropy"
+        assert row.psnr == pytest.approx(psnr(kmcodec.decode(data), original), rel=1e-12)
+        assert row.psnr != by(rows, "kmc", k).psnr  # its own pixels
+        matched = by(rows, "jpeg@psnr", k, "kmc-perceptual")
+        assert matched.psnr >= row.psnr
+        assert by(rows, "jpeg@size", k, "kmc-perceptual").bytes <= row.bytes or by(
+            rows, "jpeg@size", k, "kmc-perceptual").note
+    summary = format_summary(rows)
+    lines = [line.split() for line in summary.splitlines()]
+    header = next(line for line in lines if line[:2] == ["K", "file"])
+    for k in (4, 16):
+        got = next(line for line in lines if line[:2] == [str(k), "kmc-perceptual"])
+        ratio = by(rows, "kmc-perceptual", k).bytes / by(rows, "jpeg@psnr", k, "kmc-perceptual").bytes
+        assert got[header.index("jpeg")] == f"{ratio:.2f}"
+        assert got[header.index("png8")] == "-"  # png8 stores the undithered pixels
+
+
+def test_dithered_rows_can_be_left_out(photo):
+    rows = cmp.compare([photo], ks=(4,), codecs=["jpeg"], dithered=False, want_ssim=False)
+    assert not any("kmc-perceptual" in (r.method, r.against) for r in rows)
 
 
 def test_psnr_and_ssim_match_independent_computation(rows, photo):
@@ -170,7 +201,7 @@ def test_psnr_match_is_the_smallest_file_reaching_over_every_setting(rows, photo
 
     for k in (4, 16):
         target = by(rows, "kmc", k).psnr
-        row = by(rows, "jpeg@psnr", k)
+        row = by(rows, "jpeg@psnr", k, "kmc")
         assert row.psnr >= target and reached(_jpeg(original, row.settings)) == row.psnr
         for ladder in JPEG_LADDERS:
             for q in range(1, 101):
@@ -239,7 +270,8 @@ def test_every_row_has_ssimulacra2_and_matched_rows_say_what_they_matched(rows):
         assert set(cmp.JSON_KEYS) <= set(d)
         assert isinstance(d["ssimulacra2"], float) and d["ssimulacra2"] <= 100
         if "@" in r.method:
-            assert d["against"] in ("kmc", "kmc-entropy") and d["settings"]["quality"] == r.quality
+            assert d["against"] in ("kmc", "kmc-entropy", "kmc-perceptual")
+            assert d["settings"]["quality"] == r.quality
         else:
             assert d["against"] is None
     for k in (4, 16):  # the same pixels score the same
@@ -331,7 +363,11 @@ def test_cli_metric_and_codecs(tmp_path, photo, capsys):
     assert "jpeg@ssim " in out and "webp" not in out.split("codecs:")[0]
     assert "at equal SSIM" in out and "codecs: Pillow" in out
     data = json.loads(j.read_text())
-    assert {o["method"] for o in data} == {"png", "kmc", "kmc-entropy", "jpeg@size", "jpeg@ssim"}
+    assert {o["method"] for o in data} == {"png", "kmc", "kmc-entropy", "kmc-perceptual", "jpeg@size", "jpeg@ssim"}
+    assert main(["compare", str(photo), "-k", "4", "--codecs", "jpeg", "--no-dithered", "--no-ssimulacra2",
+                 "--json", str(j), "-f"]) == 0
+    capsys.readouterr()
+    assert {o["method"] for o in json.loads(j.read_text())} == {"png", "kmc", "kmc-entropy", "jpeg@size", "jpeg@psnr"}
     assert all(o["ssimulacra2"] is None for o in data)
     assert main(["compare", str(photo), "--metric", "ssim", "--no-ssim"]) == 2
     assert "--metric ssim matches on the metric --no-ssim switches off" in capsys.readouterr().err
@@ -402,10 +438,10 @@ def test_a_codec_that_dominates_the_run_time_is_named(photo, monkeypatch, caplog
     monkeypatch.setattr(gif, "encode", slow)
     # k-means takes the time it takes; quantise once, so that the run's time is the GIF's.
     done = {k: cmp.codec.quantize(np.asarray(Image.open(photo).convert("RGB")), k, 0) for k in (2, 4)}
-    monkeypatch.setattr(cmp.codec, "quantize", lambda rgb, k, seed: done[k])
+    monkeypatch.setattr(cmp.codec, "quantize", lambda rgb, k, seed, **settings: done[k])
     kmcodec.decode(done[2].to_bytes("entropy"))  # and load the compiled entropy coder before the clock runs
     with caplog.at_level("WARNING", logger="kmcodec"):
-        cmp.compare([photo], ks=(2, 4), want_ssim=False, want_ssimulacra2=False, codecs=["gif"])
+        cmp.compare([photo], ks=(2, 4), want_ssim=False, want_ssimulacra2=False, codecs=["gif"], dithered=False)
     notes = [rec.getMessage() for rec in caplog.records]
     assert any(n.startswith("gif took ") and "of the run's time" in n for n in notes), notes
 
@@ -414,8 +450,10 @@ def test_no_metric_rows_where_the_metric_is_undefined(tmp_path):
     path = tmp_path / "small.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (3, 5, 3), dtype=np.uint8)).save(path)
     rows = cmp.compare([path], ks=(4,), want_ssim=False, metric="ssimulacra2", codecs=["jpeg"])
-    assert {r.method for r in rows} == {"png", "kmc", "kmc-entropy", "jpeg@size"}
-    assert by(rows, "kmc", 4).note == "no @ssimulacra2 rows: SSIMULACRA2 is undefined on an image this small"
+    assert {r.method for r in rows} == {"png", "kmc", "kmc-entropy", "kmc-perceptual", "jpeg@size"}
+    why = "no @ssimulacra2 rows: SSIMULACRA2 is undefined on an image this small"
+    assert by(rows, "kmc", 4).note == why
+    assert by(rows, "kmc-perceptual", 4).note == f"--perceptual --coder entropy; {why}"
     assert math.isnan(by(rows, "kmc", 4).ssimulacra2) and by(rows, "kmc", 4).to_dict()["ssimulacra2"] is None
 
 

@@ -18,8 +18,20 @@ def _contrast(pixels: np.ndarray, y: int, x: int) -> int:
     return max(int(np.abs(pixels[y, x].astype(int) - pixels[n].astype(int)).sum()) for n in near)
 
 
-def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selective: bool = False) -> np.ndarray:
-    """Floyd-Steinberg as the module's docstring describes it, in RGB, one pixel at a time."""
+def _activity(pixels: np.ndarray, y: int, x: int) -> float:
+    h, w, _ = pixels.shape
+    near = [(y + dy, x + dx) for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)) if 0 <= y + dy < h and 0 <= x + dx < w]
+    return max(math.sqrt(((pixels[y, x].astype(float) - pixels[n].astype(float)) ** 2).sum()) for n in near)
+
+
+def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selective: bool = False,
+                 rate: tuple[float, float] = (0.0, 0.0), band: int = 10**9) -> np.ndarray:
+    """Floyd-Steinberg as the module's docstring describes it, in RGB, one pixel at a time.
+
+    ``rate``: the rate-aware allowance's two terms, ``(base, per unit of
+    activity)``.  ``band``: rows per band; a band starts without error and
+    its rate-aware choice looks at no row above it.
+    """
     h, w, _ = pixels.shape
     points = pixels.astype(float)
     pal = palette.astype(float)
@@ -27,12 +39,24 @@ def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selectiv
     err = np.zeros((h + 1, w + 2, 3))
     out = np.zeros((h, w), int)
     for y in range(h):
+        top = y - y % band
+        if y == top:
+            err[y] = 0.0
         step = 1 if y % 2 == 0 else -1
         for x in range(w) if step == 1 else range(w - 1, -1, -1):
             t = [min(max(points[y, x, c] + min(max(err[y, x + 1, c], -LIMIT), LIMIT), lo[c]), hi[c])
                  for c in range(3)]
             dists = [math.sqrt(sum((t[c] - pal[j, c]) ** 2 for c in range(3))) for j in range(len(pal))]
             j = int(np.argmin(dists))  # ties: the lower index
+            if rate != (0.0, 0.0):
+                held = [(y, x - step), (y - 1, x), (y - 1, x - 1), (y - 1, x + 1)]
+                held_entries = [out[n] for n in held if n[0] >= top and 0 <= n[1] < w]
+                if j not in held_entries:
+                    allowance = rate[0] + rate[1] * _activity(pixels, y, x)
+                    best = dists[j] + allowance
+                    for e in held_entries:
+                        if dists[e] < best:
+                            best, j = dists[e], e
             out[y, x] = j
             share = level
             if selective:
@@ -58,6 +82,127 @@ def test_error_diffusion_matches_the_reference(seed, k, level, method):
     guess = rng.integers(0, k, (9, 13))  # any start: the search is exact
     expected = reference_fs(pixels, palette, level, method == "selective")
     assert np.array_equal(remap(pixels, palette, guess, method, level, "rgb"), expected)
+
+
+@pytest.mark.parametrize(("seed", "k", "rate"), [(0, 2, 0.5), (1, 5, 1.0), (2, 16, 2.0), (3, 40, 4.0)])
+@pytest.mark.parametrize("method", ["fs", "selective"])
+def test_the_rate_aware_choice_matches_the_reference(seed, k, rate, method):
+    from kmcodec.clustering import _Table
+    from kmcodec.dither import _RATE
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:9, 0:13]
+    noise = rng.integers(-8, 8, (9, 13, 3)) * (1 + (x > 6)[..., None] * 3)
+    pixels = np.clip(np.stack([x * 3, y * 4, (x + y) * 2], -1) + 100 + noise, 0, 255).astype(np.uint8)
+    palette = rng.integers(0, 256, (k, 3), dtype=np.uint8)
+    guess = rng.integers(0, k, (9, 13))
+    _, dist = _Table().of(palette.astype(float))
+    spacing = float(np.median(dist[:, 0]))
+    expected = reference_fs(pixels, palette, 1.0, method == "selective",
+                            (rate * _RATE[0] * spacing, rate * _RATE[1]))
+    assert np.array_equal(remap(pixels, palette, guess, method, 1.0, "rgb", rate), expected)
+    assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, method == "selective"))
+
+
+@pytest.mark.parametrize(("seed", "k"), [(0, 1), (1, 2), (2, 17), (3, 256), (4, 1024)])
+def test_the_cell_lists_give_the_exact_nearest_entry(seed, k):
+    from kmcodec import _dither_jit
+
+    rng = np.random.default_rng(seed)
+    pal = rng.uniform(0, 255, (k, 3))
+    if seed == 2:
+        pal[:, 2] = 77.0  # a channel with no range
+    if seed == 3:
+        pal = np.round(pal / 32) * 32  # ties
+    lo, hi = pal.min(0), pal.max(0)
+    entries, start, scale = _dither_jit.cells(pal, lo, hi, 16, 64)
+    points = rng.uniform(lo, hi, (3000, 3))
+    points[:50] = pal[rng.integers(0, k, 50)]  # on entries and on the box's faces
+    points[50:60] = lo
+    points[60:70] = hi
+    checked = 0
+    for t in points:
+        d2 = ((pal - t) ** 2).sum(1)
+        expected = int(np.flatnonzero(d2 == d2.min())[0])
+        cell = _dither_jit._cell_of.py_func(t, lo, 16, scale)
+        if start[cell + 1] == start[cell]:  # a list longer than 64: searched otherwise
+            assert k > 64
+            continue
+        assert _dither_jit._nearest_in_cell.py_func(t, pal, entries, start, cell) == expected
+        checked += 1
+    assert checked > 1500
+
+
+@pytest.mark.parametrize(("space", "method", "rate", "k"),
+                         [("rgb", "fs", 0.0, 7), ("oklab", "fs", 1.0, 64), ("rgb", "selective", 2.0, 300),
+                          ("oklab", "selective", 0.5, 1024), ("rgb", "fs", 0.0, 0)])
+def test_the_opaque_kernel_gives_the_general_kernels_entries(monkeypatch, space, method, rate, k):
+    from kmcodec import dither
+
+    rng = np.random.default_rng(k)
+    y, x = np.mgrid[0:40, 0:50]
+    pixels = np.clip(np.stack([x * 5, y * 6, (x + y) * 3], -1) + rng.integers(-30, 30, (40, 50, 3)),
+                     0, 255).astype(np.uint8)
+    palette = np.unique(rng.integers(0, 256, (k, 3), dtype=np.uint8), axis=0)
+    if k == 0:  # ties: grey 32 lies halfway between entries 0 and 1, and every band starts on it
+        pixels[:] = 32
+        palette = np.array([[0, 0, 0], [64, 64, 64], [255, 0, 0]], np.uint8)
+    guess = np.zeros((40, 50), int)
+    monkeypatch.setattr(dither, "_CELL_LIST", 4)  # long lists: some cells fall back to the walk
+    fast = dither._remap(pixels, palette, guess, method, 0.8, space, rate)
+    monkeypatch.setattr(dither, "_CELL_COLORS", 0)  # the general kernel, walking every time
+    slow = dither._remap(pixels, palette, guess, method, 0.8, space, rate)
+    assert np.array_equal(fast[0], slow[0])
+    assert fast[1] == slow[1]
+
+
+def test_the_opaque_kernel_rounds_the_rate_aware_reach_as_the_general_kernel(monkeypatch):
+    # Found in review: the entry (114, 114, 100) lies exactly at the allowance
+    # (reach squared = 162) from the second pixel, so a sum taken in another
+    # order chose differently.
+    from kmcodec import dither
+
+    palette = np.array([[100, 100, 100], [114, 114, 100]] + [[32 * k, 32 * k, 200] for k in range(5)], np.uint8)
+    pixels = np.array([[[125, 125, 100], [105, 105, 100]]], np.uint8)
+    guess = np.array([[1, 0]])
+    fast = dither._remap(pixels, palette, guess, "selective", 0.75, "rgb", 1.0)
+    monkeypatch.setattr(dither, "_CELL_COLORS", 0)
+    slow = dither._remap(pixels, palette, guess, "selective", 0.75, "rgb", 1.0)
+    assert slow[0].tolist() == [[1, 1]] and slow[1] == 404
+    assert fast[0].tolist() == slow[0].tolist() and fast[1] == slow[1]
+
+
+def test_bands_start_afresh_whatever_the_threads(monkeypatch):
+    from kmcodec import dither
+    from kmcodec.clustering import _Table
+
+    rng = np.random.default_rng(9)
+    y, x = np.mgrid[0:15, 0:11]
+    pixels = np.clip(np.stack([x * 9, y * 7, (x + y) * 4], -1) + 60 + rng.integers(-20, 20, (15, 11, 3)),
+                     0, 255).astype(np.uint8)
+    palette = rng.integers(0, 256, (7, 3), dtype=np.uint8)
+    guess = np.zeros((15, 11), int)
+    monkeypatch.setattr(dither, "BAND_ROWS", 4)
+    _, dist = _Table().of(palette.astype(float))
+    rate = (dither._RATE[0] * float(np.median(dist[:, 0])), dither._RATE[1])
+    expected = reference_fs(pixels, palette, 1.0, True, rate, band=4)
+    assert np.array_equal(remap(pixels, palette, guess, "selective", 1.0, "rgb", 1.0), expected)
+    assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, True, rate))
+    monkeypatch.setattr(dither, "_threads", lambda: 1)
+    assert np.array_equal(remap(pixels, palette, guess, "selective", 1.0, "rgb", 1.0), expected)
+
+
+def test_rate_aware_dithering_makes_smaller_files_that_keep_the_mean_colour():
+    rng = np.random.default_rng(7)
+    image = np.clip(_gradient().astype(int) + rng.integers(-6, 7, (64, 256, 3)), 0, 255).astype(np.uint8)
+    sizes, errors = [], []
+    for rate in (0.0, 1.0, 4.0):
+        data = kmcodec.encode(image, 12, coder="entropy", dither="fs", dither_rate=rate)
+        sizes.append(len(data))
+        errors.append(np.abs(_block_means(kmcodec.decode(data)) - _block_means(image)).mean())
+    assert sizes[0] > sizes[1] > sizes[2]
+    plain = kmcodec.decode(kmcodec.encode(image, 12))
+    assert max(errors) < np.abs(_block_means(plain) - _block_means(image)).mean() / 2
 
 
 def test_selective_dithering_leaves_texture_alone_and_dithers_smooth_areas():
@@ -135,6 +280,12 @@ def test_bad_settings_are_refused():
         kmcodec.EncodeOptions(dither="atkinson")
     with pytest.raises(ParameterError, match="dither_level is 1.5; it must be a number from 0 to 1"):
         kmcodec.EncodeOptions(dither_level=1.5)
+    with pytest.raises(ParameterError, match="dither_rate is 5; it must be a number from 0 to 4"):
+        kmcodec.EncodeOptions(dither_rate=5)
+    with pytest.raises(ParameterError, match="smooth_weight is -1; it must be a number from 0 to 100"):
+        kmcodec.EncodeOptions(smooth_weight=-1)
+    with pytest.raises(ParameterError, match="dither_rate is True; it must be a number from 0 to 4"):
+        kmcodec.EncodeOptions(dither_rate=True)
 
 
 def test_command_line(tmp_path, samples, capsys):
@@ -149,16 +300,39 @@ def test_command_line(tmp_path, samples, capsys):
     assert "--dither-level is 2; it must be from 0 to 1" in capsys.readouterr().err
 
 
-def test_perceptual_is_oklab_with_selective_dithering():
+def test_perceptual_is_oklab_with_rate_aware_dithering_at_three_quarters_and_smooth_weighting():
     image = _gradient()
-    assert kmcodec.EncodeOptions(perceptual=True).space == "oklab"
-    expected = kmcodec.encode(image, 6, space="oklab", dither="selective")
+    options = kmcodec.EncodeOptions(perceptual=True)
+    assert (options.space, options.dither, options.dither_level, options.dither_rate, options.smooth_weight) == (
+        "oklab", "fs", 0.75, 1.0, 1.0)
+    expected = kmcodec.encode(image, 6, space="oklab", dither="fs", dither_level=0.75, dither_rate=1,
+                              smooth_weight=1)
     assert kmcodec.encode(image, 6, perceptual=True) == expected
-    assert kmcodec.encode(image, 6, perceptual=True, dither="selective") == expected
-    with pytest.raises(ParameterError, match="perceptual sets dither to 'selective' but dither is 'fs'"):
-        kmcodec.EncodeOptions(perceptual=True, dither="fs")
+    assert kmcodec.encode(image, 6, perceptual=True, dither="fs") == expected
+    with pytest.raises(ParameterError, match="perceptual sets dither to 'fs' but dither is 'selective'"):
+        kmcodec.EncodeOptions(perceptual=True, dither="selective")
+    with pytest.raises(ParameterError, match="perceptual sets dither_level to 0.75 but dither_level is 0.5"):
+        kmcodec.EncodeOptions(perceptual=True, dither_level=0.5)
+    with pytest.raises(ParameterError, match="perceptual sets dither_rate to 1.0 but dither_rate is 2;"):
+        kmcodec.EncodeOptions(perceptual=True, dither_rate=2)
     with pytest.raises(ParameterError, match="perceptual is 1; it must be True or False"):
         kmcodec.EncodeOptions(perceptual=1)
+
+
+def test_a_field_given_its_plain_default_still_conflicts_with_perceptual():
+    # Left out, a field takes perceptual's value; given, even at the plain
+    # default, it is the caller's choice and perceptual cannot override it.
+    with pytest.raises(ParameterError, match="perceptual sets dither_level to 0.75 but dither_level is 1.0"):
+        kmcodec.EncodeOptions(perceptual=True, dither_level=1.0)
+    with pytest.raises(ParameterError, match="perceptual sets space to 'oklab' but space is 'rgb'"):
+        kmcodec.EncodeOptions(space="rgb").replace(perceptual=True)
+    assert kmcodec.EncodeOptions(k=4).replace(perceptual=True) == kmcodec.EncodeOptions(k=4, perceptual=True)
+    # Fields perceptual set, but the caller did not, go back to the plain defaults without it.
+    assert kmcodec.EncodeOptions(perceptual=True).replace(perceptual=False) == kmcodec.EncodeOptions()
+    kept = kmcodec.EncodeOptions(perceptual=True, smooth_weight=1.0).replace(perceptual=False)
+    assert (kept.space, kept.smooth_weight) == ("rgb", 1.0)
+    with pytest.raises(ParameterError, match="perceptual sets dither to 'fs' but dither is 'none'"):
+        kmcodec.quantize(_gradient(), 4, dither="none", perceptual=True)
 
 
 def test_translucent_areas_keep_their_mean_alpha():
@@ -182,4 +356,34 @@ def test_dither_level_alone_is_a_usage_error(samples, capsys):
 
     assert main(["encode", str(samples / "chelsea.png"), "--dither-level", "0.5"]) == 2
     assert "--dither-level needs --dither fs or selective" in capsys.readouterr().err
+    assert main(["encode", str(samples / "chelsea.png"), "--dither-rate", "1"]) == 2
+    assert "--dither-rate needs --dither fs or selective" in capsys.readouterr().err
 
+
+def test_rate_and_weight_flags(tmp_path, samples, capsys):
+    from kmcodec.cli import main
+
+    out = tmp_path / "c.kmc"
+    assert main(["encode", str(samples / "chelsea.png"), "-k", "8", "--dither", "fs", "--dither-rate", "1.5",
+                 "--smooth-weight", "4", "--coder", "entropy", "-o", str(out)]) == 0
+    assert out.read_bytes() == kmcodec.encode(samples / "chelsea.png", 8, dither="fs", dither_rate=1.5,
+                                              smooth_weight=4, coder="entropy")
+    capsys.readouterr()
+    assert main(["encode", str(samples / "chelsea.png"), "--smooth-weight", "101"]) == 2
+    assert "--smooth-weight is 101; it must be from 0 to 100" in capsys.readouterr().err
+    # Given its default value, a flag still conflicts with --perceptual.
+    assert main(["encode", str(samples / "chelsea.png"), "--perceptual", "--dither-rate", "0"]) == 2
+    assert "--perceptual sets --dither-rate to 1.0 but --dither-rate is 0.0" in capsys.readouterr().err
+    assert main(["encode", str(samples / "chelsea.png"), "--perceptual", "--space", "rgb"]) == 2
+    assert "--perceptual sets --space to oklab but --space is rgb" in capsys.readouterr().err
+
+
+
+def test_help_names_the_plain_defaults_of_the_fields_perceptual_sets(capsys):
+    from kmcodec.cli import main
+
+    assert main(["encode", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "<default>" not in text
+    for shown in ("(default rgb)", "(default none)", "(default 1.0)", "(default 0.0)"):
+        assert shown in text

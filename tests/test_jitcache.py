@@ -199,6 +199,16 @@ def test_the_entropy_coder_uses_the_private_cache():
         assert Path(cache.cache_path).parent == Path(jitcache.cache_dir())
 
 
+def test_the_dithering_and_weighting_use_the_private_cache():
+    # Found by bench/encode.py: the cell lists were compiled in every process (+1.7 s).
+    from kmcodec import _dither_jit, _importance_jit
+
+    for function in (_dither_jit.cells, _dither_jit.floyd_steinberg, _dither_jit.floyd_steinberg3,
+                     _importance_jit.add_weights):
+        assert type(function._cache).__module__ == "kmcodec.jitcache", function.__name__
+        assert Path(function._cache.cache_path).parent == Path(jitcache.cache_dir())
+
+
 def test_a_folder_left_by_kmcodec_0_1_is_reused_and_tightened(compiled, tmp_path):
     """kmcodec 0.1 made the folder with mode 0755: only we can write it, so it
     is used (no slow recompile for every process) and tightened to 0700."""

@@ -1,0 +1,806 @@
+// A .kmc decoder for the web platform, written from spec/kmc-format.md.
+//
+//   import { decode, info } from "./kmc.js";
+//   const image = decode(bytes);   // {width, height, colors, coder, alpha, palette, rgba}
+//   ctx.putImageData(new ImageData(image.rgba, image.width, image.height), 0, 0);
+//
+// Every check of the spec's section 7 is made, in its order, before any
+// pixel memory is allocated; a bad file throws a KmcError whose message
+// names the field, the value and the rule.  Names follow the spec; "§n"
+// comments point at its sections.  No dependencies, no build step:
+// kmc-classic.js is this file for a plain <script> tag, made by
+// make-classic.mjs (the tests check that the two agree).
+
+/** Pillow's default pixel limit (PIL.Image.MAX_IMAGE_PIXELS), check 9. */
+export const DEFAULT_MAX_PIXELS = 89478485;
+
+/** A file that breaks a rule of the .kmc specification. */
+export class KmcError extends Error {
+  constructor(message, kind = "format") {
+    super(message);
+    this.name = "KmcError";
+    /** "format", "unsupported" (version or coder) or "pixel-limit". */
+    this.kind = kind;
+  }
+}
+
+const MAGIC = [0x4b, 0x4d, 0x43, 0x46]; // §3 "KMCF"
+const HEADER_SIZE = 28;
+const TRAILER_SIZE = 4;
+const MAX_COLORS = 65536;
+const CODERS = { 0: "packed", 1: "entropy" };
+
+// --- §3 CRC-32 (zlib's) ------------------------------------------------------
+
+// Slicing-by-8: eight tables, eight bytes a step (table k advances a byte
+// k more places), about four times the speed of one table.
+const CRC_TABLES = (() => {
+  const t = new Uint32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let k = 1; k < 8; k++) t[256 * k + n] = (t[256 * (k - 1) + n] >>> 8) ^ t[t[256 * (k - 1) + n] & 255];
+  }
+  return t;
+})();
+
+function crc32(bytes, end) {
+  const t = CRC_TABLES;
+  let c = 0xffffffff, i = 0;
+  for (; i + 8 <= end; i += 8) {
+    const a = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+    c = t[1792 + (a & 255)] ^ t[1536 + ((a >>> 8) & 255)] ^ t[1280 + ((a >>> 16) & 255)] ^ t[1024 + (a >>> 24)]
+      ^ t[768 + bytes[i + 4]] ^ t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^ t[bytes[i + 7]];
+  }
+  for (; i < end; i++) c = t[(c ^ bytes[i]) & 255] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+// --- helpers ------------------------------------------------------------------
+
+function u32(bytes, at) {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+}
+
+/** a * b, exactly: a BigInt once the product passes 2^53. */
+function exact(a, b) {
+  const product = a * b;
+  return Number.isSafeInteger(product) ? product : BigInt(a) * BigInt(b);
+}
+
+function hex(v, digits) {
+  return "0x" + v.toString(16).padStart(digits, "0");
+}
+
+/** The bytes as a Uint8Array, from a Uint8Array (a Node Buffer too), an ArrayBuffer or any typed array. */
+export function asBytes(bytes) {
+  if (bytes instanceof Uint8Array) return bytes;
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new TypeError("bytes must be a Uint8Array, an ArrayBuffer or a typed array view");
+}
+
+function bitLength(v) {
+  return v === 0 ? 0 : 32 - Math.clz32(v);
+}
+
+function magicText(bytes) {
+  let s = "";
+  for (let i = 0; i < Math.min(4, bytes.length); i++) {
+    const c = bytes[i];
+    s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : "\\x" + c.toString(16).padStart(2, "0");
+  }
+  return `"${s}"`;
+}
+
+// --- §7 checks 1 to 12 ---------------------------------------------------------
+
+/**
+ * The header's fields, after checks 1 to 11 of §7 (checkCrc makes 12):
+ * nothing of the pixel count's size is allocated.
+ */
+function parseHeader(bytes, maxPixels) {
+  const length = bytes.length;
+  // Check 1: the first min(4, length) bytes are the magic's.
+  for (let i = 0; i < Math.min(4, length); i++) {
+    if (bytes[i] !== MAGIC[i]) {
+      throw new KmcError(`magic is ${magicText(bytes)}, expected "KMCF": not a .kmc file`);
+    }
+  }
+  // Check 2.
+  if (length < HEADER_SIZE) {
+    throw new KmcError(`file is ${length} bytes, shorter than the 28-byte header: truncated`);
+  }
+  const version = bytes[4], coder = bytes[5], bits = bytes[6], flags = bytes[7];
+  const width = u32(bytes, 8), height = u32(bytes, 12), colors = u32(bytes, 16);
+  // A u64: a Number while exact (below 2^53), else a BigInt, which fails
+  // check 10 or 11 (no file is that long) and is shown exactly.
+  const high = u32(bytes, 24);
+  let payloadBytes = u32(bytes, 20) + high * 4294967296;
+  if (!Number.isSafeInteger(payloadBytes)) payloadBytes = (BigInt(high) << 32n) + BigInt(u32(bytes, 20));
+  // Check 3.
+  if (version !== 1 && version !== 2) {
+    throw new KmcError(`version is ${version}; this reader supports versions 1 and 2`, "unsupported");
+  }
+  // Check 4 (§8): name the coder.
+  if (!(coder in CODERS)) {
+    throw new KmcError(`unsupported coder ${coder}; this reader supports 0 (packed), 1 (entropy)`,
+      "unsupported");
+  }
+  // Check 5 (§12.1).
+  if (version === 1 && flags !== 0) throw new KmcError(`flags is ${hex(flags, 2)}, must be 0x00 in version 1`);
+  if (version === 2 && flags !== 1) {
+    throw new KmcError(`flags is ${hex(flags, 2)}, must be 0x01 (alpha) in version 2`);
+  }
+  // Check 6.
+  if (width === 0 || height === 0) {
+    throw new KmcError(`width x height is ${width} x ${height}; both must be >= 1`);
+  }
+  // Check 7.
+  if (colors < 1 || colors > MAX_COLORS) {
+    throw new KmcError(`colors is ${colors}, must be from 1 to ${MAX_COLORS}`);
+  }
+  // Check 8: b = ceil(log2 K) = the bit length of K - 1.
+  const b = bitLength(colors - 1);
+  if (bits !== b) {
+    throw new KmcError(`bits_per_index is ${bits}, must be ceil(log2(colors)) = ${b} for colors = ${colors}`);
+  }
+  // Check 9, before any pixel memory (messages give products past 2^53 exactly).
+  const pixels = width * height;
+  if (maxPixels !== null && pixels > maxPixels) {
+    throw new KmcError(`width x height is ${width} x ${height} = ${exact(width, height)} pixels, above the limit of `
+      + `${maxPixels} (the maxPixels option); raise the limit only for files you trust`, "pixel-limit");
+  }
+  // Check 10: the coder's header rule (coder 0; none for coder 1).
+  if (coder === 0) {
+    const expected = Number.isSafeInteger(pixels * b) ? Math.ceil((pixels * b) / 8)
+      : (BigInt(width) * BigInt(height) * BigInt(b) + 7n) / 8n;
+    if (payloadBytes != expected) { // either may be a BigInt: != compares their values
+      throw new KmcError(`payload_bytes is ${payloadBytes}, must be ceil(${width}*${height}*${b}/8) = `
+        + `${expected} for the packed coder`);
+    }
+  }
+  // Check 11 (§12.1: 4-byte entries in version 2).
+  const channels = version === 1 ? 3 : 4;
+  const paletteBytes = channels * colors;
+  let total = HEADER_SIZE + paletteBytes + TRAILER_SIZE + (typeof payloadBytes === "bigint" ? 0 : payloadBytes);
+  if (!Number.isSafeInteger(total)) total = BigInt(HEADER_SIZE + paletteBytes + TRAILER_SIZE) + BigInt(payloadBytes);
+  if (length !== total) {
+    const declared = `the header declares ${total} (28 header + ${paletteBytes} palette + `
+      + `${payloadBytes} payload + 4 crc32)`;
+    if (length < total) throw new KmcError(`file is ${length} bytes but ${declared}: truncated`);
+    // (Longer than declared, the declared length is a Number.)
+    throw new KmcError(`file is ${length} bytes but ${declared}: ${length - total} trailing bytes`);
+  }
+  return { version, coder, bits, flags, width, height, colors, payloadBytes, channels, paletteBytes, total };
+}
+
+function checkCrc(bytes, h) {
+  // Check 12.
+  const end = h.total - TRAILER_SIZE;
+  const stored = u32(bytes, end);
+  const actual = crc32(bytes, end);
+  if (stored !== actual) {
+    throw new KmcError(`crc32 is ${hex(stored, 8)} but the bytes before it give ${hex(actual, 8)}: `
+      + "the file is corrupt");
+  }
+}
+
+function checkLimit(options) {
+  const limit = options && options.maxPixels !== undefined ? options.maxPixels : DEFAULT_MAX_PIXELS;
+  if (limit !== null && !(Number.isFinite(limit) && limit >= 0)) {
+    throw new TypeError(`maxPixels is ${limit}; it must be a number >= 0, or null for no limit`);
+  }
+  return limit;
+}
+
+// --- §5 coder 0, "packed" ---------------------------------------------------------
+
+function decodePacked(payload, h, out) {
+  const n = h.width * h.height, b = h.bits, colors = h.colors;
+  if (b === 0) return; // K = 1: every index is 0 (out is zeroed)
+  // §5 padding: the (-(N*b)) mod 8 least significant bits of the last byte are zero.
+  const pad = (8 - ((n * b) % 8)) % 8;
+  if (pad && (payload[payload.length - 1] & ((1 << pad) - 1))) {
+    throw new KmcError(`the last payload byte is ${hex(payload[payload.length - 1], 2)}; `
+      + `its ${pad} padding bits must be zero`);
+  }
+  if (b === 8) {
+    out.set(payload.subarray(0, n));
+  } else if (b === 16) {
+    for (let i = 0, j = 0; i < n; i++, j += 2) out[i] = (payload[j] << 8) | payload[j + 1];
+  } else {
+    // Index i is stream bits i*b .. i*b+b-1, most significant bit first; it
+    // spans at most three bytes (b <= 15 here).
+    const mask = (1 << b) - 1, last = payload.length;
+    for (let i = 0, j = 0; i < n; i++, j += b) {
+      const byte = j >>> 3;
+      const word = (payload[byte] << 16) | ((byte + 1 < last ? payload[byte + 1] : 0) << 8)
+        | (byte + 2 < last ? payload[byte + 2] : 0);
+      out[i] = (word >>> (24 - (j & 7) - b)) & mask;
+    }
+  }
+  // Every index is below K (only when K is not a power of two can one not be).
+  if (colors !== 1 << b) {
+    for (let i = 0; i < n; i++) {
+      if (out[i] >= colors) {
+        throw new KmcError(`index ${out[i]} at pixel ${i} (row ${Math.floor(i / h.width)}, column `
+          + `${i % h.width}) is >= colors = ${colors}`);
+      }
+    }
+  }
+}
+
+// --- §11 coder 1, "entropy" -------------------------------------------------------
+
+const RATE = new Int32Array(256); // §11.3 rate[n] = 655360 div (10n + 16)
+for (let n = 0; n < 256; n++) RATE[n] = Math.floor(655360 / (10 * n + 16));
+
+const KNOTS = [1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
+  2549, 2994, 3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094];
+
+function squashOf(d) {
+  const w = d & 127, j = (d >> 7) + 16;
+  return (KNOTS[j] * (128 - w) + KNOTS[j + 1] * w + 64) >> 7;
+}
+
+// squash(d) + ... for d in -2047..2047 at SQUASH[d + 2047]; stretch its inverse (§11.3).
+const SQUASH = new Int32Array(4095);
+const STRETCH = new Int32Array(4096).fill(2047);
+{
+  let next = 0;
+  for (let d = -2047; d <= 2047; d++) {
+    const s = squashOf(d);
+    SQUASH[d + 2047] = s;
+    for (let q = next; q <= s; q++) STRETCH[q] = d;
+    next = Math.max(next, s + 1);
+  }
+}
+
+const HASH_BITS = 18;
+const FRESH = 32768 << 8; // a counter: p = 32768, n = 0
+const MAX_STRIPE_PIXELS = 2 ** 27;
+// a >> 16 for the mixer's sums, which can pass 2^31: a product by a power of two is exact.
+const TWO_TO_MINUS_16 = 1 / 65536;
+const N_DIRECT = 12740;
+const Q2_BASE = 256, Q2B_BASE = 2304, EXP_BASE = 10496, MANT_BASE = 11584;
+
+/** §11.1: stripe_rows and the stripe lengths, with the checks of §11.7. */
+function stripeLayout(payload, height) {
+  const size = payload.length;
+  if (size < 4) throw new KmcError(`entropy payload: ${size} bytes, too short for the stripe_rows field (4 bytes)`);
+  const rows = u32(payload, 0);
+  if (rows < 1) throw new KmcError("entropy payload: stripe_rows is 0; it must be at least 1");
+  const stripes = Math.ceil(height / rows);
+  const tableEnd = 4 + 4 * stripes;
+  if (size < tableEnd) {
+    throw new KmcError(`entropy payload: ${size} bytes cannot hold the stripe table of ${stripes} stripes `
+      + `(${tableEnd} bytes for stripe_rows ${rows} and height ${height})`);
+  }
+  const lengths = new Array(stripes);
+  let total = tableEnd;
+  for (let s = 0; s < stripes; s++) {
+    lengths[s] = u32(payload, 4 + 4 * s);
+    total += lengths[s];
+  }
+  if (total !== size) {
+    throw new KmcError(`entropy payload: stripe lengths sum to ${total - tableEnd} bytes but `
+      + `${size - tableEnd} follow the stripe table`);
+  }
+  return { rows, lengths, tableEnd };
+}
+
+/** §11.6: the grid bits, the largest g <= 5 with 2^(C*g) * K <= 2^23 (C = 3, or 4 with alpha). */
+function gridBits(colors, channels) {
+  let g = 5;
+  while (g > 1 && 2 ** (channels * g) * colors > 2 ** 23) g--;
+  return g;
+}
+
+/** §11.6 *Order*: each grid cell's ordering of the palette, made on first use. */
+class CellOrders {
+  constructor(palette, colors, channels) {
+    this.palette = palette;
+    this.colors = colors;
+    this.channels = channels;
+    this.g = gridBits(colors, channels);
+    // At most 2^(channels*g) cells, 2^20 with alpha at K <= 8; one slot each.
+    this.cells = new Array(2 ** (channels * this.g)).fill(null);
+    this.keys = new Float64Array(colors);
+  }
+
+  order(p0, p1, p2, p3) {
+    const g = this.g, shift = 8 - g, ch = this.channels;
+    let cell = (((p0 >> shift) << g) | (p1 >> shift)) << g | (p2 >> shift);
+    if (ch === 4) cell = (cell << g) | (p3 >> shift);
+    let order = this.cells[cell];
+    if (order === null) {
+      const half = (1 << shift) >> 1;
+      const c0 = ((p0 >> shift) << shift) + half, c1 = ((p1 >> shift) << shift) + half;
+      const c2 = ((p2 >> shift) << shift) + half, c3 = ((p3 >> shift) << shift) + half;
+      const pal = this.palette, keys = this.keys, K = this.colors;
+      // Squared distance, ties by index (§11.6): sorted as distance * 2^17 + index, exact in doubles.
+      for (let i = 0, j = 0; i < K; i++, j += ch) {
+        const d0 = pal[j] - c0, d1 = pal[j + 1] - c1, d2 = pal[j + 2] - c2;
+        let s = d0 * d0 + d1 * d1 + d2 * d2;
+        if (ch === 4) {
+          const d3 = pal[j + 3] - c3;
+          s += d3 * d3;
+        }
+        keys[i] = s * 131072 + i;
+      }
+      keys.sort();
+      // The order, then each entry's place in it (its rank).
+      order = new Uint16Array(2 * K);
+      for (let i = 0; i < K; i++) {
+        const entry = keys[i] % 131072;
+        order[i] = entry;
+        order[K + entry] = i;
+      }
+      this.cells[cell] = order;
+    }
+    return order;
+  }
+}
+
+/**
+ * One stripe's binary decoder and model (§11.3), all fresh per stripe.
+ * The coder's 32-bit state lives in an Int32Array so that it stays
+ * unboxed; every method is small enough to be inlined.
+ */
+class StripeModel {
+  constructor() {
+    // A counter is one int32, p << 8 | n: one load for both, one cache line.
+    this.direct = new Int32Array(N_DIRECT).fill(FRESH);
+    this.hashed = new Int32Array(1 << HASH_BITS).fill(FRESH);
+    this.w = new Float64Array(24);
+    this.st = new Int32Array(3); // x1, x2, x
+    this.stream = null;
+    this.length = 0;
+    this.pos = 0;
+  }
+
+  /** Start a stripe's stream: the coder and the weights fresh (the counters are made fresh by the caller). */
+  start(stream) {
+    this.stream = stream;
+    this.length = stream.length;
+    this.pos = 0; // bytes read, past the end too (read as 0, the stripe rejected later)
+    this.st[0] = 0;
+    this.st[1] = -1; // 2^32 - 1
+    let x = 0;
+    for (let i = 0; i < 4; i++) x = (x << 8) | this.next();
+    this.st[2] = x;
+    for (let s = 0; s < 8; s++) {
+      this.w[3 * s] = 40000;
+      this.w[3 * s + 1] = 30000;
+      this.w[3 * s + 2] = 0;
+    }
+  }
+
+  /** Every counter fresh again: p = 32768, n = 0. */
+  refill() {
+    this.direct.fill(FRESH);
+    this.hashed.fill(FRESH);
+  }
+
+  /**
+   * Fresh again every counter that coding rows y0 .. y1-1 (now decoded in
+   * `out`) can have updated: for each pixel its pattern's counters of
+   * questions 1, 2 and 2b and its hashed slots, and every literal counter.
+   * A superset, O(pixels), so that a file of many tiny stripes costs no
+   * more than its pixels; refilling every table would cost 1.3 MB a stripe.
+   */
+  refresh(out, width, y0, y1) {
+    const direct = this.direct, hashed = this.hashed;
+    direct.fill(FRESH, EXP_BASE);
+    for (let y = y0; y < y1; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = y * width + x;
+        const L = x >= 1 ? out[i - 1] : -1, LL = x >= 2 ? out[i - 2] : -1;
+        const U = y - 1 >= y0 ? out[i - width] : -1;
+        const UL = y - 1 >= y0 && x >= 1 ? out[i - width - 1] : -1;
+        const UR = y - 1 >= y0 && x + 1 < width ? out[i - width + 1] : -1;
+        const UU = y - 2 >= y0 ? out[i - 2 * width] : -1;
+        const pat = pattern(L, U, UL, UR, LL, UU);
+        direct[pat] = FRESH;
+        for (let m = 0; m < 8; m++) {
+          direct[Q2_BASE + 8 * pat + m] = FRESH;
+          for (let q = 0; q < 4; q++) {
+            direct[Q2B_BASE + 8 * (256 * q + pat) + m] = FRESH;
+          }
+        }
+        for (let a = 0; a < 6; a++) {
+          const slot = slotOf(a, L, U);
+          hashed[slot] = FRESH;
+        }
+      }
+    }
+  }
+
+  next() {
+    const pos = this.pos++;
+    return pos < this.length ? this.stream[pos] : 0;
+  }
+
+  // x1, x2 and x are kept as int32 bit patterns: the sums below wrap modulo
+  // 2^32 but their true values stay below it, and the unsigned comparison
+  // is a signed one of the values with their top bit flipped.
+  code(p) {
+    const st = this.st;
+    let x1 = st[0], x2 = st[1];
+    const r = x2 - x1;
+    const xmid = (x1 + Math.imul(r >>> 16, p) + (Math.imul(r & 65535, p) >>> 16)) | 0;
+    let bit = 0;
+    if ((st[2] ^ 0x80000000) <= (xmid ^ 0x80000000)) {
+      bit = 1;
+      x2 = xmid;
+    } else {
+      x1 = (xmid + 1) | 0;
+    }
+    if (((x1 ^ x2) & 0xff000000) === 0) {
+      let x = st[2];
+      do {
+        x = (x << 8) | this.next();
+        x1 <<= 8;
+        x2 = (x2 << 8) | 255;
+      } while (((x1 ^ x2) & 0xff000000) === 0);
+      st[2] = x;
+    }
+    st[0] = x1;
+    st[1] = x2;
+    return bit;
+  }
+
+  plain(ctx) {
+    const direct = this.direct, c = direct[ctx], pc = c >> 8;
+    const bit = this.code(pc < 32 ? 32 : pc > 65504 ? 65504 : pc);
+    direct[ctx] = updated(c, bit);
+    return bit;
+  }
+
+  mixed(a, slot, set) {
+    const direct = this.direct, hashed = this.hashed, w = this.w, k = 3 * set;
+    const ca = direct[a], cb = hashed[slot], pa = ca >> 8, pb = cb >> 8;
+    const s1 = STRETCH[pa >> 4], s2 = STRETCH[pb >> 4];
+    let d = Math.floor((w[k] * s1 + w[k + 1] * s2 + w[k + 2] * 256) * TWO_TO_MINUS_16);
+    d = d < -2047 ? -2047 : d > 2047 ? 2047 : d;
+    let p = SQUASH[d + 2047] * 16 + 8;
+    p = p < 32 ? 32 : p > 65504 ? 65504 : p;
+    const bit = this.code(p);
+    direct[a] = updated(ca, bit);
+    hashed[slot] = updated(cb, bit);
+    const e = (bit * 65536 - p) >> 4;
+    w[k] += (s1 * e) >> 10;
+    w[k + 1] += (s2 * e) >> 10;
+    w[k + 2] += (256 * e) >> 10;
+    return bit;
+  }
+}
+
+/**
+ * §11.3 a counter (p << 8 | n) after coding `bit`.  The product fits in 32
+ * bits: rate[n] < 2^15 once n >= 1, and at n = 0 the counter is fresh,
+ * p = 32768, so |(bit * 65536 - p) * rate[n]| < 2^31.
+ */
+function updated(c, bit) {
+  const p = c >> 8, n = c & 255;
+  return ((p + (((bit * 65536 - p) * RATE[n]) >> 16)) << 8) | (n < 255 ? n + 1 : 255);
+}
+
+/** §11.4 the pattern of equal neighbours. */
+function pattern(L, U, UL, UR, LL, UU) {
+  return (L === U ? 1 : 0) | (L === UL ? 2 : 0) | (L === UR ? 4 : 0) | (U === UL ? 8 : 0)
+    | (U === UR ? 16 : 0) | (UL === UR ? 32 : 0) | (L === LL ? 64 : 0) | (U === UU ? 128 : 0);
+}
+
+/** §11.3 hash(a, b, c)'s slot, every step modulo 2^32; -1 (absent) enters as 2^32 - 1. */
+function slotOf(a, b, c) {
+  let h = (Math.imul(a, 0x9e3779b1) + b + 1) | 0;
+  h = (Math.imul(h, 0x85ebca77) + c + 1) | 0;
+  return Math.imul(h, 0xc2b2ae3d) >>> (32 - HASH_BITS);
+}
+
+/**
+ * Rows y0 .. y1-1 of one stripe (§11.4 to §11.6) into `out`.  Returns the
+ * number of stream bytes the decoding read.
+ */
+function decodeStripe(model, out, width, y0, y1, palette, colors, channels, orders) {
+  const rest = new Int32Array(5), ranks = new Int32Array(6);
+  for (let y = y0; y < y1; y++) {
+    const row = y * width;
+    const hasU = y - 1 >= y0, hasUU = y - 2 >= y0;
+    for (let xx = 0; xx < width; xx++) {
+      // §11.4 neighbours, -1 when absent.
+      const L = xx >= 1 ? out[row + xx - 1] : -1;
+      const LL = xx >= 2 ? out[row + xx - 2] : -1;
+      let U = -1, UL = -1, UR = -1;
+      if (hasU) {
+        const up = row - width + xx;
+        U = out[up];
+        if (xx >= 1) UL = out[up - 1];
+        if (xx + 1 < width) UR = out[up + 1];
+      }
+      const UU = hasUU ? out[row - 2 * width + xx] : -1;
+      const pat = pattern(L, U, UL, UR, LL, UU);
+      // §11.5 step 1.
+      if (L !== -1 && model.mixed(pat, slotOf(0, L, U), pat & 3)) {
+        out[row + xx] = L;
+        continue;
+      }
+      // Step 2: rest = U, UR, UL, LL, UU without absent ones, L and repeats.
+      let m = 0;
+      if (U !== -1 && U !== L) rest[m++] = U;
+      if (UR !== -1 && UR !== L && UR !== U) rest[m++] = UR;
+      if (UL !== -1 && UL !== L && UL !== U && UL !== UR) rest[m++] = UL;
+      if (LL !== -1 && LL !== L && LL !== U && LL !== UR && LL !== UL) rest[m++] = LL;
+      if (UU !== -1 && UU !== L && UU !== U && UU !== UR && UU !== UL && UU !== LL) rest[m++] = UU;
+      if (m > 0 && model.mixed(Q2_BASE + 8 * pat + m, slotOf(m, L, U), 4 + (pat & 3))) {
+        let X = rest[m - 1];
+        for (let i = 0; i < m - 1; i++) {
+          if (model.plain(Q2B_BASE + 8 * (256 * i + pat) + m)) {
+            X = rest[i];
+            break;
+          }
+        }
+        out[row + xx] = X;
+        continue;
+      }
+      // Step 3, §11.6: a literal.  Prediction and activity.
+      let p0 = 128, p1 = 128, p2 = 128, p3 = 128, act = 0;
+      if (L !== -1 && U !== -1 && UL !== -1) {
+        const jl = L * channels, ju = U * channels, jul = UL * channels;
+        p0 = palette[jl] + palette[ju] - palette[jul];
+        p1 = palette[jl + 1] + palette[ju + 1] - palette[jul + 1];
+        p2 = palette[jl + 2] + palette[ju + 2] - palette[jul + 2];
+        if (channels === 4) p3 = palette[jl + 3] + palette[ju + 3] - palette[jul + 3];
+        for (let c = 0; c < channels; c++) {
+          act += Math.abs(palette[jl + c] - palette[jul + c]) + Math.abs(palette[ju + c] - palette[jul + c]);
+        }
+      } else if (L !== -1 || U !== -1) {
+        const j = (L !== -1 ? L : U) * channels;
+        p0 = palette[j];
+        p1 = palette[j + 1];
+        p2 = palette[j + 2];
+        if (channels === 4) p3 = palette[j + 3];
+      }
+      p0 = p0 < 0 ? 0 : p0 > 255 ? 255 : p0;
+      p1 = p1 < 0 ? 0 : p1 > 255 ? 255 : p1;
+      p2 = p2 < 0 ? 0 : p2 > 255 ? 255 : p2;
+      p3 = p3 < 0 ? 0 : p3 > 255 ? 255 : p3;
+      let a = 7;
+      for (let c = 0; c < 7; c++) {
+        if (act < 4 << c) {
+          a = c;
+          break;
+        }
+      }
+      // Excluded: the distinct present neighbours, rest plus L.
+      const nc = m + (L !== -1 ? 1 : 0);
+      const left = colors - nc;
+      if (left === 0) throw new StripeFault("a literal where every palette entry is a neighbour", xx, y);
+      // Number: v = r + 1, Elias gamma with exponent counters (a, nc, k).
+      const emax = bitLength(left) - 1;
+      let e = 0;
+      while (e < emax && model.plain(EXP_BASE + 17 * (8 * a + nc) + e)) e++;
+      let v = 1;
+      for (let k = e - 1; k >= 0; k--) {
+        const c = k >= e - 2 ? v : 0;
+        v = (v << 1) | model.plain(MANT_BASE + 4 * (17 * e + k) + c);
+      }
+      const r = v - 1;
+      if (r >= left) throw new StripeFault("a literal rank beyond the palette entries left", xx, y);
+      // X: position r of the cell's order, counting only non-excluded
+      // entries: r itself, moved one place on for each excluded entry at or
+      // before it (their ranks in ascending order).
+      const order = orders.order(p0, p1, p2, p3);
+      let ne = 0;
+      if (L !== -1) ranks[ne++] = order[colors + L];
+      for (let q = 0; q < m; q++) ranks[ne++] = order[colors + rest[q]];
+      for (let i = 1; i < ne; i++) {
+        const v = ranks[i];
+        let j = i - 1;
+        while (j >= 0 && ranks[j] > v) {
+          ranks[j + 1] = ranks[j];
+          j--;
+        }
+        ranks[j + 1] = v;
+      }
+      let t = r;
+      for (let i = 0; i < ne; i++) if (ranks[i] <= t) t++;
+      const X = order[t];
+      out[row + xx] = X;
+    }
+  }
+  return model.pos;
+}
+
+class StripeFault extends Error {
+  constructor(rule, x, y) {
+    super(rule);
+    this.rule = rule;
+    this.x = x;
+    this.y = y;
+  }
+}
+
+/** Stripes first .. end-1 into `out`, each checked (§11.7) as it is decoded. */
+function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout.lengths.length) {
+  const { rows, lengths, tableEnd } = layout;
+  // The mixer's weights grow by at most 16370 a pixel (§11.3); in doubles
+  // its sums are exact while a stripe has under 2^27 pixels, which the
+  // default pixel limit keeps.  Larger stripes would need wider integers.
+  if (Math.min(rows, h.height) * h.width > MAX_STRIPE_PIXELS) {
+    throw new KmcError(`entropy payload: stripes of ${Math.min(rows, h.height)} rows of ${h.width} pixels are `
+      + `more than this decoder's ${MAX_STRIPE_PIXELS} pixels a stripe (its arithmetic is exact up to there)`,
+    "pixel-limit");
+  }
+  const orders = new CellOrders(palette, h.colors, h.channels);
+  const model = new StripeModel();
+  let offset = tableEnd;
+  for (let s = 0; s < first; s++) offset += lengths[s];
+  for (let s = first; s < end; s++) {
+    const stream = payload.subarray(offset, offset + lengths[s]);
+    offset += lengths[s];
+    const y0 = s * rows, y1 = Math.min(y0 + rows, h.height);
+    let used;
+    try {
+      if (s > first) {
+        const prev = (s - 1) * rows;
+        if ((y0 - prev) * h.width <= 4096) model.refresh(out, h.width, prev, y0);
+        else model.refill();
+      }
+      model.start(stream);
+      used = decodeStripe(model, out, h.width, y0, y1, palette, h.colors, h.channels, orders);
+    } catch (err) {
+      if (!(err instanceof StripeFault)) throw err;
+      throw new KmcError(`entropy payload: stripe ${s} decodes to ${err.rule} at pixel (x=${err.x}, `
+        + `y=${err.y}); the coded data is corrupt`);
+    }
+    // §11.3 stream length: exactly the bytes its decoding reads.
+    if (used !== stream.length) {
+      throw new KmcError(`entropy payload: stripe ${s}'s stream is ${stream.length} bytes but decoding it `
+        + `reads ${used}; the coded data is corrupt (a stream is exactly as long as its decoding reads, `
+        + "spec section 11.3)");
+    }
+  }
+}
+
+// --- the public functions ---------------------------------------------------------
+
+function parts(bytes, h) {
+  // A copy (Buffer.prototype.slice would give a view of the caller's bytes).
+  const palette = Uint8Array.prototype.slice.call(bytes, HEADER_SIZE, HEADER_SIZE + h.paletteBytes);
+  const start = HEADER_SIZE + h.paletteBytes;
+  return { palette, payload: bytes.subarray(start, start + h.payloadBytes) };
+}
+
+/**
+ * Decode a .kmc file.
+ *
+ * @param {Uint8Array|ArrayBuffer} bytes  the whole file
+ * @param {{maxPixels?: number|null}} [options]  check 9's pixel limit
+ *   (default 89,478,485, Pillow's; null: none, for trusted files only)
+ * @returns {{width: number, height: number, colors: number, coder: number,
+ *   alpha: boolean, palette: Uint8Array, indices: Uint8Array|Uint16Array,
+ *   rgba: Uint8ClampedArray}}  `palette` holds K*3 bytes (K*4 with alpha),
+ *   `rgba` width*height*4 bytes ready for ImageData (alpha 255 without alpha)
+ * @throws {KmcError} for a file that breaks a rule of the spec
+ */
+export function decode(bytes, options) {
+  bytes = asBytes(bytes);
+  const h = parseHeader(bytes, checkLimit(options));
+  checkCrc(bytes, h);
+  const { palette, payload } = parts(bytes, h);
+  const n = h.width * h.height;
+  const layout = h.coder === 1 ? stripeLayout(payload, h.height) : null;
+  const indices = pixelMemory(h, () => (h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n)));
+  if (h.coder === 0) decodePacked(payload, h, indices);
+  else decodeEntropy(payload, h, palette, indices, layout);
+  return {
+    width: h.width, height: h.height, colors: h.colors, coder: h.coder, alpha: h.version === 2,
+    palette, indices, rgba: pixelMemory(h, () => rgbaOf(palette, h.version === 2, indices)),
+  };
+}
+
+/** `make()`, or a pixel-limit KmcError when this JavaScript engine cannot hold that many pixels. */
+function pixelMemory(h, make) {
+  try {
+    return make();
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new KmcError(`width x height is ${h.width} x ${h.height}: more pixels than this JavaScript engine `
+      + "can hold (raise maxPixels only for files you trust)", "pixel-limit");
+  }
+}
+
+/**
+ * §6, pixel[i] = palette[index[i]], as RGBA bytes for ImageData.
+ *
+ * @param {Uint8Array} palette  K*3 bytes, or K*4 with `alpha`
+ * @param {boolean} alpha
+ * @param {Uint8Array|Uint16Array} indices  each below K
+ * @returns {Uint8ClampedArray}  4 bytes a pixel, alpha 255 without `alpha`
+ */
+export function rgbaOf(palette, alpha, indices) {
+  const channels = alpha ? 4 : 3, colors = palette.length / channels, n = indices.length;
+  const rgba = new Uint8ClampedArray(4 * n);
+  // Whole pixels as 32-bit words, their bytes laid out as the platform orders them.
+  const words = new Uint32Array(rgba.buffer);
+  const colours = new Uint32Array(colors);
+  const entry = new Uint8Array(colours.buffer);
+  for (let i = 0; i < colors; i++) {
+    const j = channels * i;
+    entry[4 * i] = palette[j];
+    entry[4 * i + 1] = palette[j + 1];
+    entry[4 * i + 2] = palette[j + 2];
+    entry[4 * i + 3] = alpha ? palette[j + 3] : 255;
+  }
+  for (let i = 0; i < n; i++) words[i] = colours[indices[i]];
+  return rgba;
+}
+
+/**
+ * Decode stripes `first` .. `end`-1 of an entropy-coded file into
+ * `indices` (width*height entries, K <= 256: Uint8Array, else Uint16Array),
+ * so that workers can share a file's stripes (see parallel.mjs).  Makes
+ * the header and stripe-table checks again, not the CRC: check the file
+ * with info() first.  A bad stripe throws as decode() would.
+ */
+export function decodeStripes(bytes, first, end, indices, options) {
+  bytes = asBytes(bytes);
+  const h = parseHeader(bytes, checkLimit(options));
+  if (h.coder !== 1) throw new TypeError(`decodeStripes is for the entropy coder; this file's coder is ${h.coder}`);
+  const { palette, payload } = parts(bytes, h);
+  const layout = stripeLayout(payload, h.height);
+  if (!(first >= 0 && first <= end && end <= layout.lengths.length)) {
+    throw new RangeError(`stripes ${first} to ${end} are not within 0 to ${layout.lengths.length}`);
+  }
+  if (indices.length !== h.width * h.height) {
+    throw new RangeError(`indices has ${indices.length} entries; the image has ${h.width * h.height} pixels`);
+  }
+  decodeEntropy(payload, h, palette, indices, layout, first, end);
+}
+
+/**
+ * Check a whole file and describe it, as `kmc info --json` does: checks 1
+ * to 12, and of check 13 what needs no decoding of an entropy stream (the
+ * packed coder's padding and indices, the entropy coder's stripe table).
+ *
+ * @param {Uint8Array|ArrayBuffer} bytes
+ * @param {{maxPixels?: number|null, file?: string}} [options]  `file`: a name for the `file` field
+ * @returns {object} the fields of `kmc info --json`
+ * @throws {KmcError}
+ */
+export function info(bytes, options) {
+  bytes = asBytes(bytes);
+  const h = parseHeader(bytes, checkLimit(options));
+  checkCrc(bytes, h);
+  const { payload } = parts(bytes, h);
+  let details = {};
+  if (h.coder === 0) {
+    const n = h.width * h.height;
+    decodePacked(payload, h, pixelMemory(h, () => (h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n))));
+  } else {
+    const stripes = stripeLayout(payload, h.height).lengths.length;
+    details = { stripes, stripe_table_bytes: 4 + 4 * stripes };
+  }
+  const out = options && options.file !== undefined ? { file: options.file } : {};
+  return Object.assign(out, {
+    width: h.width,
+    height: h.height,
+    colors: h.colors,
+    bits_per_index: h.bits,
+    coder: CODERS[h.coder],
+    version: h.version,
+    header_bytes: HEADER_SIZE,
+    palette_bytes: h.paletteBytes,
+    index_bytes: h.payloadBytes,
+    trailer_bytes: TRAILER_SIZE,
+    total_bytes: h.total,
+    formula_bits: 8 * h.channels * h.colors + h.width * h.height * h.bits,
+    alpha: h.version === 2,
+  }, details);
+}

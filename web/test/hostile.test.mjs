@@ -1,0 +1,130 @@
+// Hostile files: thousands of mutations of the frozen vectors.  Each must
+// be refused with a KmcError, or (when the mutation left a valid file)
+// decode to a well-formed image; never another exception, a hang or a crash.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { decode, info, KmcError, DEFAULT_MAX_PIXELS } from "../kmc.js";
+import { generator, mutate, withCrc } from "./helpers.mjs";
+
+const VECTORS = fileURLToPath(new URL("../../tests/vectors/", import.meta.url));
+const files = readdirSync(VECTORS).filter((n) => n.endsWith(".kmc")).sort()
+  .map((n) => readFileSync(VECTORS + n))
+  .filter((b) => b.length <= 20000); // the largest vector alone would take most of the time
+
+function verdict(bytes) {
+  try {
+    const image = decode(bytes);
+    const n = image.width * image.height;
+    assert.equal(image.rgba.length, 4 * n);
+    assert.ok(n <= DEFAULT_MAX_PIXELS);
+    assert.ok(image.indices.every((v) => v < image.colors));
+    assert.equal(info(bytes).total_bytes, bytes.length);
+    return "decoded";
+  } catch (err) {
+    if (!(err instanceof KmcError)) throw err;
+    assert.ok(err.message.length > 10, err.message);
+    return err.kind;
+  }
+}
+
+test("4,000 mutated files with their CRC left stale are all refused", () => {
+  const rand = generator(1);
+  for (let i = 0; i < 4000; i++) {
+    const original = files[i % files.length];
+    const bytes = mutate(original, rand);
+    if (Buffer.from(bytes).equals(original)) continue;
+    assert.throws(() => decode(bytes), KmcError, `mutation ${i}`);
+    assert.throws(() => info(bytes), KmcError, `mutation ${i}`);
+  }
+});
+
+test("2,500 mutated files with a fresh CRC are refused or decode to a well-formed image", () => {
+  const rand = generator(2);
+  const seen = {};
+  for (let i = 0; i < 2500; i++) {
+    const bytes = withCrc(mutate(files[i % files.length], rand));
+    const v = verdict(bytes);
+    seen[v] = (seen[v] || 0) + 1;
+  }
+  // Most reach a check behind the CRC; some decode (a changed palette byte, say).
+  assert.ok(seen.format > 700, JSON.stringify(seen));
+  assert.ok(seen.decoded > 50, JSON.stringify(seen));
+  assert.ok(seen.unsupported > 10, JSON.stringify(seen));
+});
+
+test("the pixel limit is checked before any pixel memory, and can be set", () => {
+  const header = (width, height, colors, coder, payload) => {
+    const b = Math.ceil(Math.log2(colors));
+    const out = new Uint8Array(28 + 3 * colors + payload.length + 4);
+    const dv = new DataView(out.buffer);
+    out.set([0x4b, 0x4d, 0x43, 0x46, 1, coder, b, 0]);
+    dv.setUint32(8, width, true);
+    dv.setUint32(12, height, true);
+    dv.setUint32(16, colors, true);
+    dv.setUint32(20, payload.length, true);
+    out.set(payload, 28 + 3 * colors);
+    return withCrc(out);
+  };
+  // K = 1 packed: no payload at all, whatever the size.
+  const huge = header(65535, 65535, 1, 0, []);
+  assert.throws(() => decode(huge), (e) => e instanceof KmcError && e.kind === "pixel-limit"
+    && /65535 x 65535 = 4294836225 pixels, above the limit of 89478485/.test(e.message));
+  assert.throws(() => decode(header(101, 100, 1, 0, []), { maxPixels: 10000 }), /above the limit of 10000/);
+  assert.equal(decode(header(100, 100, 1, 0, []), { maxPixels: 10000 }).width, 100);
+  assert.throws(() => decode(huge, { maxPixels: -1 }), TypeError);
+  // An entropy stream of 4 bytes may stand for many pixels: the limit, not
+  // the file size, bounds the work, and the decode ends.
+  const stripe = [0, 1, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0]; // stripe_rows 256, one stream of 4 zero bytes
+  const wide = header(2000, 256, 1, 1, stripe);
+  assert.throws(() => decode(wide), /stream is 4 bytes but decoding it reads \d+/);
+});
+
+test("every header check names its field, value and rule", () => {
+  const good = readFileSync(VECTORS + "example-3x2-k3.kmc");
+  const set = (offset, values, fix = true) => {
+    const out = Uint8Array.from(good);
+    out.set(values, offset);
+    return fix ? withCrc(out) : out;
+  };
+  const cases = [
+    [Uint8Array.from([0x4b, 0x4d, 0x43, 0x47]), /magic is "KMCG", expected "KMCF": not a .kmc file/],
+    [good.subarray(0, 20), /file is 20 bytes, shorter than the 28-byte header: truncated/],
+    [set(4, [3]), /version is 3; this reader supports versions 1 and 2/],
+    [set(5, [7]), /unsupported coder 7; this reader supports 0 \(packed\), 1 \(entropy\)/],
+    [set(7, [1]), /flags is 0x01, must be 0x00 in version 1/],
+    [set(8, [0, 0, 0, 0]), /width x height is 0 x 2; both must be >= 1/],
+    [set(16, [0, 0, 0, 0]), /colors is 0, must be from 1 to 65536/],
+    [set(6, [3]), /bits_per_index is 3, must be ceil\(log2\(colors\)\) = 2 for colors = 3/],
+    [set(20, [3]), /payload_bytes is 3, must be ceil\(3\*2\*2\/8\) = 2 for the packed coder/],
+    [withCrc(Uint8Array.from([...good, 0])), /file is 44 bytes but the header declares 43 .*: 1 trailing bytes/],
+    [set(38, [0xff], false), /crc32 is 0xab1c4783 but the bytes before it give 0x[0-9a-f]{8}: the file is corrupt/],
+    [set(38, [0x2f]), /the last payload byte is 0x2f; its 4 padding bits must be zero/],
+    [set(37, [0xd1]), /index 3 at pixel 0 \(row 0, column 0\) is >= colors = 3/],
+  ];
+  for (const [bytes, message] of cases) {
+    assert.throws(() => decode(bytes), (e) => e instanceof KmcError && message.test(e.message), String(message));
+  }
+  assert.throws(() => decode("not bytes"), TypeError);
+});
+
+test("numbers past 2^53 are shown exactly, and an undefined maxPixels is the default", () => {
+  const out = new Uint8Array(28 + 3 + 4);
+  const dv = new DataView(out.buffer);
+  out.set([0x4b, 0x4d, 0x43, 0x46, 1, 0, 0, 0]);
+  dv.setUint32(8, 4294967295, true);
+  dv.setUint32(12, 4294967295, true);
+  dv.setUint32(16, 1, true);
+  const huge = withCrc(out);
+  assert.throws(() => decode(huge), /4294967295 x 4294967295 = 18446744065119617025 pixels/);
+  assert.throws(() => decode(huge, { maxPixels: undefined }), /above the limit of 89478485/);
+  dv.setUint32(8, 3, true);
+  dv.setUint32(12, 2, true);
+  dv.setUint32(20, 0xfffffffe, true); // payload_bytes 2^53 - 2
+  dv.setUint32(24, 0x1fffff, true);
+  out[6] = 0;
+  assert.throws(() => info(withCrc(out)), /payload_bytes is 9007199254740990, must be ceil\(3\*2\*0\/8\) = 0/);
+  out[5] = 1; // the entropy coder has no header rule: the length check names the exact total
+  assert.throws(() => info(withCrc(out)), /header declares 9007199254741025 \(28 header \+ 3 palette \+ 9007199254740990 payload \+ 4 crc32\)/);
+});

@@ -1,0 +1,62 @@
+// parallel.mjs: the same pixels and the same first error as decode().
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { decode, decodeStripes, KmcError } from "../kmc.js";
+import { decodeParallel } from "../parallel.mjs";
+import { withCrc } from "./helpers.mjs";
+
+const VECTORS = fileURLToPath(new URL("../../tests/vectors/", import.meta.url));
+
+test("stripes shared among workers give decode()'s pixels", async () => {
+  for (const name of ["entropy-k4-rows1-23x9.kmc", "entropy-k5-noise-40x30-rows7.kmc",
+    "alpha-entropy-sprite-k13-48x40.kmc", "k2-7x5.kmc"]) {
+    const bytes = readFileSync(VECTORS + name);
+    for (const threads of [1, 2, 3, 9]) {
+      const image = await decodeParallel(bytes, { threads });
+      assert.ok(Buffer.from(image.rgba).equals(Buffer.from(decode(bytes).rgba)), `${name}, ${threads} threads`);
+    }
+  }
+});
+
+test("a bad stripe gives the error of the first bad stripe, as decode() does", async () => {
+  const good = readFileSync(VECTORS + "entropy-k4-rows1-23x9.kmc");
+  // Stripes 5 and 7 made one byte longer: their streams hold a byte their decoding does not read.
+  const bytes = Uint8Array.from(good);
+  const table = 28 + 3 * 4 + 4;
+  for (const s of [5, 7]) bytes[table + 4 * s] += 1;
+  bytes[table + 0] -= 2; // and stripe 0 two shorter, so that the lengths still add up
+  const bad = withCrc(bytes);
+  let expected;
+  assert.throws(() => decode(bad), (e) => { expected = e.message; return e instanceof KmcError; });
+  await assert.rejects(decodeParallel(bad, { threads: 3 }), (e) => e instanceof KmcError && e.message === expected);
+});
+
+test("decodeStripes checks its arguments", () => {
+  const bytes = readFileSync(VECTORS + "entropy-k4-rows1-23x9.kmc");
+  assert.throws(() => decodeStripes(bytes, 0, 10, new Uint8Array(23 * 9)), RangeError);
+  assert.throws(() => decodeStripes(bytes, 0, 9, new Uint8Array(5)), RangeError);
+  assert.throws(() => decodeStripes(readFileSync(VECTORS + "k2-7x5.kmc"), 0, 1, new Uint8Array(35)), TypeError);
+});
+
+test("decodeParallel takes what decode() takes, and refuses a bad thread count", async () => {
+  const bytes = readFileSync(VECTORS + "entropy-k4-rows1-23x9.kmc");
+  const expected = Buffer.from(decode(bytes).rgba);
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+  assert.ok(Buffer.from((await decodeParallel(buffer, { threads: 2 })).rgba).equals(expected));
+  for (const threads of [0, 2.5, NaN, -1, "2"]) {
+    await assert.rejects(decodeParallel(bytes, { threads }), TypeError, String(threads));
+  }
+  assert.ok(Buffer.from((await decodeParallel(bytes, { threads: 1000 })).rgba).equals(expected));
+});
+
+test("the palette returned is a copy, not a view of the caller's bytes", async () => {
+  const bytes = Buffer.from(readFileSync(VECTORS + "entropy-k4-rows1-23x9.kmc"));
+  for (const image of [decode(bytes), await decodeParallel(bytes, { threads: 2 })]) {
+    const before = image.palette[0];
+    bytes[28] ^= 0xff;
+    assert.equal(image.palette[0], before);
+    bytes[28] ^= 0xff;
+  }
+});
