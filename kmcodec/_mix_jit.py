@@ -15,15 +15,18 @@ from ._entropy_jit import _SQUASH_KNOTS, _code_bit, _pattern, _room, _sort, _tab
 from .jitcache import private_cache
 
 M32 = 0xFFFFFFFF
-HASH_BITS = 20                # the hashed counters
-ICT1_BITS = 20                # last index seen after (L, U, UL, UR, LL)
-ICT2_BITS = 18                # last index seen after (L, U)
+HASH_BITS = 18                # the hashed counters
+ICT1_BITS = 17                # last index seen after (L, U, UL, UR, LL)
+ICT2_BITS = 15                # last index seen after (L, U)
 N_SUB = 8                     # sub-predictors of the weighted prediction
 REFINE = 32                   # literal order: entries re-sorted around the exact prediction
-N_CAND = 8
-USE_WP = True
 N_HASHED = 4
-ESCAPE = False
+# A stripe of at most SMALL_STRIPE pixels logs every table entry it
+# updates, and the next stripe's fresh model is made by resetting only
+# those (at most LOG_PER_PIXEL a pixel), so that a file of many tiny
+# stripes costs O(pixels), not O(stripes * tables).
+SMALL_STRIPE = 4096
+LOG_PER_PIXEL = 8 * 6 + 2 + 16 * 4 + 16 * 3
 # Direct counters of the candidate questions: (i, src, pat, icf).
 N_DIRECT = 8 * 8 * 256 * 4
 # Literal counters.
@@ -83,7 +86,45 @@ def workspace(colors: int, width: int, channels: int) -> tuple:
             np.empty((2, width + 3), np.int64),                 # prediction errors: rows y-1, y
             np.empty(4096, np.int64),                           # weight of an error sum
             np.empty((N_SUB, 4), np.int64), np.empty(4, np.int64),
-            np.empty((6, 16), np.int64))
+            np.empty((6, 16), np.int64),
+            np.empty(SMALL_STRIPE * LOG_PER_PIXEL + 16, np.int64))
+
+
+@njit(inline="always")
+def _log(lg, nlog, table, i):
+    lg[nlog] = (table << 32) | i
+    return nlog + 1
+
+
+@njit(inline="always")
+def _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged):
+    """Make every table fresh: all of it, or only the entries logged."""
+    if not logged:
+        T[:] = FRESH
+        TD[:] = FRESH
+        TL[:] = FRESH
+        ict1[:] = -1
+        ict2[:] = -1
+        for i in range(N_WS):
+            for j in range(6):
+                Wt[i, j] = W_INIT
+        return
+    for k in range(nlog):
+        table = lg[k] >> 32
+        i = lg[k] & M32
+        if table == 0:
+            T[i] = FRESH
+        elif table == 1:
+            TD[i] = FRESH
+        elif table == 2:
+            TL[i] = FRESH
+        elif table == 3:
+            ict1[i] = -1
+        elif table == 4:
+            ict2[i] = -1
+        else:
+            for j in range(6):
+                Wt[i, j] = W_INIT
 
 
 @njit
@@ -93,7 +134,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     H, W = img.shape
     K = pal.shape[0]
     nch = pal.shape[1]
-    (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, small) = work
+    (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, small, lg) = work
     _tables(_SQUASH_KNOTS, squash, stretch, rate)
     rw[0] = 1 << 28
     for e in range(1, 4096):
@@ -109,17 +150,14 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     nt = min(REFINE, K)
     pos = np.int64(0)
     bad = 0
+    nlog = 0
+    logged = False
     for s in range(s0, s1):
         y0 = s * rows
         R = min(rows, H - y0)
-        T[:] = FRESH
-        TD[:] = FRESH
-        TL[:] = FRESH
-        ict1[:] = -1
-        ict2[:] = -1
-        for i in range(N_WS):
-            for j in range(6):
-                Wt[i, j] = W_INIT
+        _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged)
+        logged = R * W <= SMALL_STRIPE
+        nlog = 0
         win[:, :] = -1
         se[:, :, :] = 0
         er[:, :] = 0
@@ -162,14 +200,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 # weighted by the inverse square of its recent errors.
                 full = L >= 0 and U >= 0 and UL >= 0
                 act = np.int64(0)
-                if full and not USE_WP:
-                    for ch in range(nch):
-                        a = pal[L, ch]
-                        b = pal[U, ch]
-                        c = pal[UL, ch]
-                        act += abs(a - c) + abs(b - c)
-                        wp[ch] = min(max((3 * a + 3 * b - 2 * c + 2) >> 2, 0), 255)
-                elif full:
+                if full:
                     wsum = np.int64(0)
                     for i in range(N_SUB):
                         e = se_row[i, x - 1] + se_up[i, x] + se_up[i, x - 1] + se_up[i, x + 1] + 1
@@ -233,25 +264,6 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     while dq < 11 and dist[i] >= (4 << dq):
                         dq += 1
                     icf = np.int64(c == p1) | (np.int64(c == p2) << 1)
-                    if ESCAPE and i == 1:
-                        # Is X one of the other candidates at all?
-                        inset = np.int64(0)
-                        if not dec:
-                            for j in range(1, nc):
-                                if cand[j] == X:
-                                    inset = np.int64(1)
-                        ix[0] = N_DIRECT - 1 - ((nc * 256 + pat) * 12 + dq)
-                        ix[1] = _hash5(600, nc, L, U, dq) >> (32 - HASH_BITS)
-                        ix[2] = _hash5(700, sq, dq, nc, icf) >> (32 - HASH_BITS)
-                        ix[3] = _hash5(800, src[1], dq, pat, sq) >> (32 - HASH_BITS)
-                        ix[4] = _hash5(900, c, L, U, UR) >> (32 - HASH_BITS)
-                        x1, x2, xv, pos, inset = _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, 255, inset,
-                                                       squash, stretch, rate, st)
-                        if inset == 0:
-                            break
-                        if i == nc - 1:
-                            hit = i
-                            break
                     fl = (np.int64(c == L) | (np.int64(c == U) << 1) | (np.int64(c == UR) << 2)
                           | (np.int64(c == UL) << 3))
                     ix[0] = (((i * 8 + src[i]) * 256 + pat) * 4 + icf)
@@ -260,14 +272,16 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     ix[3] = _hash5(400 + src[i], dq, fl, icf, pat) >> (32 - HASH_BITS)
                     ix[4] = _hash5(500 + i, dq, sq, 0, 0) >> (32 - HASH_BITS)
                     ws = (i * 8 + src[i]) * 4 + icf
-                    b = np.int64(X == c)
+                    b = np.int64(c == X)
                     x1, x2, xv, pos, b = _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, b,
                                                squash, stretch, rate, st)
+                    if logged:
+                        nlog = _log(lg, nlog, 1, ix[0])
+                        for k in range(1, 1 + N_HASHED):
+                            nlog = _log(lg, nlog, 0, ix[k])
+                        nlog = _log(lg, nlog, 5, ws)
                     if b:
                         hit = i
-                        break
-                    if ESCAPE and i == nc - 2 and i >= 1:
-                        hit = nc - 1  # in the set and not any of the others
                         break
                 if hit >= 0:
                     X = cand[hit]
@@ -357,6 +371,10 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                         ix[2] = OFF_EXP_SA + (sq * 8 + aq) * 17 + ee
                         x1, x2, xv, pos, b = _mix(dec, x1, x2, xv, pos, inbuf, out, TL, ix, 3, Wt, WS_EXP + ee,
                                                   np.int64(ee < e), squash, stretch, rate, st)
+                        if logged:
+                            for k in range(3):
+                                nlog = _log(lg, nlog, 2, ix[k])
+                            nlog = _log(lg, nlog, 5, WS_EXP + ee)
                         if b == 0:
                             break
                         ee += 1
@@ -368,6 +386,10 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                         ix[1] = OFF_MAN_S + ((sq * 17 + e) * 17 + k) * 4 + pre
                         x1, x2, xv, pos, b = _mix(dec, x1, x2, xv, pos, inbuf, out, TL, ix, 2, Wt, WS_MAN + e,
                                                   (v >> k) & 1, squash, stretch, rate, st)
+                        if logged:
+                            nlog = _log(lg, nlog, 2, ix[0])
+                            nlog = _log(lg, nlog, 2, ix[1])
+                            nlog = _log(lg, nlog, 5, WS_MAN + e)
                         v2 = (v2 << 1) | b
                     if dec:
                         t = v2 - 1
@@ -381,12 +403,15 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 row[x] = X
                 ict1[h1] = X
                 ict2[h2] = X
+                if logged:
+                    nlog = _log(lg, nlog, 3, h1)
+                    nlog = _log(lg, nlog, 4, h2)
                 # Errors of this pixel, for the next predictions.
                 eo = np.int64(0)
                 for ch in range(nch):
                     eo += abs(pal[X, ch] - wp[ch])
                 er_row[x] = eo
-                if full and USE_WP:
+                if full:
                     for i in range(N_SUB):
                         se_row[i, x] = 0
                     for ch in range(nch):
@@ -468,5 +493,5 @@ def encode_stripes(img, rows, s0, s1, pal, data, bounds, out, status, order, ran
     return _code_stripes(False, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work)
 
 
-private_cache(decode_stripes, "the coder-2 decoder")
-private_cache(encode_stripes, "the coder-2 encoder")
+private_cache(decode_stripes, "the mix decoder")
+private_cache(encode_stripes, "the mix encoder")
