@@ -38,6 +38,7 @@ OFF_MAN_S = OFF_MAN_A + 17 * 17 * 4    # (sq, e, k, c): 12 * 17 * 17 * 4
 N_LIT = OFF_MAN_S + 12 * 17 * 17 * 4
 FRESH = 32768 << 8
 W_INIT = 20000
+W_MAX = 1 << 31  # weights are clamped to -W_MAX .. W_MAX (spec 13.1)
 # Weight sets: 256 for candidates (6 weights), 17 exponent (4), 17 mantissa (3).
 WS_EXP = 256
 WS_MAN = WS_EXP + 17
@@ -69,8 +70,8 @@ def _mix(dec, x1, x2, xv, pos, inbuf, out, T, ix, n, Wt, ws, bit, squash, stretc
         _update(T, ix[i], bit, rate)
     err = ((bit << 16) - p) >> 4
     for i in range(n):
-        Wt[ws, i] += (st[i] * err) >> 12
-    Wt[ws, n] += (256 * err) >> 12
+        Wt[ws, i] = min(max(Wt[ws, i] + ((st[i] * err) >> 12), -W_MAX), W_MAX)
+    Wt[ws, n] = min(max(Wt[ws, n] + ((256 * err) >> 12), -W_MAX), W_MAX)
     return x1, x2, xv, pos, bit
 
 
@@ -81,9 +82,10 @@ def workspace(colors: int, width: int, channels: int) -> tuple:
             np.empty((N_WS, 6), np.int64),
             np.empty(1 << ICT1_BITS, np.int32), np.empty(1 << ICT2_BITS, np.int32),
             np.empty(colors, np.int64), np.empty(colors, np.int64),
-            np.empty((3, width + 3), np.int64),                 # indices: rows y-2, y-1, y
-            np.empty((2, N_SUB, width + 3), np.int64),          # sub-predictor errors: rows y-1, y
-            np.empty((2, width + 3), np.int64),                 # prediction errors: rows y-1, y
+            # 48 bytes a column: a forged width costs memory in proportion.
+            np.empty((3, width + 3), np.int32),                 # indices: rows y-2, y-1, y
+            np.empty((2, N_SUB, width + 3), np.int16),          # sub-predictor errors (<= 1020): rows y-1, y
+            np.empty((2, width + 3), np.int16),                 # prediction errors (<= 1020): rows y-1, y
             np.empty(4096, np.int64),                           # weight of an error sum
             np.empty((N_SUB, 4), np.int64), np.empty(4, np.int64),
             np.empty((6, 16), np.int64),
@@ -478,8 +480,8 @@ def _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, bit, squash, stre
         _update(T, ix[i], bit, rate)
     err = ((bit << 16) - p) >> 4
     for i in range(1 + N_HASHED):
-        Wt[ws, i] += (st[i] * err) >> 12
-    Wt[ws, 5] += (256 * err) >> 12
+        Wt[ws, i] = min(max(Wt[ws, i] + ((st[i] * err) >> 12), -W_MAX), W_MAX)
+    Wt[ws, 5] = min(max(Wt[ws, 5] + ((256 * err) >> 12), -W_MAX), W_MAX)
     return x1, x2, xv, pos, bit
 
 

@@ -549,8 +549,8 @@ class MixStripeDecoder(StripeDecoder):
             self._update(ps, ns, i, bit)
         e = ((bit * 65536) - p) >> 4
         for j in range(n):
-            w[j] += (t[j] * e) >> 12
-        w[n] += (256 * e) >> 12
+            w[j] = min(max(w[j] + ((t[j] * e) >> 12), -(2**31)), 2**31)
+        w[n] = min(max(w[n] + ((256 * e) >> 12), -(2**31)), 2**31)
         return bit
 
 

@@ -179,15 +179,15 @@ def test_stripes_on_either_side_of_the_small_stripe_limit(rows):
     palette = rng.integers(0, 256, (40, 3), dtype=np.uint8)
     data = _file(palette, indices, rows)
     assert np.array_equal(kmcodec.decode_palette(data)[1], indices)
-    # Each stripe alone codes to the bytes it has inside the whole payload.
+    # Each stripe alone codes to the bytes it has inside the whole payload:
+    # nothing a stripe changed leaks into the next one's model.
     payload = data[28 + 120 : -4]
     _, lengths = entropy.payload_layout(payload, height)
-    streams = payload[4 + 4 * len(lengths):]
-    first = entropy.encode_payload(indices[:rows], 40, palette, rows, engine="mix")
-    assert streams[: lengths[0]] == first[8:]
-    last = (len(lengths) - 1) * rows
-    alone = entropy.encode_payload(indices[last:], 40, palette, rows, engine="mix")
-    assert streams[-lengths[-1]:] == alone[8:]
+    at = 4 + 4 * len(lengths)
+    for s, length in enumerate(lengths):
+        alone = entropy.encode_payload(indices[s * rows : (s + 1) * rows], 40, palette, rows, engine="mix")
+        assert payload[at : at + length] == alone[8:], s
+        at += length
 
 
 @pytest.mark.parametrize("fill", ["empty", "zeros", "ones", "noise"])
@@ -247,8 +247,8 @@ def test_a_stream_is_exactly_as_long_as_its_decoding_reads(name, change):
 
 
 def test_a_literal_with_no_entry_left_is_corrupt():
-    """K = 1: a stream of 0xff bytes says 'not the left neighbour', which
-    leaves no entry for a literal (spec 13.5)."""
+    """K = 1: a stream of 0xff bytes says 'not candidate 0' (the left
+    neighbour, the only entry), which leaves no entry for a literal (spec 13.5)."""
     palette = np.zeros((1, 3), np.uint8)
     payload = struct.pack("<II", 3, 8) + b"\xff" * 8
     body = struct.pack("<4sBBBBIIIQ", b"KMCF", 1, 2, 0, 0, 3, 3, 1, len(payload)) + palette.tobytes() + payload

@@ -630,13 +630,13 @@ class StripeFault extends Error {
 function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout.lengths.length) {
   const { rows, lengths, tableEnd } = layout;
   const mix = h.coder === 2, label = CODERS[h.coder];
-  // The mixers' weights grow by a bounded amount a pixel (§11.3, §13.1); in
-  // doubles their sums are exact while a stripe has under 2^27 pixels
-  // (coder 1) or at most 2^24 (coder 2).  Larger stripes would need wider integers.
-  const most = mix ? MIX_MAX_STRIPE_PIXELS : MAX_STRIPE_PIXELS;
-  if (Math.min(rows, h.height) * h.width > most) {
+  // Coder 1's weights grow by at most 16370 a pixel (§11.3); in doubles its
+  // sums are exact while a stripe has under 2^27 pixels, which the default
+  // pixel limit keeps.  Larger stripes would need wider integers.  Coder 2
+  // clamps its weights (§13.1) and has no such bound.
+  if (!mix && Math.min(rows, h.height) * h.width > MAX_STRIPE_PIXELS) {
     throw new KmcError(`${label} payload: stripes of ${Math.min(rows, h.height)} rows of ${h.width} pixels are `
-      + `more than this decoder's ${most} pixels a stripe (its arithmetic is exact up to there)`,
+      + `more than this decoder's ${MAX_STRIPE_PIXELS} pixels a stripe (its arithmetic is exact up to there)`,
     "pixel-limit");
   }
   const orders = new CellOrders(palette, h.colors, h.channels);
@@ -681,8 +681,9 @@ function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout
 const MIX_H_BITS = 18, T1_BITS = 17, T2_BITS = 15;
 const MIX_D = 65536, MIX_E = 19720, MIX_SETS = 290;
 const EXP_AQ = 0, EXP_SQ = 1224, EXP_SA = 3060, MAN_E = 4692, MAN_SQ = 5848;
-// §13.1 weights stay exact in doubles while a stripe has at most 2^24 pixels.
-const MIX_MAX_STRIPE_PIXELS = 2 ** 24;
+// §13.1 weights are clamped to -2^31 .. 2^31, so the mixer's sums (below
+// 2^46) are exact in doubles whatever the stripe's size.
+const W_MAX = 2 ** 31;
 // After a stripe of at most this many pixels only the entries it changed
 // are made fresh again (a log of them), so tiny stripes cost their pixels.
 const MIX_SMALL_STRIPE = 4096;
@@ -783,8 +784,10 @@ class MixModel extends StripeModel {
     const bit = this.code(p);
     for (let j = 0; j < n; j++) tables[j][index[j]] = updated(tables[j][index[j]], bit);
     const e = (bit * 65536 - p) >> 4;
-    for (let j = 0; j < n; j++) W[k + j] += Math.floor((t[j] * e) / 4096);
-    W[k + n] += Math.floor((256 * e) / 4096);
+    for (let j = 0; j <= n; j++) {
+      const w = W[k + j] + Math.floor(((j < n ? t[j] : 256) * e) / 4096);
+      W[k + j] = w < -W_MAX ? -W_MAX : w > W_MAX ? W_MAX : w;
+    }
     return bit;
   }
 }
@@ -792,8 +795,9 @@ class MixModel extends StripeModel {
 /** Rows y0 .. y1-1 of one coder-2 stripe (§13.2 to §13.5) into `out`; returns the bytes read. */
 function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, orders) {
   const C = channels;
-  const errs = [new Int32Array(width + 2), new Int32Array(width + 2)];
-  const serrs = [new Int32Array(8 * (width + 2)), new Int32Array(8 * (width + 2))];
+  // Errors are at most 4 * 255: 16 bits, so that a forged width costs little memory.
+  const errs = [new Int16Array(width + 2), new Int16Array(width + 2)];
+  const serrs = [new Int16Array(8 * (width + 2)), new Int16Array(8 * (width + 2))];
   const q = new Float64Array(8 * 4), weight = new Float64Array(8), wp = new Int32Array(4);
   const cand = new Int32Array(8), src = new Int32Array(8), dist = new Float64Array(8);
   const top = new Float64Array(32), crank = new Int32Array(8);
@@ -1077,7 +1081,7 @@ export function rgbaOf(palette, alpha, indices) {
 }
 
 /**
- * Decode stripes `first` .. `end`-1 of an entropy-coded file into
+ * Decode stripes `first` .. `end`-1 of a coder-1 or coder-2 file into
  * `indices` (width*height entries, K <= 256: Uint8Array, else Uint16Array),
  * so that workers can share a file's stripes (see parallel.mjs).  Makes
  * the header and stripe-table checks again, not the CRC: check the file

@@ -1,5 +1,5 @@
-// Decode a .kmc file on several cores in Node.js: the entropy coder's
-// stripes are independent (spec section 11.1), so worker threads decode
+// Decode a .kmc file on several cores in Node.js: the stripes of coders 1
+// and 2 are independent (spec sections 11.1, 13), so worker threads decode
 // ranges of them into one shared index array.  Same result, same errors as
 // kmc.js's decode(), whose checks run first.
 //
