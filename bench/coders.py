@@ -5,16 +5,19 @@
 Part 1, size: for each image of ``common.coder_images`` (13 photographs of
 different kinds and 9 graphics) at K = 16, 64, 256, and each graphic also
 at its own colour count (lossless), the same quantised pixels (same palette
-and indices) stored as .kmc packed, .kmc entropy (coder 1), PNG (a palette
+and indices) stored as .kmc packed, .kmc entropy (coder 1), .kmc mix
+(coder 2), PNG (a palette
 PNG up to 256 colours, else RGB; ``optipng -o7``), lossless WebP (``cwebp -lossless -z 9``), GIF
 (``gifsicle -O3``) and lossless JPEG XL at effort 10 (libjxl through
 imagecodecs, ``pip install imagecodecs``), all produced in this run.
-Summary lines give the entropy file against each: the sum over all rows,
-the worst row, and the rows where it is larger.
+Summary lines give each coded file against each rival: the sum over all
+rows, the worst row, and the rows where it is larger.
 
-Part 2, speed: a 12 MP canvas of photographs (bench/common.tiled) at each K;
-``kmcodec.decode`` of the entropy file against the packed file, and the
-entropy coding time against the whole encode time (quantize + write).
+Part 2, speed: 12 MP photographs at each K, a canvas of photographs
+(bench/common.tiled) and, at K = 256, the same with sensor noise ("grain",
+the hardest for the entropy coders); ``kmcodec.decode`` of each coded file
+against the packed file, and each coder's whole encode time (quantize +
+write) against the packed encode's.
 External tools that are missing are reported and skipped.
 """
 
@@ -34,11 +37,12 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import PHOTOS, coder_images, distinct_colors, format_table, machine, tiled, version
+from common import PHOTOS, coder_images, distinct_colors, format_table, machine, photographs, tiled, version
 
 import kmcodec
 
 KS = (16, 64, 256)
+CODED = ("entropy", "mix")  # the coded .kmc columns, coder 1 and coder 2
 
 
 def _tool(argv, src: Path, dst: Path) -> int | None:
@@ -63,8 +67,9 @@ def _jxl_encoder():
 def sizes(rgb: np.ndarray, k: int, tmp: Path, jxl) -> dict:
     q = kmcodec.quantize(rgb, k, 0)
     packed = q.to_bytes("packed")
-    coded = q.to_bytes("entropy")
-    assert np.array_equal(kmcodec.decode(coded), kmcodec.decode(packed))
+    coded = {c: q.to_bytes(c) for c in CODED}
+    for data in coded.values():
+        assert np.array_equal(kmcodec.decode(data), kmcodec.decode(packed))
     pixels = np.ascontiguousarray(q.to_rgb())
     Image.fromarray(pixels).save(tmp / "q.png")
     palette_fits = len(q.palette) <= 256
@@ -75,7 +80,7 @@ def sizes(rgb: np.ndarray, k: int, tmp: Path, jxl) -> dict:
         pim.save(tmp / "p.gif")
     else:  # more colours than a palette PNG or a GIF holds: an RGB PNG
         Image.fromarray(pixels).save(tmp / "p.png", optimize=True)
-    row = {"K": len(q.palette), "packed": len(packed), "entropy": len(coded)}
+    row = {"K": len(q.palette), "packed": len(packed), **{c: len(data) for c, data in coded.items()}}
     if shutil.which("optipng"):
         subprocess.run(["optipng", "-quiet", "-o7", str(tmp / "p.png")], check=True)
     row["png"] = (tmp / "p.png").stat().st_size
@@ -85,15 +90,15 @@ def sizes(rgb: np.ndarray, k: int, tmp: Path, jxl) -> dict:
     return row
 
 
-def speed(k: int, repeats: int) -> dict:
-    rgb = tiled(PHOTOS, 4000, 3000)
+def speed(image: str, rgb: np.ndarray, k: int, repeats: int) -> dict:
     t = time.perf_counter()
     q = kmcodec.quantize(rgb, k, 0)
     t_quant = time.perf_counter() - t
-    times = {"packed": [], "entropy": [], "enc_packed": [], "enc_entropy": []}
+    coders = ("packed", *CODED)
+    times: dict[str, list[float]] = {key: [] for c in coders for key in (c, "enc_" + c)}
     files = {}
     for _ in range(repeats):  # interleaved, medians: this VM is noisy
-        for coder in ("packed", "entropy"):
+        for coder in coders:
             t = time.perf_counter()
             files[coder] = q.to_bytes(coder)
             times["enc_" + coder].append(time.perf_counter() - t)
@@ -102,14 +107,14 @@ def speed(k: int, repeats: int) -> dict:
             times[coder].append(time.perf_counter() - t)
     med = {key: float(np.median(v)) for key, v in times.items()}
     n = rgb.shape[0] * rgb.shape[1]
-    return {
-        "K": k, "pixels": n, "entropy bytes": len(files["entropy"]), "packed bytes": len(files["packed"]),
-        "decode entropy s": med["entropy"], "decode entropy MP/s": n / med["entropy"] / 1e6,
-        "decode packed s": med["packed"],
-        "encode total packed s": t_quant + med["enc_packed"],
-        "encode total entropy s": t_quant + med["enc_entropy"],
-        "entropy adds": (med["enc_entropy"] - med["enc_packed"]) / (t_quant + med["enc_packed"]),
-    }
+    row: dict = {"image": image, "K": k, "pixels": n, "packed bytes": len(files["packed"]),
+                 "decode packed s": med["packed"], "encode total packed s": t_quant + med["enc_packed"]}
+    for c in CODED:
+        row[f"{c} bytes"] = len(files[c])
+        row[f"decode {c} MP/s"] = n / med[c] / 1e6
+        row[f"encode total {c} s"] = t_quant + med["enc_" + c]
+        row[f"{c} encode / packed"] = (t_quant + med["enc_" + c]) / (t_quant + med["enc_packed"])
+    return row
 
 
 def _cell(v) -> str:
@@ -124,14 +129,14 @@ def _table(dicts, keys, markdown=False) -> str:
     return format_table(keys, [[_cell(d[k]) for k in keys] for d in dicts], markdown=markdown, left=1)
 
 
-def _summary(rows: list[dict], rival: str, label: str) -> list[str]:
+def _summary(rows: list[dict], coder: str, rival: str, label: str) -> list[str]:
     if not all(r[rival] for r in rows):
         return [f"note: no {label} column (its tool is missing)"]
-    ratio = [(r["entropy"] / r[rival], r) for r in rows]
+    ratio = [(r[coder] / r[rival], r) for r in rows]
     worst, w = max(ratio, key=lambda t: t[0])
     larger = [f"{r['image']} K={r['K']}" for v, r in ratio if v > 1]
-    total = sum(r["entropy"] for r in rows) / sum(r[rival] for r in rows)
-    return [f"entropy / {label}: sum over {len(rows)} rows {total:.3f}; worst {worst:.3f} ({w['image']} K={w['K']});"
+    total = sum(r[coder] for r in rows) / sum(r[rival] for r in rows)
+    return [f"{coder} / {label}: sum over {len(rows)} rows {total:.3f}; worst {worst:.3f} ({w['image']} K={w['K']});"
             f" larger on {len(larger)}" + (f": {', '.join(larger)}" if larger else "")]
 
 
@@ -142,7 +147,8 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--markdown", metavar="F", help="append the tables to F")
     args = ap.parse_args(argv)
-    kmcodec.decode(kmcodec.encode(np.zeros((8, 8, 3), np.uint8), 2, coder="entropy"))  # compile once
+    for c in CODED:  # compile once
+        kmcodec.decode(kmcodec.encode(np.zeros((8, 8, 3), np.uint8), 2, coder=c))
     jxl, jxl_version = _jxl_encoder()
     rows = []
     chosen = set(args.only.split(",")) if args.only else None
@@ -159,25 +165,34 @@ def main(argv=None) -> None:
                 print(rows[-1], flush=True)
     for r in rows:
         r["entropy/packed"] = r["entropy"] / r["packed"]
-        for rival in ("png", "webp", "jxl"):
-            r[f"entropy/{rival}"] = r["entropy"] / r[rival] if r[rival] else None
-    keys = ["image", "kind", "K asked", "K", "packed", "entropy", "png", "webp", "gif", "jxl",
-            "entropy/packed", "entropy/png", "entropy/webp", "entropy/jxl"]
+        r["mix/entropy"] = r["mix"] / r["entropy"]
+        for c in CODED:
+            for rival in ("png", "webp", "jxl"):
+                r[f"{c}/{rival}"] = r[c] / r[rival] if r[rival] else None
+    keys = ["image", "kind", "K asked", "K", "packed", "entropy", "mix", "png", "webp", "gif", "jxl",
+            "entropy/packed", "mix/entropy", "entropy/webp", "entropy/jxl", "mix/png", "mix/webp", "mix/jxl"]
     head = [f"machine: {machine()}",
             (f"codecs: kmcodec {kmcodec.__version__}; {version(['optipng', '-v'])} -o7; cwebp"
              f" {version(['cwebp', '-version'])} -lossless -z 9; {version(['gifsicle', '--version'])} -O3;"
              f" {jxl_version or 'no libjxl'} effort 10 lossless (imagecodecs)"), ""]
-    summary = (_summary(rows, "jxl", "jxl-e10") + _summary(rows, "webp", "webp-lossless")
-               + _summary(rows, "png", "png"))
-    for kind in ("photo", "graphic"):
-        part = [r for r in rows if r["kind"] == kind]
-        if part and all(r["jxl"] for r in part):
-            total = sum(r["entropy"] for r in part) / sum(r["jxl"] for r in part)
-            summary.append(f"  {kind}s: entropy / jxl-e10 summed {total:.3f} over {len(part)} rows")
+    summary = []
+    for c in CODED:
+        summary += (_summary(rows, c, "jxl", "jxl-e10") + _summary(rows, c, "webp", "webp-lossless")
+                    + _summary(rows, c, "png", "png"))
+        for kind in ("photo", "graphic"):
+            part = [r for r in rows if r["kind"] == kind]
+            if part and all(r["jxl"] for r in part):
+                total = sum(r[c] for r in part) / sum(r["jxl"] for r in part)
+                summary.append(f"  {kind}s: {c} / jxl-e10 summed {total:.3f} over {len(part)} rows")
+    summary += _summary(rows, "mix", "entropy", "entropy")
     lines = [*head, _table(rows, keys), "", *summary]
     md = [*head, _table(rows, keys, True), "", *summary]
     if not args.quick:
-        sp = [speed(k, args.repeats) for k in KS]
+        canvas = tiled(PHOTOS, 4000, 3000)
+        sp = [speed("canvas", canvas, k, args.repeats) for k in KS]
+        grain = photographs(4000, 3000).get("grain")  # needs the extra photographs
+        if grain is not None:
+            sp.append(speed("grain", grain, 256, args.repeats))
         lines += ["", "12 MP canvas of photographs, medians of interleaved runs:", "", _table(sp, list(sp[0]))]
         md += ["", "12 MP canvas of photographs, medians of interleaved runs:", "", _table(sp, list(sp[0]), True)]
     print("\n".join(lines))

@@ -270,7 +270,7 @@ def _room_for(dec, out, size):
     return lambda dec, out, size: out if dec else _grown(out, size)
 
 
-def workspace(colors: int, width: int) -> tuple:
+def workspace(colors: int, width: int, channels: int = 3) -> tuple:
     """The tables and scratch arrays of one thread's coding (see _code_stripes).
 
     Allocated here, in Python, so that the compiled code allocates nothing

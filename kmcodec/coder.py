@@ -92,7 +92,7 @@ def _load_builtin() -> None:
     # Imported on first use, not at import: ``kmc info`` of a packed file
     # then loads only what it needs.  Either module may already have been
     # imported (and registered) by its user.
-    from . import entropy, packed  # noqa: F401  (each registers its coder on import)
+    from . import entropy, mix, packed  # noqa: F401  (each registers its coder on import)
 
 
 def coders() -> list[Coder]:

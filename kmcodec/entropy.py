@@ -50,32 +50,33 @@ def stripe_rows_for(width: int, height: int) -> int:
     return max(1, min(height, -(-STRIPE_PIXELS // width)))
 
 
-def _stripe_table(payload: bytes | memoryview, height: int) -> tuple[int, np.ndarray]:
-    """``stripe_rows`` and the stripe lengths as a uint32 array, checked."""
+def _stripe_table(payload: bytes | memoryview, height: int, label: str = "entropy") -> tuple[int, np.ndarray]:
+    """``stripe_rows`` and the stripe lengths as a uint32 array, checked
+    (``label`` names the coder in messages: coders 1 and 2 share the layout)."""
     size = len(payload)
     if size < 4:
-        raise FormatError(f"entropy payload: {size} bytes, too short for the stripe_rows field (4 bytes)")
+        raise FormatError(f"{label} payload: {size} bytes, too short for the stripe_rows field (4 bytes)")
     (rows,) = struct.unpack_from("<I", payload, 0)
     if rows < 1:
-        raise FormatError("entropy payload: stripe_rows is 0; it must be at least 1")
+        raise FormatError(f"{label} payload: stripe_rows is 0; it must be at least 1")
     stripes = -(-height // rows)
     table_end = 4 + 4 * stripes
     if size < table_end:
         raise FormatError(
-            f"entropy payload: {size} bytes cannot hold the stripe table of {stripes} stripes"
+            f"{label} payload: {size} bytes cannot hold the stripe table of {stripes} stripes"
             f" ({table_end} bytes for stripe_rows {rows} and height {height})"
         )
     lengths = np.frombuffer(payload, "<u4", stripes, 4)
     total = table_end + int(lengths.sum(dtype=np.int64))
     if total != size:
         raise FormatError(
-            f"entropy payload: stripe lengths sum to {total - table_end} bytes but"
+            f"{label} payload: stripe lengths sum to {total - table_end} bytes but"
             f" {size - table_end} follow the stripe table"
         )
     return rows, lengths
 
 
-def payload_layout(payload: bytes | memoryview, height: int) -> tuple[int, list[int]]:
+def payload_layout(payload: bytes | memoryview, height: int, label: str = "entropy") -> tuple[int, list[int]]:
     """Parse the stripe table at the start of a coder-1 payload.
 
     Parameters
@@ -98,11 +99,23 @@ def payload_layout(payload: bytes | memoryview, height: int) -> tuple[int, list[
         11.1).  The check reads only the table, so it is cheap enough to
         make before any pixel memory is allocated.
     """
-    rows, lengths = _stripe_table(payload, height)
+    rows, lengths = _stripe_table(payload, height, label)
     return rows, lengths.tolist()
 
 
-def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: int, height: int) -> list:
+def _engine(name: str):
+    """The compiled module of a coder: ``"entropy"`` (coder 1) or ``"mix"`` (coder 2)."""
+    if name == "mix":
+        from . import _mix_jit
+
+        return _mix_jit
+    from . import _entropy_jit
+
+    return _entropy_jit
+
+
+def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: int, height: int,
+                engine: str = "entropy") -> list:
     """Run ``job(s0, s1, tables)`` on a few threads over stripes 0 .. count-1.
 
     Each thread codes one contiguous run of stripes in one compiled call,
@@ -111,12 +124,13 @@ def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: i
     arguments of the compiled call.  Returns the jobs' results in stripe
     order.
     """
-    from . import _entropy_jit as jit
+    from . import _entropy_jit
 
+    jit = _engine(engine)
     workers = max(1, min(count, os.cpu_count() or 1))
     # The plain Python function: calling the compiled one from here would
     # load a second compiled function from the cache, for one integer.
-    ncell = 1 << (channels * jit.cell_bits.py_func(colors, channels))
+    ncell = 1 << (channels * _entropy_jit.cell_bits.py_func(colors, channels))
 
     def run(w: int):
         s0, s1 = w * count // workers, (w + 1) * count // workers
@@ -127,7 +141,7 @@ def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: i
         slot = np.full(ncell + 1, -1, np.int32)
         slot[-1] = 0
         tables = (np.empty((cells, colors), np.uint16), np.empty((cells, colors), np.uint16), slot,
-                  jit.workspace(colors, width))
+                  jit.workspace(colors, width, channels))
         return job(s0, s1, tables)
 
     from . import _signals
@@ -135,13 +149,13 @@ def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: i
     return _signals.threaded(run, range(workers), workers)
 
 
-def _index_dtype(colors: int) -> type:
+def _index_dtype(colors: int, engine: str = "entropy") -> type:
     """The index type the compiled coder is built for, given K."""
-    return np.uint8 if colors <= 256 else np.uint16
+    return np.uint8 if colors <= 256 and engine == "entropy" else np.uint16
 
 
 def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
-                   stripe_rows: int | None = None) -> bytes:
+                   stripe_rows: int | None = None, engine: str = "entropy") -> bytes:
     """Code an (H, W) index array; return the whole coder-1 payload.
 
     Parameters
@@ -161,13 +175,13 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
     bytes
         The stripe table followed by the streams.
     """
-    from . import _entropy_jit as jit
-
+    jit = _engine(engine)
     height, width = indices.shape
     rows = stripe_rows or stripe_rows_for(width, height)
     pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, -1)
-    # Only uint8 and uint16 are compiled for (each signature costs a compile).
-    img: np.ndarray = np.ascontiguousarray(indices, dtype=_index_dtype(colors))
+    # Only uint8 and uint16 are compiled for (each signature costs a compile;
+    # coder 2, slower per pixel than a copy, only for uint16).
+    img: np.ndarray = np.ascontiguousarray(indices, dtype=_index_dtype(colors, engine))
     if not img.flags.writeable:
         img = img.copy()
     count = -(-height // rows)
@@ -179,7 +193,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
         out, n = jit.encode_stripes(img, rows, s0, s1, pal, _EMPTY, ends, out, np.zeros(4, np.int64), *tables)
         return out[:n], ends
 
-    parts = _run_ranges(count, job, colors, pal.shape[1], width, rows, height)
+    parts = _run_ranges(count, job, colors, pal.shape[1], width, rows, height, engine)
     lengths = np.concatenate([np.diff(ends, prepend=0) for _, ends in parts])
     if len(lengths) and int(lengths.max()) >= 1 << 32:
         raise OverflowError(f"entropy payload: a stripe of {int(lengths.max())} bytes does not fit"
@@ -189,7 +203,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
 
 
 def decode_payload(payload: bytes | memoryview, width: int, height: int, palette: np.ndarray,
-                   out: np.ndarray) -> None:
+                   out: np.ndarray, engine: str = "entropy") -> None:
     """Decode a coder-1 payload into ``out``.
 
     Parameters
@@ -211,9 +225,8 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         the payload's bytes, and memory bounded by the image size and K,
         whatever the payload holds (its stripe layout included).
     """
-    from . import _entropy_jit as jit
-
-    rows, lengths = _stripe_table(payload, height)
+    jit = _engine(engine)
+    rows, lengths = _stripe_table(payload, height, engine)
     colors = len(palette)
     pal = np.ascontiguousarray(palette, dtype=np.int64).reshape(colors, -1)
     data = np.frombuffer(payload, np.uint8)
@@ -222,7 +235,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
     offsets[0] = 4 + 4 * len(lengths)
     np.cumsum(lengths, dtype=np.int64, out=offsets[1:])
     offsets[1:] += offsets[0]
-    dtype = _index_dtype(colors)
+    dtype = _index_dtype(colors, engine)
     direct = (out.dtype == dtype and out.shape == (height, width) and out.flags.c_contiguous
               and out.flags.writeable)
     img = out if direct else np.empty((height, width), dtype)
@@ -233,7 +246,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         return status
 
     try:
-        statuses = _run_ranges(len(lengths), job, colors, pal.shape[1], width, rows, height)
+        statuses = _run_ranges(len(lengths), job, colors, pal.shape[1], width, rows, height, engine)
     except MemoryError:
         # A forged width makes the coder's row window (24 bytes a column a
         # thread) more than memory, before any pixel is decoded.
@@ -243,14 +256,14 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         if status[0] == _BAD_END:
             _, s, used, size = (int(v) for v in status)
             raise FormatError(
-                f"entropy payload: stripe {s}'s stream is {size} bytes but decoding it reads {used};"
+                f"{engine} payload: stripe {s}'s stream is {size} bytes but decoding it reads {used};"
                 " the coded data is corrupt (a stream is exactly as long as its decoding reads,"
                 " spec section 11.3)")
         if status[0] != _OK:
             what, s, y, x = (int(v) for v in status)
             rule = ("a literal rank beyond the palette entries left" if what == _BAD_RANK
-                    else "a literal where every palette entry is a neighbour")
-            raise FormatError(f"entropy payload: stripe {s} decodes to {rule} at pixel"
+                    else f"a literal where every palette entry is a {'candidate' if engine == 'mix' else 'neighbour'}")
+            raise FormatError(f"{engine} payload: stripe {s} decodes to {rule} at pixel"
                               f" (x={x}, y={y}); the coded data is corrupt")
     if not direct:
         out[...] = img
@@ -264,16 +277,16 @@ class EntropyCoder(Coder):
                " lossless WebP of the same pixels")
 
     def encode(self, indices: np.ndarray, palette: np.ndarray) -> bytes:
-        return encode_payload(indices, len(palette), palette)
+        return encode_payload(indices, len(palette), palette, engine=self.name)
 
     def decode(self, payload: memoryview, header: Header, palette: np.ndarray) -> np.ndarray:
-        _stripe_table(payload, header.height)  # checked before any pixel memory
+        _stripe_table(payload, header.height, self.name)  # checked before any pixel memory
         indices = allocate_indices(header)
-        decode_payload(payload, header.width, header.height, palette, indices)
+        decode_payload(payload, header.width, header.height, palette, indices, engine=self.name)
         return indices.reshape(-1)
 
     def layout(self, payload: memoryview, header: Header) -> dict[str, int]:
-        stripes = len(payload_layout(payload, header.height)[1])
+        stripes = len(payload_layout(payload, header.height, self.name)[1])
         return {"stripes": stripes, "stripe_table_bytes": 4 + 4 * stripes}
 
     def describe(self, meta: KmcInfo) -> list[tuple[str, str]]:

@@ -61,7 +61,7 @@ def decode(
     if version not in (1, 2):
         raise SpecError(f"unsupported version {version}")
     # §7 check 4 / §8: name the coder, "unsupported coder".
-    if coder not in (0, 1):
+    if coder not in (0, 1, 2):
         raise SpecError(f"unsupported coder {coder}")
     # §7 check 5 (§12.1: version 2 has flags 0x01, alpha)
     if flags != (0 if version == 1 else 1):
@@ -81,7 +81,7 @@ def decode(
     # §7 check 9: strictly greater than the limit is rejected.
     if max_pixels is not None and width * height > max_pixels:
         raise SpecError(f"{width} x {height} = {N} pixels is above the pixel limit {max_pixels}")
-    # §7 check 10: the coder's header rule (coder 0 only; §11.7: none for coder 1).
+    # §7 check 10: the coder's header rule (coder 0 only; none for coders 1, §11.7, and 2, §13.6).
     if coder == 0 and payload_bytes != (N * b + 7) // 8:
         raise SpecError(f"payload_bytes is {payload_bytes}, must be {(N * b + 7) // 8} for coder 0")
     # §7 check 11: file length = 32 + 3K + payload_bytes (32 + 4K + ... in version 2).
@@ -103,8 +103,10 @@ def decode(
     # §7 check 13: the coder's payload rules.
     if coder == 0:
         indices = decode_packed(payload, N, b, colors)
-    else:
+    elif coder == 1:
         indices = decode_entropy(payload, width, height, palette)
+    else:
+        indices = decode_mix(payload, width, height, palette)
     return width, height, palette, indices
 
 
@@ -312,12 +314,13 @@ class CellOrders:
         return order
 
 
-def decode_entropy(payload: bytes, width: int, height: int, palette: Palette) -> list[int]:
-    """§11: coder 1's payload, with the checks of §11.7 in their order."""
+def _stripes(payload: bytes, height: int, coder: int) -> list[tuple[bytes, int, int]]:
+    """§11.1 / §11.7 (and §13.6): the stripe table's checks, in their order;
+    returns each stripe's stream and its rows y0 .. y1-1."""
     P = len(payload)
     # §11.7: the payload is at least 4 bytes
     if P < 4:
-        raise SpecError(f"coder 1 payload of {P} bytes is shorter than 4")
+        raise SpecError(f"coder {coder} payload of {P} bytes is shorter than 4")
     # §11.1 / §11.7: stripe_rows >= 1
     (R,) = struct.unpack_from("<I", payload, 0)
     if R < 1:
@@ -330,20 +333,30 @@ def decode_entropy(payload: bytes, width: int, height: int, palette: Palette) ->
     # §11.1 / §11.7: 4 + 4S + sum(stripe_bytes) MUST equal payload_bytes
     if 4 + 4 * S + sum(stripe_bytes) != P:
         raise SpecError("stripe lengths do not add up to payload_bytes")
-
-    orders = CellOrders(palette)  # §11.6
-    indices = [0] * (width * height)
+    out = []
     offset = 4 + 4 * S
     for s in range(S):
-        stream = payload[offset : offset + stripe_bytes[s]]
+        out.append((payload[offset : offset + stripe_bytes[s]], s * R, min((s + 1) * R, height)))
         offset += stripe_bytes[s]
-        y0, y1 = s * R, min((s + 1) * R, height)
+    return out
+
+
+def _check_length(dec: StripeDecoder, stream: bytes, s: int) -> None:
+    """§11.3 stream length: exactly the bytes its decoding reads."""
+    if dec.pos != len(stream):
+        what = "needs bytes past its end" if dec.pos > len(stream) else "has bytes left unread"
+        raise SpecError(f"stripe {s}: stream of {len(stream)} bytes {what} (decoding read {dec.pos})")
+
+
+def decode_entropy(payload: bytes, width: int, height: int, palette: Palette) -> list[int]:
+    """§11: coder 1's payload, with the checks of §11.7 in their order."""
+    stripes = _stripes(payload, height, 1)
+    orders = CellOrders(palette)  # §11.6
+    indices = [0] * (width * height)
+    for s, (stream, y0, y1) in enumerate(stripes):
         dec = StripeDecoder(stream)
         _decode_stripe(dec, indices, width, y0, y1, palette, orders)
-        # §11.3 stream length: exactly the bytes its decoding reads.
-        if dec.pos != len(stream):
-            what = "needs bytes past its end" if dec.pos > len(stream) else "has bytes left unread"
-            raise SpecError(f"stripe {s}: stream of {len(stream)} bytes {what} (decoding read {dec.pos})")
+        _check_length(dec, stream, s)
     return indices
 
 
@@ -478,3 +491,225 @@ def _decode_literal(
     # at most nc excluded entries come before it.
     candidates = [X for X in order[: r + nc + 1] if X not in excluded]
     return candidates[r]
+
+
+# ---------------------------------------------------------------------------
+# §13 coder 2, "mix"
+
+MIX_HASH_BITS = 18  # §13.1 H: 2^18
+MIX_D = 65536  # §13.1 D
+MIX_E = 19720  # §13.5 E
+MIX_SETS = 290  # §13.1 weight sets of 6, initially 20000
+T1_BITS = 17
+T2_BITS = 15
+# §13.5 offsets in E
+EXP_AQ, EXP_SQ, EXP_SA, MAN_E, MAN_SQ = 0, 1224, 3060, 4692, 5848
+# §13.2 sub-predictor weights: rw(e) = max(1, 2^28 div e^2)
+RW = [0] + [max(1, 2**28 // (e * e)) for e in range(1, 4096)]
+
+
+def hash5(a: int, b: int, c: int, d: int, e: int) -> int:
+    """§13.1: hash5, every argument and step modulo 2^32."""
+    h = ((a & M) * 0x9E3779B1 + (b & M) + 1) & M
+    h = (h * 0x85EBCA77 + (c & M) + 1) & M
+    h = (h * 0xC2B2AE3D + (d & M) + 1) & M
+    h = (h * 0x27D4EB2F + (e & M) + 1) & M
+    return (h * 0x165667B1) & M
+
+
+def slot(h: int, n: int) -> int:
+    """§13.1: the top n bits of h."""
+    return h >> (32 - n)
+
+
+class MixStripeDecoder(StripeDecoder):
+    """§13.1: the binary decoder of §11.3 with coder 2's tables, all fresh."""
+
+    def __init__(self, stream: bytes) -> None:
+        super().__init__(stream)
+        # counters as (table of p, table of n): "H", "D", "E"
+        self.tables = {
+            name: ([32768] * size, [0] * size)
+            for name, size in (("H", 1 << MIX_HASH_BITS), ("D", MIX_D), ("E", MIX_E))
+        }
+        self.w = [[20000] * 6 for _ in range(MIX_SETS)]
+        self.T1 = [-1] * (1 << T1_BITS)
+        self.T2 = [-1] * (1 << T2_BITS)
+
+    def mix(self, inputs: list[tuple[str, int]], s: int) -> int:
+        """§13.1: a mixed decision of n inputs (table, index) with weight set s."""
+        w = self.w[s]
+        n = len(inputs)
+        t = [STRETCH[self.tables[name][0][i] >> 4] for name, i in inputs]
+        d = min(max((sum(w[j] * t[j] for j in range(n)) + w[n] * 256) >> 16, -2047), 2047)
+        p = min(max(squash(d) * 16 + 8, 32), 65504)
+        bit = self.code(p)
+        for name, i in inputs:  # in order; a shared counter is updated twice
+            ps, ns = self.tables[name]
+            self._update(ps, ns, i, bit)
+        e = ((bit * 65536) - p) >> 4
+        for j in range(n):
+            w[j] = min(max(w[j] + ((t[j] * e) >> 12), -(2**31)), 2**31)
+        w[n] = min(max(w[n] + ((256 * e) >> 12), -(2**31)), 2**31)
+        return bit
+
+
+def decode_mix(payload: bytes, width: int, height: int, palette: Palette) -> list[int]:
+    """§13: coder 2's payload; the checks of §13.6 (those of §11.7) in order."""
+    stripes = _stripes(payload, height, 2)
+    orders = CellOrders(palette)  # §13.5 uses §11.6's cells and orders
+    indices = [0] * (width * height)
+    for s, (stream, y0, y1) in enumerate(stripes):
+        dec = MixStripeDecoder(stream)
+        _decode_mix_stripe(dec, indices, width, y0, y1, palette, orders)
+        _check_length(dec, stream, s)
+    return indices
+
+
+def _decode_mix_stripe(
+    dec: MixStripeDecoder,
+    indices: list[int],
+    width: int,
+    y0: int,
+    y1: int,
+    palette: Palette,
+    orders: CellOrders,
+) -> None:
+    K = len(palette)
+    C = len(palette[0])
+    err: dict[int, int] = {}  # §13.4 err(p) of the stripe's pixels (absent: 0)
+    serr: dict[int, list[int]] = {}  # serr(p, i)
+    zero8 = [0] * 8
+
+    def at(x: int, y: int) -> int:
+        # §11.4: absent outside the image's columns or above the stripe
+        return indices[y * width + x] if 0 <= x < width and y >= y0 else ABSENT
+
+    for y in range(y0, y1):
+        for x in range(width):
+            L, LL = at(x - 1, y), at(x - 2, y)
+            U, UL, UR, UU = at(x, y - 1), at(x - 1, y - 1), at(x + 1, y - 1), at(x, y - 2)
+            pat = (
+                (L == U)
+                | (L == UL) << 1
+                | (L == UR) << 2
+                | (U == UL) << 3
+                | (U == UR) << 4
+                | (UL == UR) << 5
+                | (L == LL) << 6
+                | (U == UU) << 7
+            )
+
+            def e_at(px: int, py: int) -> int:
+                return err.get(py * width + px, 0) if at(px, py) != ABSENT else 0
+
+            def s_at(px: int, py: int) -> list[int]:
+                return serr.get(py * width + px, zero8) if at(px, py) != ABSENT else zero8
+
+            # §13.2 the prediction
+            full = L != ABSENT and U != ABSENT
+            q: list[list[int]] = []
+            if full:
+                weights = []
+                for i in range(8):
+                    e_i = s_at(x - 1, y)[i] + s_at(x, y - 1)[i] + s_at(x - 1, y - 1)[i] + s_at(x + 1, y - 1)[i] + 1
+                    weights.append(RW[min(e_i, 4095)])
+                S = sum(weights)
+                wp, act = [], 0
+                for ch in range(C):
+                    a, b, cc = palette[L][ch], palette[U][ch], palette[UL][ch]
+                    d = palette[UR][ch] if UR != ABSENT else b
+                    ll = palette[LL][ch] if LL != ABSENT else a
+                    uu = palette[UU][ch] if UU != ABSENT else b
+                    qs = [a + b - cc, a + ((d - cc) >> 1), b + ((a - cc) >> 1), (a + d + 1) >> 1,
+                          2 * a - ll, 2 * b - uu, (a + b + 1) >> 1, a + d - b]  # fmt: skip
+                    q.append(qs)
+                    A = sum(w_i * q_i for w_i, q_i in zip(weights, qs))
+                    wp.append(min(max((A + (S >> 1)) // S, 0), 255))  # Python // is floor
+                    act += abs(a - cc) + abs(b - cc)
+            else:
+                wp = list(palette[L]) if L != ABSENT else list(palette[U]) if U != ABSENT else [128] * C
+                act = 0
+            esum = 2 * e_at(x - 1, y) + 2 * e_at(x, y - 1) + e_at(x - 1, y - 1) + e_at(x + 1, y - 1)
+            sq = next((k for k in range(12) if esum < 6 << k), 11)
+            aq = next((k for k in range(8) if act < 4 << k), 7)
+
+            # §13.3 candidates
+            h1 = slot(hash5(L, U, UL, UR, LL), T1_BITS)
+            h2 = slot(hash5(L, U, 7, 7, 7), T2_BITS)
+            p1, p2 = dec.T1[h1], dec.T2[h2]
+            taken: list[tuple[int, int, int]] = []  # (v, src, dist)
+            for t, v in enumerate((p1, p2, L, U, UR, UL, LL, UU)):
+                if v == -1 or any(v == c for c, _, _ in taken):
+                    continue
+                taken.append((v, t, sum((palette[v][ch] - wp[ch]) ** 2 for ch in range(C))))
+            cands = sorted(taken, key=lambda c: c[2])  # stable
+
+            # §13.4 one decision per candidate
+            X = -1
+            for i, (v, src, dist) in enumerate(cands):
+                dq = next((k for k in range(1, 12) if dist < 4 << k), 11)
+                icf = (v == p1) | (v == p2) << 1
+                fl = (v == L) | (v == U) << 1 | (v == UR) << 2 | (v == UL) << 3
+                inputs = [
+                    ("D", 4 * (256 * (8 * i + src) + pat) + icf),
+                    ("H", slot(hash5(100 + i, v, L, U, dq), MIX_HASH_BITS)),
+                    ("H", slot(hash5(300 + src, v, L, U, UR * 65536 + UL), MIX_HASH_BITS)),
+                    ("H", slot(hash5(400 + src, dq, fl, icf, pat), MIX_HASH_BITS)),
+                    ("H", slot(hash5(500 + i, dq, sq, 0, 0), MIX_HASH_BITS)),
+                ]
+                if dec.mix(inputs, 4 * (8 * i + src) + icf):
+                    X = v
+                    break
+            if X == -1:
+                X = _decode_mix_literal(dec, palette, orders, wp, [c for c, _, _ in cands], aq, sq, K, C)
+
+            indices[y * width + x] = X
+            dec.T1[h1] = X
+            dec.T2[h2] = X
+            err[y * width + x] = sum(abs(palette[X][ch] - wp[ch]) for ch in range(C))
+            serr[y * width + x] = (
+                [sum(abs(palette[X][ch] - min(max(q[ch][i], 0), 255)) for ch in range(C)) for i in range(8)]
+                if full
+                else zero8
+            )
+
+
+def _decode_mix_literal(
+    dec: MixStripeDecoder,
+    palette: Palette,
+    orders: CellOrders,
+    wp: list[int],
+    cands: list[int],
+    aq: int,
+    sq: int,
+    K: int,
+    C: int,
+) -> int:
+    """§13.5: a literal."""
+    nc = len(cands)
+    cell_order = orders.order(wp)
+    top = min(32, K)
+
+    def dist(v: int) -> int:
+        return sum((palette[v][ch] - wp[ch]) ** 2 for ch in range(C))
+
+    order = sorted(cell_order[:top], key=lambda v: (dist(v), v)) + cell_order[top:]
+    left = K - nc
+    if left == 0:
+        raise SpecError("literal with left = 0 (every palette entry is a candidate)")
+    emax = left.bit_length() - 1
+    e = 0
+    while e < emax and dec.mix(
+        [("E", EXP_AQ + 17 * (9 * aq + nc) + e), ("E", EXP_SQ + 17 * (9 * sq + nc) + e),
+         ("E", EXP_SA + 17 * (8 * sq + aq) + e)], 256 + e):  # fmt: skip
+        e += 1
+    v = 1
+    for k in range(e - 1, -1, -1):
+        c = v if k >= e - 2 else 0
+        v = (v << 1) | dec.mix(
+            [("E", MAN_E + 4 * (17 * e + k) + c), ("E", MAN_SQ + 4 * (17 * (17 * sq + e) + k) + c)], 273 + e)
+    r = v - 1
+    if r >= left:
+        raise SpecError(f"literal rank r = {r} is not below left = {left}")
+    return [X for X in order if X not in cands][r]

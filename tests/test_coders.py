@@ -30,7 +30,7 @@ NAMES = [c.name for c in CODERS]
 
 def test_the_registry_holds_the_builtin_coders():
     assert [(c.id, c.name, c.compare_row) for c in CODERS] == [
-        (0, "packed", "kmc"), (1, "entropy", "kmc-entropy")]
+        (0, "packed", "kmc"), (1, "entropy", "kmc-entropy"), (2, "mix", "kmc-mix")]
     for c in CODERS:
         assert registry.get_coder(c.name) is c
         assert registry.get_coder(c.id) is c

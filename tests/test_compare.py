@@ -59,7 +59,7 @@ def test_methods_present(rows):
     assert ("png", None) in methods
     lossy = ["jpeg", "webp"] + (["jxl"] if JXL else []) + (["avif"] if AVIF else [])
     for k in (4, 16):
-        for m in ("kmc", "kmc-entropy", "kmc-perceptual", "png8", "gif", "webp-lossless",
+        for m in ("kmc", "kmc-entropy", "kmc-mix", "kmc-perceptual", "png8", "gif", "webp-lossless",
                   *[f"{c}@psnr" for c in lossy]):
             assert (m, k) in methods
         if JXL:
@@ -68,7 +68,7 @@ def test_methods_present(rows):
             # One equal-size row against each kmc file; equal quality against
             # each set of pixels (the coders share theirs, the dithered file not).
             assert {r.against for r in rows if r.method == f"{c}@size" and r.k == k} == {
-                "kmc", "kmc-entropy", "kmc-perceptual"}
+                "kmc", "kmc-entropy", "kmc-mix", "kmc-perceptual"}
             assert [r.against for r in rows if r.method == f"{c}@psnr" and r.k == k] == ["kmc", "kmc-perceptual"]
 
 
@@ -83,10 +83,11 @@ def test_kmc_row_is_the_real_file(rows, photo):
         assert row.bpp == pytest.approx(8 * len(data) / (meta.width * meta.height))
 
 
-def test_kmc_entropy_row_is_the_real_entropy_file(rows, photo):
+@pytest.mark.parametrize("coder", ["entropy", "mix"])
+def test_kmc_coded_rows_are_the_real_files(rows, photo, coder):
     for k in (4, 16):
-        data = kmcodec.encode(photo, k=k, seed=0, coder="entropy")
-        row, packed = by(rows, "kmc-entropy", k), by(rows, "kmc", k)
+        data = kmcodec.encode(photo, k=k, seed=0, coder=coder)
+        row, packed = by(rows, f"kmc-{coder}", k), by(rows, "kmc", k)
         assert row.bytes == len(data) < packed.bytes
         assert (row.psnr, row.ssim) == (packed.psnr, packed.ssim)
         assert row.extra["ratio_packed"] == pytest.approx(len(data) / packed.bytes)
@@ -270,7 +271,7 @@ def test_every_row_has_ssimulacra2_and_matched_rows_say_what_they_matched(rows):
         assert set(cmp.JSON_KEYS) <= set(d)
         assert isinstance(d["ssimulacra2"], float) and d["ssimulacra2"] <= 100
         if "@" in r.method:
-            assert d["against"] in ("kmc", "kmc-entropy", "kmc-perceptual")
+            assert d["against"] in ("kmc", "kmc-entropy", "kmc-mix", "kmc-perceptual")
             assert d["settings"]["quality"] == r.quality
         else:
             assert d["against"] is None
@@ -363,11 +364,13 @@ def test_cli_metric_and_codecs(tmp_path, photo, capsys):
     assert "jpeg@ssim " in out and "webp" not in out.split("codecs:")[0]
     assert "at equal SSIM" in out and "codecs: Pillow" in out
     data = json.loads(j.read_text())
-    assert {o["method"] for o in data} == {"png", "kmc", "kmc-entropy", "kmc-perceptual", "jpeg@size", "jpeg@ssim"}
+    assert {o["method"] for o in data} == {"png", "kmc", "kmc-entropy", "kmc-mix", "kmc-perceptual", "jpeg@size",
+                                           "jpeg@ssim"}
     assert main(["compare", str(photo), "-k", "4", "--codecs", "jpeg", "--no-dithered", "--no-ssimulacra2",
                  "--json", str(j), "-f"]) == 0
     capsys.readouterr()
-    assert {o["method"] for o in json.loads(j.read_text())} == {"png", "kmc", "kmc-entropy", "jpeg@size", "jpeg@psnr"}
+    assert {o["method"] for o in json.loads(j.read_text())} == {"png", "kmc", "kmc-entropy", "kmc-mix", "jpeg@size",
+                                                               "jpeg@psnr"}
     assert all(o["ssimulacra2"] is None for o in data)
     assert main(["compare", str(photo), "--metric", "ssim", "--no-ssim"]) == 2
     assert "--metric ssim matches on the metric --no-ssim switches off" in capsys.readouterr().err
@@ -450,7 +453,7 @@ def test_no_metric_rows_where_the_metric_is_undefined(tmp_path):
     path = tmp_path / "small.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (3, 5, 3), dtype=np.uint8)).save(path)
     rows = cmp.compare([path], ks=(4,), want_ssim=False, metric="ssimulacra2", codecs=["jpeg"])
-    assert {r.method for r in rows} == {"png", "kmc", "kmc-entropy", "kmc-perceptual", "jpeg@size"}
+    assert {r.method for r in rows} == {"png", "kmc", "kmc-entropy", "kmc-mix", "kmc-perceptual", "jpeg@size"}
     why = "no @ssimulacra2 rows: SSIMULACRA2 is undefined on an image this small"
     assert by(rows, "kmc", 4).note == why
     assert by(rows, "kmc-perceptual", 4).note == f"--perceptual --coder entropy; {why}"

@@ -93,7 +93,7 @@ VALID = make_file(5, 3, 6)
         ({"version": 0}, UnsupportedFormatError, "version is 0"),
         ({"version": 2}, FormatError, r"flags is 0x00, must be 0x01 \(alpha\) in version 2"),
         ({"version": 2, "flags": 3}, FormatError, r"flags is 0x03, must be 0x01 \(alpha\) in version 2"),
-        ({"coder": 2}, UnsupportedFormatError, "unsupported coder 2"),
+        ({"coder": 3}, UnsupportedFormatError, "unsupported coder 3"),
         ({"coder": 255}, UnsupportedFormatError, "unsupported coder 255"),
         ({"flags": 1}, FormatError, "flags is 0x01, must be 0 in version 1"),
         ({"width": 0}, FormatError, "width x height is 0 x 3"),

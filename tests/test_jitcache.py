@@ -190,13 +190,14 @@ def test_is_private_rules(tmp_path):
     assert not jitcache.is_private(str(tmp_path / "missing"))
 
 
-def test_the_entropy_coder_uses_the_private_cache():
-    from kmcodec import _entropy_jit
+def test_the_entropy_coders_use_the_private_cache():
+    from kmcodec import _entropy_jit, _mix_jit
 
-    for name in ("decode_stripes", "encode_stripes"):
-        cache = getattr(_entropy_jit, name)._cache
-        assert type(cache).__module__ == "kmcodec.jitcache", name
-        assert Path(cache.cache_path).parent == Path(jitcache.cache_dir())
+    for module in (_entropy_jit, _mix_jit):
+        for name in ("decode_stripes", "encode_stripes"):
+            cache = getattr(module, name)._cache
+            assert type(cache).__module__ == "kmcodec.jitcache", name
+            assert Path(cache.cache_path).parent == Path(jitcache.cache_dir())
 
 
 def test_the_dithering_and_weighting_use_the_private_cache():

@@ -20,7 +20,8 @@ from .spec_decoder import SpecError, decode
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 # Version-2 (alpha-*) vectors: tests/test_alpha_vectors.py, with this decoder too.
-VECTOR_NAMES = sorted(p.stem for p in VECTORS.glob("*.kmc") if not p.stem.startswith("alpha-"))
+# Alpha vectors: test_alpha_vectors.py; coder-2 vectors: test_mix.py.
+VECTOR_NAMES = sorted(p.stem for p in VECTORS.glob("*.kmc") if not p.stem.startswith(("alpha-", "mix-")))
 
 
 def pixels(data: bytes) -> np.ndarray:
@@ -154,7 +155,7 @@ def test_header_checks_in_order():
     cases = [
         (0, b"X", "magic"),
         (4, b"\x02", "version"),
-        (5, b"\x02", "unsupported coder 2"),
+        (5, b"\x03", "unsupported coder 3"),
         (5, b"\xff", "unsupported coder 255"),
         (7, b"\x01", "flags"),
         (8, struct.pack("<I", 0), "width"),

@@ -79,7 +79,7 @@ def _rgba_image(height: int, width: int, seed: int) -> np.ndarray:
 def test_the_browser_decoder_gives_the_python_decoders_pixels(tmp_path):
     files = []
     for k in (2, 16, 255, 256, 300, 4096):
-        for coder in ("packed", "entropy"):
+        for coder in ("packed", "entropy", "mix"):
             for kind, image in (("rgb", photo_like(61, 83, k)), ("rgba", _rgba_image(47, 59, k))):
                 data = kmcodec.encode(image, k, coder=coder)
                 files.append(tmp_path / f"{kind}-k{k}-{coder}.kmc")
@@ -90,8 +90,9 @@ def test_the_browser_decoder_gives_the_python_decoders_pixels(tmp_path):
                                  ("small-k40-rgba", _rgba_image(30, 40, 6), 40, 3),
                                  ("large-k300", photo_like(150, 100, 7), 300, 50),
                                  ("large-k12-rgba", _rgba_image(150, 100, 8), 12, 45)):
-        files.append(tmp_path / f"{name}-rows{rows}.kmc")
-        files[-1].write_bytes(_restriped(kmcodec.quantize(image, k), rows))
+        for coder in ("entropy", "mix"):
+            files.append(tmp_path / f"{name}-rows{rows}-{coder}.kmc")
+            files[-1].write_bytes(_restriped(kmcodec.quantize(image, k), rows, coder))
     decoded = _decoded_by_node(files)
     assert len(decoded) == len(files)
     kinds = set()
@@ -103,15 +104,15 @@ def test_the_browser_decoder_gives_the_python_decoders_pixels(tmp_path):
         assert row["alpha"] == (expected.shape[2] == 4)
         assert row["sha256"] == _rgba_sha256(expected), path.name
         kinds.add((row["coder"], row["alpha"]))
-    assert kinds == {(0, False), (0, True), (1, False), (1, True)}
+    assert kinds == {(0, False), (0, True), (1, False), (1, True), (2, False), (2, True)}
 
 
-def _restriped(q, rows: int) -> bytes:
-    """The entropy-coded file of ``q`` with ``rows`` rows a stripe."""
+def _restriped(q, rows: int, coder: str) -> bytes:
+    """The file of ``q`` with coder 1 or 2 and ``rows`` rows a stripe."""
     from kmcodec.entropy import encode_payload
 
-    data = q.to_bytes("entropy")
-    payload = encode_payload(q.indices, len(q.palette), q.palette, stripe_rows=rows)
+    data = q.to_bytes(coder)
+    payload = encode_payload(q.indices, len(q.palette), q.palette, stripe_rows=rows, engine=coder)
     assert int.from_bytes(payload[:4], "little") == rows
     start = 28 + q.palette.size
     body = data[:20] + len(payload).to_bytes(8, "little") + data[28:start] + payload
@@ -163,7 +164,7 @@ def test_hostile_files_get_the_same_verdict_from_both_decoders(tmp_path):
             verdicts["refused"] += 1
             # The payload and CRC checks word their messages alike, word for word.
             python = str(refused.value)
-            if python.startswith(("entropy payload", "crc32", "the last payload byte", "index ")):
+            if python.startswith(("entropy payload", "mix payload", "crc32", "the last payload byte", "index ")):
                 assert row["error"] == python
                 verdicts["same message"] += 1
             continue

@@ -28,7 +28,7 @@ const MAGIC = [0x4b, 0x4d, 0x43, 0x46]; // §3 "KMCF"
 const HEADER_SIZE = 28;
 const TRAILER_SIZE = 4;
 const MAX_COLORS = 65536;
-const CODERS = { 0: "packed", 1: "entropy" };
+const CODERS = { 0: "packed", 1: "entropy", 2: "mix" };
 
 // --- §3 CRC-32 (zlib's) ------------------------------------------------------
 
@@ -127,7 +127,7 @@ function parseHeader(bytes, maxPixels) {
   }
   // Check 4 (§8): name the coder.
   if (!(coder in CODERS)) {
-    throw new KmcError(`unsupported coder ${coder}; this reader supports 0 (packed), 1 (entropy)`,
+    throw new KmcError(`unsupported coder ${coder}; this reader supports 0 (packed), 1 (entropy), 2 (mix)`,
       "unsupported");
   }
   // Check 5 (§12.1).
@@ -154,7 +154,7 @@ function parseHeader(bytes, maxPixels) {
     throw new KmcError(`width x height is ${width} x ${height} = ${exact(width, height)} pixels, above the limit of `
       + `${maxPixels} (the maxPixels option); raise the limit only for files you trust`, "pixel-limit");
   }
-  // Check 10: the coder's header rule (coder 0; none for coder 1).
+  // Check 10: the coder's header rule (coder 0; none for coders 1 and 2).
   if (coder === 0) {
     const expected = Number.isSafeInteger(pixels * b) ? Math.ceil((pixels * b) / 8)
       : (BigInt(width) * BigInt(height) * BigInt(b) + 7n) / 8n;
@@ -268,16 +268,16 @@ const TWO_TO_MINUS_16 = 1 / 65536;
 const N_DIRECT = 12740;
 const Q2_BASE = 256, Q2B_BASE = 2304, EXP_BASE = 10496, MANT_BASE = 11584;
 
-/** §11.1: stripe_rows and the stripe lengths, with the checks of §11.7. */
-function stripeLayout(payload, height) {
+/** §11.1: stripe_rows and the stripe lengths, with the checks of §11.7 (§13.6: coder 2's too). */
+function stripeLayout(payload, height, label) {
   const size = payload.length;
-  if (size < 4) throw new KmcError(`entropy payload: ${size} bytes, too short for the stripe_rows field (4 bytes)`);
+  if (size < 4) throw new KmcError(`${label} payload: ${size} bytes, too short for the stripe_rows field (4 bytes)`);
   const rows = u32(payload, 0);
-  if (rows < 1) throw new KmcError("entropy payload: stripe_rows is 0; it must be at least 1");
+  if (rows < 1) throw new KmcError(`${label} payload: stripe_rows is 0; it must be at least 1`);
   const stripes = Math.ceil(height / rows);
   const tableEnd = 4 + 4 * stripes;
   if (size < tableEnd) {
-    throw new KmcError(`entropy payload: ${size} bytes cannot hold the stripe table of ${stripes} stripes `
+    throw new KmcError(`${label} payload: ${size} bytes cannot hold the stripe table of ${stripes} stripes `
       + `(${tableEnd} bytes for stripe_rows ${rows} and height ${height})`);
   }
   const lengths = new Array(stripes);
@@ -287,7 +287,7 @@ function stripeLayout(payload, height) {
     total += lengths[s];
   }
   if (total !== size) {
-    throw new KmcError(`entropy payload: stripe lengths sum to ${total - tableEnd} bytes but `
+    throw new KmcError(`${label} payload: stripe lengths sum to ${total - tableEnd} bytes but `
       + `${size - tableEnd} follow the stripe table`);
   }
   return { rows, lengths, tableEnd };
@@ -626,19 +626,21 @@ class StripeFault extends Error {
   }
 }
 
-/** Stripes first .. end-1 into `out`, each checked (§11.7) as it is decoded. */
+/** Stripes first .. end-1 into `out`, each checked (§11.7, §13.6) as it is decoded: coder 1 or 2. */
 function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout.lengths.length) {
   const { rows, lengths, tableEnd } = layout;
-  // The mixer's weights grow by at most 16370 a pixel (§11.3); in doubles
-  // its sums are exact while a stripe has under 2^27 pixels, which the
-  // default pixel limit keeps.  Larger stripes would need wider integers.
-  if (Math.min(rows, h.height) * h.width > MAX_STRIPE_PIXELS) {
-    throw new KmcError(`entropy payload: stripes of ${Math.min(rows, h.height)} rows of ${h.width} pixels are `
+  const mix = h.coder === 2, label = CODERS[h.coder];
+  // Coder 1's weights grow by at most 16370 a pixel (§11.3); in doubles its
+  // sums are exact while a stripe has under 2^27 pixels, which the default
+  // pixel limit keeps.  Larger stripes would need wider integers.  Coder 2
+  // clamps its weights (§13.1) and has no such bound.
+  if (!mix && Math.min(rows, h.height) * h.width > MAX_STRIPE_PIXELS) {
+    throw new KmcError(`${label} payload: stripes of ${Math.min(rows, h.height)} rows of ${h.width} pixels are `
       + `more than this decoder's ${MAX_STRIPE_PIXELS} pixels a stripe (its arithmetic is exact up to there)`,
     "pixel-limit");
   }
   const orders = new CellOrders(palette, h.colors, h.channels);
-  const model = new StripeModel();
+  const model = mix ? new MixModel() : new StripeModel();
   let offset = tableEnd;
   for (let s = 0; s < first; s++) offset += lengths[s];
   for (let s = first; s < end; s++) {
@@ -647,25 +649,361 @@ function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout
     const y0 = s * rows, y1 = Math.min(y0 + rows, h.height);
     let used;
     try {
-      if (s > first) {
-        const prev = (s - 1) * rows;
-        if ((y0 - prev) * h.width <= 4096) model.refresh(out, h.width, prev, y0);
-        else model.refill();
+      if (mix) {
+        if (s > first) model.fresh();
+        model.begin(stream, (y1 - y0) * h.width);
+        used = decodeMixStripe(model, out, h.width, y0, y1, palette, h.colors, h.channels, orders);
+      } else {
+        if (s > first) {
+          const prev = (s - 1) * rows;
+          if ((y0 - prev) * h.width <= 4096) model.refresh(out, h.width, prev, y0);
+          else model.refill();
+        }
+        model.start(stream);
+        used = decodeStripe(model, out, h.width, y0, y1, palette, h.colors, h.channels, orders);
       }
-      model.start(stream);
-      used = decodeStripe(model, out, h.width, y0, y1, palette, h.colors, h.channels, orders);
     } catch (err) {
       if (!(err instanceof StripeFault)) throw err;
-      throw new KmcError(`entropy payload: stripe ${s} decodes to ${err.rule} at pixel (x=${err.x}, `
+      throw new KmcError(`${label} payload: stripe ${s} decodes to ${err.rule} at pixel (x=${err.x}, `
         + `y=${err.y}); the coded data is corrupt`);
     }
     // §11.3 stream length: exactly the bytes its decoding reads.
     if (used !== stream.length) {
-      throw new KmcError(`entropy payload: stripe ${s}'s stream is ${stream.length} bytes but decoding it `
+      throw new KmcError(`${label} payload: stripe ${s}'s stream is ${stream.length} bytes but decoding it `
         + `reads ${used}; the coded data is corrupt (a stream is exactly as long as its decoding reads, `
         + "spec section 11.3)");
     }
   }
+}
+
+// --- §13 coder 2, "mix" -------------------------------------------------------------
+
+const MIX_H_BITS = 18, T1_BITS = 17, T2_BITS = 15;
+const MIX_D = 65536, MIX_E = 19720, MIX_SETS = 290;
+const EXP_AQ = 0, EXP_SQ = 1224, EXP_SA = 3060, MAN_E = 4692, MAN_SQ = 5848;
+// §13.1 weights are clamped to -2^31 .. 2^31, so the mixer's sums (below
+// 2^46) are exact in doubles whatever the stripe's size.
+const W_MAX = 2 ** 31;
+// After a stripe of at most this many pixels only the entries it changed
+// are made fresh again (a log of them), so tiny stripes cost their pixels.
+const MIX_SMALL_STRIPE = 4096;
+const MIX_LOG_PER_PIXEL = 8 * 6 + 2 + 16 * 4 + 16 * 3;
+// §13.2 rw(e) = max(1, 2^28 div e^2), e in 1..4095
+const RW = new Float64Array(4096);
+for (let e = 1; e < 4096; e++) RW[e] = Math.max(1, Math.floor(2 ** 28 / (e * e)));
+
+/** §13.1 hash5, every step modulo 2^32, and its top `bits` bits. */
+function hash5(a, b, c, d, e, bits) {
+  let h = (Math.imul(a, 0x9e3779b1) + b + 1) | 0;
+  h = (Math.imul(h, 0x85ebca77) + c + 1) | 0;
+  h = (Math.imul(h, 0xc2b2ae3d) + d + 1) | 0;
+  h = (Math.imul(h, 0x27d4eb2f) + e + 1) | 0;
+  return Math.imul(h, 0x165667b1) >>> (32 - bits);
+}
+
+/** floor(a / b) for integers |a| < 2^53, 0 < b < 2^32, exactly. */
+function floorDiv(a, b) {
+  let q = Math.floor(a / b);
+  if (q * b > a) q--;
+  else if ((q + 1) * b <= a) q++;
+  return q;
+}
+
+/** One stripe's coder (§11.3) with coder 2's tables (§13.1). */
+class MixModel extends StripeModel {
+  constructor() {
+    super();
+    this.direct = new Int32Array(0); // coder 1's tables, unused
+    this.hashed = new Int32Array(0);
+    this.H = new Int32Array(1 << MIX_H_BITS).fill(FRESH);
+    this.D = new Int32Array(MIX_D).fill(FRESH);
+    this.E = new Int32Array(MIX_E).fill(FRESH);
+    this.W = new Float64Array(6 * MIX_SETS).fill(20000);
+    this.T1 = new Int32Array(1 << T1_BITS).fill(-1);
+    this.T2 = new Int32Array(1 << T2_BITS).fill(-1);
+    this.t = new Float64Array(6);
+    this.log = null;
+    this.logged = 0;
+    this.logging = false;
+  }
+
+  /** The coder fresh for a stripe of `pixels`; the tables are fresh already. */
+  begin(stream, pixels) {
+    this.stream = stream;
+    this.length = stream.length;
+    this.pos = 0;
+    this.st[0] = 0;
+    this.st[1] = -1;
+    let x = 0;
+    for (let i = 0; i < 4; i++) x = (x << 8) | this.next();
+    this.st[2] = x;
+    this.logging = pixels <= MIX_SMALL_STRIPE;
+    this.logged = 0;
+    if (this.logging && this.log === null) this.log = new Int32Array(MIX_SMALL_STRIPE * MIX_LOG_PER_PIXEL);
+  }
+
+  /** Every table fresh again: all of it, or after a small stripe the entries it logged. */
+  fresh() {
+    if (!this.logging) {
+      this.H.fill(FRESH);
+      this.D.fill(FRESH);
+      this.E.fill(FRESH);
+      this.W.fill(20000);
+      this.T1.fill(-1);
+      this.T2.fill(-1);
+      return;
+    }
+    const log = this.log;
+    const tables = [this.H, this.D, this.E];
+    for (let k = 0; k < this.logged; k++) {
+      const table = log[k] >>> 20, i = log[k] & 0xfffff;
+      if (table < 3) tables[table][i] = FRESH;
+      else if (table === 3) this.T1[i] = -1;
+      else if (table === 4) this.T2[i] = -1;
+      else this.W.fill(20000, 6 * i, 6 * i + 6);
+    }
+  }
+
+  note(table, i) {
+    if (this.logging) this.log[this.logged++] = (table << 20) | i;
+  }
+
+  /** §13.1 a mixed decision: inputs `n` counters (tables[k][index[k]]), weight set `set`. */
+  mix(n, tables, index, set) {
+    const W = this.W, t = this.t, k = 6 * set;
+    let sum = 0;
+    for (let j = 0; j < n; j++) {
+      t[j] = STRETCH[(tables[j][index[j]] >> 8) >> 4];
+      sum += W[k + j] * t[j];
+    }
+    sum += W[k + n] * 256;
+    let d = Math.floor(sum * TWO_TO_MINUS_16);
+    d = d < -2047 ? -2047 : d > 2047 ? 2047 : d;
+    let p = SQUASH[d + 2047] * 16 + 8;
+    p = p < 32 ? 32 : p > 65504 ? 65504 : p;
+    const bit = this.code(p);
+    for (let j = 0; j < n; j++) tables[j][index[j]] = updated(tables[j][index[j]], bit);
+    const e = (bit * 65536 - p) >> 4;
+    for (let j = 0; j <= n; j++) {
+      const w = W[k + j] + Math.floor(((j < n ? t[j] : 256) * e) / 4096);
+      W[k + j] = w < -W_MAX ? -W_MAX : w > W_MAX ? W_MAX : w;
+    }
+    return bit;
+  }
+}
+
+/** Rows y0 .. y1-1 of one coder-2 stripe (§13.2 to §13.5) into `out`; returns the bytes read. */
+function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, orders) {
+  const C = channels;
+  // Errors are at most 4 * 255: 16 bits, so that a forged width costs little memory.
+  const errs = [new Int16Array(width + 2), new Int16Array(width + 2)];
+  const serrs = [new Int16Array(8 * (width + 2)), new Int16Array(8 * (width + 2))];
+  const q = new Float64Array(8 * 4), weight = new Float64Array(8), wp = new Int32Array(4);
+  const cand = new Int32Array(8), src = new Int32Array(8), dist = new Float64Array(8);
+  const top = new Float64Array(32), crank = new Int32Array(8);
+  const candTables = [model.D, model.H, model.H, model.H, model.H], candIndex = new Int32Array(5);
+  const litTables = [model.E, model.E, model.E], litIndex = new Int32Array(3);
+  const nt = Math.min(32, colors);
+  for (let y = y0; y < y1; y++) {
+    const row = y * width, hasU = y - 1 >= y0, hasUU = y - 2 >= y0;
+    // Errors of the row above and this one, each pixel at x + 1 (0 and width + 1: absent).
+    const errUp = errs[(y - y0 + 1) & 1], errRow = errs[(y - y0) & 1];
+    const serrUp = serrs[(y - y0 + 1) & 1], serrRow = serrs[(y - y0) & 1];
+    if (y === y0) {
+      errUp.fill(0);
+      serrUp.fill(0);
+    }
+    errRow.fill(0);
+    serrRow.fill(0);
+    for (let xx = 0; xx < width; xx++) {
+      const L = xx >= 1 ? out[row + xx - 1] : -1;
+      const LL = xx >= 2 ? out[row + xx - 2] : -1;
+      let U = -1, UL = -1, UR = -1;
+      if (hasU) {
+        const up = row - width + xx;
+        U = out[up];
+        if (xx >= 1) UL = out[up - 1];
+        if (xx + 1 < width) UR = out[up + 1];
+      }
+      const UU = hasUU ? out[row - 2 * width + xx] : -1;
+      const pat = pattern(L, U, UL, UR, LL, UU);
+      // §13.2 the prediction.
+      const full = L !== -1 && U !== -1;
+      let act = 0;
+      if (full) {
+        let S = 0;
+        for (let i = 0; i < 8; i++) {
+          const e = serrRow[8 * xx + i] + serrUp[8 * (xx + 1) + i] + serrUp[8 * xx + i] + serrUp[8 * (xx + 2) + i] + 1;
+          weight[i] = RW[e < 4095 ? e : 4095];
+          S += weight[i];
+        }
+        const half = Math.floor(S / 2);
+        for (let ch = 0; ch < C; ch++) {
+          const a = palette[L * C + ch], b = palette[U * C + ch], cc = palette[UL * C + ch];
+          const d = UR !== -1 ? palette[UR * C + ch] : b;
+          const ll = LL !== -1 ? palette[LL * C + ch] : a;
+          const uu = UU !== -1 ? palette[UU * C + ch] : b;
+          const k = 8 * ch;
+          q[k] = a + b - cc;
+          q[k + 1] = a + ((d - cc) >> 1);
+          q[k + 2] = b + ((a - cc) >> 1);
+          q[k + 3] = (a + d + 1) >> 1;
+          q[k + 4] = 2 * a - ll;
+          q[k + 5] = 2 * b - uu;
+          q[k + 6] = (a + b + 1) >> 1;
+          q[k + 7] = a + d - b;
+          let A = 0;
+          for (let i = 0; i < 8; i++) A += weight[i] * q[k + i];
+          const v = floorDiv(A + half, S);
+          wp[ch] = v < 0 ? 0 : v > 255 ? 255 : v;
+          act += Math.abs(a - cc) + Math.abs(b - cc);
+        }
+      } else {
+        const j = L !== -1 ? L : U;
+        for (let ch = 0; ch < C; ch++) wp[ch] = j !== -1 ? palette[j * C + ch] : 128;
+      }
+      const esum = 2 * errRow[xx] + 2 * errUp[xx + 1] + errUp[xx] + errUp[xx + 2];
+      let sq = 0;
+      while (sq < 11 && esum >= 6 << sq) sq++;
+      // §13.3 candidates.
+      const h1 = hash5(L, U, UL, UR, LL, T1_BITS), h2 = hash5(L, U, 7, 7, 7, T2_BITS);
+      const p1 = model.T1[h1], p2 = model.T2[h2];
+      let nc = 0;
+      for (let t = 0; t < 8; t++) {
+        const v = t === 0 ? p1 : t === 1 ? p2 : t === 2 ? L : t === 3 ? U : t === 4 ? UR : t === 5 ? UL
+          : t === 6 ? LL : UU;
+        if (v === -1) continue;
+        let dup = false;
+        for (let i = 0; i < nc; i++) if (cand[i] === v) dup = true;
+        if (dup) continue;
+        let d2 = 0;
+        for (let ch = 0; ch < C; ch++) {
+          const dc = palette[v * C + ch] - wp[ch];
+          d2 += dc * dc;
+        }
+        let j = nc;
+        while (j > 0 && dist[j - 1] > d2) {
+          cand[j] = cand[j - 1];
+          src[j] = src[j - 1];
+          dist[j] = dist[j - 1];
+          j--;
+        }
+        cand[j] = v;
+        src[j] = t;
+        dist[j] = d2;
+        nc++;
+      }
+      // §13.4 one decision per candidate.
+      let X = -1;
+      for (let i = 0; i < nc; i++) {
+        const v = cand[i], s = src[i];
+        let dq = 1;
+        while (dq < 11 && dist[i] >= 4 << dq) dq++;
+        const icf = (v === p1 ? 1 : 0) | (v === p2 ? 2 : 0);
+        const fl = (v === L ? 1 : 0) | (v === U ? 2 : 0) | (v === UR ? 4 : 0) | (v === UL ? 8 : 0);
+        candIndex[0] = 4 * (256 * (8 * i + s) + pat) + icf;
+        candIndex[1] = hash5(100 + i, v, L, U, dq, MIX_H_BITS);
+        candIndex[2] = hash5(300 + s, v, L, U, (Math.imul(UR, 65536) + UL) | 0, MIX_H_BITS);
+        candIndex[3] = hash5(400 + s, dq, fl, icf, pat, MIX_H_BITS);
+        candIndex[4] = hash5(500 + i, dq, sq, 0, 0, MIX_H_BITS);
+        const set = 4 * (8 * i + s) + icf;
+        const bit = model.mix(5, candTables, candIndex, set);
+        if (model.logging) {
+          model.note(1, candIndex[0]);
+          for (let k = 1; k < 5; k++) model.note(0, candIndex[k]);
+          model.note(5, set);
+        }
+        if (bit) {
+          X = v;
+          break;
+        }
+      }
+      if (X === -1) {
+        // §13.5 a literal: its rank among the non-candidates of the literal order.
+        const order = orders.order(wp[0], wp[1], wp[2], wp[3]);
+        for (let r = 0; r < nt; r++) {
+          const o = order[r];
+          let d2 = 0;
+          for (let ch = 0; ch < C; ch++) {
+            const dc = palette[o * C + ch] - wp[ch];
+            d2 += dc * dc;
+          }
+          const key = d2 * 65536 + o;
+          let j = r;
+          while (j > 0 && top[j - 1] > key) {
+            top[j] = top[j - 1];
+            j--;
+          }
+          top[j] = key;
+        }
+        for (let i = 0; i < nc; i++) {
+          const c = cand[i];
+          let rc = order[colors + c];
+          if (rc < nt) for (let j = 0; j < nt; j++) if (top[j] % 65536 === c) { rc = j; break; }
+          let j = i;
+          while (j > 0 && crank[j - 1] > rc) {
+            crank[j] = crank[j - 1];
+            j--;
+          }
+          crank[j] = rc;
+        }
+        const left = colors - nc;
+        if (left <= 0) throw new StripeFault("a literal where every palette entry is a candidate", xx, y);
+        let aq = 0;
+        while (aq < 7 && act >= 4 << aq) aq++;
+        const emax = bitLength(left) - 1;
+        let e = 0;
+        while (e < emax) {
+          litIndex[0] = EXP_AQ + 17 * (9 * aq + nc) + e;
+          litIndex[1] = EXP_SQ + 17 * (9 * sq + nc) + e;
+          litIndex[2] = EXP_SA + 17 * (8 * sq + aq) + e;
+          const bit = model.mix(3, litTables, litIndex, 256 + e);
+          if (model.logging) {
+            for (let k = 0; k < 3; k++) model.note(2, litIndex[k]);
+            model.note(5, 256 + e);
+          }
+          if (!bit) break;
+          e++;
+        }
+        let v = 1;
+        for (let k = e - 1; k >= 0; k--) {
+          const c = k >= e - 2 ? v : 0;
+          litIndex[0] = MAN_E + 4 * (17 * e + k) + c;
+          litIndex[1] = MAN_SQ + 4 * (17 * (17 * sq + e) + k) + c;
+          v = (v << 1) | model.mix(2, litTables, litIndex, 273 + e);
+          if (model.logging) {
+            model.note(2, litIndex[0]);
+            model.note(2, litIndex[1]);
+            model.note(5, 273 + e);
+          }
+        }
+        const r = v - 1;
+        if (r >= left) throw new StripeFault("a literal rank beyond the palette entries left", xx, y);
+        let t = r;
+        for (let i = 0; i < nc; i++) if (crank[i] <= t) t++;
+        X = t < nt ? top[t] % 65536 : order[t];
+      }
+      out[row + xx] = X;
+      model.T1[h1] = X;
+      model.T2[h2] = X;
+      model.note(3, h1);
+      model.note(4, h2);
+      let eo = 0;
+      for (let ch = 0; ch < C; ch++) eo += Math.abs(palette[X * C + ch] - wp[ch]);
+      errRow[xx + 1] = eo;
+      if (full) {
+        for (let i = 0; i < 8; i++) {
+          let s = 0;
+          for (let ch = 0; ch < C; ch++) {
+            const qi = q[8 * ch + i];
+            s += Math.abs(palette[X * C + ch] - (qi < 0 ? 0 : qi > 255 ? 255 : qi));
+          }
+          serrRow[8 * (xx + 1) + i] = s;
+        }
+      }
+    }
+  }
+  return model.pos;
 }
 
 // --- the public functions ---------------------------------------------------------
@@ -695,7 +1033,7 @@ export function decode(bytes, options) {
   checkCrc(bytes, h);
   const { palette, payload } = parts(bytes, h);
   const n = h.width * h.height;
-  const layout = h.coder === 1 ? stripeLayout(payload, h.height) : null;
+  const layout = h.coder === 0 ? null : stripeLayout(payload, h.height, CODERS[h.coder]);
   const indices = pixelMemory(h, () => (h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n)));
   if (h.coder === 0) decodePacked(payload, h, indices);
   else decodeEntropy(payload, h, palette, indices, layout);
@@ -743,7 +1081,7 @@ export function rgbaOf(palette, alpha, indices) {
 }
 
 /**
- * Decode stripes `first` .. `end`-1 of an entropy-coded file into
+ * Decode stripes `first` .. `end`-1 of a coder-1 or coder-2 file into
  * `indices` (width*height entries, K <= 256: Uint8Array, else Uint16Array),
  * so that workers can share a file's stripes (see parallel.mjs).  Makes
  * the header and stripe-table checks again, not the CRC: check the file
@@ -752,9 +1090,9 @@ export function rgbaOf(palette, alpha, indices) {
 export function decodeStripes(bytes, first, end, indices, options) {
   bytes = asBytes(bytes);
   const h = parseHeader(bytes, checkLimit(options));
-  if (h.coder !== 1) throw new TypeError(`decodeStripes is for the entropy coder; this file's coder is ${h.coder}`);
+  if (h.coder === 0) throw new TypeError("decodeStripes is for the striped coders (1 and 2); this file's coder is 0");
   const { palette, payload } = parts(bytes, h);
-  const layout = stripeLayout(payload, h.height);
+  const layout = stripeLayout(payload, h.height, CODERS[h.coder]);
   if (!(first >= 0 && first <= end && end <= layout.lengths.length)) {
     throw new RangeError(`stripes ${first} to ${end} are not within 0 to ${layout.lengths.length}`);
   }
@@ -784,7 +1122,7 @@ export function info(bytes, options) {
     const n = h.width * h.height;
     decodePacked(payload, h, pixelMemory(h, () => (h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n))));
   } else {
-    const stripes = stripeLayout(payload, h.height).lengths.length;
+    const stripes = stripeLayout(payload, h.height, CODERS[h.coder]).lengths.length;
     details = { stripes, stripe_table_bytes: 4 + 4 * stripes };
   }
   const out = options && options.file !== undefined ? { file: options.file } : {};

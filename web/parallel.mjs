@@ -1,5 +1,5 @@
-// Decode a .kmc file on several cores in Node.js: the entropy coder's
-// stripes are independent (spec section 11.1), so worker threads decode
+// Decode a .kmc file on several cores in Node.js: the stripes of coders 1
+// and 2 are independent (spec sections 11.1, 13), so worker threads decode
 // ranges of them into one shared index array.  Same result, same errors as
 // kmc.js's decode(), whose checks run first.
 //
@@ -28,7 +28,7 @@ export async function decodeParallel(bytes, options = {}) {
     throw new TypeError(`threads is ${asked}; it must be a whole number >= 1`);
   }
   const threads = Math.min(asked, meta.stripes ?? 1, MAX_THREADS);
-  if (meta.coder !== "entropy" || threads < 2) return decode(bytes, options);
+  if (meta.coder === "packed" || threads < 2) return decode(bytes, options);
   const n = meta.width * meta.height;
   const shared = new SharedArrayBuffer(n * (meta.colors <= 256 ? 1 : 2));
   const indices = meta.colors <= 256 ? new Uint8Array(shared) : new Uint16Array(shared);
@@ -55,7 +55,7 @@ export async function decodeParallel(bytes, options = {}) {
   if (failed) throw new Error(`a decoding worker failed: ${failed.name}: ${failed.error}`);
   const palette = Uint8Array.prototype.slice.call(bytes, 28, 28 + meta.palette_bytes);
   return {
-    width: meta.width, height: meta.height, colors: meta.colors, coder: 1, alpha: meta.alpha,
+    width: meta.width, height: meta.height, colors: meta.colors, coder: file[5], alpha: meta.alpha,
     palette, indices, rgba: rgbaOf(palette, meta.alpha, indices),
   };
 }

@@ -92,7 +92,7 @@ test("every header check names its field, value and rule", () => {
     [Uint8Array.from([0x4b, 0x4d, 0x43, 0x47]), /magic is "KMCG", expected "KMCF": not a .kmc file/],
     [good.subarray(0, 20), /file is 20 bytes, shorter than the 28-byte header: truncated/],
     [set(4, [3]), /version is 3; this reader supports versions 1 and 2/],
-    [set(5, [7]), /unsupported coder 7; this reader supports 0 \(packed\), 1 \(entropy\)/],
+    [set(5, [7]), /unsupported coder 7; this reader supports 0 \(packed\), 1 \(entropy\), 2 \(mix\)/],
     [set(7, [1]), /flags is 0x01, must be 0x00 in version 1/],
     [set(8, [0, 0, 0, 0]), /width x height is 0 x 2; both must be >= 1/],
     [set(16, [0, 0, 0, 0]), /colors is 0, must be from 1 to 65536/],

@@ -1,0 +1,499 @@
+"""Compiled inner loops of coder 2 (see :mod:`kmcodec.mix`).
+
+Written like :mod:`kmcodec._entropy_jit`: one function codes a stripe in
+either direction, the direction a literal constant in each entry point, so
+that encoder and decoder share every line of the model.  Every quantity is
+an integer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._entropy_jit import _SQUASH_KNOTS, _code_bit, _pattern, _room, _sort, _tables, _update, cell_bits
+from .jitcache import private_cache
+
+M32 = 0xFFFFFFFF
+HASH_BITS = 18                # the hashed counters
+ICT1_BITS = 17                # last index seen after (L, U, UL, UR, LL)
+ICT2_BITS = 15                # last index seen after (L, U)
+N_SUB = 8                     # sub-predictors of the weighted prediction
+REFINE = 32                   # literal order: entries re-sorted around the exact prediction
+N_HASHED = 4
+# A stripe of at most SMALL_STRIPE pixels logs every table entry it
+# updates, and the next stripe's fresh model is made by resetting only
+# those (at most LOG_PER_PIXEL a pixel), so that a file of many tiny
+# stripes costs O(pixels), not O(stripes * tables).
+SMALL_STRIPE = 4096
+LOG_PER_PIXEL = 8 * 6 + 2 + 16 * 4 + 16 * 3
+# Direct counters of the candidate questions: (i, src, pat, icf).
+N_DIRECT = 8 * 8 * 256 * 4
+# Literal counters.
+OFF_EXP_A = 0                         # (aq, ncx, k): 8 * 9 * 17
+OFF_EXP_S = OFF_EXP_A + 8 * 9 * 17     # (sq, ncx, k): 12 * 9 * 17
+OFF_EXP_SA = OFF_EXP_S + 12 * 9 * 17   # (sq, aq, k): 12 * 8 * 17
+OFF_MAN_A = OFF_EXP_SA + 12 * 8 * 17   # (e, k, c): 17 * 17 * 4
+OFF_MAN_S = OFF_MAN_A + 17 * 17 * 4    # (sq, e, k, c): 12 * 17 * 17 * 4
+N_LIT = OFF_MAN_S + 12 * 17 * 17 * 4
+FRESH = 32768 << 8
+W_INIT = 20000
+W_MAX = 1 << 31  # weights are clamped to -W_MAX .. W_MAX (spec 13.1)
+# Weight sets: 256 for candidates (6 weights), 17 exponent (4), 17 mantissa (3).
+WS_EXP = 256
+WS_MAN = WS_EXP + 17
+N_WS = WS_MAN + 17
+
+
+@njit(inline="always")
+def _hash5(a, b, c, d, e):
+    h = (a * 0x9E3779B1 + b + 1) & M32
+    h = (h * 0x85EBCA77 + c + 1) & M32
+    h = (h * 0xC2B2AE3D + d + 1) & M32
+    h = (h * 0x27D4EB2F + e + 1) & M32
+    return (h * 0x165667B1) & M32
+
+
+@njit(inline="always")
+def _mix(dec, x1, x2, xv, pos, inbuf, out, T, ix, n, Wt, ws, bit, squash, stretch, rate, st):
+    """A decision mixed from the counters ``T[ix[0..n-1]]`` with weight set ``ws``."""
+    dot = np.int64(0)
+    for i in range(n):
+        s = stretch[T[ix[i]] >> 12]
+        st[i] = s
+        dot += Wt[ws, i] * s
+    dot += Wt[ws, n] * 256
+    dot = min(max(dot >> 16, -2047), 2047)
+    p = min(max(squash[dot + 2048] * 16 + 8, 32), 65504)
+    x1, x2, xv, pos, bit = _code_bit(dec, x1, x2, xv, pos, inbuf, out, p, bit)
+    for i in range(n):
+        _update(T, ix[i], bit, rate)
+    err = ((bit << 16) - p) >> 4
+    for i in range(n):
+        Wt[ws, i] = min(max(Wt[ws, i] + ((st[i] * err) >> 12), -W_MAX), W_MAX)
+    Wt[ws, n] = min(max(Wt[ws, n] + ((256 * err) >> 12), -W_MAX), W_MAX)
+    return x1, x2, xv, pos, bit
+
+
+def workspace(colors: int, width: int, channels: int) -> tuple:
+    """One thread's tables (their contents on entry do not matter)."""
+    return (np.empty(4096, np.int64), np.empty(4096, np.int64), np.empty(256, np.int64),
+            np.empty(1 << HASH_BITS, np.int32), np.empty(N_DIRECT, np.int32), np.empty(N_LIT, np.int32),
+            np.empty((N_WS, 6), np.int64),
+            np.empty(1 << ICT1_BITS, np.int32), np.empty(1 << ICT2_BITS, np.int32),
+            np.empty(colors, np.int64), np.empty(colors, np.int64),
+            # 48 bytes a column: a forged width costs memory in proportion.
+            np.empty((3, width + 3), np.int32),                 # indices: rows y-2, y-1, y
+            np.empty((2, N_SUB, width + 3), np.int16),          # sub-predictor errors (<= 1020): rows y-1, y
+            np.empty((2, width + 3), np.int16),                 # prediction errors (<= 1020): rows y-1, y
+            np.empty(4096, np.int64),                           # weight of an error sum
+            np.empty((N_SUB, 4), np.int64), np.empty(4, np.int64),
+            np.empty((6, 16), np.int64),
+            np.empty(SMALL_STRIPE * LOG_PER_PIXEL + 16, np.int64))
+
+
+@njit(inline="always")
+def _log(lg, nlog, table, i):
+    lg[nlog] = (table << 32) | i
+    return nlog + 1
+
+
+@njit(inline="always")
+def _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged):
+    """Make every table fresh: all of it, or only the entries logged."""
+    if not logged:
+        T[:] = FRESH
+        TD[:] = FRESH
+        TL[:] = FRESH
+        ict1[:] = -1
+        ict2[:] = -1
+        for i in range(N_WS):
+            for j in range(6):
+                Wt[i, j] = W_INIT
+        return
+    for k in range(nlog):
+        table = lg[k] >> 32
+        i = lg[k] & M32
+        if table == 0:
+            T[i] = FRESH
+        elif table == 1:
+            TD[i] = FRESH
+        elif table == 2:
+            TL[i] = FRESH
+        elif table == 3:
+            ict1[i] = -1
+        elif table == 4:
+            ict2[i] = -1
+        else:
+            for j in range(6):
+                Wt[i, j] = W_INIT
+
+
+@njit
+def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work):
+    """Code stripes ``s0 .. s1 - 1`` in either direction (see
+    :func:`kmcodec._entropy_jit._code_stripes` for the arguments)."""
+    H, W = img.shape
+    K = pal.shape[0]
+    nch = pal.shape[1]
+    (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, small, lg) = work
+    _tables(_SQUASH_KNOTS, squash, stretch, rate)
+    rw[0] = 1 << 28
+    for e in range(1, 4096):
+        rw[e] = max(1, (1 << 28) // (e * e))
+    cand = small[0]
+    src = small[1]
+    dist = small[2]
+    crank = small[3]
+    ix = small[4]
+    st = small[5]
+    g = cell_bits(K, nch)
+    sh = 8 - g
+    nt = min(REFINE, K)
+    pos = np.int64(0)
+    bad = 0
+    nlog = 0
+    logged = False
+    for s in range(s0, s1):
+        y0 = s * rows
+        R = min(rows, H - y0)
+        _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged)
+        logged = R * W <= SMALL_STRIPE
+        nlog = 0
+        win[:, :] = -1
+        se[:, :, :] = 0
+        er[:, :] = 0
+        x1 = np.int64(0)
+        x2 = np.int64(M32)
+        xv = np.int64(0)
+        if dec:
+            inbuf = data[bounds[s] : bounds[s + 1]]
+            for i in range(4):
+                xv = (xv << 8) | (np.int64(inbuf[i]) if i < inbuf.shape[0] else 0)
+            pos = 4
+        else:
+            inbuf = data[:0]
+        for y in range(R):
+            if not dec and pos + 80 * W + 64 > out.shape[0]:
+                out = _room(dec, out, 2 * out.shape[0] + 80 * W + 64)
+            row = win[y % 3]
+            up = win[(y + 2) % 3]
+            uu = win[(y + 1) % 3]
+            se_row = se[y & 1]
+            se_up = se[(y + 1) & 1]
+            er_row = er[y & 1]
+            er_up = er[(y + 1) & 1]
+            if y == 0:
+                se_up[:, :] = 0
+                er_up[:] = 0
+            if not dec:
+                for x in range(W):
+                    row[x + 2] = img[y0 + y, x]
+            for x in range(2, W + 2):
+                L = row[x - 1]
+                U = up[x]
+                UL = up[x - 1]
+                UR = up[x + 1]
+                LL = row[x - 2]
+                UU = uu[x]
+                X = np.int64(-1) if dec else row[x]
+                pat = _pattern(L, U, UL, UR, LL, UU)
+                # The prediction: a weighted mean of sub-predictors, each
+                # weighted by the inverse square of its recent errors.
+                full = L >= 0 and U >= 0 and UL >= 0
+                act = np.int64(0)
+                if full:
+                    wsum = np.int64(0)
+                    for i in range(N_SUB):
+                        e = se_row[i, x - 1] + se_up[i, x] + se_up[i, x - 1] + se_up[i, x + 1] + 1
+                        sub[i, 3] = rw[min(e, 4095)]
+                        wsum += sub[i, 3]
+                    for ch in range(nch):
+                        a = pal[L, ch]
+                        b = pal[U, ch]
+                        c = pal[UL, ch]
+                        d = pal[UR, ch] if UR >= 0 else b
+                        ll = pal[LL, ch] if LL >= 0 else a
+                        u2 = pal[UU, ch] if UU >= 0 else b
+                        act += abs(a - c) + abs(b - c)
+                        acc = (sub[0, 3] * (a + b - c) + sub[1, 3] * (a + ((d - c) >> 1))
+                               + sub[2, 3] * (b + ((a - c) >> 1)) + sub[3, 3] * ((a + d + 1) >> 1)
+                               + sub[4, 3] * (2 * a - ll) + sub[5, 3] * (2 * b - u2)
+                               + sub[6, 3] * ((a + b + 1) >> 1) + sub[7, 3] * (a + d - b))
+                        wp[ch] = min(max((acc + (wsum >> 1)) // wsum, 0), 255)
+                else:
+                    for ch in range(nch):
+                        wp[ch] = pal[L, ch] if L >= 0 else (pal[U, ch] if U >= 0 else 128)
+                esum = 2 * er_row[x - 1] + 2 * er_up[x] + er_up[x - 1] + er_up[x + 1]
+                sq = 0
+                while sq < 11 and esum >= (6 << sq):
+                    sq += 1
+                # Candidates: the last index seen in two contexts, then the neighbours.
+                h1 = _hash5(L, U, UL, UR, LL) >> (32 - ICT1_BITS)
+                h2 = _hash5(L, U, 7, 7, 7) >> (32 - ICT2_BITS)
+                p1 = np.int64(ict1[h1])
+                p2 = np.int64(ict2[h2])
+                nc = 0
+                for t in range(8):
+                    v = (p1 if t == 0 else p2 if t == 1 else L if t == 2 else U if t == 3
+                         else UR if t == 4 else UL if t == 5 else LL if t == 6 else UU)
+                    if v < 0:
+                        continue
+                    dup = False
+                    for i in range(nc):
+                        if cand[i] == v:
+                            dup = True
+                    if dup:
+                        continue
+                    d2 = np.int64(0)
+                    for ch in range(nch):
+                        dc = pal[v, ch] - wp[ch]
+                        d2 += dc * dc
+                    j = nc  # insertion by distance, stable
+                    while j > 0 and dist[j - 1] > d2:
+                        cand[j] = cand[j - 1]
+                        src[j] = src[j - 1]
+                        dist[j] = dist[j - 1]
+                        j -= 1
+                    cand[j] = v
+                    src[j] = t
+                    dist[j] = d2
+                    nc += 1
+                hit = -1
+                for i in range(nc):
+                    c = cand[i]
+                    dq = 1
+                    while dq < 11 and dist[i] >= (4 << dq):
+                        dq += 1
+                    icf = np.int64(c == p1) | (np.int64(c == p2) << 1)
+                    fl = (np.int64(c == L) | (np.int64(c == U) << 1) | (np.int64(c == UR) << 2)
+                          | (np.int64(c == UL) << 3))
+                    ix[0] = (((i * 8 + src[i]) * 256 + pat) * 4 + icf)
+                    ix[1] = _hash5(100 + i, c, L, U, dq) >> (32 - HASH_BITS)
+                    ix[2] = _hash5(300 + src[i], c, L, U, UR * 65536 + UL) >> (32 - HASH_BITS)
+                    ix[3] = _hash5(400 + src[i], dq, fl, icf, pat) >> (32 - HASH_BITS)
+                    ix[4] = _hash5(500 + i, dq, sq, 0, 0) >> (32 - HASH_BITS)
+                    ws = (i * 8 + src[i]) * 4 + icf
+                    b = np.int64(c == X)
+                    x1, x2, xv, pos, b = _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, b,
+                                               squash, stretch, rate, st)
+                    if logged:
+                        nlog = _log(lg, nlog, 1, ix[0])
+                        for k in range(1, 1 + N_HASHED):
+                            nlog = _log(lg, nlog, 0, ix[k])
+                        nlog = _log(lg, nlog, 5, ws)
+                    if b:
+                        hit = i
+                        break
+                if hit >= 0:
+                    X = cand[hit]
+                else:
+                    # A literal: its rank among the entries that are not
+                    # candidates, in order of distance to the prediction.
+                    cell = np.int64(0)
+                    for ch in range(nch):
+                        cell = (cell << g) | (wp[ch] >> sh)
+                    aq = 0
+                    while aq < 7 and act >= (4 << aq):
+                        aq += 1
+                    row_of = slot[cell]
+                    if row_of < 0:
+                        row_of = slot[slot.shape[0] - 1]
+                        slot[slot.shape[0] - 1] = row_of + 1
+                        slot[cell] = row_of
+                        half = (1 << sh) >> 1
+                        for i in range(K):
+                            d2 = np.int64(0)
+                            for ch in range(nch):
+                                centre = (((cell >> (g * (nch - 1 - ch))) & ((1 << g) - 1)) << sh) + half
+                                dc = pal[i, ch] - centre
+                                d2 += dc * dc
+                            keys[i] = d2 * 65536 + i
+                        ranked = _sort(keys, spare, K)
+                        for r in range(K):
+                            o = ranked[r] & 0xFFFF
+                            order[row_of, r] = o
+                            rank[row_of, o] = r
+                    # The first nt entries of the cell's order, re-sorted
+                    # around the exact prediction (insertion sort).
+                    for r in range(nt):
+                        o = np.int64(order[row_of, r])
+                        d2 = np.int64(0)
+                        for ch in range(nch):
+                            dc = pal[o, ch] - wp[ch]
+                            d2 += dc * dc
+                        kk = d2 * 65536 + o
+                        j = r
+                        while j > 0 and spare[j - 1] > kk:
+                            spare[j] = spare[j - 1]
+                            j -= 1
+                        spare[j] = kk
+                    # Ranks of the candidates in that order, sorted.
+                    for i in range(nc):
+                        c = cand[i]
+                        rc = np.int64(rank[row_of, c])
+                        if rc < nt:
+                            for j in range(nt):
+                                if (spare[j] & 0xFFFF) == c:
+                                    rc = j
+                                    break
+                        j = i
+                        while j > 0 and crank[j - 1] > rc:
+                            crank[j] = crank[j - 1]
+                            j -= 1
+                        crank[j] = rc
+                    left = K - nc
+                    if left <= 0:
+                        bad = 2
+                        break
+                    emax = 0
+                    while (left >> (emax + 1)) > 0:
+                        emax += 1
+                    v = np.int64(0)
+                    e = 0
+                    if not dec:
+                        r0 = np.int64(rank[row_of, X])
+                        if r0 < nt:
+                            for j in range(nt):
+                                if (spare[j] & 0xFFFF) == X:
+                                    r0 = j
+                                    break
+                        rx = r0
+                        for i in range(nc):
+                            if crank[i] < r0:
+                                rx -= 1
+                        v = rx + 1
+                        while (v >> (e + 1)) > 0:
+                            e += 1
+                    ncx = nc
+                    ee = 0
+                    while ee < emax:
+                        ix[0] = OFF_EXP_A + (aq * 9 + ncx) * 17 + ee
+                        ix[1] = OFF_EXP_S + (sq * 9 + ncx) * 17 + ee
+                        ix[2] = OFF_EXP_SA + (sq * 8 + aq) * 17 + ee
+                        x1, x2, xv, pos, b = _mix(dec, x1, x2, xv, pos, inbuf, out, TL, ix, 3, Wt, WS_EXP + ee,
+                                                  np.int64(ee < e), squash, stretch, rate, st)
+                        if logged:
+                            for k in range(3):
+                                nlog = _log(lg, nlog, 2, ix[k])
+                            nlog = _log(lg, nlog, 5, WS_EXP + ee)
+                        if b == 0:
+                            break
+                        ee += 1
+                    e = ee
+                    v2 = np.int64(1)
+                    for k in range(e - 1, -1, -1):
+                        pre = min(v2, 3) if e - 1 - k < 2 else 0
+                        ix[0] = OFF_MAN_A + (e * 17 + k) * 4 + pre
+                        ix[1] = OFF_MAN_S + ((sq * 17 + e) * 17 + k) * 4 + pre
+                        x1, x2, xv, pos, b = _mix(dec, x1, x2, xv, pos, inbuf, out, TL, ix, 2, Wt, WS_MAN + e,
+                                                  (v >> k) & 1, squash, stretch, rate, st)
+                        if logged:
+                            nlog = _log(lg, nlog, 2, ix[0])
+                            nlog = _log(lg, nlog, 2, ix[1])
+                            nlog = _log(lg, nlog, 5, WS_MAN + e)
+                        v2 = (v2 << 1) | b
+                    if dec:
+                        t = v2 - 1
+                        if t >= left:
+                            bad = 1
+                            break
+                        for i in range(nc):
+                            if crank[i] <= t:
+                                t += 1
+                        X = (spare[t] & 0xFFFF) if t < nt else np.int64(order[row_of, t])
+                row[x] = X
+                ict1[h1] = X
+                ict2[h2] = X
+                if logged:
+                    nlog = _log(lg, nlog, 3, h1)
+                    nlog = _log(lg, nlog, 4, h2)
+                # Errors of this pixel, for the next predictions.
+                eo = np.int64(0)
+                for ch in range(nch):
+                    eo += abs(pal[X, ch] - wp[ch])
+                er_row[x] = eo
+                if full:
+                    for i in range(N_SUB):
+                        se_row[i, x] = 0
+                    for ch in range(nch):
+                        a = pal[L, ch]
+                        b2 = pal[U, ch]
+                        c = pal[UL, ch]
+                        d = pal[UR, ch] if UR >= 0 else b2
+                        ll = pal[LL, ch] if LL >= 0 else a
+                        u2 = pal[UU, ch] if UU >= 0 else b2
+                        xc = pal[X, ch]
+                        se_row[0, x] += abs(xc - min(max(a + b2 - c, 0), 255))
+                        se_row[1, x] += abs(xc - min(max(a + ((d - c) >> 1), 0), 255))
+                        se_row[2, x] += abs(xc - min(max(b2 + ((a - c) >> 1), 0), 255))
+                        se_row[3, x] += abs(xc - ((a + d + 1) >> 1))
+                        se_row[4, x] += abs(xc - min(max(2 * a - ll, 0), 255))
+                        se_row[5, x] += abs(xc - min(max(2 * b2 - u2, 0), 255))
+                        se_row[6, x] += abs(xc - ((a + b2 + 1) >> 1))
+                        se_row[7, x] += abs(xc - min(max(a + d - b2, 0), 255))
+                else:
+                    for i in range(N_SUB):
+                        se_row[i, x] = 0
+            if bad:
+                status[0] = bad
+                status[1] = s
+                status[2] = y0 + y
+                status[3] = x - 2
+                return out, pos
+            if dec:
+                for x in range(W):
+                    img[y0 + y, x] = row[x + 2]
+        if dec and pos != inbuf.shape[0]:
+            status[0] = 3
+            status[1] = s
+            status[2] = pos
+            status[3] = inbuf.shape[0]
+            return out, pos
+        if not dec:
+            if pos + 4 > out.shape[0]:
+                out = _room(dec, out, 2 * out.shape[0] + 4)
+            for i in range(4):
+                out[pos] = (x1 >> (24 - 8 * i)) & 255
+                pos += 1
+            bounds[s - s0] = pos
+    return out, pos
+
+
+@njit(inline="always")
+def _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, bit, squash, stretch, rate, st):
+    """A candidate decision: one direct counter ``TD[ix[0]]`` and four hashed ones."""
+    dot = np.int64(0)
+    s = stretch[TD[ix[0]] >> 12]
+    st[0] = s
+    dot += Wt[ws, 0] * s
+    for i in range(1, 1 + N_HASHED):
+        s = stretch[T[ix[i]] >> 12]
+        st[i] = s
+        dot += Wt[ws, i] * s
+    dot += Wt[ws, 5] * 256
+    dot = min(max(dot >> 16, -2047), 2047)
+    p = min(max(squash[dot + 2048] * 16 + 8, 32), 65504)
+    x1, x2, xv, pos, bit = _code_bit(dec, x1, x2, xv, pos, inbuf, out, p, bit)
+    _update(TD, ix[0], bit, rate)
+    for i in range(1, 1 + N_HASHED):
+        _update(T, ix[i], bit, rate)
+    err = ((bit << 16) - p) >> 4
+    for i in range(1 + N_HASHED):
+        Wt[ws, i] = min(max(Wt[ws, i] + ((st[i] * err) >> 12), -W_MAX), W_MAX)
+    Wt[ws, 5] = min(max(Wt[ws, 5] + ((256 * err) >> 12), -W_MAX), W_MAX)
+    return x1, x2, xv, pos, bit
+
+
+@njit(nogil=True)
+def decode_stripes(img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work):
+    _code_stripes(True, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work)
+
+
+@njit(nogil=True)
+def encode_stripes(img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work):
+    return _code_stripes(False, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work)
+
+
+private_cache(decode_stripes, "the mix decoder")
+private_cache(encode_stripes, "the mix encoder")

@@ -1,0 +1,26 @@
+"""Coder 2, "mix": the executable form of section 13 of ``spec/kmc-format.md``.
+
+Each index is asked against up to eight candidates (the last index seen
+after the same neighbourhood in two context tables, and the neighbours),
+ordered by their distance to a weighted prediction of the colour, each
+question a mix of five adaptive counters; an index that is none of them is
+coded by its rank around the prediction.  The payload layout (stripe table,
+one arithmetic-coded stream per stripe) and the surfaces are coder 1's; the
+model is in :mod:`kmcodec._mix_jit`.
+"""
+
+from __future__ import annotations
+
+from .coder import register
+from .entropy import EntropyCoder
+
+
+class MixCoder(EntropyCoder):
+    id = 2
+    name = "mix"
+    compare_row = "kmc-mix"
+    summary = ("context mixing over candidate indices and a weighted prediction (spec section 13):"
+               " smaller than entropy, several times slower")
+
+
+register(MixCoder())
