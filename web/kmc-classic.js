@@ -355,10 +355,11 @@ class CellOrders {
  * unboxed; every method is small enough to be inlined.
  */
 class StripeModel {
-  constructor() {
+  /** `tables`: coder 1's counters (coder 2's model, a subclass, has its own). */
+  constructor(tables = true) {
     // A counter is one int32, p << 8 | n: one load for both, one cache line.
-    this.direct = new Int32Array(N_DIRECT).fill(FRESH);
-    this.hashed = new Int32Array(1 << HASH_BITS).fill(FRESH);
+    this.direct = new Int32Array(tables ? N_DIRECT : 0).fill(FRESH);
+    this.hashed = new Int32Array(tables ? 1 << HASH_BITS : 0).fill(FRESH);
     this.w = new Float64Array(24);
     this.st = new Int32Array(3); // x1, x2, x
     this.stream = null;
@@ -715,9 +716,7 @@ function floorDiv(a, b) {
 /** One stripe's coder (§11.3) with coder 2's tables (§13.1). */
 class MixModel extends StripeModel {
   constructor() {
-    super();
-    this.direct = new Int32Array(0); // coder 1's tables, unused
-    this.hashed = new Int32Array(0);
+    super(false);
     this.H = new Int32Array(1 << MIX_H_BITS).fill(FRESH);
     this.D = new Int32Array(MIX_D).fill(FRESH);
     this.E = new Int32Array(MIX_E).fill(FRESH);
