@@ -294,7 +294,7 @@ def _activity(pts, y, x, H, W):
 
 @njit(nogil=True)
 def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order, dist, level, limit, lo, hi,
-                    out, smooth, sharp, rate_base, rate_mask, y0, y1, pal8, grid, entries, offsets, scale):
+                    out, smooth, sharp, rate_base, rate_mask, rate_cap, y0, y1, pal8, grid, entries, offsets, scale):
     """Floyd-Steinberg error diffusion with serpentine scanning, in place,
     on the band of rows ``y0 .. y1 - 1``.
 
@@ -339,15 +339,15 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
         difference to a neighbour (L1 over the channels, 8-bit units) is at
         most ``smooth``, not at all from ``sharp`` up, linearly between.
         ``sharp = 0`` passes it on everywhere.
-    rate_base, rate_mask : float
+    rate_base, rate_mask, rate_cap : float
         The rate-aware choice.  The neighbours already mapped (the previous
         pixel of the row in scan order, then the pixels above, above-left
         and above-right) hold entries the entropy coders code in few bits.
         Unless one of them holds the nearest entry, a pixel takes the
         nearest of their (allowed) entries when it is less than
-        ``rate_base + rate_mask * a`` farther than the nearest entry, a
-        being the pixel's :func:`_activity` (ties: the first in that
-        order).  Zero for both: always the nearest.
+        ``rate_base + min(rate_mask * a, rate_cap)`` farther than the
+        nearest entry, a being the pixel's :func:`_activity` (ties: the
+        first in that order).  Zero for both: always the nearest.
     y0, y1 : int
         The band's rows.
     pal8 : (K, C) int64
@@ -399,7 +399,7 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
                         start = prev
                 j = _nearest(t, pal, start, order, dist, allowed, kd)
             if rated:
-                reach = math.sqrt(_d2(t, pal, j)) + rate_base + rate_mask * _activity(pts, y, x, H, W)
+                reach = math.sqrt(_d2(t, pal, j)) + rate_base + min(rate_mask * _activity(pts, y, x, H, W), rate_cap)
                 j = _rate_pick(t, pal, j, reach, out, y, x, y0, W, step, allowed, kd)
             out[y, x] = j
             for c in range(C):
@@ -433,7 +433,7 @@ def _d2_3(t0, t1, t2, pal, j):
 
 @njit(nogil=True)
 def floyd_steinberg3(pixels, oklab, lut, m1, m2, pal, guess, order, dist, level, limit, lo, hi, out, smooth, sharp,
-                     rate_base, rate_mask, y0, y1, pal8, grid, entries, offsets, scale):
+                     rate_base, rate_mask, rate_cap, y0, y1, pal8, grid, entries, offsets, scale):
     """:func:`floyd_steinberg` for opaque three-channel images with cell
     lists (``grid > 0``), the common case: the same entries and the same
     return value, a third faster.
@@ -461,7 +461,7 @@ def floyd_steinberg3(pixels, oklab, lut, m1, m2, pal, guess, order, dist, level,
         here, cur, nxt, step = _next_row(pixels, y, oklab, lut, m1, m2, err, seen, memo, pts)
         for x in range(W):
             if rated:
-                allowance[x] = rate_mask * _activity(pts, y, x, H, W)
+                allowance[x] = min(rate_mask * _activity(pts, y, x, H, W), rate_cap)
             if sharp > 0:
                 cx = _contrast(pixels, y, x)
                 shares[x] = 0.0 if cx >= sharp else level * (sharp - cx) / (sharp - smooth) if cx > smooth else level

@@ -179,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dither-level", type=_float_in("--dither-level", lambda v: 0 <= v <= 1, "from 0 to 1"), default=None,
         metavar="L",
         help=f"dithering strength, 0 to 1 (default {PLAIN['dither_level']}): the share of each"
-        " pixel's error passed on",
+        " pixel's error passed on (scaled down where the palette's steps are too fine to show)",
     )
     enc.add_argument(
         "--dither-rate", type=_float_in("--dither-rate", lambda v: 0 <= v <= 4, "from 0 to 4"), default=None,

@@ -25,16 +25,20 @@ def _activity(pixels: np.ndarray, y: int, x: int) -> float:
 
 
 def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selective: bool = False,
-                 rate: tuple[float, float] = (0.0, 0.0), band: int = 10**9) -> np.ndarray:
+                 rate: float = 0.0, band: int = 10**9, fine: float = 5.1, cap: float = 0.5) -> np.ndarray:
     """Floyd-Steinberg as the module's docstring describes it, in RGB, one pixel at a time.
 
-    ``rate``: the rate-aware allowance's two terms, ``(base, per unit of
-    activity)``.  ``band``: rows per band; a band starts without error and
-    its rate-aware choice looks at no row above it.
+    ``rate``: the rate-aware choice's weight.  ``band``: rows per band; a
+    band starts without error and its rate-aware choice looks at no row
+    above it.  ``fine`` and ``cap``: the docstring's :data:`FINE` and the
+    cap on the activity term, as a share of the spacing.
     """
     h, w, _ = pixels.shape
     points = pixels.astype(float)
     pal = palette.astype(float)
+    apart = np.sqrt(((pal[:, None] - pal[None]) ** 2).sum(-1)) + np.diag(np.full(len(pal), np.inf))
+    spacing = float(np.median(apart.min(1))) if len(pal) > 1 else 0.0
+    level *= min(1.0, spacing / fine)  # a palette too fine for bands to show is dithered less
     lo, hi = pal.min(0), pal.max(0)
     err = np.zeros((h + 1, w + 2, 3))
     out = np.zeros((h, w), int)
@@ -48,12 +52,12 @@ def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selectiv
                  for c in range(3)]
             dists = [math.sqrt(sum((t[c] - pal[j, c]) ** 2 for c in range(3))) for j in range(len(pal))]
             j = int(np.argmin(dists))  # ties: the lower index
-            if rate != (0.0, 0.0):
+            if rate:
                 held = [(y, x - step), (y - 1, x), (y - 1, x - 1), (y - 1, x + 1)]
                 held_entries = [out[n] for n in held if n[0] >= top and 0 <= n[1] < w]
                 if j not in held_entries:
-                    allowance = rate[0] + rate[1] * _activity(pixels, y, x)
-                    best = dists[j] + allowance
+                    best = (dists[j] + rate * 0.05 * spacing
+                            + min(rate * 0.12 * _activity(pixels, y, x), rate * cap * spacing))
                     for e in held_entries:
                         if dists[e] < best:
                             best, j = dists[e], e
@@ -87,21 +91,34 @@ def test_error_diffusion_matches_the_reference(seed, k, level, method):
 @pytest.mark.parametrize(("seed", "k", "rate"), [(0, 2, 0.5), (1, 5, 1.0), (2, 16, 2.0), (3, 40, 4.0)])
 @pytest.mark.parametrize("method", ["fs", "selective"])
 def test_the_rate_aware_choice_matches_the_reference(seed, k, rate, method):
-    from kmcodec.clustering import _Table
-    from kmcodec.dither import _RATE
-
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:9, 0:13]
     noise = rng.integers(-8, 8, (9, 13, 3)) * (1 + (x > 6)[..., None] * 3)
     pixels = np.clip(np.stack([x * 3, y * 4, (x + y) * 2], -1) + 100 + noise, 0, 255).astype(np.uint8)
     palette = rng.integers(0, 256, (k, 3), dtype=np.uint8)
     guess = rng.integers(0, k, (9, 13))
-    _, dist = _Table().of(palette.astype(float))
-    spacing = float(np.median(dist[:, 0]))
-    expected = reference_fs(pixels, palette, 1.0, method == "selective",
-                            (rate * _RATE[0] * spacing, rate * _RATE[1]))
+    expected = reference_fs(pixels, palette, 1.0, method == "selective", rate)
     assert np.array_equal(remap(pixels, palette, guess, method, 1.0, "rgb", rate), expected)
     assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, method == "selective"))
+
+
+@pytest.mark.parametrize("method", ["fs", "selective"])
+def test_a_fine_palette_is_dithered_less_and_caps_the_rate_allowance(method):
+    # Greys two to three levels apart over a textured grey ramp: the
+    # palette's median spacing is below FINE, and 12% of the texture's
+    # activity is above half that spacing.
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:12, 0:16]
+    grey = 90 + x * 2 + y + rng.integers(-12, 13, (12, 16)) * (x > 7)
+    pixels = np.clip(np.stack([grey, grey + 1, grey - 1], -1), 0, 255).astype(np.uint8)
+    levels = np.cumsum(rng.integers(2, 4, 40)) + 80
+    palette = np.stack([levels, levels, levels], -1).astype(np.uint8)
+    guess = np.zeros((12, 16), int)
+    expected = reference_fs(pixels, palette, 1.0, method == "selective", 2.0)
+    assert np.array_equal(remap(pixels, palette, guess, method, 1.0, "rgb", 2.0), expected)
+    # Both rules change which entries pixels take.
+    assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, method == "selective", 2.0, fine=1e-9))
+    assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, method == "selective", 2.0, cap=1e9))
 
 
 @pytest.mark.parametrize(("seed", "k"), [(0, 1), (1, 2), (2, 17), (3, 256), (4, 1024)])
@@ -174,7 +191,6 @@ def test_the_opaque_kernel_rounds_the_rate_aware_reach_as_the_general_kernel(mon
 
 def test_bands_start_afresh_whatever_the_threads(monkeypatch):
     from kmcodec import dither
-    from kmcodec.clustering import _Table
 
     rng = np.random.default_rng(9)
     y, x = np.mgrid[0:15, 0:11]
@@ -183,11 +199,9 @@ def test_bands_start_afresh_whatever_the_threads(monkeypatch):
     palette = rng.integers(0, 256, (7, 3), dtype=np.uint8)
     guess = np.zeros((15, 11), int)
     monkeypatch.setattr(dither, "BAND_ROWS", 4)
-    _, dist = _Table().of(palette.astype(float))
-    rate = (dither._RATE[0] * float(np.median(dist[:, 0])), dither._RATE[1])
-    expected = reference_fs(pixels, palette, 1.0, True, rate, band=4)
+    expected = reference_fs(pixels, palette, 1.0, True, 1.0, band=4)
     assert np.array_equal(remap(pixels, palette, guess, "selective", 1.0, "rgb", 1.0), expected)
-    assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, True, rate))
+    assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, True, 1.0))
     monkeypatch.setattr(dither, "_threads", lambda: 1)
     assert np.array_equal(remap(pixels, palette, guess, "selective", 1.0, "rgb", 1.0), expected)
 
