@@ -283,6 +283,47 @@ def workspace(colors: int, width: int, channels: int = 3) -> tuple:
             np.empty((3, 6), np.int64), np.empty((3, width + 3), np.int64), np.empty(4, np.int64))
 
 
+@njit(inline="always")
+def _end_row(dec, bad, status, s, y, x, img, row, W):
+    """After row ``y`` of stripe ``s``: on a decoding error (``bad``, which
+    stopped at column ``x - 2`` of ``row``) its status, and True; otherwise
+    the decoded row copied into ``img``."""
+    if bad:
+        status[0] = bad
+        status[1] = s
+        status[2] = y
+        status[3] = x - 2
+        return True
+    if dec:
+        for i in range(W):
+            img[y, i] = row[i + 2]
+    return False
+
+
+@njit(inline="always")
+def _end_stripe(dec, x1, pos, inbuf, out, status, s, s0, bounds):
+    """After stripe ``s``: the decoder checks that it read the whole stream
+    (status 3 and True if not); the encoder flushes the 4 bytes of ``x1``
+    and records where the stripe ends.  Returns ``(out, pos, failed)``."""
+    if dec and pos != inbuf.shape[0]:
+        # The encoder's stream is exactly what the decoder reads: 4 bytes
+        # and one per renormalisation.  Anything else was not written by
+        # an encoder (spec section 11.3).
+        status[0] = 3
+        status[1] = s
+        status[2] = pos
+        status[3] = inbuf.shape[0]
+        return out, pos, True
+    if not dec:
+        if pos + 4 > out.shape[0]:
+            out = _room(dec, out, 2 * out.shape[0] + 4)
+        for i in range(4):
+            out[pos] = (x1 >> (24 - 8 * i)) & 255
+            pos += 1
+        bounds[s - s0] = pos
+    return out, pos, False
+
+
 @njit
 def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order, rank, slot, work):
     """Code the stripes ``s0 .. s1 - 1`` of an image, in either direction.
@@ -547,31 +588,11 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                         if crank[i] <= t:
                             t += 1
                     row[x] = order[row_of, t]
-            if bad:
-                status[0] = bad
-                status[1] = s
-                status[2] = y0 + y
-                status[3] = x - 2
+            if _end_row(dec, bad, status, s, y0 + y, x, img, row, W):
                 return out, pos
-            if dec:
-                for x in range(W):
-                    img[y0 + y, x] = row[x + 2]
-        if dec and pos != inbuf.shape[0]:
-            # The encoder's stream is exactly what the decoder reads: 4 bytes
-            # and one per renormalisation.  Anything else was not written by
-            # an encoder (spec section 11.3).
-            status[0] = 3
-            status[1] = s
-            status[2] = pos
-            status[3] = inbuf.shape[0]
+        out, pos, failed = _end_stripe(dec, x1, pos, inbuf, out, status, s, s0, bounds)
+        if failed:
             return out, pos
-        if not dec:
-            if pos + 4 > out.shape[0]:
-                out = _room(dec, out, 2 * out.shape[0] + 4)
-            for i in range(4):
-                out[pos] = (x1 >> (24 - 8 * i)) & 255
-                pos += 1
-            bounds[s - s0] = pos
     return out, pos
 
 

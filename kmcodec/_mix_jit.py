@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._entropy_jit import _SQUASH_KNOTS, _code_bit, _pattern, _room, _sort, _tables, _update, cell_bits
+from ._entropy_jit import (_SQUASH_KNOTS, _code_bit, _end_row, _end_stripe, _pattern, _room, _sort, _tables,
+                           _update, cell_bits)
 from .jitcache import private_cache
 
 M32 = 0xFFFFFFFF
@@ -435,28 +436,11 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 else:
                     for i in range(N_SUB):
                         se_row[i, x] = 0
-            if bad:
-                status[0] = bad
-                status[1] = s
-                status[2] = y0 + y
-                status[3] = x - 2
+            if _end_row(dec, bad, status, s, y0 + y, x, img, row, W):
                 return out, pos
-            if dec:
-                for x in range(W):
-                    img[y0 + y, x] = row[x + 2]
-        if dec and pos != inbuf.shape[0]:
-            status[0] = 3
-            status[1] = s
-            status[2] = pos
-            status[3] = inbuf.shape[0]
+        out, pos, failed = _end_stripe(dec, x1, pos, inbuf, out, status, s, s0, bounds)
+        if failed:
             return out, pos
-        if not dec:
-            if pos + 4 > out.shape[0]:
-                out = _room(dec, out, 2 * out.shape[0] + 4)
-            for i in range(4):
-                out[pos] = (x1 >> (24 - 8 * i)) & 255
-                pos += 1
-            bounds[s - s0] = pos
     return out, pos
 
 
