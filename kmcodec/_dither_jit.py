@@ -347,7 +347,8 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
         nearest of their (allowed) entries when it is less than
         ``rate_base + min(rate_mask * a, rate_cap)`` farther than the
         nearest entry, a being the pixel's :func:`_activity` (ties: the
-        first in that order).  Zero for both: always the nearest.
+        first in that order).  ``rate_base`` and ``rate_mask`` zero:
+        always the nearest.
     y0, y1 : int
         The band's rows.
     pal8 : (K, C) int64

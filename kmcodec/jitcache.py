@@ -235,8 +235,17 @@ def private_cache(dispatcher, name: str | None = None, seconds: str = "10 to 20 
                 raise PermissionError(13, "cache folder is not private", self.get_cache_path())
 
         def get_source_stamp(self):
-            with open(self._py_file, "rb") as fh:
-                return hashlib.sha256(fh.read()).hexdigest()
+            # Compiled kernels inline helpers from the other _*_jit modules
+            # (coder 2 those of coder 1), so a change to any of them must
+            # invalidate the code: the stamp covers them all.
+            digest = hashlib.sha256()
+            folder = os.path.dirname(self._py_file)
+            names = sorted({os.path.basename(self._py_file)} | {
+                n for n in os.listdir(folder) if n.startswith("_") and n.endswith("_jit.py")})
+            for name in names:
+                with open(os.path.join(folder, name), "rb") as fh:
+                    digest.update(name.encode() + b"\0" + hashlib.sha256(fh.read()).digest())
+            return digest.hexdigest()
 
         def get_disambiguator(self) -> str:
             return str(self._lineno)

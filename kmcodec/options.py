@@ -131,7 +131,9 @@ class EncodeOptions:
         serpentine scanning, the error measured in ``space``; or the same
         only where the image is smooth (crisp edges, smaller files).
     dither_level : float, default 1.0
-        Strength of the dithering, 0 (none) to 1 (the whole error passed on).
+        Strength of the dithering, 0 (none) to 1 (the whole error passed on),
+        scaled down for a palette too fine for bands to show
+        (:data:`kmcodec.dither.FINE`).
     dither_rate : float, default 0.0
         Rate-aware dithering, 0 to 4 (:mod:`kmcodec.dither`): how readily a
         pixel takes an entry a neighbour already holds, which the entropy

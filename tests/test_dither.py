@@ -102,8 +102,13 @@ def test_the_rate_aware_choice_matches_the_reference(seed, k, rate, method):
     assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, method == "selective"))
 
 
+@pytest.mark.parametrize("cells", [True, False], ids=["opaque-kernel", "general-kernel"])
 @pytest.mark.parametrize("method", ["fs", "selective"])
-def test_a_fine_palette_is_dithered_less_and_caps_the_rate_allowance(method):
+def test_a_fine_palette_is_dithered_less_and_caps_the_rate_allowance(method, cells, monkeypatch):
+    from kmcodec import dither
+
+    if not cells:
+        monkeypatch.setattr(dither, "_CELL_COLORS", 0)
     # Greys two to three levels apart over a textured grey ramp: the
     # palette's median spacing is below FINE, and 12% of the texture's
     # activity is above half that spacing.
@@ -403,3 +408,16 @@ def test_help_names_the_plain_defaults_of_the_fields_perceptual_sets(capsys):
     assert "<default>" not in text
     for shown in ("(default rgb)", "(default none)", "(default 1.0)", "(default 0.0)"):
         assert shown in text
+
+
+def test_the_spacing_is_measured_among_the_entries_opaque_pixels_may_take():
+    from kmcodec.clustering import _Table
+    from kmcodec.dither import FINE, _spacing
+
+    # Ten faint entries 2 apart and four opaque ones 40 apart, on a line.
+    pts = np.array([[2.0 * i, 0, 0] for i in range(10)] + [[100.0 + 40 * i, 0, 0] for i in range(4)])
+    order, dist = _Table().of(pts)
+    opaque = np.arange(14) >= 10
+    assert _spacing(order, dist, np.ones(14, bool)) == 2.0 < FINE  # every entry
+    assert _spacing(order, dist, opaque) == 40.0  # opaque pixels' entries: no scaling
+    assert _spacing(order, dist, np.arange(14) == 3) == 0.0  # one entry has no neighbour

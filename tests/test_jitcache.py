@@ -265,3 +265,29 @@ def test_a_folder_that_stops_being_private_is_never_read_again(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False"]
     assert not marker.exists()
+
+
+def test_a_change_to_any_compiled_module_invalidates_every_kernels_cache(tmp_path):
+    """Coder 2's kernels inline coder 1's helpers: the source stamp of its
+    cached code covers every ``_*_jit.py`` of the package, not its own file
+    alone, and nothing else."""
+    import shutil
+
+    from kmcodec import _mix_jit
+
+    package = Path(_mix_jit.__file__).parent
+    for name in ("_mix_jit.py", "_entropy_jit.py", "codec.py"):
+        shutil.copy(package / name, tmp_path / name)
+    locator = type(_mix_jit.decode_stripes._cache._impl.locator)
+    stamp = lambda: locator(_mix_jit.decode_stripes.py_func, str(tmp_path / "_mix_jit.py")).get_source_stamp()  # noqa: E731
+    before = stamp()
+    with open(tmp_path / "codec.py", "a") as fh:
+        fh.write("\n# not compiled\n")
+    assert stamp() == before
+    with open(tmp_path / "_entropy_jit.py", "a") as fh:
+        fh.write("\n# a helper changed\n")
+    changed = stamp()
+    assert changed != before
+    with open(tmp_path / "_mix_jit.py", "a") as fh:
+        fh.write("\n# the kernel changed\n")
+    assert stamp() not in (before, changed)
