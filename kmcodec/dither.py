@@ -29,12 +29,12 @@ the error it receives is clipped to the palette's range in each channel
 the error itself to :data:`LIMIT`.  Where the palette is so fine that
 neighbouring entries are hardly told apart (its median spacing between
 nearest entries is below :data:`FINE`, in the clustering space with its
-chroma weight; with alpha, among the entries opaque pixels may take), bands cannot show and dithering
-would only add grain that the coders pay for: the strength is scaled by
-the spacing over :data:`FINE` there (greyscale photographs and a sky at
-K = 64: 7 to 9% smaller files for at most a point of SSIMULACRA2,
-``bench/perceptual.py``).
-With transparency, fully transparent
+chroma weight; with alpha, among the entries opaque pixels may take),
+bands cannot show and dithering would only add grain that the coders pay
+for: the strength is scaled by the spacing over :data:`FINE` there
+(greyscale photographs and a sky at K = 64: 7 to 9% smaller files for at
+most a point of SSIMULACRA2, ``bench/perceptual.py``).  With
+transparency, fully transparent
 pixels neither take nor pass on error, opaque pixels take only opaque
 entries and translucent ones any entry, so alpha stays exact where it must.
 
@@ -208,6 +208,8 @@ def _spacing(order: np.ndarray, dist: np.ndarray, among: np.ndarray) -> float:
     rows = np.flatnonzero(among)
     if dist.shape[1] == 0 or len(rows) < 2:
         return 0.0
+    if len(rows) == len(among):  # every entry: each row's first is its nearest
+        return float(np.median(dist[:, 0]))
     hit = among[order[rows]]
     found = hit.any(1)
     if not found.any():
