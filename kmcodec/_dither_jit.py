@@ -150,44 +150,6 @@ def _nearest_in_cell(t, pal, entries, start, cell):
 
 
 @njit(inline="always")
-def _point(pixels, y, x, oklab, lut, m1, m2, t, seen, memo):
-    """Pixel (x, y) as a point of the clustering space, into ``t``: its
-    colour (Oklab's L, a, b times 255 when ``oklab``, else R, G, B), times
-    A/255 with alpha, then A (:mod:`kmcodec.colorspace`, :mod:`kmcodec.alpha`).
-
-    Oklab values are remembered in a small direct-mapped table (``seen``
-    holds the colour of each slot, ``memo`` its L, a, b): photographs
-    repeat colours, and the cube roots are most of the cost.
-    """
-    C = pixels.shape[2]
-    if oklab:
-        key = (np.int64(pixels[y, x, 0]) << 16) | (np.int64(pixels[y, x, 1]) << 8) | np.int64(pixels[y, x, 2])
-        slot = ((key * 2654435761) >> 12) & (seen.shape[0] - 1)
-        if seen[slot] == key:
-            for i in range(3):
-                t[i] = memo[slot, i]
-        else:
-            for i in range(3):
-                v = 0.0
-                for c in range(3):
-                    v += m1[i, c] * lut[pixels[y, x, c]]
-                t[i] = np.cbrt(v) if v > 0 else 0.0
-            l0, l1, l2 = t[0], t[1], t[2]
-            for i in range(3):
-                t[i] = (m2[i, 0] * l0 + m2[i, 1] * l1 + m2[i, 2] * l2) * 255.0
-                memo[slot, i] = t[i]
-            seen[slot] = key
-    else:
-        for c in range(3):
-            t[c] = float(pixels[y, x, c])
-    if C == 4:
-        a = float(pixels[y, x, 3])
-        for c in range(3):
-            t[c] *= a / 255.0
-        t[3] = a
-
-
-@njit(inline="always")
 def _contrast(pixels, y, x):
     """Largest L1 difference (over R, G, B and A) between pixel (x, y) and
     its four neighbours in the image."""
@@ -206,15 +168,54 @@ def _contrast(pixels, y, x):
 
 @njit(inline="always")
 def _row_points(pixels, y, oklab, lut, m1, m2, row, seen, memo):
-    """Every pixel of row ``y`` as a point of the clustering space, into ``row`` (W, C)."""
-    for x in range(pixels.shape[1]):
-        _point(pixels, y, x, oklab, lut, m1, m2, row[x], seen, memo)
+    """Every pixel of row ``y`` as a point of the clustering space, into
+    ``row`` (W, C): its colour (Oklab's L, a, b times 255 when ``oklab``,
+    else R, G, B), times A/255 with alpha, then A (:mod:`kmcodec.colorspace`,
+    :mod:`kmcodec.alpha`).
+
+    Oklab values are remembered in a small direct-mapped table (``seen``
+    holds the colour of each slot, ``memo`` its L, a, b): photographs
+    repeat colours, and the cube roots are most of the cost.  Elements are
+    indexed one by one: a view of a pixel (``row[x]``) costs a reference
+    count, several times the arithmetic.
+    """
+    W, C = pixels.shape[1], pixels.shape[2]
+    for x in range(W):
+        if oklab:
+            key = (np.int64(pixels[y, x, 0]) << 16) | (np.int64(pixels[y, x, 1]) << 8) | np.int64(pixels[y, x, 2])
+            slot = ((key * 2654435761) >> 12) & (seen.shape[0] - 1)
+            if seen[slot] == key:
+                for i in range(3):
+                    row[x, i] = memo[slot, i]
+            else:
+                r = lut[pixels[y, x, 0]]
+                g = lut[pixels[y, x, 1]]
+                b = lut[pixels[y, x, 2]]
+                l0 = m1[0, 0] * r + m1[0, 1] * g + m1[0, 2] * b
+                l1 = m1[1, 0] * r + m1[1, 1] * g + m1[1, 2] * b
+                l2 = m1[2, 0] * r + m1[2, 1] * g + m1[2, 2] * b
+                l0 = np.cbrt(l0) if l0 > 0 else 0.0
+                l1 = np.cbrt(l1) if l1 > 0 else 0.0
+                l2 = np.cbrt(l2) if l2 > 0 else 0.0
+                for i in range(3):
+                    v = (m2[i, 0] * l0 + m2[i, 1] * l1 + m2[i, 2] * l2) * 255.0
+                    row[x, i] = v
+                    memo[slot, i] = v
+                seen[slot] = key
+        else:
+            for c in range(3):
+                row[x, c] = float(pixels[y, x, c])
+        if C == 4:
+            a = float(pixels[y, x, 3])
+            for c in range(3):
+                row[x, c] *= a / 255.0
+            row[x, 3] = a
 
 
 @njit(inline="always")
 def _band_start(pixels, y0, oklab, lut, m1, m2, C):
     """A band's buffers: the error of rows y and y + 1 (by parity), the
-    Oklab memo of :func:`_point` and the points of rows y - 1, y and
+    Oklab memo of :func:`_row_points` and the points of rows y - 1, y and
     y + 1 (at row % 3), with those of the band's first row and the row
     above it filled in."""
     W = pixels.shape[1]
@@ -277,16 +278,16 @@ def _activity(pts, y, x, H, W):
     """Largest distance, in the clustering space, from pixel (x, y) to its
     four neighbours (``pts`` holds rows y-1, y, y+1 at index row % 3)."""
     C = pts.shape[2]
-    here = pts[y % 3, x]
+    r = y % 3
     best = 0.0
     for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)):
         yy = y + dy
         xx = x + dx
         if 0 <= yy < H and 0 <= xx < W:
-            there = pts[yy % 3, xx]
+            rr = yy % 3
             s = 0.0
             for c in range(C):
-                v = here[c] - there[c]
+                v = pts[r, x, c] - pts[rr, xx, c]
                 s += v * v
             best = max(best, s)
     return math.sqrt(best)
