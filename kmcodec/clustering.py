@@ -128,11 +128,21 @@ def _histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return uniq.astype(np.uint32), counts.astype(np.int64), inverse.reshape(-1)
     with _engine():
         table = np.zeros(1 << 24, dtype=np.uint32)
-        _jit().count_colors(pixels, table, _jit().threads())
+        _jit().count_colors(read_only(pixels), table, _jit().threads())
     uniq = np.flatnonzero(table).astype(np.uint32)
     counts = table[uniq].astype(np.int64)
     table[uniq] = np.arange(len(uniq), dtype=np.uint32)
     return uniq, counts, table
+
+
+def read_only(pixels: np.ndarray) -> np.ndarray:
+    """A read-only view of ``pixels``: Numba compiles a kernel once for each
+    argument type, and a read-only array (as Pillow's images arrive) is
+    another type than a writable one; the kernels take pixels only as
+    read-only views, so that one compilation serves both."""
+    view = pixels.view()
+    view.flags.writeable = False
+    return view
 
 
 def _pixel_labels(pixels: np.ndarray, ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -142,7 +152,7 @@ def _pixel_labels(pixels: np.ndarray, ranks: np.ndarray, labels: np.ndarray) -> 
         out[:] = labels[ranks]
     else:
         with _engine():
-            _jit().label_pixels(pixels, ranks, labels, out)
+            _jit().label_pixels(read_only(pixels), ranks, labels, out)
     return out
 
 
@@ -304,15 +314,13 @@ def _load_engine() -> None:
     idx3 = np.zeros((2, 3), dtype=np.int64)
     pixels = np.zeros((2, 3), dtype=np.uint8)
     table = np.zeros(1 << 22, dtype=np.uint32)
-    read = pixels.copy()  # as Pillow's images arrive: read-only, another type to Numba
-    read.flags.writeable = False
+    read = read_only(pixels)
     with _lock:
         if _stop.is_set():
             return
         order, dist = jit.neighbours(x, 1)
         calls = [
             lambda: jit.count_colors(read[:0], table, 1),
-            lambda: jit.count_colors(pixels[:0], table, 1),
             lambda: jit.coarsen(idx3, x, w, _COARSE_SHIFT, 1.0),
             lambda: jit.plusplus(x, w, 0.0, np.zeros((1, 1))),
             lambda: jit.assign(x, x, idx, order, dist, idx, w.copy(), w.copy()),
@@ -322,9 +330,7 @@ def _load_engine() -> None:
             lambda: jit.inertia(x, w, x, idx),
             lambda: jit.reseat(x, x, idx[:0], idx.copy(), w.copy(), w.copy()),
         ] + [  # indices of K <= 256 colours, and of more
-            lambda source=source, dtype=dtype: jit.label_pixels(source, table, np.zeros(1, dtype),
-                                                                 np.empty(2, dtype))
-            for source in (read, pixels)
+            lambda dtype=dtype: jit.label_pixels(read, table, np.zeros(1, dtype), np.empty(2, dtype))
             for dtype in (np.uint8, np.uint16)
         ]
         for call in calls:
