@@ -166,46 +166,59 @@ def _contrast(pixels, y, x):
     return best
 
 
+#: Added to a float64's bits divided by 3, the bits of a first guess at its
+#: cube root within 4% (the exponent divided by 3, the mantissa roughly).
+_CBRT_BITS = np.uint64(0x2A9F7893782DA1CE)
+
+
 @njit(inline="always")
-def _row_points(pixels, y, oklab, lut, m1, m2, row, seen, memo):
+def _halley_cbrt(v, y):
+    """One step of Halley's method for the cube root of ``v`` from ``y``:
+    the relative error is about cubed (4% -> 1e-5 -> 1e-15)."""
+    y3 = y * y * y
+    return y * (y3 + 2.0 * v) / (2.0 * y3 + v)
+
+
+@njit(inline="always")
+def _row_points(pixels, y, oklab, lut, m1, m2, row):
     """Every pixel of row ``y`` as a point of the clustering space, into
     ``row`` (W, C): its colour (Oklab's L, a, b times 255 when ``oklab``,
     else R, G, B), times A/255 with alpha, then A (:mod:`kmcodec.colorspace`,
     :mod:`kmcodec.alpha`).
 
-    Oklab values are remembered in a small direct-mapped table (``seen``
-    holds the colour of each slot, ``memo`` its L, a, b): photographs
-    repeat colours, and the cube roots are most of the cost.  Elements are
-    indexed one by one: a view of a pixel (``row[x]``) costs a reference
-    count, several times the arithmetic.
+    The cube roots are most of Oklab's cost: they are taken on the whole
+    row by a bit trick and two Halley steps (within 1e-14 of the library's,
+    about five times faster).  Elements are indexed one by one: a view of a
+    pixel (``row[x]``) costs a reference count, several times the arithmetic.
     """
     W, C = pixels.shape[1], pixels.shape[2]
-    for x in range(W):
-        if oklab:
-            key = (np.int64(pixels[y, x, 0]) << 16) | (np.int64(pixels[y, x, 1]) << 8) | np.int64(pixels[y, x, 2])
-            slot = ((key * 2654435761) >> 12) & (seen.shape[0] - 1)
-            if seen[slot] == key:
-                for i in range(3):
-                    row[x, i] = memo[slot, i]
-            else:
-                r = lut[pixels[y, x, 0]]
-                g = lut[pixels[y, x, 1]]
-                b = lut[pixels[y, x, 2]]
-                l0 = m1[0, 0] * r + m1[0, 1] * g + m1[0, 2] * b
-                l1 = m1[1, 0] * r + m1[1, 1] * g + m1[1, 2] * b
-                l2 = m1[2, 0] * r + m1[2, 1] * g + m1[2, 2] * b
-                l0 = np.cbrt(l0) if l0 > 0 else 0.0
-                l1 = np.cbrt(l1) if l1 > 0 else 0.0
-                l2 = np.cbrt(l2) if l2 > 0 else 0.0
-                for i in range(3):
-                    v = (m2[i, 0] * l0 + m2[i, 1] * l1 + m2[i, 2] * l2) * 255.0
-                    row[x, i] = v
-                    memo[slot, i] = v
-                seen[slot] = key
-        else:
+    if oklab:
+        for x in range(W):
+            r = lut[pixels[y, x, 0]]
+            g = lut[pixels[y, x, 1]]
+            b = lut[pixels[y, x, 2]]
+            row[x, 0] = m1[0, 0] * r + m1[0, 1] * g + m1[0, 2] * b
+            row[x, 1] = m1[1, 0] * r + m1[1, 1] * g + m1[1, 2] * b
+            row[x, 2] = m1[2, 0] * r + m1[2, 1] * g + m1[2, 2] * b
+        bits = row.view(np.uint64)
+        for x in range(W):
+            for i in range(3):
+                v = row[x, i]
+                bits[x, i] = bits[x, i] // np.uint64(3) + _CBRT_BITS
+                if v > 0.0:
+                    row[x, i] = _halley_cbrt(v, _halley_cbrt(v, row[x, i]))
+                else:
+                    row[x, i] = 0.0
+        for x in range(W):
+            l0, l1, l2 = row[x, 0], row[x, 1], row[x, 2]
+            for i in range(3):
+                row[x, i] = (m2[i, 0] * l0 + m2[i, 1] * l1 + m2[i, 2] * l2) * 255.0
+    else:
+        for x in range(W):
             for c in range(3):
                 row[x, c] = float(pixels[y, x, c])
-        if C == 4:
+    if C == 4:
+        for x in range(W):
             a = float(pixels[y, x, 3])
             for c in range(3):
                 row[x, c] *= a / 255.0
@@ -214,28 +227,25 @@ def _row_points(pixels, y, oklab, lut, m1, m2, row, seen, memo):
 
 @njit(inline="always")
 def _band_start(pixels, y0, oklab, lut, m1, m2, C):
-    """A band's buffers: the error of rows y and y + 1 (by parity), the
-    Oklab memo of :func:`_row_points` and the points of rows y - 1, y and
-    y + 1 (at row % 3), with those of the band's first row and the row
-    above it filled in."""
+    """A band's buffers: the error of rows y and y + 1 (by parity) and the
+    points of rows y - 1, y and y + 1 (at row % 3), with those of the
+    band's first row and the row above it filled in."""
     W = pixels.shape[1]
     err = np.zeros((2, W + 2, C))
-    seen = np.full(1 << 14, -1, np.int64)
-    memo = np.empty((1 << 14, 3))
     pts = np.empty((3, W, C))
     if y0 > 0:
-        _row_points(pixels, y0 - 1, oklab, lut, m1, m2, pts[(y0 - 1) % 3], seen, memo)
-    _row_points(pixels, y0, oklab, lut, m1, m2, pts[y0 % 3], seen, memo)
-    return err, seen, memo, pts
+        _row_points(pixels, y0 - 1, oklab, lut, m1, m2, pts[(y0 - 1) % 3])
+    _row_points(pixels, y0, oklab, lut, m1, m2, pts[y0 % 3])
+    return err, pts
 
 
 @njit(inline="always")
-def _next_row(pixels, y, oklab, lut, m1, m2, err, seen, memo, pts):
+def _next_row(pixels, y, oklab, lut, m1, m2, err, pts):
     """Start row ``y``: the points of row y + 1 filled in, row y + 1's error
     cleared.  Returns row y's points, its error, row y + 1's error and the
     scan direction (left to right on even rows)."""
     if y + 1 < pixels.shape[0]:
-        _row_points(pixels, y + 1, oklab, lut, m1, m2, pts[(y + 1) % 3], seen, memo)
+        _row_points(pixels, y + 1, oklab, lut, m1, m2, pts[(y + 1) % 3])
     nxt = err[(y + 1) & 1]
     nxt[:, :] = 0.0
     return pts[y % 3], err[y & 1], nxt, 1 if (y & 1) == 0 else -1
@@ -367,12 +377,12 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
         (8-bit value - entry's 8-bit value) ** 2.
     """
     H, W, C = pixels.shape
-    err, seen, memo, pts = _band_start(pixels, y0, oklab, lut, m1, m2, C)
+    err, pts = _band_start(pixels, y0, oklab, lut, m1, m2, C)
     t = np.empty(C)
     rated = rate_base > 0.0 or rate_mask > 0.0
     sq = np.int64(0)
     for y in range(y0, y1):
-        here, cur, nxt, step = _next_row(pixels, y, oklab, lut, m1, m2, err, seen, memo, pts)
+        here, cur, nxt, step = _next_row(pixels, y, oklab, lut, m1, m2, err, pts)
         for n in range(W):
             x = n if step == 1 else W - 1 - n
             kd = kind[y, x]
@@ -448,7 +458,7 @@ def floyd_steinberg3(pixels, oklab, lut, m1, m2, pal, guess, order, dist, level,
     ``allowed`` (every pixel is of kind 0, every entry allowed).
     """
     H, W = pixels.shape[:2]
-    err, seen, memo, pts = _band_start(pixels, y0, oklab, lut, m1, m2, 3)
+    err, pts = _band_start(pixels, y0, oklab, lut, m1, m2, 3)
     t = np.empty(3)
     allowed = np.ones((1, pal.shape[0]), np.bool_)
     allowance = np.zeros(W)
@@ -460,7 +470,7 @@ def floyd_steinberg3(pixels, oklab, lut, m1, m2, pal, guess, order, dist, level,
     top = grid - 1
     sq = np.int64(0)
     for y in range(y0, y1):
-        here, cur, nxt, step = _next_row(pixels, y, oklab, lut, m1, m2, err, seen, memo, pts)
+        here, cur, nxt, step = _next_row(pixels, y, oklab, lut, m1, m2, err, pts)
         for x in range(W):
             if rated:
                 allowance[x] = min(rate_mask * _activity(pts, y, x, H, W), rate_cap)
