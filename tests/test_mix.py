@@ -253,10 +253,28 @@ def test_a_literal_with_no_entry_left_is_corrupt():
     payload = struct.pack("<II", 3, 8) + b"\xff" * 8
     body = struct.pack("<4sBBBBIIIQ", b"KMCF", 1, 2, 0, 0, 3, 3, 1, len(payload)) + palette.tobytes() + payload
     data = body + zlib.crc32(body).to_bytes(4, "little")
-    with pytest.raises(FormatError, match="corrupt"):
+    with pytest.raises(FormatError, match=r"mix payload: stripe 0 decodes to a literal where every palette entry"
+                                          r" is a candidate at pixel \(x=1, y=0\); the coded data is corrupt"):
         kmcodec.decode(data)
     with pytest.raises(ValueError, match="left = 0"):
         spec_decode(data)
+
+
+@pytest.mark.parametrize("bad", [[5], [1_998], [7, 1_000]])
+def test_the_error_names_the_first_bad_stripe_and_its_pixel(bad):
+    """As coder 1's: one-row stripes of a K = 1 image, some overwritten
+    with 0xff; the first of them is named, with the pixel where it fails."""
+    height, palette = 2_000, np.zeros((1, 3), np.uint8)
+    payload = bytearray(entropy.encode_payload(np.zeros((height, 2), np.uint8), 1, palette, 1, engine="mix"))
+    lengths = entropy.payload_layout(bytes(payload), height, "mix")[1]
+    start = 4 + 4 * height
+    for s in bad:
+        at = start + sum(lengths[:s])
+        payload[at : at + lengths[s]] = b"\xff" * lengths[s]
+    body = struct.pack("<4sBBBBIIIQ", b"KMCF", 1, 2, 0, 0, 2, height, 1, len(payload)) + palette.tobytes() + payload
+    with pytest.raises(FormatError, match=rf"stripe {bad[0]} decodes to a literal where every palette entry is a"
+                                          rf" candidate at pixel \(x=1, y={bad[0]}\)"):
+        kmcodec.decode_palette(body + zlib.crc32(body).to_bytes(4, "little"))
 
 
 def test_cli_encode_with_coder_2(tmp_path, capsys):
