@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -475,6 +475,23 @@ def _iteration_frame(fig: Figure, sample: np.ndarray, small: np.ndarray, centers
     ax2.set_title(f"recoloured, iteration {i}")
 
 
+def _move_frame(fig: Figure, small: np.ndarray, centers: np.ndarray, i: int, note: str = "") -> None:
+    """Turn the figure :func:`_iteration_frame` drew into frame ``i``: the
+    centroid markers moved to ``centers``, the thumbnail recoloured and the
+    titles renewed (building the axes again cost as much as drawing them)."""
+    from . import clustering
+
+    ax3, ax2 = fig.axes
+    markers: Any = ax3.collections[-1]  # a Path3DCollection: its 3-D offsets are what Matplotlib's animations set
+    markers._offsets3d = (centers[:, 0], centers[:, 1], centers[:, 2])
+    markers.set_facecolor(np.clip(centers, 0, 255) / 255.0)
+    ax3.set_title(f"iteration {i}{note}: {len(centers)} centroids", fontsize=10)
+    palette = np.clip(np.rint(centers), 0, 255).astype(np.uint8)
+    ax2.images[0].set_data(palette[clustering.nearest(small.reshape(-1, 3).astype(float), centers)]
+                           .reshape(small.shape))
+    ax2.set_title(f"recoloured, iteration {i}")
+
+
 def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames: int = 30,
                          fmt: str = "GIF", init: str = "kmeans++", max_iter: int = 300) -> int:
     """Animate plain k-means step by step: seeding, then Lloyd's iterations.
@@ -505,11 +522,14 @@ def iterations_animation(rgb: np.ndarray, k: int, fh, seed: int = 0, max_frames:
     small = thumbnail(rgb, 240)
     sample = _sample(rgb, seed).astype(float)
     fig = plt.figure(figsize=(10, 4.5))
-    frames = []
+    frames: list[Image.Image] = []
     try:
         for i, c in shown:
             note = f" ({init} seeds)" if i == 0 else " (converged)" if i == last and last < max_iter else ""
-            _iteration_frame(fig, sample, small, c, i, note)
+            if frames:  # the same axes, cloud and image: only what moves changes
+                _move_frame(fig, small, c, i, note)
+            else:
+                _iteration_frame(fig, sample, small, c, i, note)
             fig.canvas.draw()
             rgba = np.asarray(fig.canvas.buffer_rgba())
             frame = Image.fromarray(np.ascontiguousarray(rgba[:, :, :3]))

@@ -14,6 +14,7 @@ from PIL import Image
 pytest.importorskip("matplotlib")
 
 import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from mpl_toolkits.mplot3d import proj3d
 
@@ -95,6 +96,30 @@ def test_centroid_markers_are_drawn_over_the_pixel_cloud(cloud):
         plots._iteration_frame(fig, cloud.reshape(-1, 3).astype(float), plots.thumbnail(cloud, 40), c, i)
         checked += _assert_markers_on_top(fig, fig.axes[0], c, plots._CENTROID_SIZE)
     assert checked >= 6
+
+
+def test_a_moved_frame_is_the_frame_drawn_afresh(cloud):
+    """The animation draws its axes once and then moves the markers,
+    recolours the thumbnail and renews the titles: the pixels are those of
+    the frame drawn from scratch."""
+    colors, counts = clustering.color_histogram(cloud.reshape(-1, 3))
+    start = clustering.seeds(colors, counts, 5, 0)
+    steps = [start, *clustering.lloyd_steps(colors, counts, start, 3)]
+    sample, small = cloud.reshape(-1, 3).astype(float), plots.thumbnail(cloud, 40)
+    moved, fresh = Figure(figsize=(10, 4.5)), Figure(figsize=(10, 4.5))
+    plots._iteration_frame(moved, sample, small, steps[0], 0, " (seeds)")
+
+    def pixels(fig):
+        FigureCanvasAgg(fig).draw()
+        return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+    first = pixels(moved)
+    for i in range(1, len(steps)):
+        plots._move_frame(moved, small, steps[i], i)
+        plots._iteration_frame(fresh, sample, small, steps[i], i)
+        frame = pixels(moved)
+        assert np.array_equal(frame, pixels(fresh))
+        assert not np.array_equal(frame, first)
 
 
 def test_colors_figure_and_animation_write_their_formats(cloud):
