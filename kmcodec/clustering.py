@@ -128,14 +128,14 @@ def _histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return uniq.astype(np.uint32), counts.astype(np.int64), inverse.reshape(-1)
     with _engine():
         table = np.zeros(1 << 24, dtype=np.uint32)
-        _jit().count_colors(read_only(pixels), table, _jit().threads())
+        _jit().count_colors(_read_only(pixels), table, _jit().threads())
     uniq = np.flatnonzero(table).astype(np.uint32)
     counts = table[uniq].astype(np.int64)
     table[uniq] = np.arange(len(uniq), dtype=np.uint32)
     return uniq, counts, table
 
 
-def read_only(pixels: np.ndarray) -> np.ndarray:
+def _read_only(pixels: np.ndarray) -> np.ndarray:
     """A read-only view of ``pixels``: Numba compiles a kernel once for each
     argument type, and a read-only array (as Pillow's images arrive) is
     another type than a writable one; the kernels take pixels only as
@@ -152,7 +152,7 @@ def _pixel_labels(pixels: np.ndarray, ranks: np.ndarray, labels: np.ndarray) -> 
         out[:] = labels[ranks]
     else:
         with _engine():
-            _jit().label_pixels(read_only(pixels), ranks, labels, out)
+            _jit().label_pixels(_read_only(pixels), ranks, labels, out)
     return out
 
 
@@ -314,7 +314,7 @@ def _load_engine() -> None:
     idx3 = np.zeros((2, 3), dtype=np.int64)
     pixels = np.zeros((2, 3), dtype=np.uint8)
     table = np.zeros(1 << 22, dtype=np.uint32)
-    read = read_only(pixels)
+    read = _read_only(pixels)
     with _lock:
         if _stop.is_set():
             return

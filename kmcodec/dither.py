@@ -142,7 +142,7 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
         The sum over pixels and channels of (8-bit value - entry's) ** 2.
     """
     from . import _dither_jit, colorspace
-    from .clustering import _engine, _Table, read_only
+    from .clustering import _engine, _Table, _read_only
 
     height, width, channels = pixels.shape
     flat = pixels.reshape(-1, channels)
@@ -166,7 +166,7 @@ def _remap(pixels: np.ndarray, palette: np.ndarray, guess: np.ndarray, method: s
         level *= min(1.0, spacing / FINE)
         lo, hi = pal.min(0), pal.max(0)
         out = np.empty((height, width), np.uint16)  # K <= 65536
-        args = (read_only(np.ascontiguousarray(pixels, np.uint8)), space == "oklab", colorspace._LINEAR,
+        args = (_read_only(np.ascontiguousarray(pixels, np.uint8)), space == "oklab", colorspace._LINEAR,
                 colorspace._M1, colorspace.oklab_matrix(chroma), pal, np.ascontiguousarray(guess, np.uint16),
                 kind.reshape(height, width), allowed,
                 np.ascontiguousarray(order, np.int64), np.ascontiguousarray(dist), float(level), LIMIT, lo, hi,
