@@ -462,17 +462,14 @@ def _iteration_frame(fig: Figure, sample: np.ndarray, small: np.ndarray, centers
     Left, the ``sample`` of pixels in RGB space with ``centers`` over them;
     right, the thumbnail ``small`` recoloured by the nearest centre.
     """
-    from . import clustering
-
     fig.clf()
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
-    _scatter(ax3, sample, sample, f"iteration {i}{note}: {len(centers)} centroids")
+    _scatter(ax3, sample, sample, "")
     _markers(ax3, centers, _CENTROID_SIZE)
     ax2 = fig.add_subplot(1, 2, 2)
-    palette = np.clip(np.rint(centers), 0, 255).astype(np.uint8)
-    ax2.imshow(palette[clustering.nearest(small.reshape(-1, 3).astype(float), centers)].reshape(small.shape))
+    ax2.imshow(np.zeros_like(small))
     ax2.set_axis_off()
-    ax2.set_title(f"recoloured, iteration {i}")
+    _move_frame(fig, small, centers, i, note)  # the titles and the recoloured thumbnail
 
 
 def _move_frame(fig: Figure, small: np.ndarray, centers: np.ndarray, i: int, note: str = "") -> None:
