@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from itertools import islice
 from operator import add
 
 __all__ = ["SpecError", "decode", "DEFAULT_MAX_PIXELS"]
@@ -712,4 +713,6 @@ def _decode_mix_literal(
     r = v - 1
     if r >= left:
         raise SpecError(f"literal rank r = {r} is not below left = {left}")
-    return [X for X in order if X not in cands][r]
+    # X is the entry at position r of the order counting only non-candidates
+    taken = set(cands)
+    return next(islice((X for X in order if X not in taken), r, None))

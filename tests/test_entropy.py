@@ -46,6 +46,8 @@ VECTORS = {
         "d4ce93885fe0b9523a02991e271841c344113cabebadd39d368122b51c2d52a0"),
     "entropy-k4-rows1-23x9": (23, 9, 4, 1, 147,
         "a1a6f3c265b75cb8a26d95724650a9deb882a345fd9c3d428603f3dd3a6efbb4"),
+    "entropy-k16385-g2-48x32": (48, 32, 16385, None, 51955,
+        "dc491d982014235dff8973ee20dab3597886ef0897e6cd64184fdcb28a8c8d8a"),
 }
 
 

@@ -51,6 +51,10 @@ VECTORS = {
                                    "89e49163a2360642ecb32c2330aa000360471efb4f9a31719b432dfa57f7ca36"),
     "mix-alpha-k129-g3-40x30": (40, 30, 129, None, 1652,
                                 "c9c760ccb58db7db3b703659d1922b0b019c3131fada290ed1bae76a65530e46"),
+    "mix-k16385-g2-48x32": (48, 32, 16385, None, 51937,
+                            "098483c108cbcca6c9f78a732e96df9ef69855c98b3f645542073b8e2edac450"),
+    "mix-alpha-k32769-g1-48x32": (48, 32, 32769, None, 134051,
+                                  "ec70ceaf2a52e237bdd1496a659013bd848b2172ad15733d399fddd71059909e"),
 }
 
 

@@ -100,6 +100,11 @@ def vectors():
         pal = random_palette(rng, k)
         yield (f"alpha-entropy-k{k}-g{g}-{width}x{height}", pal, using_all(rng, k, height, width), "entropy",
                f"coder 1, grid g = {g}")
+    # g = 1 from K = 32769, with a palette larger than the image: most
+    # entries unused, which decoders must allow (spec section 4).
+    big = np.random.default_rng(32769)
+    yield ("alpha-entropy-k32769-g1-48x32", random_palette(big, 32769),
+           big.integers(0, 32769, (32, 48)).astype(np.uint16), "entropy", "coder 1, grid g = 1; most entries unused")
 
 
 def main() -> int:

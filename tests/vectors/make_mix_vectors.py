@@ -6,7 +6,8 @@ It records how the committed files were made and refuses to change one
 that exists; ``tests/test_mix.py`` checks their sha256 (listed in
 ``mix-README.md``) and decodes them with kmcodec and with the spec-only
 decoder.  Each ``NAME.kmc`` has a ``NAME.png`` beside it with the expected
-pixels (RGB, or RGBA for the version-2 files); every palette is canonical.
+pixels (RGB, or RGBA for the version-2 files); every palette is canonical,
+except that the two largest have entries no pixel takes.
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ def vectors():
     yield "mix-alpha-sprite-k13-48x40", pal, idx, None, "version 2: anti-aliased edge and shadow"
     yield ("mix-alpha-k129-g3-40x30", random_palette(rng, 129), using_all(rng, 129, 30, 40), None,
            "version 2, four-channel grid g = 3")
+    # The largest grids' cells, with palettes larger than the images: most
+    # entries unused, which decoders must allow (spec section 4).
+    big = np.random.default_rng(32769)
+    yield ("mix-k16385-g2-48x32", rgb_palette(big, 16385), big.integers(0, 16385, (32, 48)).astype(np.uint16), None,
+           "K = 16385, grid g = 2; most entries unused")
+    yield ("mix-alpha-k32769-g1-48x32", random_palette(big, 32769),
+           big.integers(0, 32769, (32, 48)).astype(np.uint16), None,
+           "version 2, K = 32769, four-channel grid g = 1; most entries unused")
 
 
 def build(palette: np.ndarray, indices: np.ndarray, rows: int | None) -> bytes:
