@@ -77,7 +77,7 @@ def quantize_rgba(rgba: np.ndarray, options: EncodeOptions) -> Quantized:
     inverse = inverse.reshape(-1)
     colors = _entries(uniq)
     iterations = 0
-    chroma = options.chroma(height * width)
+    chroma = options.chroma(height, width)
     with clustering._engine():
         if len(uniq) <= options.k:
             palette, labels = colors, np.arange(len(uniq))

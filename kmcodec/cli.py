@@ -199,8 +199,8 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--chroma-weight", type=_chroma_weight, default=None, metavar="W|auto",
         help=f"with --space oklab, hue and colourfulness count W times as much as lightness, 1 to 10"
-        f" (default {PLAIN['chroma_weight']}); auto: 3 below 16,384 pixels, 2 below 100,000, 1 above,"
-        " as small images lose hues first",
+        f" (default {PLAIN['chroma_weight']}); auto: by the image's smaller side, 3 below 113 pixels,"
+        " 2 below 225, 1 from there, as small images lose hues first",
     )
     enc.add_argument(
         "--perceptual", action="store_true", default=None,

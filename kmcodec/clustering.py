@@ -203,7 +203,7 @@ def quantize(rgb: np.ndarray, options: EncodeOptions) -> Quantized:
     pixels = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1, 3)
     k, seed, n_init = options.k, options.seed, options.seedings
     max_iter, tol, engine, space = options.max_iter, options.tol, options.engine, options.space
-    chroma = options.chroma(height * width)
+    chroma = options.chroma(height, width)
     with _engine():  # Numba's default threading layer takes one caller at a time
         uniq, counts, ranks = _histogram(pixels)
         colors = _colors_of(uniq)

@@ -66,7 +66,7 @@ def _quantize(pixels: np.ndarray, opts: EncodeOptions) -> Quantized:
         q = _quantize_rgb(pixels, opts)
     from .dither import dithered  # returns q itself without dithering
 
-    chroma = opts.chroma(pixels.shape[0] * pixels.shape[1])
+    chroma = opts.chroma(pixels.shape[0], pixels.shape[1])
     return dithered(pixels, q, opts.dither, opts.dither_level, opts.space, opts.dither_rate, chroma)
 
 

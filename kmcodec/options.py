@@ -37,8 +37,11 @@ PERCEPTUAL = {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_ra
 #: What the fields :data:`PERCEPTUAL` sets are when neither they nor ``perceptual`` are given.
 PLAIN = {"space": "rgb", "dither": "none", "dither_level": 1.0, "dither_rate": 0.0, "smooth_weight": 0.0,
          "chroma_weight": 1.0}
-#: ``chroma_weight="auto"``: (fewer than this many pixels, weight); 1 above the last.
-AUTO_CHROMA = ((16_384, 3.0), (100_000, 2.0))
+#: ``chroma_weight="auto"``: (smaller side below this many pixels, weight);
+#: 1 from the last.  They are the sides at which SSIMULACRA2, which halves
+#: an image up to five times and stops below 8 pixels, gains its fifth and
+#: its sixth scale (bench/perceptual.py: 150 x 112 against 150 x 113).
+AUTO_CHROMA = ((113, 3.0), (225, 2.0))
 
 
 class _Unset:
@@ -148,10 +151,12 @@ class EncodeOptions:
         With ``space="oklab"``, Oklab's a and b (hue and colourfulness) are
         multiplied by this, 1 to 10, while the palette is searched and the
         pixels are mapped and dithered: more of the palette goes to keeping
-        hues apart.  "auto" (what ``perceptual`` sets) is 3 below 16,384
-        pixels, 2 below 100,000 and 1 from there (:data:`AUTO_CHROMA`):
-        on small images a lost hue is what people notice first, on large
-        ones the weight costs detail.  Must be 1 with ``space="rgb"``.
+        hues apart.  "auto" (what ``perceptual`` sets) follows the image's
+        smaller side: 3 below 113 pixels, 2 below 225 and 1 from there
+        (:data:`AUTO_CHROMA`).  On a small image a lost hue is what people
+        notice first; once the image is large enough for the coarse
+        scales of SSIMULACRA2, which weigh lightness over wide areas, the
+        weight costs more than it gives.  Must be 1 with ``space="rgb"``.
     perceptual : bool, default False
         The settings that look best for their size, measured by
         ``bench/perceptual.py`` (:data:`PERCEPTUAL`: Oklab, Floyd-Steinberg
@@ -260,12 +265,12 @@ class EncodeOptions:
 
             fix(self, "background", parse_background(self.background))
 
-    def chroma(self, pixels: int) -> float:
-        """The chroma weight for an image of ``pixels`` pixels ("auto" resolved; 1 with RGB)."""
+    def chroma(self, height: int, width: int) -> float:
+        """The chroma weight for an image of ``height`` x ``width`` pixels ("auto" resolved; 1 with RGB)."""
         if self.space == "rgb":
             return 1.0
         if self.chroma_weight == "auto":
-            return next((w for below, w in AUTO_CHROMA if pixels < below), 1.0)
+            return next((w for below, w in AUTO_CHROMA if min(height, width) < below), 1.0)
         return float(self.chroma_weight)
 
     def replace(self, **changes: Any) -> EncodeOptions:

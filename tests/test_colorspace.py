@@ -168,12 +168,14 @@ def test_the_chroma_weight_multiplies_a_and_b_only():
     np.testing.assert_array_equal(from_space(weighted, "oklab", 3.0), colours)
 
 
-@pytest.mark.parametrize(("pixels", "weight"), [(1, 3.0), (16_383, 3.0), (16_384, 2.0), (99_999, 2.0),
-                                                (100_000, 1.0), (12_000_000, 1.0)])
-def test_auto_weight_falls_with_the_image_size(pixels, weight):
-    assert kmcodec.EncodeOptions(perceptual=True).chroma(pixels) == weight
-    assert kmcodec.EncodeOptions(space="oklab", chroma_weight=2.5).chroma(pixels) == 2.5
-    assert kmcodec.EncodeOptions().chroma(pixels) == 1.0  # rgb
+@pytest.mark.parametrize(("height", "width", "weight"), [
+    (1, 1, 3.0), (112, 150, 3.0), (100, 400, 3.0), (4000, 112, 3.0),  # SSIMULACRA2: 4 scales or fewer
+    (113, 150, 2.0), (120, 120, 2.0), (220, 600, 2.0), (224, 5000, 2.0),  # 5 scales
+    (225, 225, 1.0), (240, 320, 1.0), (3000, 4000, 1.0)])  # 6 scales
+def test_auto_weight_follows_the_smaller_side(height, width, weight):
+    assert kmcodec.EncodeOptions(perceptual=True).chroma(height, width) == weight
+    assert kmcodec.EncodeOptions(space="oklab", chroma_weight=2.5).chroma(height, width) == 2.5
+    assert kmcodec.EncodeOptions().chroma(height, width) == 1.0  # rgb
 
 
 @pytest.mark.parametrize(("settings", "match"), [
