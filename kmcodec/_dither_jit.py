@@ -304,9 +304,36 @@ def _activity(pts, y, x, H, W):
     return math.sqrt(best)
 
 
+@njit(inline="always")
+def _run_shares(guess, y, base, shares):
+    """Scale ``shares`` (W,) by how long a run of one undithered entry
+    (``guess``, (H, W)) each pixel of row ``y`` lies in: by 1 - base /
+    (base + n), n being 10 for each pixel of its run and 15 for each pixel
+    directly above or below one of them that has the run's entry
+    (libimagequant's dither map)."""
+    H, W = guess.shape
+    x0 = 0
+    while x0 < W:
+        v = guess[y, x0]
+        x1 = x0 + 1
+        while x1 < W and guess[y, x1] == v:
+            x1 += 1
+        n = 10 * (x1 - x0)
+        for x in range(x0, x1):
+            if y > 0 and guess[y - 1, x] == v:
+                n += 15
+            if y + 1 < H and guess[y + 1, x] == v:
+                n += 15
+        f = 1.0 - base / (base + n)
+        for x in range(x0, x1):
+            shares[x] *= f
+        x0 = x1
+
+
 @njit(nogil=True)
 def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order, dist, level, limit, lo, hi,
-                    out, smooth, sharp, rate_base, rate_mask, rate_cap, y0, y1, pal8, grid, entries, offsets, scale):
+                    out, smooth, sharp, rate_base, rate_mask, rate_cap, runs, y0, y1, pal8, grid, entries, offsets,
+                    scale):
     """Floyd-Steinberg error diffusion with serpentine scanning, in place,
     on the band of rows ``y0 .. y1 - 1``.
 
@@ -361,6 +388,9 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
         nearest entry, a being the pixel's :func:`_activity` (ties: the
         first in that order).  ``rate_base`` and ``rate_mask`` zero:
         always the nearest.
+    runs : float
+        With ``runs > 0``, each pixel's share of its error is also scaled
+        by :func:`_run_shares` (the dither map, ``runs`` its constant).
     y0, y1 : int
         The band's rows.
     pal8 : (K, C) int64
@@ -381,9 +411,13 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
     err, pts = _band_start(pixels, y0, oklab, lut, m1, m2, C)
     t = np.empty(C)
     rated = rate_base > 0.0 or rate_mask > 0.0
+    fac = np.ones(W)
     sq = np.int64(0)
     for y in range(y0, y1):
         here, cur, nxt, step = _next_row(pixels, y, oklab, lut, m1, m2, err, pts)
+        if runs > 0.0:
+            fac[:] = 1.0
+            _run_shares(guess, y, runs, fac)
         for n in range(W):
             x = n if step == 1 else W - 1 - n
             kd = kind[y, x]
@@ -425,6 +459,8 @@ def floyd_steinberg(pixels, oklab, lut, m1, m2, pal, guess, kind, allowed, order
                     share = 0.0
                 elif cx > smooth:
                     share = level * (sharp - cx) / (sharp - smooth)
+            if runs > 0.0:
+                share *= fac[x]
             for c in range(C):
                 e = (t[c] - pal[j, c]) * share
                 cur[x + 1 + step, c] += e * (7.0 / 16.0)
@@ -446,7 +482,7 @@ def _d2_3(t0, t1, t2, pal, j):
 
 @njit(nogil=True)
 def floyd_steinberg3(pixels, oklab, lut, m1, m2, pal, guess, order, dist, level, limit, lo, hi, out, smooth, sharp,
-                     rate_base, rate_mask, rate_cap, y0, y1, pal8, grid, entries, offsets, scale):
+                     rate_base, rate_mask, rate_cap, runs, y0, y1, pal8, grid, entries, offsets, scale):
     """:func:`floyd_steinberg` for opaque three-channel images with cell
     lists (``grid > 0``), the common case: the same entries and the same
     return value, a third faster.
@@ -478,6 +514,10 @@ def floyd_steinberg3(pixels, oklab, lut, m1, m2, pal, guess, order, dist, level,
             if sharp > 0:
                 cx = _contrast(pixels, y, x)
                 shares[x] = 0.0 if cx >= sharp else level * (sharp - cx) / (sharp - smooth) if cx > smooth else level
+            elif runs > 0.0:
+                shares[x] = level
+        if runs > 0.0:
+            _run_shares(guess, y, runs, shares)
         for n in range(W):
             x = n if step == 1 else W - 1 - n
             t0 = min(max(here[x, 0] + min(max(cur[x + 1, 0], -limit), limit), lo0), hi0)

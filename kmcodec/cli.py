@@ -73,6 +73,10 @@ def _chroma_weight(text: str) -> float | str:
     return _float_in("--chroma-weight", lambda v: 1 <= v <= 10, "from 1 to 10, or auto")(text)
 
 
+#: --dither-map's words and the values of ``dither_map`` they stand for.
+_MAP_WORDS = {"off": False, "on": True, "auto": "auto"}
+
+
 def _background(text: str) -> tuple[int, int, int]:
     from .alpha import parse_background
     from .errors import ParameterError
@@ -190,6 +194,13 @@ def _parser() -> argparse.ArgumentParser:
         " nearest",
     )
     enc.add_argument(
+        "--dither-map", choices=tuple(_MAP_WORDS), default=None,
+        help="pass on less of a pixel's error where its undithered entry changes every few pixels"
+        " (texture, where grain only costs bytes), all of it along runs of one entry (where bands"
+        " show): libimagequant's dither map (default off); auto: on where the image's smaller side"
+        " is below 225 pixels",
+    )
+    enc.add_argument(
         "--smooth-weight", type=_float_in("--smooth-weight", lambda v: 0 <= v <= 100, "from 0 to 100"),
         default=None, metavar="W",
         help=f"while the palette is searched, a pixel in a smooth area counts 1+W times, as the eye sees"
@@ -205,7 +216,8 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--perceptual", action="store_true", default=None,
         help="the settings that look best for their size (measured by bench/perceptual.py): --space"
-        " oklab --dither fs --dither-level 0.75 --dither-rate 1 --smooth-weight 1 --chroma-weight auto",
+        " oklab --dither fs --dither-level 0.75 --dither-rate 1 --dither-map auto --smooth-weight 1"
+        " --chroma-weight auto",
     )
     from .coder import coders
 
@@ -503,14 +515,16 @@ def _encode_options(args):
     from .codec import options_from
     from .errors import MissingDependencyError, ParameterError
 
-    for flag, value in (("--dither-level", args.dither_level), ("--dither-rate", args.dither_rate)):
+    for flag, value in (("--dither-level", args.dither_level), ("--dither-rate", args.dither_rate),
+                        ("--dither-map", args.dither_map)):
         if value is not None and args.dither in (None, "none") and not args.perceptual:
             raise _Usage(f"{flag} needs --dither fs or selective (or --perceptual)")
+    dither_map = None if args.dither_map is None else _MAP_WORDS[args.dither_map]
     if args.perceptual:
         from .options import PERCEPTUAL
 
         for name, value in PERCEPTUAL.items():  # the options refuse these too, but name the field, not the flag
-            given = getattr(args, name)
+            given = getattr(args, name)  # --dither-map's words: "auto" is also the value
             if given is not None and given != value:
                 flag = "--" + name.replace("_", "-")
                 raise _Usage(f"--perceptual sets {flag} to {value} but {flag} is {given}; give one or the other")
@@ -520,6 +534,7 @@ def _encode_options(args):
                             target_psnr=args.target_psnr,
                             max_bytes=args.max_bytes, background=args.background, space=args.space,
                             dither=args.dither, dither_level=args.dither_level, dither_rate=args.dither_rate,
+                            dither_map=dither_map,
                             smooth_weight=args.smooth_weight, chroma_weight=args.chroma_weight,
                             perceptual=args.perceptual)
     except MissingDependencyError as exc:  # the machine lacks it, not the command line

@@ -66,8 +66,9 @@ def _quantize(pixels: np.ndarray, opts: EncodeOptions) -> Quantized:
         q = _quantize_rgb(pixels, opts)
     from .dither import dithered  # returns q itself without dithering
 
-    chroma = opts.chroma(pixels.shape[0], pixels.shape[1])
-    return dithered(pixels, q, opts.dither, opts.dither_level, opts.space, opts.dither_rate, chroma)
+    height, width = pixels.shape[:2]
+    return dithered(pixels, q, opts.dither, opts.dither_level, opts.space, opts.dither_rate,
+                    opts.chroma(height, width), opts.mapped(height, width))
 
 
 def options_from(options: EncodeOptions | None = None, **settings) -> EncodeOptions:

@@ -32,11 +32,11 @@ REFINES = ("full", "none")
 #: The largest palette a .kmc file holds.
 MAX_COLORS = 65536
 #: What ``perceptual=True`` sets: the best combination of bench/perceptual.py.
-PERCEPTUAL = {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0, "smooth_weight": 1.0,
-              "chroma_weight": "auto"}
+PERCEPTUAL = {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0, "dither_map": "auto",
+              "smooth_weight": 1.0, "chroma_weight": "auto"}
 #: What the fields :data:`PERCEPTUAL` sets are when neither they nor ``perceptual`` are given.
-PLAIN = {"space": "rgb", "dither": "none", "dither_level": 1.0, "dither_rate": 0.0, "smooth_weight": 0.0,
-         "chroma_weight": 1.0}
+PLAIN = {"space": "rgb", "dither": "none", "dither_level": 1.0, "dither_rate": 0.0, "dither_map": False,
+         "smooth_weight": 0.0, "chroma_weight": 1.0}
 #: ``chroma_weight="auto"``: (smaller side below this many pixels, weight);
 #: 1 from the last.  They are the sides at which SSIMULACRA2, which halves
 #: an image up to five times and stops below 8 pixels, gains its fifth and
@@ -142,6 +142,13 @@ class EncodeOptions:
         pixel takes an entry a neighbour already holds, which the entropy
         coders code in few bits, instead of its nearest entry; 0 always
         takes the nearest.
+    dither_map : bool or "auto", default False
+        Whether a pixel passes on less of its error where its undithered
+        entry changes often (libimagequant's dither map,
+        :mod:`kmcodec.dither`): texture is left alone, runs of one entry,
+        where bands show, are dithered fully.  "auto" (what ``perceptual``
+        sets): where the image's smaller side is below 225 pixels (the
+        last of :data:`AUTO_CHROMA`'s sides), as for the chroma weight.
     smooth_weight : float, default 0.0
         How many times more a pixel in a smooth area counts while the
         palette is searched, 0 to 100 (:mod:`kmcodec.importance`): the eye
@@ -160,9 +167,10 @@ class EncodeOptions:
     perceptual : bool, default False
         The settings that look best for their size, measured by
         ``bench/perceptual.py`` (:data:`PERCEPTUAL`: Oklab, Floyd-Steinberg
-        dithering at ``dither_level`` 0.75 with ``dither_rate`` 1,
-        ``smooth_weight`` 1, ``chroma_weight`` "auto"), so that users need
-        not tune; ``space``, ``dither``, ``dither_level``, ``dither_rate``,
+        dithering at ``dither_level`` 0.75 with ``dither_rate`` 1 and
+        ``dither_map`` "auto", ``smooth_weight`` 1, ``chroma_weight``
+        "auto"), so that users need not tune; ``space``, ``dither``,
+        ``dither_level``, ``dither_rate``, ``dither_map``,
         ``smooth_weight`` and ``chroma_weight`` must then be left out or
         given those values (a field given its plain default, such as
         ``dither_level=1.0``, is refused).
@@ -193,6 +201,7 @@ class EncodeOptions:
     dither: str = _unset("dither")
     dither_level: float = _unset("dither_level")
     dither_rate: float = _unset("dither_rate")
+    dither_map: bool | str = _unset("dither_map")
     smooth_weight: float = _unset("smooth_weight")
     chroma_weight: float | str = _unset("chroma_weight")
     perceptual: bool = False
@@ -234,6 +243,8 @@ class EncodeOptions:
             if self.space == "rgb" and chroma != 1:
                 raise ParameterError(f"chroma_weight is {chroma!r} but space is 'rgb'; it weighs Oklab's a and b,"
                                      " so it needs space='oklab'")
+        if not (isinstance(self.dither_map, bool) or self.dither_map == "auto"):
+            raise ParameterError(f"dither_map is {self.dither_map!r}; it must be True, False or 'auto'")
         if self.dither not in DITHER_METHODS:
             raise ParameterError(f"dither is {self.dither!r}; it must be one of {DITHER_METHODS}")
         level = self.dither_level
@@ -272,6 +283,13 @@ class EncodeOptions:
         if self.chroma_weight == "auto":
             return next((w for below, w in AUTO_CHROMA if min(height, width) < below), 1.0)
         return float(self.chroma_weight)
+
+    def mapped(self, height: int, width: int) -> bool:
+        """Whether the dithering of an image of ``height`` x ``width`` pixels
+        uses the dither map (``dither_map`` with "auto" resolved)."""
+        if self.dither_map == "auto":
+            return min(height, width) < AUTO_CHROMA[-1][0]
+        return bool(self.dither_map)
 
     def replace(self, **changes: Any) -> EncodeOptions:
         """A copy with ``changes``, validated again.

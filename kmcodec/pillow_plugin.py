@@ -10,7 +10,7 @@ Pillow's PNG reader gives them); a larger palette does not fit Pillow's
 Save options: ``colors`` (K, as ``Image.quantize`` names it; ``k`` also
 works), ``seed``, ``n_init``, ``engine``, ``init``, ``refine``, ``max_iter``, ``tol``, ``coder``,
 ``target_psnr``, ``max_bytes``, ``background``, ``space``, ``dither``,
-``dither_level``, ``dither_rate``, ``smooth_weight``, ``chroma_weight``, ``perceptual``: every
+``dither_level``, ``dither_rate``, ``dither_map``, ``smooth_weight``, ``chroma_weight``, ``perceptual``: every
 field of :class:`kmcodec.EncodeOptions`, with its defaults; or ``options=EncodeOptions(...)`` with any of them on top.
 Any other keyword is a ParameterError, not silently ignored.
 """

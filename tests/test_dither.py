@@ -24,14 +24,34 @@ def _activity(pixels: np.ndarray, y: int, x: int) -> float:
     return max(math.sqrt(((pixels[y, x].astype(float) - pixels[n].astype(float)) ** 2).sum()) for n in near)
 
 
+def reference_map(guess: np.ndarray) -> np.ndarray:
+    """The dither map as the module's docstring describes it: each pixel's
+    1 - 20 / (20 + n) from the run of one undithered entry it lies in."""
+    h, w = guess.shape
+    share = np.ones((h, w))
+    for y in range(h):
+        x0 = 0
+        while x0 < w:
+            x1 = x0
+            while x1 < w and guess[y, x1] == guess[y, x0]:
+                x1 += 1
+            n = 10 * (x1 - x0) + 15 * sum(int(guess[yy, x] == guess[y, x0])
+                                          for x in range(x0, x1) for yy in (y - 1, y + 1) if 0 <= yy < h)
+            share[y, x0:x1] = 1 - 20 / (20 + n)
+            x0 = x1
+    return share
+
+
 def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selective: bool = False,
-                 rate: float = 0.0, band: int = 10**9, fine: float = 5.1, cap: float = 0.5) -> np.ndarray:
+                 rate: float = 0.0, band: int = 10**9, fine: float = 5.1, cap: float = 0.5,
+                 guess: np.ndarray | None = None) -> np.ndarray:
     """Floyd-Steinberg as the module's docstring describes it, in RGB, one pixel at a time.
 
     ``rate``: the rate-aware choice's weight.  ``band``: rows per band; a
     band starts without error and its rate-aware choice looks at no row
     above it.  ``fine`` and ``cap``: the docstring's :data:`FINE` and the
-    cap on the activity term, as a share of the spacing.
+    cap on the activity term, as a share of the spacing.  ``guess``: the
+    undithered entries, whose dither map then scales every share.
     """
     h, w, _ = pixels.shape
     points = pixels.astype(float)
@@ -40,6 +60,7 @@ def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selectiv
     spacing = float(np.median(apart.min(1))) if len(pal) > 1 else 0.0
     level *= min(1.0, spacing / fine)  # a palette too fine for bands to show is dithered less
     lo, hi = pal.min(0), pal.max(0)
+    mapped = np.ones((h, w)) if guess is None else reference_map(guess)
     err = np.zeros((h + 1, w + 2, 3))
     out = np.zeros((h, w), int)
     for y in range(h):
@@ -66,6 +87,7 @@ def reference_fs(pixels: np.ndarray, palette: np.ndarray, level: float, selectiv
             if selective:
                 contrast = _contrast(pixels, y, x)
                 share = 0.0 if contrast >= 32 else level if contrast <= 8 else level * (32 - contrast) / (32 - 8)
+            share *= mapped[y, x]
             for c in range(3):
                 e = (t[c] - pal[j, c]) * share
                 err[y, x + 1 + step, c] += e * (7 / 16)
@@ -100,6 +122,71 @@ def test_the_rate_aware_choice_matches_the_reference(seed, k, rate, method):
     expected = reference_fs(pixels, palette, 1.0, method == "selective", rate)
     assert np.array_equal(remap(pixels, palette, guess, method, 1.0, "rgb", rate), expected)
     assert not np.array_equal(expected, reference_fs(pixels, palette, 1.0, method == "selective"))
+
+
+def test_the_dither_map_by_hand():
+    from kmcodec import _dither_jit
+
+    guess = np.array([[0, 0, 7, 7, 2, 2],
+                      [0, 0, 1, 1, 1, 2],
+                      [0, 0, 1, 8, 8, 9]])
+    shares = np.full(6, 0.5)
+    _dither_jit._run_shares(guess, 1, 20.0, shares)
+    # Runs of row 1: (0, 0) with 2 + 2 equal pixels above and below (n = 20 + 60);
+    # (1, 1, 1) with one below (n = 30 + 15); (2) with one above (n = 10 + 15).
+    np.testing.assert_allclose(shares, 0.5 * np.array([80 / 100] * 2 + [45 / 65] * 3 + [25 / 45]), rtol=1e-15)
+    shares = np.ones(6)
+    _dither_jit._run_shares(guess, 0, 20.0, shares)  # no row above
+    np.testing.assert_allclose(shares, [50 / 70] * 2 + [20 / 40] * 2 + [35 / 55] * 2, rtol=1e-15)
+    np.testing.assert_allclose(reference_map(guess)[:2], [[50 / 70] * 2 + [20 / 40] * 2 + [35 / 55] * 2,
+                                                          [80 / 100] * 2 + [45 / 65] * 3 + [25 / 45]])
+
+
+@pytest.mark.parametrize(("seed", "k", "level", "rate"), [(0, 6, 1.0, 0.0), (1, 5, 0.75, 1.0), (2, 40, 0.6, 2.0)])
+@pytest.mark.parametrize("method", ["fs", "selective"])
+@pytest.mark.parametrize("cells", [True, False], ids=["opaque-kernel", "general-kernel"])
+def test_the_dither_map_matches_the_reference(monkeypatch, seed, k, level, rate, method, cells):
+    from kmcodec import dither
+
+    if not cells:
+        monkeypatch.setattr(dither, "_CELL_COLORS", 0)
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:20, 0:30]
+    noise = rng.integers(-8, 8, (20, 30, 3)) * (1 + (x > 14)[..., None] * 3)  # smooth left, rough right
+    pixels = np.clip(np.stack([x * 3, y * 4, (x + y) * 2], -1) + 60 + noise, 0, 255).astype(np.uint8)
+    palette = rng.integers(0, 256, (k, 3), dtype=np.uint8)
+    guess = np.argmin(((pixels[:, :, None, :].astype(int) - palette) ** 2).sum(-1), -1)  # runs and texture
+    expected = reference_fs(pixels, palette, level, method == "selective", rate, guess=guess)
+    got = remap(pixels, palette, guess, method, level, "rgb", rate, mapped=True)
+    assert np.array_equal(got, expected)
+    assert not np.array_equal(expected, reference_fs(pixels, palette, level, method == "selective", rate))
+
+
+def test_the_dither_map_leaves_texture_alone_and_keeps_a_gradients_mean_colour():
+    rng = np.random.default_rng(11)
+    smooth = _gradient()
+    rough = np.clip(smooth.astype(int) + rng.integers(-60, 61, smooth.shape), 0, 255).astype(np.uint8)
+    q = kmcodec.quantize(rough, 8)
+    changed = [(remap(rough, q.palette, q.indices, "fs", 1.0, "rgb", mapped=m) != q.indices).mean()
+               for m in (False, True)]
+    assert changed[1] < 0.8 * changed[0]  # fewer pixels leave their nearest entry in texture
+    mapped = kmcodec.decode(kmcodec.encode(smooth, 6, dither="fs", dither_map=True))
+    plain = kmcodec.decode(kmcodec.encode(smooth, 6))
+    target = _block_means(smooth)
+    assert np.abs(_block_means(mapped) - target).mean() < np.abs(_block_means(plain) - target).mean() / 3
+
+
+def test_dither_map_auto_follows_the_smaller_side():
+    on, off, auto = (kmcodec.EncodeOptions(dither="fs", dither_map=v) for v in (True, False, "auto"))
+    assert [auto.mapped(h, w) for h, w in ((224, 5000), (4000, 224), (225, 225), (3000, 4000))] == [
+        True, True, False, False]
+    assert on.mapped(3000, 4000) and not off.mapped(10, 10)
+    assert kmcodec.EncodeOptions(perceptual=True).dither_map == "auto"
+    assert kmcodec.EncodeOptions().dither_map is False
+    image = _gradient()  # 64 x 256: auto maps it
+    assert kmcodec.encode(image, 6, dither="fs", dither_map="auto") == kmcodec.encode(image, 6, dither="fs",
+                                                                                       dither_map=True)
+    assert kmcodec.encode(image, 6, dither="fs", dither_map=True) != kmcodec.encode(image, 6, dither="fs")
 
 
 @pytest.mark.parametrize("cells", [True, False], ids=["opaque-kernel", "general-kernel"])
@@ -323,6 +410,11 @@ def test_bad_settings_are_refused():
         kmcodec.EncodeOptions(smooth_weight=-1)
     with pytest.raises(ParameterError, match="dither_rate is True; it must be a number from 0 to 4"):
         kmcodec.EncodeOptions(dither_rate=True)
+    for bad in (1, 0.0, "on", None):
+        with pytest.raises(ParameterError, match=rf"dither_map is {bad!r}; it must be True, False or 'auto'"):
+            kmcodec.EncodeOptions(dither="fs", dither_map=bad)
+    with pytest.raises(ParameterError, match="perceptual sets dither_map to 'auto' but dither_map is True"):
+        kmcodec.EncodeOptions(perceptual=True, dither_map=True)
 
 
 def test_command_line(tmp_path, samples, capsys):
@@ -340,12 +432,15 @@ def test_command_line(tmp_path, samples, capsys):
 def test_perceptual_is_oklab_with_rate_aware_dithering_at_three_quarters_and_smooth_weighting():
     image = _gradient()
     options = kmcodec.EncodeOptions(perceptual=True)
-    assert (options.space, options.dither, options.dither_level, options.dither_rate, options.smooth_weight,
-            options.chroma_weight) == ("oklab", "fs", 0.75, 1.0, 1.0, "auto")
+    assert (options.space, options.dither, options.dither_level, options.dither_rate, options.dither_map,
+            options.smooth_weight, options.chroma_weight) == ("oklab", "fs", 0.75, 1.0, "auto", 1.0, "auto")
     expected = kmcodec.encode(image, 6, space="oklab", dither="fs", dither_level=0.75, dither_rate=1,
-                              smooth_weight=1, chroma_weight="auto")
+                              dither_map="auto", smooth_weight=1, chroma_weight="auto")
+    # A small image: auto is not 1, and the dither map is on.
     assert expected != kmcodec.encode(image, 6, space="oklab", dither="fs", dither_level=0.75, dither_rate=1,
-                                      smooth_weight=1)  # a small image: auto is not 1
+                                      dither_map="auto", smooth_weight=1)
+    assert expected != kmcodec.encode(image, 6, space="oklab", dither="fs", dither_level=0.75, dither_rate=1,
+                                      smooth_weight=1, chroma_weight="auto")
     assert kmcodec.encode(image, 6, perceptual=True) == expected
     assert kmcodec.encode(image, 6, perceptual=True, dither="fs") == expected
     with pytest.raises(ParameterError, match="perceptual sets dither to 'fs' but dither is 'selective'"):
@@ -397,6 +492,23 @@ def test_dither_level_alone_is_a_usage_error(samples, capsys):
     assert "--dither-level needs --dither fs or selective" in capsys.readouterr().err
     assert main(["encode", str(samples / "chelsea.png"), "--dither-rate", "1"]) == 2
     assert "--dither-rate needs --dither fs or selective" in capsys.readouterr().err
+    assert main(["encode", str(samples / "chelsea.png"), "--dither-map", "on"]) == 2
+    assert "--dither-map needs --dither fs or selective" in capsys.readouterr().err
+
+
+def test_the_dither_map_flag(tmp_path, samples, capsys):
+    from kmcodec.cli import main
+
+    out = tmp_path / "c.kmc"
+    for word, value in (("on", True), ("off", False), ("auto", "auto")):
+        assert main(["encode", str(samples / "chelsea.png"), "-k", "8", "--dither", "fs", "--dither-map", word,
+                     "-f", "-o", str(out)]) == 0
+        assert out.read_bytes() == kmcodec.encode(samples / "chelsea.png", 8, dither="fs", dither_map=value)
+    capsys.readouterr()
+    assert main(["encode", str(samples / "chelsea.png"), "--perceptual", "--dither-map", "off"]) == 2
+    assert "--perceptual sets --dither-map to auto but --dither-map is off" in capsys.readouterr().err
+    assert main(["encode", str(samples / "chelsea.png"), "--dither", "fs", "--dither-map", "yes"]) == 2
+    assert "--dither-map: invalid choice: 'yes'" in capsys.readouterr().err
 
 
 def test_rate_and_weight_flags(tmp_path, samples, capsys):
