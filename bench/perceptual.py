@@ -10,7 +10,9 @@ bundled photographs, a noisy variant and a 64 x 64 thumbnail
 (:data:`BUNDLED`), and images added after ``--perceptual`` was chosen
 (:data:`LATER`: tiny, greyscale, texture, smooth), and seven photographs
 made small (:data:`SMALL`: 64 x 64, 128 x 96 and 256 x 192, added with the
-chroma weight), at K = 16 and 64:
+chroma weight; and, counted apart as "steps", :data:`STEP_SIZES` from
+150 x 112 to 600 x 220, around the sizes where SSIMULACRA2 gains a scale),
+at K = 16 and 64:
 pngquant's default (dithered; then
 ``optipng -o2``, as people ship it) beside kmcodec's variants, each stored
 with ``--coder entropy``: the palette searched in RGB or Oklab, with or
@@ -53,6 +55,8 @@ VARIANTS = {
     "kmc perceptual": {"perceptual": True},
     "kmc perceptual chroma 1": {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0,
                                 "smooth_weight": 1.0},
+    "kmc perceptual no map": {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0,
+                              "smooth_weight": 1.0, "chroma_weight": "auto"},
 }
 #: Photographs checked beside the target's: the bundled samples, a noisy
 #: variant and a 64 x 64 thumbnail (where dithering shows most).
@@ -63,6 +67,11 @@ LATER = ("motorcycle", "moon", "gravel", "coffee96", "chelsea48", "china2x", "sk
 #: Photographs made small (Lanczos), where a lost hue shows most: :func:`small_images`.
 SMALL = ("astronaut", "rocket", "china", "flower", "grace_hopper", "ihc", "motorcycle")
 SMALL_SIZES = ((64, 64), (128, 96), (256, 192))
+#: The same photographs at sizes either side of the steps where SSIMULACRA2
+#: gains a scale (a smaller side of 113 and of 225 pixels), and in other
+#: shapes: :func:`small_images` names them too, counted apart as "steps".
+STEP_SIZES = ((150, 112), (150, 113), (192, 144), (288, 216), (230, 230), (320, 240), (352, 264), (400, 200),
+              (600, 220))
 
 
 def photographs() -> dict[str, np.ndarray]:
@@ -87,12 +96,13 @@ def photographs() -> dict[str, np.ndarray]:
 
 
 def small_images(photos: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """:data:`SMALL` at each of :data:`SMALL_SIZES`, named ``NAME-WxH``."""
+    """:data:`SMALL` at each of :data:`SMALL_SIZES` and :data:`STEP_SIZES`
+    (Lanczos, the aspect ratio not kept), named ``NAME-WxH``."""
     out = {}
     for name in SMALL:
         if name in photos:
             big = Image.fromarray(np.ascontiguousarray(photos[name][..., :3]))
-            for w, h in SMALL_SIZES:
+            for w, h in SMALL_SIZES + STEP_SIZES:
                 out[f"{name}-{w}x{h}"] = np.asarray(big.resize((w, h), Image.Resampling.LANCZOS))
     return out
 
@@ -194,7 +204,7 @@ def main(argv=None) -> None:
     summary = []
     pq = {(r["image"], r["K"]): r for r in rows if r["method"] == "pngquant"}
     for label in variants:
-        for group in ("unbundled", "bundled", "later", "small"):
+        for group in ("unbundled", "bundled", "later", "small", "steps"):
             mine = [r for r in rows if r["method"] == label and _group(r["image"]) == group]
             if not mine:
                 continue
@@ -214,7 +224,8 @@ def main(argv=None) -> None:
 
 def _group(name: str) -> str:
     if name.split("-")[0] in SMALL and "-" in name:
-        return "small"
+        w, h = (int(v) for v in name.split("-")[1].split("x"))
+        return "small" if (w, h) in SMALL_SIZES else "steps"
     return "bundled" if name in BUNDLED else "later" if name in LATER else "unbundled"
 
 

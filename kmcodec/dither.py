@@ -49,10 +49,10 @@ pixel of the run of one undithered entry it lies in (along its row) and
 (2/3 with its entry above and below it), one in a run of 20 pixels 91%
 (98% with the run's entry above and below all of it). Measured on
 photographs at K = 16 and 64 (``bench/perceptual.py``): on images whose
-smaller side is below 225 pixels, a median of 2 more SSIMULACRA2 points
-for 3% fewer bytes; on larger ones, a point less for 3% fewer bytes, so
-``--dither-map auto`` (what ``--perceptual`` sets) uses it on the small
-ones only.
+smaller side is below 225 pixels, a median of 1.9 more SSIMULACRA2
+points for 3% fewer bytes; on larger ones, 0.5 to 1 point less for 3%
+fewer bytes, so ``--dither-map auto`` (what ``--perceptual`` sets) uses
+it on the small ones only.
 
 Rate-aware dithering (``--dither-rate``, 0 by default): error diffusion
 makes a fine grain of entries that the entropy coders pay for pixel by
