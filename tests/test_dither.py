@@ -394,9 +394,10 @@ def test_transparent_and_opaque_pixels_keep_their_alpha():
     rgba[..., 1] = 250 - 6 * y
     rgba[..., 2] = 128
     rgba[..., 3] = np.select([x < 10, x < 20], [0, 255], 60 + 6 * (x - 20)).astype(np.uint8)
-    out = kmcodec.quantize(rgba, 8, dither="fs").to_rgb()
     a = rgba[..., 3]
-    assert np.all(out[a == 0] == 0) and np.all(out[a == 255][:, 3] == 255)
+    for dither_map in (False, True):
+        out = kmcodec.quantize(rgba, 8, dither="fs", dither_map=dither_map).to_rgb()
+        assert np.all(out[a == 0] == 0) and np.all(out[a == 255][:, 3] == 255)
 
 
 def test_bad_settings_are_refused():
