@@ -54,7 +54,7 @@ VARIANTS = {
                                              "smooth_weight": 1.0},
     "kmc perceptual": {"perceptual": True},
     "kmc perceptual chroma 1": {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0,
-                                "smooth_weight": 1.0},
+                                "dither_map": "auto", "smooth_weight": 1.0},
     "kmc perceptual no map": {"space": "oklab", "dither": "fs", "dither_level": 0.75, "dither_rate": 1.0,
                               "smooth_weight": 1.0, "chroma_weight": "auto"},
 }

@@ -75,6 +75,7 @@ def _chroma_weight(text: str) -> float | str:
 
 #: --dither-map's words and the values of ``dither_map`` they stand for.
 _MAP_WORDS = {"off": False, "on": True, "auto": "auto"}
+_MAP_WORD = {value: word for word, value in _MAP_WORDS.items()}
 
 
 def _background(text: str) -> tuple[int, int, int]:
@@ -115,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kmcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from .options import PLAIN  # the defaults of the fields --perceptual sets
+    from .options import AUTO_MAP, PLAIN  # the defaults of the fields --perceptual sets
     from .options import EncodeOptions as Defaults  # the one home of every default
 
     enc = sub.add_parser("encode", help="compress images into .kmc files",
@@ -196,9 +197,10 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--dither-map", choices=tuple(_MAP_WORDS), default=None,
         help="pass on less of a pixel's error where its undithered entry changes every few pixels"
-        " (texture, where grain only costs bytes), all of it along runs of one entry (where bands"
-        " show): libimagequant's dither map (default off); auto: on where the image's smaller side"
-        " is below 225 pixels",
+        " (texture, where grain only costs bytes), nearly all of it along long runs of one entry"
+        " (where bands show): after libimagequant's dither map"
+        f" (default {_MAP_WORD[PLAIN['dither_map']]}); auto: on where the image's smaller side is below"
+        f" {AUTO_MAP} pixels",
     )
     enc.add_argument(
         "--smooth-weight", type=_float_in("--smooth-weight", lambda v: 0 <= v <= 100, "from 0 to 100"),

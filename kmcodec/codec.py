@@ -109,7 +109,8 @@ def quantize(image: ImageLike, k: int | None = None, seed: int | None = None, *,
     **settings
         Any other field of :class:`EncodeOptions` (``n_init``, ``engine``,
         ``init``, ``refine``, ``max_iter``, ``tol``, ``background``, ``space``, ``dither``,
-        ``dither_level``, ``dither_rate``, ``smooth_weight``, ``perceptual``).
+        ``dither_level``, ``dither_rate``, ``dither_map``, ``smooth_weight``, ``chroma_weight``,
+        ``perceptual``).
 
     Returns
     -------

@@ -38,7 +38,8 @@ transparency, fully transparent
 pixels neither take nor pass on error, opaque pixels take only opaque
 entries and translucent ones any entry, so alpha stays exact where it must.
 
-The dither map (``--dither-map``, off by default; libimagequant's):
+The dither map (``--dither-map``, off by default; after libimagequant's,
+its run term):
 where the undithered entries change every few pixels the image is
 texture, which hides banding, and dithering there only adds grain; where
 one entry holds for a run, bands would show. So each pixel's share of

@@ -21,7 +21,7 @@ from .dither import METHODS as DITHER_METHODS
 from .errors import MissingDependencyError, ParameterError
 
 __all__ = ["EncodeOptions", "ENGINES", "INITS", "REFINES", "MAX_COLORS", "PERCEPTUAL", "NAMES", "PLAIN", "AUTO_CHROMA",
-           "check_int"]
+           "AUTO_MAP", "check_int"]
 
 #: The k-means engines: kmcodec's own, or scikit-learn's KMeans.
 ENGINES = ("kmeans", "sklearn")
@@ -42,6 +42,9 @@ PLAIN = {"space": "rgb", "dither": "none", "dither_level": 1.0, "dither_rate": 0
 #: an image up to five times and stops below 8 pixels, gains its fifth and
 #: its sixth scale (bench/perceptual.py: 150 x 112 against 150 x 113).
 AUTO_CHROMA = ((113, 3.0), (225, 2.0))
+#: ``dither_map="auto"``: on where the smaller side is below this; measured
+#: the same way (bench/perceptual.py: the map costs points from six scales).
+AUTO_MAP = 225
 
 
 class _Unset:
@@ -144,11 +147,11 @@ class EncodeOptions:
         takes the nearest.
     dither_map : bool or "auto", default False
         Whether a pixel passes on less of its error where its undithered
-        entry changes often (libimagequant's dither map,
-        :mod:`kmcodec.dither`): texture is left alone, runs of one entry,
-        where bands show, are dithered fully.  "auto" (what ``perceptual``
-        sets): where the image's smaller side is below 225 pixels (the
-        last of :data:`AUTO_CHROMA`'s sides), as for the chroma weight.
+        entry changes often (after libimagequant's dither map,
+        :mod:`kmcodec.dither`): texture is dithered less, long runs of one
+        entry, where bands show, nearly fully.  "auto" (what ``perceptual``
+        sets): where the image's smaller side is below :data:`AUTO_MAP`
+        (225) pixels.
     smooth_weight : float, default 0.0
         How many times more a pixel in a smooth area counts while the
         palette is searched, 0 to 100 (:mod:`kmcodec.importance`): the eye
@@ -288,7 +291,7 @@ class EncodeOptions:
         """Whether the dithering of an image of ``height`` x ``width`` pixels
         uses the dither map (``dither_map`` with "auto" resolved)."""
         if self.dither_map == "auto":
-            return min(height, width) < AUTO_CHROMA[-1][0]
+            return min(height, width) < AUTO_MAP
         return bool(self.dither_map)
 
     def replace(self, **changes: Any) -> EncodeOptions:

@@ -144,7 +144,7 @@ def test_vector_set_is_complete():
 
 
 def test_vectors_total_size():
-    # The four vectors at the largest prediction grids (palettes of 16,385
+    # The four vectors at the coarsest prediction grids (palettes of 16,385
     # and 32,769 entries) take 370 kB of it.
     total = sum(p.stat().st_size for p in VECTORS_DIR.iterdir() if p.is_file())
     assert total < 1_000_000

@@ -9,8 +9,10 @@ with kmcodec and with the spec-only decoder, and re-encodes them.  Each
 the expected pixels.  Every palette is canonical (spec section 12.2): the
 only entry with A = 0 is (0, 0, 0, 0), entries are sorted by
 ``A<<24 | R<<16 | G<<8 | B``, each is used; so the PNG alone gives the
-palette and the indices, and re-encoding them gives the same bytes.  No
-k-means: palettes and indices come from fixed seeds and formulas.
+palette and the indices, and re-encoding them gives the same bytes.  The
+exception is ``alpha-entropy-k32769-g1-48x32``: sorted and unique, but
+with more entries than pixels, most unused.  No k-means: palettes and
+indices come from fixed seeds and formulas.
 """
 
 from __future__ import annotations

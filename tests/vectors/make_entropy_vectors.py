@@ -6,7 +6,9 @@ Like ``make_vectors.py``, this only records how the committed files were
 made; ``tests/test_entropy.py`` checks their sha256 and decodes them.  Each
 ``NAME.kmc`` has a ``NAME.png`` beside it with the expected pixels, and the
 palette is in the canonical order (sorted by ``R<<16 | G<<8 | B``), so the
-indices can be recovered from the PNG and re-encoded.
+indices can be recovered from the PNG and re-encoded; except in
+``entropy-k16385-g2-48x32``, whose palette is larger than its image (most
+entries unused).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from kmcodec import container, entropy  # noqa: E402
 from kmcodec.codec import decode_palette, quantize  # noqa: E402
+
+
+#: The vectors whose palettes come from kmcodec's k-means (:func:`photo`).
+KMEANS = {"entropy-k16-coffee-48x40", "entropy-k256-astronaut-64x64", "entropy-k3-shapes-60x40"}
 
 
 def canonical(palette, indices):
@@ -96,10 +102,11 @@ def main():
         data = build(palette, indices, rows)
         if (HERE / f"{name}.kmc").exists():
             # Frozen: a vector is written once; its sha256 is in the tests.
-            # Its own palette and indices must still encode to it (those of
-            # the photographs come from a k-means that has changed since).
+            # The photographs' palettes come from a k-means that has changed
+            # since: their own palette and indices must still encode to them.
             frozen = (HERE / f"{name}.kmc").read_bytes()
-            assert build(*decode_palette(frozen), rows) == frozen, f"{name}: coder 1 would change"
+            assert data == frozen or (name in KMEANS and build(*decode_palette(frozen), rows) == frozen), \
+                f"{name} would change"
             continue
         (HERE / f"{name}.kmc").write_bytes(data)
         buf = io.BytesIO()
