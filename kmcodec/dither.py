@@ -39,21 +39,20 @@ pixels neither take nor pass on error, opaque pixels take only opaque
 entries and translucent ones any entry, so alpha stays exact where it must.
 
 The dither map (``--dither-map``, off by default; after libimagequant's,
-its run term):
-where the undithered entries change every few pixels the image is
-texture, which hides banding, and dithering there only adds grain; where
-one entry holds for a run, bands would show. So each pixel's share of
-its error is also scaled by 1 - MAP / (MAP + n), n being 10 for each
-pixel of the run of one undithered entry it lies in (along its row) and
-15 for each pixel above or below the run that holds the same entry;
-:data:`MAP` is 20. A pixel alone in its run passes on 1/3 of its error
-(2/3 with its entry above and below it), one in a run of 20 pixels 91%
-(98% with the run's entry above and below all of it). Measured on
-photographs at K = 16 and 64 (``bench/perceptual.py``): on images whose
-smaller side is below 225 pixels, a median of 1.9 more SSIMULACRA2
-points for 3% fewer bytes; on larger ones, 0.5 to 1 point less for 3%
-fewer bytes, so ``--dither-map auto`` (what ``--perceptual`` sets) uses
-it on the small ones only.
+its run term): where the undithered entries change every few pixels the
+image is texture, which hides banding, and dithering there only adds
+grain; where one entry holds for a run, bands would show.  So each
+pixel's share of its error is also scaled by 1 - MAP / (MAP + n), n
+being 10 for each pixel of the run of one undithered entry it lies in
+(along its row) and 15 for each pixel above or below the run that holds
+the same entry; :data:`MAP` is 20.  A pixel alone in its run passes on
+1/3 of its error (2/3 with its entry above and below it), one in a run
+of 20 pixels 91% (98% with the run's entry above and below all of it).
+Measured on photographs at K = 16 and 64 (``bench/perceptual.py``): on
+images whose smaller side is below 225 pixels, a median of 1.9 more
+SSIMULACRA2 points for 3% fewer bytes; on larger ones, 0.5 to 1 point
+less for 3% fewer bytes, so ``--dither-map auto`` (what ``--perceptual``
+sets) uses it on the small ones only.
 
 Rate-aware dithering (``--dither-rate``, 0 by default): error diffusion
 makes a fine grain of entries that the entropy coders pay for pixel by
