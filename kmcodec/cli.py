@@ -732,7 +732,9 @@ def _print_info(name: str, meta) -> None:
         ("palette", f"{plural(k, 'colour', ',')}, {plural(b, 'bit')} per index"),
         ("coder", f"{meta.coder} (format version {meta.version})"),
         ("header", f"{meta.header_bytes:>12,} bytes"),
-        ("palette", f"{meta.palette_bytes:>12,} bytes  = {entry} x {k} ({8 * entry} bits per colour"
+        ("palette", f"{meta.palette_bytes:>12,} bytes  = coded, {8 * meta.palette_bytes / k:.2f} bits per colour"
+                    f" (raw {entry} x {k} = {entry * k:,})" if meta.coded_palette else
+                    f"{meta.palette_bytes:>12,} bytes  = {entry} x {k} ({8 * entry} bits per colour"
                     + (": R, G, B, A)" if meta.alpha else ")")),
         *get_coder(meta.coder).describe(meta),
         ("trailer", f"{meta.trailer_bytes:>12,} bytes  (CRC-32)"),

@@ -45,7 +45,7 @@ class KmcImageFile(ImageFile.ImageFile):
         self.fp.seek(0, 2)
         size = self.fp.tell()
         self.fp.seek(0)
-        header = container.parse_header(self.fp.read(container.HEADER_SIZE), size)
+        header = container.parse_header(container.read_header_bytes(self.fp), size)
         channels = 1 if header.colors <= _MAX_P_COLORS else header.channels
         if max(header.width, header.height) > _MAX_SIDE or not fits_in_memory(
             header.pixels * channels
@@ -60,6 +60,10 @@ class KmcImageFile(ImageFile.ImageFile):
         if header.colors <= _MAX_P_COLORS:
             self._mode = "P"
             raw = self.fp.read(header.palette_bytes)
+            if header.coded_palette:
+                from . import palette_code
+
+                raw = palette_code.decode(raw, header.colors, header.channels).tobytes()
             if header.alpha:
                 self.info["transparency"] = raw[3::4]
                 raw = b"".join(raw[i : i + 3] for i in range(0, len(raw), 4))

@@ -8,7 +8,8 @@ follow the spec; ``# §n`` comments point at its sections.  It is slow
     width, height, palette, indices = decode(data)
     pixel i (row-major from the top-left) = palette[indices[i]]
 
-(palette entries are (R, G, B), or (R, G, B, A) in a version-2 file.)
+(palette entries are (R, G, B), or (R, G, B, A) in a version-2 file and in
+a version-3 file with flags 0x01; a version-3 palette is coded, section 14.)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = ["SpecError", "decode", "DEFAULT_MAX_PIXELS"]
 # §3 magic "KMCF"
 MAGIC = b"KMCF"
 HEADER_SIZE = 28
+HEADER_SIZE_V3 = 32  # §14.1: the 28 bytes of §3, then palette_bytes
 # §7 check 9: kmcodec uses PIL.Image.MAX_IMAGE_PIXELS; Pillow's default.
 DEFAULT_MAX_PIXELS = 89_478_485
 
@@ -39,9 +41,9 @@ def decode(
 ) -> tuple[int, int, Palette, list[int]]:
     """Decode a .kmc file to ``(width, height, palette, indices)``.
 
-    Makes the checks of §7 in the spec's order and raises SpecError
-    on the first failure.  ``max_pixels`` is the reader's pixel limit of
-    check 9 (None disables it).
+    Makes the checks of §7 (with the changes of §14.3 in version 3) in
+    the spec's order and raises SpecError on the first failure.
+    ``max_pixels`` is the reader's pixel limit of check 9 (None disables it).
     """
     data = bytes(data)
     length = len(data)
@@ -58,16 +60,29 @@ def decode(
     version, coder, bits_per_index, flags = data[4], data[5], data[6], data[7]
     width, height, colors, payload_bytes = struct.unpack_from("<IIIQ", data, 8)
 
-    # §7 check 3
-    if version not in (1, 2):
+    # §7 check 3 (§14.3: versions 1, 2 and 3)
+    if version not in (1, 2, 3):
         raise SpecError(f"unsupported version {version}")
+    # §14.3 check 2, made after check 3: a version-3 file shorter than its 32-byte header.
+    if version == 3 and length < HEADER_SIZE_V3:
+        raise SpecError(f"truncated header: {length} bytes, need {HEADER_SIZE_V3} in version 3")
     # §7 check 4 / §8: name the coder, "unsupported coder".
     if coder not in (0, 1, 2):
         raise SpecError(f"unsupported coder {coder}")
-    # §7 check 5 (§12.1: version 2 has flags 0x01, alpha)
-    if flags != (0 if version == 1 else 1):
-        raise SpecError(f"flags must be {0 if version == 1 else 1} in version {version}, got {flags}")
-    C = 3 if version == 1 else 4  # §12.1: bytes per palette entry
+    # §7 check 5 (§12.1: version 2 has flags 0x01, alpha; §14.1: version 3 has 0 or 0x01)
+    palette_bytes = 0
+    if version == 3:
+        if flags not in (0, 1):
+            raise SpecError(f"flags must be 0 or 1 in version 3, got {flags}")
+        C = 4 if flags else 3  # §14.1: bytes per palette entry
+        # §14.1 / §14.3 check 5: then palette_bytes (offset 28) below 4 is an error
+        (palette_bytes,) = struct.unpack_from("<I", data, 28)
+        if palette_bytes < 4:
+            raise SpecError(f"palette_bytes is {palette_bytes}, must be >= 4")
+    else:
+        if flags != (0 if version == 1 else 1):
+            raise SpecError(f"flags must be {0 if version == 1 else 1} in version {version}, got {flags}")
+        C = 3 if version == 1 else 4  # §12.1: bytes per palette entry
     # §7 check 6
     if width == 0 or height == 0:
         raise SpecError(f"width and height must be >= 1, got {width} x {height}")
@@ -85,8 +100,12 @@ def decode(
     # §7 check 10: the coder's header rule (coder 0 only; none for coders 1, §11.7, and 2, §13.6).
     if coder == 0 and payload_bytes != (N * b + 7) // 8:
         raise SpecError(f"payload_bytes is {payload_bytes}, must be {(N * b + 7) // 8} for coder 0")
-    # §7 check 11: file length = 32 + 3K + payload_bytes (32 + 4K + ... in version 2).
-    expected = 32 + C * colors + payload_bytes
+    # §7 check 11: file length = 32 + 3K + payload_bytes (32 + 4K + ... in version 2;
+    # §14.3: 36 + palette_bytes + payload_bytes in version 3).
+    if version == 3:
+        expected = 36 + palette_bytes + payload_bytes
+    else:
+        expected = 32 + C * colors + payload_bytes
     if length < expected:
         raise SpecError(f"truncated file: {length} bytes, header says {expected}")
     if length > expected:
@@ -96,9 +115,14 @@ def decode(
     if zlib.crc32(data[: length - 4]) != crc32:
         raise SpecError("crc32 mismatch")
 
-    # §4 palette: K entries R, G, B at 28 + 3i (§12.1: R, G, B, A at 28 + 4i).
-    palette: Palette = [tuple(data[28 + C * i : 28 + C * (i + 1)]) for i in range(colors)]
-    start = 28 + C * colors
+    if version == 3:
+        # §14.3: after check 12 and before check 13, the coded palette at 32 .. 31 + Q.
+        palette = decode_palette(data[32 : 32 + palette_bytes], colors, C)
+        start = 32 + palette_bytes
+    else:
+        # §4 palette: K entries R, G, B at 28 + 3i (§12.1: R, G, B, A at 28 + 4i).
+        palette = [tuple(data[28 + C * i : 28 + C * (i + 1)]) for i in range(colors)]
+        start = 28 + C * colors
     payload = data[start : start + payload_bytes]
 
     # §7 check 13: the coder's payload rules.
@@ -193,10 +217,11 @@ def hash3(a: int, b: int, c: int) -> int:
     return h >> (32 - HASH_BITS)
 
 
-class StripeDecoder:
-    """§11.3: one stripe's binary decoder and its model (all fresh per stripe)."""
+class BinaryDecoder:
+    """§11.3: the binary decoder of one stream, with a table of ``n_direct`` fresh
+    counters for plain decisions (coder 1's direct counters; §14.2's palette counters)."""
 
-    def __init__(self, stream: bytes) -> None:
+    def __init__(self, stream: bytes, n_direct: int) -> None:
         self.stream = stream
         self.pos = 0  # bytes read so far, including past the end (read as 0)
         self.x1 = 0
@@ -204,13 +229,9 @@ class StripeDecoder:
         self.x = 0
         for _ in range(4):  # the first 4 bytes, big-endian
             self.x = (self.x << 8) | self._next_byte()
-        # §11.3 counters: p = 32768, n = 0, for the direct table and the hashed table
-        self.direct_p = [32768] * N_DIRECT
-        self.direct_n = [0] * N_DIRECT
-        self.hashed_p = [32768] * (1 << HASH_BITS)
-        self.hashed_n = [0] * (1 << HASH_BITS)
-        # §11.3: 8 weight sets, initially 40000, 30000, 0
-        self.weights = [[40000, 30000, 0] for _ in range(N_WEIGHT_SETS)]
+        # §11.3 counters: p = 32768, n = 0
+        self.direct_p = [32768] * n_direct
+        self.direct_n = [0] * n_direct
 
     def _next_byte(self) -> int:
         # §11.3 stream length: bytes past the end are read as 0, and the stripe rejected later.
@@ -248,6 +269,18 @@ class StripeDecoder:
         bit = self.code(p)
         self._update(self.direct_p, self.direct_n, ctx, bit)
         return bit
+
+
+class StripeDecoder(BinaryDecoder):
+    """§11.3: one stripe's binary decoder and its model (all fresh per stripe)."""
+
+    def __init__(self, stream: bytes) -> None:
+        super().__init__(stream, N_DIRECT)
+        # §11.3 counters: the hashed table, fresh like the direct one
+        self.hashed_p = [32768] * (1 << HASH_BITS)
+        self.hashed_n = [0] * (1 << HASH_BITS)
+        # §11.3: 8 weight sets, initially 40000, 30000, 0
+        self.weights = [[40000, 30000, 0] for _ in range(N_WEIGHT_SETS)]
 
     def mixed(self, a_ctx: int, b_slot: int, wset: int) -> int:
         """§11.3 mixed decision: direct counter A, hashed counter B, weight set ``wset``."""
@@ -342,11 +375,11 @@ def _stripes(payload: bytes, height: int, coder: int) -> list[tuple[bytes, int, 
     return out
 
 
-def _check_length(dec: StripeDecoder, stream: bytes, s: int) -> None:
-    """§11.3 stream length: exactly the bytes its decoding reads."""
+def _check_length(dec: BinaryDecoder, stream: bytes, name: str) -> None:
+    """§11.3 stream length: exactly the bytes its decoding reads (``name``: whose stream)."""
     if dec.pos != len(stream):
         what = "needs bytes past its end" if dec.pos > len(stream) else "has bytes left unread"
-        raise SpecError(f"stripe {s}: stream of {len(stream)} bytes {what} (decoding read {dec.pos})")
+        raise SpecError(f"{name}: stream of {len(stream)} bytes {what} (decoding read {dec.pos})")
 
 
 def decode_entropy(payload: bytes, width: int, height: int, palette: Palette) -> list[int]:
@@ -357,7 +390,7 @@ def decode_entropy(payload: bytes, width: int, height: int, palette: Palette) ->
     for s, (stream, y0, y1) in enumerate(stripes):
         dec = StripeDecoder(stream)
         _decode_stripe(dec, indices, width, y0, y1, palette, orders)
-        _check_length(dec, stream, s)
+        _check_length(dec, stream, f"stripe {s}")
     return indices
 
 
@@ -563,7 +596,7 @@ def decode_mix(payload: bytes, width: int, height: int, palette: Palette) -> lis
     for s, (stream, y0, y1) in enumerate(stripes):
         dec = MixStripeDecoder(stream)
         _decode_mix_stripe(dec, indices, width, y0, y1, palette, orders)
-        _check_length(dec, stream, s)
+        _check_length(dec, stream, f"stripe {s}")
     return indices
 
 
@@ -716,3 +749,56 @@ def _decode_mix_literal(
     # X is the entry at position r of the order counting only non-candidates
     taken = set(cands)
     return next(islice((X for X in order if X not in taken), r, None))
+
+
+# ---------------------------------------------------------------------------
+# §14 a coded palette: format version 3
+
+
+def decode_palette(stream: bytes, K: int, C: int) -> Palette:
+    """§14.2 / §14.3: the coded palette (``palette_bytes`` bytes) of K entries of
+    C bytes, with its checks; returns the entries sorted by canonical value."""
+    D = 8 * C  # §14.2: key bits
+    # §14.2: one binary-coder stream, plain decisions, all counters fresh:
+    # BOTH[d][s] at d * 4 + s, then ONE[d][s] at D * 4 + d * 4 + s.
+    dec = BinaryDecoder(stream, 2 * D * 4)
+    keys: list[int] = []
+
+    def visit(d: int, prefix: int, s: int) -> None:
+        """§14.2: visit node (d, prefix) with parent symbol s."""
+        if d == D:
+            # the node is an entry; §14.3: rejected at the first entry too many
+            if len(keys) == K:
+                raise SpecError(f"coded palette holds more than colors = {K} entries")
+            keys.append(prefix)
+            return
+        both = dec.plain(d * 4 + s)  # [both halves hold keys], BOTH[d][s]
+        one = 0
+        if both:
+            sym = 2
+        else:
+            one = dec.plain(D * 4 + d * 4 + s)  # [only the bit-1 half holds keys], ONE[d][s]
+            sym = one
+        if both or one == 0:
+            visit(d + 1, 2 * prefix, sym)
+        if both or one == 1:
+            visit(d + 1, 2 * prefix + 1, sym)
+
+    visit(0, 0, 3)  # the root (0, 0), s = 3
+    # §14.3: after the last node, the stream length rule of §11.3; then fewer than K entries
+    _check_length(dec, stream, "coded palette")
+    if len(keys) < K:
+        raise SpecError(f"coded palette holds {len(keys)} entries, colors = {K}")
+
+    entries: list[tuple[int, tuple[int, ...]]] = []
+    for key in keys:
+        # §14.3: byte v[j mod C] gets key bit j as its bit 7 - (j div C)
+        v = [0] * C
+        for j in range(D):
+            v[j % C] |= ((key >> (D - 1 - j)) & 1) << (7 - j // C)
+        value = int.from_bytes(bytes(v), "big")  # §14.2: canonical value, v[0] most significant
+        # §14.2: v is R, G, B or A, R, G, B; entries are stored R, G, B(, A) (§4, §12)
+        entries.append((value, tuple(v) if C == 3 else (v[1], v[2], v[3], v[0])))
+    # §14.3: sorted by ascending canonical value (not the order of the keys)
+    entries.sort()
+    return [entry for _, entry in entries]

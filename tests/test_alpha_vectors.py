@@ -135,14 +135,15 @@ def test_palette_is_canonical_and_reencodes_byte_for_byte(name):
         assert (np.diff(keys.astype(np.int64)) > 0).all()
         assert len(np.unique(file_indices)) < len(file_palette)
         np.testing.assert_array_equal(file_palette[file_indices], pixels)
-        assert container.build(width, height, file_palette, file_indices.reshape(-1), coder) == _kmc(name)
+        assert container.build(width, height, file_palette, file_indices.reshape(-1), coder,
+                                   coded_palette=False) == _kmc(name)
         return
     palette, indices = _canonical(pixels)
     assert file_palette.shape == (len(palette), 4)
     np.testing.assert_array_equal(file_palette, palette)
     np.testing.assert_array_equal(file_indices.reshape(-1), indices)
     assert (palette[:, 3] < 255).any(), "an all-opaque image is a version-1 file"
-    assert container.build(width, height, palette, indices, coder) == _kmc(name)
+    assert container.build(width, height, palette, indices, coder, coded_palette=False) == _kmc(name)
 
 
 def _spec_hexdump() -> bytes:
@@ -177,7 +178,7 @@ def _forge(data: bytes, **fields) -> bytes:
     ({"flags": 0}, FormatError, r"flags is 0x00, must be 0x01 \(alpha\) in version 2"),
     ({"flags": 2}, FormatError, r"flags is 0x02, must be 0x01 \(alpha\) in version 2"),
     ({"version": 1}, FormatError, "flags is 0x01, must be 0 in version 1"),
-    ({"version": 3}, UnsupportedFormatError, "version is 3; this reader supports versions 1 and 2"),
+    ({"version": 4}, UnsupportedFormatError, "version is 4; this reader supports versions 1, 2 and 3"),
 ])
 def test_header_rules_of_version_2(fields, error, message):
     data = _forge(_kmc("alpha-k5-11x7"), **fields)

@@ -89,7 +89,7 @@ VALID = make_file(5, 3, 6)
     [
         ({"magic": b"KMCX"}, FormatError, r"magic is b'KMCX', expected b'KMCF'"),
         ({"magic": b"\x89PNG"}, FormatError, "not a .kmc file"),
-        ({"version": 3}, UnsupportedFormatError, "version is 3; this reader supports versions 1 and 2"),
+        ({"version": 4}, UnsupportedFormatError, "version is 4; this reader supports versions 1, 2 and 3"),
         ({"version": 0}, UnsupportedFormatError, "version is 0"),
         ({"version": 2}, FormatError, r"flags is 0x00, must be 0x01 \(alpha\) in version 2"),
         ({"version": 2, "flags": 3}, FormatError, r"flags is 0x03, must be 0x01 \(alpha\) in version 2"),
@@ -229,5 +229,5 @@ def test_info_reports_breakdown():
     assert meta.to_dict() == {
         "width": 5, "height": 3, "colors": 6, "bits_per_index": 3, "coder": "packed", "version": 1,
         "header_bytes": 28, "palette_bytes": 18, "index_bytes": 6, "trailer_bytes": 4,
-        "total_bytes": 56, "formula_bits": 24 * 6 + 15 * 3, "alpha": False,
+        "total_bytes": 56, "formula_bits": 24 * 6 + 15 * 3, "alpha": False, "coded_palette": False,
     }

@@ -1126,7 +1126,7 @@ class TestProcessStderr:
 PIXEL_LIMIT = 4_000_000
 KMC_SEEDS = [p.read_bytes() for p in sorted(VECTORS.glob("*.kmc")) if p.stat().st_size < 20_000]
 FIELDS = ["magic", "version", "coder", "bits", "flags", "width", "height", "colors", "payload"]
-FIELD_VALUES = {"version": [0, 1, 2, 255], "coder": [0, 1, 2, 255], "bits": [0, 1, 8, 16, 17, 255],
+FIELD_VALUES = {"version": [0, 1, 2, 3, 255], "coder": [0, 1, 2, 255], "bits": [0, 1, 8, 16, 17, 255],
                 "flags": [0, 1, 128], "width": [0, 1, 2**16, 2**31, 2**32 - 1],
                 "height": [0, 1, 2**16, 2**31, 2**32 - 1], "colors": [0, 1, 2, 256, 65536, 65537, 2**32 - 1],
                 "payload": [0, 1, 4, 8, 2**31, 2**32, 2**40, 2**63, 2**64 - 1]}
@@ -1137,7 +1137,9 @@ def hostile_kmc(draw) -> bytes:
     """Random bytes, the magic plus random bytes, or a frozen vector
     mutated: bit flips, truncation, insertion, deletion, splicing, the
     coder swapped, extreme header fields (with the CRC recomputed or not),
-    and corrupt entropy stripe tables behind a good CRC."""
+    and corrupt entropy stripe tables behind a good CRC.  The vectors
+    include version 3's (coded palettes), whose streams the flips and
+    splices reach too."""
     kind = draw(st.sampled_from(["random", "magic", "flip", "truncate", "insert", "delete", "splice",
                                  "field", "field+crc", "coder swap", "stripe table"]))
     if kind == "random":
@@ -1156,7 +1158,10 @@ def hostile_kmc(draw) -> bytes:
         if kind == "coder swap":
             values["coder"] ^= 1
         elif kind == "stripe table" and values["coder"] == 1:
-            start = HEADER.size + 3 * values["colors"]
+            if values["version"] == 3:  # spec section 14.1: palette_bytes, then the coded palette
+                start = HEADER.size + 4 + int.from_bytes(data[HEADER.size : HEADER.size + 4], "little")
+            else:
+                start = HEADER.size + (4 if values["version"] == 2 else 3) * values["colors"]
             i = draw(st.integers(start, min(start + 12, len(data) - 5)))
             data[i] = draw(st.integers(0, 255))
         else:

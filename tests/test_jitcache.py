@@ -200,6 +200,14 @@ def test_the_entropy_coders_use_the_private_cache():
             assert Path(cache.cache_path).parent == Path(jitcache.cache_dir())
 
 
+def test_the_palette_coder_uses_the_private_cache():
+    from kmcodec import _palette_jit
+
+    for function in (_palette_jit.decode_keys, _palette_jit.encode_keys):
+        assert type(function._cache).__module__ == "kmcodec.jitcache", function.__name__
+        assert Path(function._cache.cache_path).parent == Path(jitcache.cache_dir())
+
+
 def test_the_dithering_and_weighting_use_the_private_cache():
     # Found by bench/encode.py: the cell lists were compiled in every process (+1.7 s).
     from kmcodec import _dither_jit, _importance_jit

@@ -136,8 +136,9 @@ def _canonical(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def test_vector_set_is_complete():
     # Coder-1 vectors (entropy-*) are checked by tests/test_entropy.py,
     # version-2 ones (alpha-*) by tests/test_alpha_vectors.py and coder-2
-    # ones (mix-*) by tests/test_mix.py.
-    others = ("entropy-", "alpha-", "mix-")
+    # ones (mix-*) by tests/test_mix.py and version-3 ones (coded-*) by
+    # tests/test_palette_code.py.
+    others = ("entropy-", "alpha-", "mix-", "coded-")
     on_disk = {p.stem for p in VECTORS_DIR.glob("*.kmc") if not p.stem.startswith(others)}
     assert on_disk == set(VECTORS), "every committed .kmc needs an entry in VECTORS"
     assert {p.stem for p in VECTORS_DIR.glob("*.png") if not p.stem.startswith(others)} == set(VECTORS)

@@ -114,7 +114,8 @@ def _restriped(q, rows: int, coder: str) -> bytes:
     data = q.to_bytes(coder)
     payload = encode_payload(q.indices, len(q.palette), q.palette, stripe_rows=rows, engine=coder)
     assert int.from_bytes(payload[:4], "little") == rows
-    start = 28 + q.palette.size
+    meta = kmcodec.info(data)  # version 3 when the palette is coded (spec section 14)
+    start = meta.header_bytes + meta.palette_bytes
     body = data[:20] + len(payload).to_bytes(8, "little") + data[28:start] + payload
     return body + zlib.crc32(body).to_bytes(4, "little")
 

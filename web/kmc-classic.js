@@ -4,7 +4,7 @@
 // A .kmc decoder for the web platform, written from spec/kmc-format.md.
 //
 //   import { decode, info } from "./kmc.js";
-//   const image = decode(bytes);   // {width, height, colors, coder, alpha, palette, rgba}
+//   const image = decode(bytes);   // {width, height, colors, coder, alpha, version, palette, indices, rgba}
 //   ctx.putImageData(new ImageData(image.rgba, image.width, image.height), 0, 0);
 //
 // Every check of the spec's section 7 is made, in its order, before any
@@ -29,6 +29,7 @@ class KmcError extends Error {
 
 const MAGIC = [0x4b, 0x4d, 0x43, 0x46]; // §3 "KMCF"
 const HEADER_SIZE = 28;
+const CODED_HEADER_SIZE = 32; // §14.1 version 3: the header, then palette_bytes (u32)
 const TRAILER_SIZE = 4;
 const MAX_COLORS = 65536;
 const CODERS = { 0: "packed", 1: "entropy", 2: "mix" };
@@ -113,9 +114,12 @@ function parseHeader(bytes, maxPixels) {
       throw new KmcError(`magic is ${magicText(bytes)}, expected "KMCF": not a .kmc file`);
     }
   }
-  // Check 2.
+  // Check 2 (§14.3: a version-3 header is 32 bytes).
   if (length < HEADER_SIZE) {
     throw new KmcError(`file is ${length} bytes, shorter than the 28-byte header: truncated`);
+  }
+  if (bytes[4] === 3 && length < CODED_HEADER_SIZE) {
+    throw new KmcError(`file is ${length} bytes, shorter than the 32-byte header of version 3: truncated`);
   }
   const version = bytes[4], coder = bytes[5], bits = bytes[6], flags = bytes[7];
   const width = u32(bytes, 8), height = u32(bytes, 12), colors = u32(bytes, 16);
@@ -124,19 +128,28 @@ function parseHeader(bytes, maxPixels) {
   const high = u32(bytes, 24);
   let payloadBytes = u32(bytes, 20) + high * 4294967296;
   if (!Number.isSafeInteger(payloadBytes)) payloadBytes = (BigInt(high) << 32n) + BigInt(u32(bytes, 20));
-  // Check 3.
-  if (version !== 1 && version !== 2) {
-    throw new KmcError(`version is ${version}; this reader supports versions 1 and 2`, "unsupported");
+  // Check 3 (§14.3: and 3).
+  if (version < 1 || version > 3) {
+    throw new KmcError(`version is ${version}; this reader supports versions 1, 2 and 3`, "unsupported");
   }
   // Check 4 (§8): name the coder.
   if (!(coder in CODERS)) {
     throw new KmcError(`unsupported coder ${coder}; this reader supports 0 (packed), 1 (entropy), 2 (mix)`,
       "unsupported");
   }
-  // Check 5 (§12.1).
+  // Check 5 (§12.1; §14.3: in version 3 flags is 0 or 0x01, and palette_bytes >= 4).
   if (version === 1 && flags !== 0) throw new KmcError(`flags is ${hex(flags, 2)}, must be 0x00 in version 1`);
   if (version === 2 && flags !== 1) {
     throw new KmcError(`flags is ${hex(flags, 2)}, must be 0x01 (alpha) in version 2`);
+  }
+  if (version === 3 && flags > 1) {
+    throw new KmcError(`flags is ${hex(flags, 2)}, must be 0x00 or 0x01 (alpha) in version 3`);
+  }
+  const coded = version === 3;
+  let paletteBytes = coded ? u32(bytes, 28) : 0; // Q; the raw palette's length is set below
+  if (coded && paletteBytes < 4) {
+    throw new KmcError(`palette_bytes is ${paletteBytes}, must be at least 4 in version 3 (a coded palette `
+      + "is one binary-coder stream, spec section 14.1)");
   }
   // Check 6.
   if (width === 0 || height === 0) {
@@ -166,19 +179,23 @@ function parseHeader(bytes, maxPixels) {
         + `${expected} for the packed coder`);
     }
   }
-  // Check 11 (§12.1: 4-byte entries in version 2).
-  const channels = version === 1 ? 3 : 4;
-  const paletteBytes = channels * colors;
-  let total = HEADER_SIZE + paletteBytes + TRAILER_SIZE + (typeof payloadBytes === "bigint" ? 0 : payloadBytes);
-  if (!Number.isSafeInteger(total)) total = BigInt(HEADER_SIZE + paletteBytes + TRAILER_SIZE) + BigInt(payloadBytes);
+  // Check 11 (§12.1: 4-byte entries with alpha; §14.1: in version 3, 32 + palette_bytes).
+  const channels = version === 1 || (coded && flags === 0) ? 3 : 4;
+  const headerBytes = coded ? CODED_HEADER_SIZE : HEADER_SIZE;
+  if (!coded) paletteBytes = channels * colors;
+  let total = headerBytes + paletteBytes + TRAILER_SIZE + (typeof payloadBytes === "bigint" ? 0 : payloadBytes);
+  if (typeof payloadBytes === "bigint" || !Number.isSafeInteger(total)) {
+    total = BigInt(headerBytes + paletteBytes + TRAILER_SIZE) + BigInt(payloadBytes);
+  }
   if (length !== total) {
-    const declared = `the header declares ${total} (28 header + ${paletteBytes} palette + `
+    const declared = `the header declares ${total} (${headerBytes} header + ${paletteBytes} palette + `
       + `${payloadBytes} payload + 4 crc32)`;
     if (length < total) throw new KmcError(`file is ${length} bytes but ${declared}: truncated`);
     // (Longer than declared, the declared length is a Number.)
     throw new KmcError(`file is ${length} bytes but ${declared}: ${length - total} trailing bytes`);
   }
-  return { version, coder, bits, flags, width, height, colors, payloadBytes, channels, paletteBytes, total };
+  return { version, coder, bits, flags, width, height, colors, payloadBytes, channels, headerBytes, paletteBytes,
+    total, coded };
 }
 
 function checkCrc(bytes, h) {
@@ -1008,13 +1025,94 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
   return model.pos;
 }
 
+// --- §14 version 3: a coded palette ---------------------------------------------------
+
+/**
+ * §14.2, §14.3: the K entries a coded palette's stream codes, R, G, B(, A)
+ * each, sorted by ascending canonical value.  Whatever the stream holds, at
+ * most (K + 1) * (D + 1) nodes are visited, two decisions each, and the
+ * memory is K keys and D + 1 pending nodes.
+ */
+function decodePalette(stream, colors, channels) {
+  const C = channels, D = 8 * C;
+  // §11.3's coder with plain decisions of BOTH[d][s] (at 4d + s) and ONE[d][s] (at 4D + 4d + s).
+  const model = new StripeModel(false);
+  model.direct = new Int32Array(8 * D).fill(FRESH);
+  model.start(stream);
+  const keys = new Uint32Array(colors);
+  let found = 0;
+  // Pending nodes (d, prefix, s), the bit-1 half pushed under the bit-0 half
+  // so that the bit-0 half and all below it come first (ascending keys).
+  const depths = new Int32Array(D + 1), prefixes = new Uint32Array(D + 1), syms = new Int32Array(D + 1);
+  let top = 1; // the root (0, 0) with s = 3
+  syms[0] = 3;
+  while (top > 0) {
+    top--;
+    const d = depths[top], prefix = prefixes[top], s = syms[top];
+    if (d === D) { // an entry: its key is the prefix
+      if (found === colors) {
+        throw new KmcError(`coded palette: its stream codes more entries than colors = ${colors}; `
+          + "the coded data is corrupt");
+      }
+      keys[found++] = prefix;
+      continue;
+    }
+    // sym: 0 only the bit-0 half holds keys, 1 only the bit-1 half, 2 both.
+    const sym = model.plain(4 * d + s) ? 2 : model.plain(4 * D + 4 * d + s);
+    if (sym !== 0) {
+      depths[top] = d + 1;
+      prefixes[top] = 2 * prefix + 1;
+      syms[top++] = sym;
+    }
+    if (sym !== 1) {
+      depths[top] = d + 1;
+      prefixes[top] = 2 * prefix;
+      syms[top++] = sym;
+    }
+  }
+  // §11.3 stream length: exactly the bytes its decoding reads; then (§14.3) exactly K entries.
+  // (§14.3 gives no order for these two; kmcodec checks the length first.)
+  if (model.pos !== stream.length) {
+    throw new KmcError(`coded palette: palette_bytes is ${stream.length} but decoding the stream reads `
+      + `${model.pos}; the coded data is corrupt (a stream is exactly as long as its decoding reads, `
+      + "spec section 11.3)");
+  }
+  if (found < colors) {
+    throw new KmcError(`coded palette: its stream codes ${found} entries but colors is ${colors}; `
+      + "the coded data is corrupt");
+  }
+  // Key bit j is bit 7 - (j div C) of byte v[j mod C]; v[0] .. v[C-1] make the canonical value.
+  const values = new Uint32Array(colors), v = new Uint8Array(4);
+  for (let i = 0; i < colors; i++) {
+    const key = keys[i];
+    v.fill(0);
+    for (let j = 0; j < D; j++) v[j % C] |= ((key >>> (D - 1 - j)) & 1) << (7 - ((j / C) | 0));
+    values[i] = C === 3 ? (v[0] << 16) | (v[1] << 8) | v[2] : ((v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3]) >>> 0;
+  }
+  values.sort();
+  // Stored R, G, B(, A): the canonical value is R<<16 | G<<8 | B, or A<<24 | R<<16 | G<<8 | B.
+  const palette = new Uint8Array(C * colors);
+  for (let i = 0, j = 0; i < colors; i++, j += C) {
+    const value = values[i];
+    palette[j] = (value >>> 16) & 255;
+    palette[j + 1] = (value >>> 8) & 255;
+    palette[j + 2] = value & 255;
+    if (C === 4) palette[j + 3] = value >>> 24;
+  }
+  return palette;
+}
+
 // --- the public functions ---------------------------------------------------------
 
-function parts(bytes, h) {
+/** The payload and, unless `withPalette` is false, the palette (§14.3: decoded in version 3). */
+function parts(bytes, h, withPalette = true) {
+  const start = h.headerBytes + h.paletteBytes;
+  const payload = bytes.subarray(start, start + h.payloadBytes);
+  if (!withPalette) return { payload };
   // A copy (Buffer.prototype.slice would give a view of the caller's bytes).
-  const palette = Uint8Array.prototype.slice.call(bytes, HEADER_SIZE, HEADER_SIZE + h.paletteBytes);
-  const start = HEADER_SIZE + h.paletteBytes;
-  return { palette, payload: bytes.subarray(start, start + h.payloadBytes) };
+  const palette = h.coded ? decodePalette(bytes.subarray(h.headerBytes, start), h.colors, h.channels)
+    : Uint8Array.prototype.slice.call(bytes, h.headerBytes, start);
+  return { palette, payload };
 }
 
 /**
@@ -1024,9 +1122,10 @@ function parts(bytes, h) {
  * @param {{maxPixels?: number|null}} [options]  check 9's pixel limit
  *   (default 89,478,485, Pillow's; null: none, for trusted files only)
  * @returns {{width: number, height: number, colors: number, coder: number,
- *   alpha: boolean, palette: Uint8Array, indices: Uint8Array|Uint16Array,
- *   rgba: Uint8ClampedArray}}  `palette` holds K*3 bytes (K*4 with alpha),
- *   `rgba` width*height*4 bytes ready for ImageData (alpha 255 without alpha)
+ *   alpha: boolean, version: number, palette: Uint8Array, indices: Uint8Array|Uint16Array,
+ *   rgba: Uint8ClampedArray}}  `palette` holds K*3 bytes (K*4 with alpha;
+ *   in version 3 decoded, §14.3), `rgba` width*height*4 bytes ready for
+ *   ImageData (alpha 255 without alpha)
  * @throws {KmcError} for a file that breaks a rule of the spec
  */
 function decode(bytes, options) {
@@ -1039,9 +1138,10 @@ function decode(bytes, options) {
   const indices = pixelMemory(h, () => (h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n)));
   if (h.coder === 0) decodePacked(payload, h, indices);
   else decodeEntropy(payload, h, palette, indices, layout);
+  const alpha = h.channels === 4;
   return {
-    width: h.width, height: h.height, colors: h.colors, coder: h.coder, alpha: h.version === 2,
-    palette, indices, rgba: pixelMemory(h, () => rgbaOf(palette, h.version === 2, indices)),
+    width: h.width, height: h.height, colors: h.colors, coder: h.coder, alpha, version: h.version,
+    palette, indices, rgba: pixelMemory(h, () => rgbaOf(palette, alpha, indices)),
   };
 }
 
@@ -1087,7 +1187,8 @@ function rgbaOf(palette, alpha, indices) {
  * `indices` (width*height entries, K <= 256: Uint8Array, else Uint16Array),
  * so that workers can share a file's stripes (see parallel.mjs).  Makes
  * the header and stripe-table checks again, not the CRC: check the file
- * with info() first.  A bad stripe throws as decode() would.
+ * with info() first.  A bad stripe throws as decode() would; so does a bad
+ * coded palette (version 3), which each call decodes again.
  */
 function decodeStripes(bytes, first, end, indices, options) {
   bytes = asBytes(bytes);
@@ -1105,6 +1206,23 @@ function decodeStripes(bytes, first, end, indices, options) {
 }
 
 /**
+ * The palette of a file, as decode() returns it: checks 1 to 12, then in
+ * version 3 the coded palette decoded and checked (§14.3).  Not the
+ * payload's checks (check 13).
+ *
+ * @param {Uint8Array|ArrayBuffer} bytes
+ * @param {{maxPixels?: number|null}} [options]
+ * @returns {Uint8Array} K*3 bytes, or K*4 with alpha
+ * @throws {KmcError}
+ */
+function paletteOf(bytes, options) {
+  bytes = asBytes(bytes);
+  const h = parseHeader(bytes, checkLimit(options));
+  checkCrc(bytes, h);
+  return parts(bytes, h).palette;
+}
+
+/**
  * Check a whole file and describe it, as `kmc info --json` does: checks 1
  * to 12, and of check 13 what needs no decoding of an entropy stream (the
  * packed coder's padding and indices, the entropy coder's stripe table).
@@ -1118,7 +1236,7 @@ function info(bytes, options) {
   bytes = asBytes(bytes);
   const h = parseHeader(bytes, checkLimit(options));
   checkCrc(bytes, h);
-  const { payload } = parts(bytes, h);
+  const { payload } = parts(bytes, h, false); // §14.3: info does not decode a coded palette
   let details = {};
   if (h.coder === 0) {
     const n = h.width * h.height;
@@ -1135,15 +1253,16 @@ function info(bytes, options) {
     bits_per_index: h.bits,
     coder: CODERS[h.coder],
     version: h.version,
-    header_bytes: HEADER_SIZE,
+    header_bytes: h.headerBytes,
     palette_bytes: h.paletteBytes,
     index_bytes: h.payloadBytes,
     trailer_bytes: TRAILER_SIZE,
     total_bytes: h.total,
     formula_bits: 8 * h.channels * h.colors + h.width * h.height * h.bits,
-    alpha: h.version === 2,
+    alpha: h.channels === 4,
+    coded_palette: h.coded,
   }, details);
 }
 
-global.kmc = { DEFAULT_MAX_PIXELS, KmcError, asBytes, decode, rgbaOf, decodeStripes, info };
+global.kmc = { DEFAULT_MAX_PIXELS, KmcError, asBytes, decode, rgbaOf, decodeStripes, paletteOf, info };
 })(globalThis);

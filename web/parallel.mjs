@@ -7,7 +7,7 @@
 //   const image = await decodeParallel(bytes, { threads: 4 });
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { availableParallelism } from "node:os";
-import { KmcError, asBytes, decode, decodeStripes, info, rgbaOf } from "./kmc.js";
+import { KmcError, asBytes, decode, decodeStripes, info, paletteOf, rgbaOf } from "./kmc.js";
 
 // More workers than stripes or cores gains nothing; this caps a careless `threads`.
 const MAX_THREADS = 64;
@@ -22,7 +22,10 @@ const MAX_THREADS = 64;
  */
 export async function decodeParallel(bytes, options = {}) {
   bytes = asBytes(bytes);
-  const meta = info(bytes, options); // every check before the payload's streams
+  // Every check before the payload's streams, in decode()'s order: the
+  // header, the CRC, a coded palette (version 3, spec section 14), the stripe table.
+  const palette = paletteOf(bytes, options);
+  const meta = info(bytes, options);
   const asked = options.threads ?? availableParallelism();
   if (!(Number.isInteger(asked) && asked >= 1)) {
     throw new TypeError(`threads is ${asked}; it must be a whole number >= 1`);
@@ -53,10 +56,9 @@ export async function decodeParallel(bytes, options = {}) {
   const failed = results.find((r) => r.error);
   if (failed && failed.name === "KmcError") throw new KmcError(failed.error, failed.kind);
   if (failed) throw new Error(`a decoding worker failed: ${failed.name}: ${failed.error}`);
-  const palette = Uint8Array.prototype.slice.call(bytes, 28, 28 + meta.palette_bytes);
   return {
     width: meta.width, height: meta.height, colors: meta.colors, coder: file[5], alpha: meta.alpha,
-    palette, indices, rgba: rgbaOf(palette, meta.alpha, indices),
+    version: meta.version, palette, indices, rgba: rgbaOf(palette, meta.alpha, indices),
   };
 }
 

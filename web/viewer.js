@@ -30,15 +30,19 @@
     const n = meta.width * meta.height;
     const entry = meta.alpha ? 32 : 24;
     const formulaBytes = Math.ceil(meta.formula_bits / 8);
-    const coderId = meta.coder === "packed" ? 0 : 1;
+    const coderId = { packed: 0, entropy: 1, mix: 2 }[meta.coder];
+    const channels = meta.alpha ? 4 : 3;
+    const coderNote = { packed: "each index in exactly ceil(log2 K) bits",
+      entropy: "context-modelled arithmetic coding", mix: "candidates, a colour prediction and context mixing" };
     return el("table", {},
       row("size", `${meta.width} x ${meta.height}`, `${n.toLocaleString("en")} pixels`),
-      row("colours (K)", String(meta.colors), meta.alpha ? "R, G, B, A entries (version 2)" : "R, G, B entries"),
+      row("colours (K)", String(meta.colors),
+        `${meta.alpha ? "R, G, B, A" : "R, G, B"} entries (version ${meta.version})`),
       row("bits per index", String(meta.bits_per_index), "ceil(log2 K)"),
-      row("coder", `${coderId} (${meta.coder})`,
-        meta.coder === "packed" ? "each index in exactly ceil(log2 K) bits" : "context-modelled arithmetic coding"),
+      row("coder", `${coderId} (${meta.coder})`, coderNote[meta.coder]),
       row("header", bytes(meta.header_bytes)),
-      row("palette", bytes(meta.palette_bytes), `${meta.alpha ? 4 : 3} x K`),
+      row("palette", bytes(meta.palette_bytes), meta.coded_palette
+        ? `coded; raw it would be ${channels} x K = ${bytes(channels * meta.colors)}` : `${channels} x K`),
       row("indices", bytes(meta.index_bytes),
         meta.stripes ? `${meta.stripes} stripe${meta.stripes > 1 ? "s" : ""}` : ""),
       row("crc32", bytes(meta.trailer_bytes)),
@@ -50,7 +54,7 @@
   }
 
   function paletteSwatches(image) {
-    const box = el("div", { className: "palette", title: "the palette, in file order" });
+    const box = el("div", { className: "palette", title: "the palette, in index order" });
     const step = image.alpha ? 4 : 3;
     const shown = Math.min(image.colors, 1024);
     for (let i = 0; i < shown; i++) {

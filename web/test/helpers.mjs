@@ -43,11 +43,13 @@ export function mutate(bytes, rand) {
   } else if (kind === 3) { // delete a run
     out.splice(pick(out.length), 1 + pick(16));
   } else if (kind === 4) { // a header field set to an extreme
-    const field = [4, 5, 6, 7, 8, 12, 16, 20, 24][pick(9)];
+    const fields = [4, 5, 6, 7, 8, 12, 16, 20, 24];
+    if (out[4] === 3) fields.push(28); // version 3's palette_bytes
+    const field = fields[pick(fields.length)];
     const value = [0, 1, 2, 255, 0xffffffff, 0x7fffffff, 65536, 65537][pick(8)];
     for (let i = 0; i < (field >= 8 ? 4 : 1); i++) out[field + i] = (value >>> (8 * i)) & 255;
-  } else { // a payload byte set to 0x00 or 0xff
-    const start = Math.min(out.length - 5, 28 + 3 * (out[16] | (out[17] << 8)));
+  } else { // a payload byte (in version 3, a coded palette's too) set to 0x00 or 0xff
+    const start = Math.min(out.length - 5, out[4] === 3 ? 32 : 28 + 3 * (out[16] | (out[17] << 8)));
     if (start > 0) out[start + pick(out.length - 4 - start)] = pick(2) ? 255 : 0;
   }
   return Uint8Array.from(out);
@@ -102,4 +104,68 @@ export function readPng(buf) {
     rgba[4 * i + 3] = bpp === 4 ? rows[bpp * i + 3] : 255;
   }
   return { width, height, rgba };
+}
+
+/**
+ * A canonical palette (K entries of `channels` bytes, ascending) coded as
+ * spec section 14.2 says: the encoder's side of §11.3's binary coder, plain
+ * decisions, the tree of interleaved-bit keys.  For tests only.
+ */
+export function codePalette(palette, channels) {
+  const C = channels, D = 8 * C, K = palette.length / C;
+  const keys = [];
+  for (let i = 0; i < K; i++) {
+    const v = C === 3 ? [palette[3 * i], palette[3 * i + 1], palette[3 * i + 2]]
+      : [palette[4 * i + 3], palette[4 * i], palette[4 * i + 1], palette[4 * i + 2]];
+    let key = 0;
+    for (let j = 0; j < D; j++) key = 2 * key + ((v[j % C] >> (7 - Math.floor(j / C))) & 1);
+    keys.push(key);
+  }
+  keys.sort((a, b) => a - b);
+  const counters = Array.from({ length: 8 * D }, () => ({ p: 32768, n: 0 }));
+  const out = [];
+  let x1 = 0, x2 = 0xffffffff;
+  const code = (ctx, bit) => {
+    const c = counters[ctx], p = Math.min(Math.max(c.p, 32), 65504), r = x2 - x1;
+    const xmid = x1 + Math.floor(r / 65536) * p + Math.floor(((r % 65536) * p) / 65536);
+    if (bit) x2 = xmid;
+    else x1 = xmid + 1;
+    while (((x1 ^ x2) & 0xff000000) === 0) {
+      out.push(x2 >>> 24);
+      x1 = (x1 * 256) % 2 ** 32;
+      x2 = (x2 * 256) % 2 ** 32 + 255;
+    }
+    c.p += Math.floor(((bit * 65536 - c.p) * Math.floor(655360 / (10 * c.n + 16))) / 65536);
+    c.n = Math.min(c.n + 1, 255);
+  };
+  // keys[lo .. hi-1] share their first d bits.
+  const visit = (lo, hi, d, s) => {
+    if (d === D) return;
+    let mid = lo;
+    while (mid < hi && Math.floor(keys[mid] / 2 ** (D - 1 - d)) % 2 === 0) mid++;
+    const both = mid > lo && mid < hi;
+    code(4 * d + s, both ? 1 : 0);
+    const sym = both ? 2 : mid === lo ? 1 : 0;
+    if (!both) code(4 * D + 4 * d + s, sym);
+    if (mid > lo) visit(lo, mid, d + 1, sym);
+    if (mid < hi) visit(mid, hi, d + 1, sym);
+  };
+  visit(0, K, 0, 3);
+  for (let k = 3; k >= 0; k--) out.push(Math.floor(x1 / 2 ** (8 * k)) % 256);
+  return Uint8Array.from(out);
+}
+
+/** A version-1 or version-2 file with a canonical palette as the same image in version 3 (§14.1). */
+export function toVersion3(bytes) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const C = bytes[4] === 2 ? 4 : 3, K = dv.getUint32(16, true);
+  const stream = codePalette(bytes.subarray(28, 28 + C * K), C);
+  const payload = bytes.subarray(28 + C * K, bytes.length - 4);
+  const out = new Uint8Array(36 + stream.length + payload.length);
+  out.set(bytes.subarray(0, 28));
+  out[4] = 3;
+  new DataView(out.buffer).setUint32(28, stream.length, true);
+  out.set(stream, 32);
+  out.set(payload, 32 + stream.length);
+  return withCrc(out);
 }

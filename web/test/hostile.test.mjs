@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { decode, info, KmcError, DEFAULT_MAX_PIXELS } from "../kmc.js";
+import { decode, info, paletteOf, KmcError, DEFAULT_MAX_PIXELS } from "../kmc.js";
 import { generator, mutate, withCrc } from "./helpers.mjs";
 
 const VECTORS = fileURLToPath(new URL("../../tests/vectors/", import.meta.url));
@@ -91,7 +91,7 @@ test("every header check names its field, value and rule", () => {
   const cases = [
     [Uint8Array.from([0x4b, 0x4d, 0x43, 0x47]), /magic is "KMCG", expected "KMCF": not a .kmc file/],
     [good.subarray(0, 20), /file is 20 bytes, shorter than the 28-byte header: truncated/],
-    [set(4, [3]), /version is 3; this reader supports versions 1 and 2/],
+    [set(4, [4]), /version is 4; this reader supports versions 1, 2 and 3/],
     [set(5, [7]), /unsupported coder 7; this reader supports 0 \(packed\), 1 \(entropy\), 2 \(mix\)/],
     [set(7, [1]), /flags is 0x01, must be 0x00 in version 1/],
     [set(8, [0, 0, 0, 0]), /width x height is 0 x 2; both must be >= 1/],
@@ -127,4 +127,81 @@ test("numbers past 2^53 are shown exactly, and an undefined maxPixels is the def
   assert.throws(() => info(withCrc(out)), /payload_bytes is 9007199254740990, must be ceil\(3\*2\*0\/8\) = 0/);
   out[5] = 1; // the entropy coder has no header rule: the length check names the exact total
   assert.throws(() => info(withCrc(out)), /header declares 9007199254741025 \(28 header \+ 3 palette \+ 9007199254740990 payload \+ 4 crc32\)/);
+  dv.setUint32(24, 0x400000, true); // payload_bytes past 2^53, a BigInt: the total too, and exact
+  const declared = (1n << 54n) + 0xfffffffen + 35n;
+  assert.throws(() => info(withCrc(out)), (e) => e instanceof KmcError
+    && new RegExp(`^file is 35 bytes but the header declares ${declared} .*: truncated$`).test(e.message));
+});
+
+// Version 3 (spec section 14): a coded palette's stream, with its header
+// fields, the stream and the CRC-32 made to agree.
+const CODED = readFileSync(VECTORS + "coded-k2-4x1.kmc"); // palette (0,0,0), (255,255,255): §14.3's example
+
+/** `source` with `stream` for its coded palette, palette_bytes set to its length, `patch` {offset: byte} applied. */
+function withStream(source, stream, patch = {}) {
+  const q = source.readUInt32LE(28), rest = source.subarray(32 + q, source.length - 4);
+  const out = new Uint8Array(32 + stream.length + rest.length + 4);
+  out.set(source.subarray(0, 32));
+  out.set(stream, 32);
+  out.set(rest, 32 + stream.length);
+  new DataView(out.buffer).setUint32(28, stream.length, true);
+  for (const [at, v] of Object.entries(patch)) out[Number(at)] = v;
+  return withCrc(out);
+}
+
+test("every version-3 check names its field, value and rule", () => {
+  const stream = CODED.subarray(32, 32 + CODED.readUInt32LE(28)); // 15 bytes
+  const set = (offset, values) => {
+    const out = Uint8Array.from(CODED);
+    out.set(values, offset);
+    return withCrc(out);
+  };
+  const cases = [
+    [CODED.subarray(0, 30), /file is 30 bytes, shorter than the 32-byte header of version 3: truncated/],
+    [set(7, [2]), /flags is 0x02, must be 0x00 or 0x01 \(alpha\) in version 3/],
+    [set(28, [3, 0, 0, 0]), /palette_bytes is 3, must be at least 4 in version 3/],
+    [set(28, [16, 0, 0, 0]),
+      /file is 63 bytes but the header declares 64 \(32 header \+ 16 palette \+ 12 payload \+ 4 crc32\): truncated/],
+    // A byte left over; a byte short (the decoder reads it as 0, then refuses the stream).
+    [withStream(CODED, [...stream, 0]), /^coded palette: palette_bytes is 16 but decoding the stream reads 15;/],
+    [withStream(CODED, stream.subarray(0, 14)), /^coded palette: palette_bytes is 14 but decoding the stream reads 15/],
+    // colors 1 (b = 0) and 3 (b = 2) for a stream that codes 2 entries.
+    [withStream(CODED, stream, { 16: 1, 6: 0 }), /^coded palette: its stream codes more entries than colors = 1;/],
+    [withStream(CODED, stream, { 16: 3, 6: 2 }), /^coded palette: its stream codes 2 entries but colors is 3;/],
+  ];
+  for (const [bytes, message] of cases) {
+    assert.throws(() => decode(bytes), (e) => e instanceof KmcError && e.kind === "format" && message.test(e.message),
+      String(message));
+  }
+  // kmc info does not decode the palette (§14.3), as it does not decode the payload's streams.
+  const tooFew = withStream(CODED, stream, { 16: 3, 6: 2 });
+  assert.equal(info(tooFew).coded_palette, true);
+  assert.throws(() => paletteOf(tooFew), /codes 2 entries but colors is 3/);
+  assert.deepEqual([...paletteOf(CODED)], [0, 0, 0, 255, 255, 255]);
+});
+
+test("a coded palette's stream is refused at the first entry too many, whatever K", () => {
+  // Four zero bytes (and zeros read past them): every decision is 1, both
+  // halves of every node hold keys, so the stream would code every key;
+  // the decoder stops at the (K + 1)th.
+  const start = performance.now();
+  for (const colors of [1, 2, 300, 65536]) {
+    const patch = { 16: colors & 255, 17: (colors >> 8) & 255, 18: colors >> 16, 6: Math.ceil(Math.log2(colors)) };
+    assert.throws(() => decode(withStream(CODED, [0, 0, 0, 0], patch)),
+      new RegExp(`codes more entries than colors = ${colors};`));
+  }
+  assert.ok(performance.now() - start < 5000, "bounded by K * (D + 1) nodes");
+});
+
+test("1,000 random coded palettes are refused or decode to a well-formed image", () => {
+  const rand = generator(3);
+  const seen = {};
+  for (let i = 0; i < 1000; i++) {
+    const colors = [1, 2, 3, 5, 17, 300][Math.floor(rand() * 6)];
+    const stream = Array.from({ length: 4 + Math.floor(rand() * 40) }, () => Math.floor(rand() * 256));
+    const patch = { 16: colors & 255, 17: colors >> 8, 6: Math.ceil(Math.log2(colors)) };
+    const v = verdict(withStream(CODED, stream, patch));
+    seen[v] = (seen[v] || 0) + 1;
+  }
+  assert.ok(seen.format > 900, JSON.stringify(seen));
 });

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { decode, decodeStripes, KmcError } from "../kmc.js";
 import { decodeParallel } from "../parallel.mjs";
-import { withCrc } from "./helpers.mjs";
+import { toVersion3, withCrc } from "./helpers.mjs";
 
 const VECTORS = fileURLToPath(new URL("../../tests/vectors/", import.meta.url));
 
@@ -59,4 +59,32 @@ test("the palette returned is a copy, not a view of the caller's bytes", async (
     assert.equal(image.palette[0], before);
     bytes[28] ^= 0xff;
   }
+});
+
+test("version 3: the palette is decoded once more, the stripes shared as before", async () => {
+  for (const name of ["entropy-k4-rows1-23x9.kmc", "mix-k5-noise-40x30-rows7.kmc",
+    "alpha-entropy-sprite-k13-48x40.kmc"]) {
+    const bytes = toVersion3(readFileSync(VECTORS + name));
+    const expected = decode(bytes);
+    assert.equal(expected.version, 3);
+    for (const threads of [1, 2, 3]) {
+      const image = await decodeParallel(bytes, { threads });
+      assert.ok(Buffer.from(image.rgba).equals(Buffer.from(expected.rgba)), `${name}, ${threads} threads`);
+      assert.ok(Buffer.from(image.palette).equals(Buffer.from(expected.palette)), `${name}, ${threads} threads`);
+      assert.deepEqual(Object.keys(image).sort(), Object.keys(expected).sort());
+    }
+  }
+  // A bad coded palette and a bad stripe table: decode() names the palette (spec section 14.3), so must the workers.
+  const bytes = toVersion3(readFileSync(VECTORS + "entropy-k4-rows1-23x9.kmc"));
+  bytes[16] = 5; // colors 5 (b = 3) for a stream of 4 entries
+  bytes[6] = 3;
+  const q = new DataView(bytes.buffer).getUint32(28, true);
+  bytes[32 + q] = 0; // stripe_rows 0
+  bytes[32 + q + 1] = 0;
+  bytes[32 + q + 2] = 0;
+  bytes[32 + q + 3] = 0;
+  const bad = withCrc(bytes);
+  const message = /KmcError: coded palette: its stream codes 4 entries but colors is 5/;
+  assert.throws(() => decode(bad), message);
+  await assert.rejects(decodeParallel(bad, { threads: 3 }), message);
 });

@@ -1,0 +1,395 @@
+"""The coded palette of format version 3 (spec section 14): keys worked by
+hand, frozen vectors decoded by kmcodec and by the spec-only decoder, exact
+round trips, when writers choose it, and hostile streams.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+import kmcodec
+from kmcodec import container, palette_code
+from kmcodec.coder import get_coder
+from kmcodec.errors import FormatError, UnsupportedFormatError
+
+from .spec_decoder import SpecError
+from .spec_decoder import decode as spec_decode
+
+VECTORS_DIR = Path(__file__).resolve().parent / "vectors"
+
+# name -> (colors, palette_bytes, file size, sha256), recorded once from the
+# committed files (also in vectors/coded-README.md).
+VECTORS = {
+    "coded-k2-4x1": (2, 15, 63, "df9ca1dc22b4a7b4249de8a6253458c6c433bcabd62f116ddff6ba64255e71ca"),
+    "coded-k1-5x3": (1, 10, 58, "02f9d2dd45d54ffb852f1343f75a25bc96c996847d32af01d0495f3fcf5da802"),
+    "coded-packed-k5-11x7": (5, 21, 86, "b39e7227824b25a3557eb60ae56cde521d7fa44ce207ff73d31540fbdba5edc7"),
+    "coded-k256-astronaut-64x64": (256, 452, 3083,
+                                   "f4f9e166b22032bd444f24a01e823705d8f401c11399534207e38b007558a1e5"),
+    "coded-diagram-72x48": (None, 263, 641, "b087c31d8515b7086c39f0692699f9a835671bd967278cff89951ca198265eff"),
+    "coded-gradient-k4096-64x64": (4096, 1699, 4840,
+                                   "3efab2d0f8491c93a85565b9a32905b7797b73f8d883b272c24a2a29a364c956"),
+    "coded-alpha-sprite-48x40": (None, 45, 221, "65433200a280e3d0283772d7166682204b7be96ebb04f5f7dff1f415bb644128"),
+    "coded-alpha-k300-40x30": (300, 978, 2303, "8b44970cf457ef8585c38c173f4244121d5e382ec1c37f03114cea72ff0d8456"),
+}
+
+
+def _vector(name: str) -> bytes:
+    return (VECTORS_DIR / f"{name}.kmc").read_bytes()
+
+
+def _expected(name: str) -> np.ndarray:
+    return np.asarray(Image.open(VECTORS_DIR / f"{name}.png"))
+
+
+def _v3(palette: np.ndarray, stream: bytes, indices: np.ndarray, colors: int | None = None,
+        flags: int | None = None, coder: int = 0) -> bytes:
+    """A version-3 file built field by field from the spec's table (section 14.1)."""
+    height, width = indices.shape
+    colors = len(palette) if colors is None else colors
+    flags = (1 if palette.shape[1] == 4 else 0) if flags is None else flags
+    bits = container.bits_for_colors(colors)
+    payload = get_coder(coder).encode(indices, palette)
+    body = struct.pack("<4sBBBBIIIQI", b"KMCF", 3, coder, bits, flags, width, height, colors, len(payload),
+                       len(stream)) + stream + bytes(payload)
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def _canonical(rng: np.random.Generator, k: int, channels: int) -> np.ndarray:
+    values = np.sort(rng.choice(1 << (8 * channels), k, replace=False))
+    shifts = [16, 8, 0] if channels == 3 else [16, 8, 0, 24]
+    return np.stack([(values >> s) & 255 for s in shifts], 1).astype(np.uint8)
+
+
+# -- keys and the tree, by hand (section 14.2) -------------------------------
+
+@pytest.mark.parametrize("entry, key", [
+    ((0, 0, 0), 0),
+    ((255, 255, 255), (1 << 24) - 1),
+    ((128, 0, 0), 1 << 23),          # R's bit 7 is key bit 0, the most significant
+    ((0, 128, 0), 1 << 22),          # then G's bit 7
+    ((0, 0, 1), 1),                  # B's bit 0 is the last key bit
+    ((1, 0, 0), 1 << 2),
+    ((0, 0, 0, 128), 1 << 31),       # with alpha, A is the value's first byte
+    ((128, 0, 0, 0), 1 << 30),
+])
+def test_keys_interleave_the_canonical_value_bits(entry, key):
+    palette = np.array([entry], np.uint8)
+    assert palette_code._keys(palette).tolist() == [key]
+    assert palette_code._entries(np.array([key]), len(entry)).tolist() == [list(entry)]
+
+
+def test_the_worked_example_of_section_14_3():
+    """(0,0,0) and (255,255,255): 24 + 23 + 23 = 70 decisions, 47 of them
+    the 'one' question, all predictable after the first few."""
+    data = _vector("coded-k2-4x1")
+    assert data[4] == 3 and struct.unpack_from("<I", data, 28)[0] == 15
+    header, palette, indices = container.parse(data)
+    assert palette.tolist() == [[0, 0, 0], [255, 255, 255]]
+    assert indices.tolist() == [0, 1, 1, 0] and header.coded_palette
+
+
+def test_a_one_entry_palette_by_hand():
+    """K = 1: each of the 24 levels asks 'both?' (no) and 'one?' with fresh
+    counters (p = 1/2): 48 bits, 6 bytes, then the 4 bytes of x1 (section
+    11.3).  A 0 bit takes the upper part of the interval, so (0, 0, 0), all
+    zeros, is six 0xff bytes and x1 = 0."""
+    assert palette_code.encode(np.zeros((1, 3), np.uint8)) == b"\xff" * 6 + b"\0" * 4
+    for entry in ([0, 0, 0], [255, 255, 255], [12, 200, 7]):
+        stream = palette_code.encode(np.array([entry], np.uint8))
+        assert len(stream) == 10
+        assert palette_code.decode(stream, 1, 3).tolist() == [entry]
+
+
+# -- frozen vectors (section 14.4) --------------------------------------------
+
+def test_vector_set_is_complete():
+    on_disk = {p.stem for p in VECTORS_DIR.glob("coded-*.kmc")}
+    assert on_disk == set(VECTORS)
+    listed = (VECTORS_DIR / "coded-README.md").read_text()
+    for name, (_, _, size, digest) in VECTORS.items():
+        assert f"`{name}.kmc`" in listed and digest in listed and f"| {size} |" in listed
+
+
+@pytest.mark.parametrize("name", sorted(VECTORS))
+def test_frozen_vector(name):
+    colors, coded, size, digest = VECTORS[name]
+    data = _vector(name)
+    assert (len(data), hashlib.sha256(data).hexdigest()) == (size, digest)
+    meta = kmcodec.info(data)
+    assert (meta.version, meta.coded_palette, meta.palette_bytes, meta.header_bytes) == (3, True, coded, 32)
+    assert colors is None or meta.colors == colors
+    header, palette, indices = container.parse(data)
+    expected = _expected(name)
+    assert np.array_equal(palette[indices].reshape(expected.shape), expected)
+    # Re-encoding the decoded palette and indices gives the same bytes.
+    again = container.build(header.width, header.height, palette, indices, header.coder, coded_palette=True)
+    assert again == data
+
+
+@pytest.mark.parametrize("name", sorted(VECTORS))
+def test_the_spec_decoder_agrees(name):
+    width, height, palette, indices = spec_decode(_vector(name))[:4]
+    pixels = np.array(palette, np.uint8)[np.array(indices)].reshape(height, width, -1)
+    expected = _expected(name)
+    assert np.array_equal(pixels.reshape(expected.shape), expected)
+
+
+# -- round trips ----------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(1, 600), channels=st.sampled_from([3, 4]), seed=st.integers(0, 2**32 - 1))
+def test_any_canonical_palette_round_trips(k, channels, seed):
+    palette = _canonical(np.random.default_rng(seed), k, channels)
+    assert palette_code.is_canonical(palette)
+    stream = palette_code.encode(palette)
+    assert np.array_equal(palette_code.decode(stream, k, channels), palette)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_the_largest_palette_round_trips(channels):
+    palette = _canonical(np.random.default_rng(channels), 65536, channels)
+    stream = palette_code.encode(palette)
+    assert len(stream) < 0.75 * palette.size
+    assert np.array_equal(palette_code.decode(stream, 65536, channels), palette)
+
+
+def test_clustered_colours_cost_a_fraction_of_their_raw_bytes():
+    """Shades between a few colours, as anti-aliasing makes: 675 entries in
+    about 6 bits each (4,104 bits when this was written), against 24 raw."""
+    t = np.linspace(0, 1, 256)[:, None]
+    ends = [((20, 20, 20), (250, 250, 250)), ((66, 133, 244), (250, 250, 250)), ((234, 67, 53), (20, 20, 20))]
+    shades = np.concatenate([np.rint(a + (np.array(b) - a) * t) for a, b in (map(np.array, e) for e in ends)])
+    palette = np.unique(shades.astype(np.uint8), axis=0)
+    palette = palette[np.argsort(palette_code.canonical_values(palette))]
+    stream = palette_code.encode(palette)
+    assert len(palette) == 675 and len(stream) * 8 < 7 * len(palette)
+    assert np.array_equal(palette_code.decode(stream, len(palette), 3), palette)
+
+
+# -- when writers choose version 3 (section 14.1) ------------------------------
+
+def _graphic(k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    palette = _canonical(rng, k, 3)
+    indices = rng.integers(0, k, 64 * 48)
+    indices[:k] = np.arange(k)
+    return palette, indices.astype(np.uint16)
+
+
+@pytest.mark.parametrize("coder", ["entropy", "mix"])
+def test_coders_1_and_2_code_a_palette_when_it_is_smaller(coder):
+    palette, indices = _graphic(1000)
+    coded = container.build(64, 48, palette, indices, coder)
+    raw = container.build(64, 48, palette, indices, coder, coded_palette=False)
+    assert (kmcodec.info(coded).version, kmcodec.info(raw).version) == (3, 1)
+    assert len(coded) < len(raw) and len(raw) - len(coded) == 3000 - 4 - kmcodec.info(coded).palette_bytes
+    assert np.array_equal(container.parse(coded)[2], container.parse(raw)[2])
+
+
+def test_small_palettes_stay_raw_and_the_packed_coder_never_codes():
+    palette = np.array([[0, 0, 0], [9, 9, 9], [200, 10, 10]], np.uint8)
+    indices = np.array([0, 1, 2, 1, 0, 2], np.uint8)
+    assert kmcodec.info(container.build(3, 2, palette, indices, "entropy")).version == 1
+    big, many = _graphic(1000)
+    assert kmcodec.info(container.build(64, 48, big, many, "packed")).version == 1
+    forced = container.build(3, 2, palette, indices, "packed", coded_palette=True)
+    assert kmcodec.info(forced).version == 3
+    assert np.array_equal(container.parse(forced)[1], palette)
+
+
+def test_a_palette_out_of_canonical_order_is_written_raw():
+    palette = np.array([[200, 10, 10], [0, 0, 0]], np.uint8)
+    indices = np.array([0, 1, 1, 0], np.uint8)
+    assert kmcodec.info(container.build(2, 2, palette, indices, "mix")).version == 1
+    with pytest.raises(ValueError, match="coded_palette=True needs a palette strictly ascending"):
+        container.build(2, 2, palette, indices, "mix", coded_palette=True)
+
+
+def test_alpha_palettes_are_coded_with_the_alpha_flag():
+    rng = np.random.default_rng(5)
+    palette = _canonical(rng, 700, 4)
+    palette[:, 3] = np.maximum(palette[:, 3], 1)
+    palette = palette[np.argsort(palette_code.canonical_values(palette))]
+    indices = rng.integers(0, 700, 40 * 30)
+    indices[:700] = np.arange(700)
+    data = container.build(40, 30, palette, indices.astype(np.uint16), "entropy")
+    header = container.parse_header(data, len(data))
+    assert (header.version, header.flags, header.alpha, header.channels) == (3, 1, True, 4)
+    assert np.array_equal(container.parse(data)[1], palette)
+
+
+def test_the_encoder_writes_version_3_for_a_graphic_of_many_colours(tmp_path):
+    """The whole path: kmcodec.encode of an image with more than 256 colours
+    and coder 2 gives a version-3 file, decoded exactly."""
+    y, x = np.mgrid[0:48, 0:64]
+    rgb = np.stack([x * 4, y * 5, (x + y) * 2], -1).astype(np.uint8)
+    data = kmcodec.encode(rgb, k=65536, coder="mix")
+    assert kmcodec.info(data).version == 3
+    assert np.array_equal(kmcodec.decode(data), rgb)
+    path = tmp_path / "g.kmc"
+    path.write_bytes(data)
+    with Image.open(path) as im:
+        assert im.mode == "RGB" and np.array_equal(np.asarray(im), rgb)
+
+
+def test_the_plugin_reads_a_coded_palette_in_p_mode():
+    data = _vector("coded-k256-astronaut-64x64")
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.mode == "P"
+        pixels = np.asarray(im.convert("RGB"))
+    assert np.array_equal(pixels, _expected("coded-k256-astronaut-64x64"))
+
+
+def test_kmc_info_says_the_palette_is_coded(tmp_path, capsys):
+    from kmcodec.cli import main
+
+    path = tmp_path / "d.kmc"
+    path.write_bytes(_vector("coded-diagram-72x48"))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "format version 3" in out and "263 bytes  = coded" in out and "bits per colour (raw 3 x" in out
+
+
+# -- hostile files (section 14.3) ----------------------------------------------
+
+def _with_stream(name: str, stream: bytes, colors: int | None = None, flags: int | None = None) -> bytes:
+    data = bytearray(_vector(name))
+    (old,) = struct.unpack_from("<I", data, 28)
+    body = data[:32] + stream + data[32 + old : -4]
+    struct.pack_into("<I", body, 28, len(stream))
+    if colors is not None:
+        struct.pack_into("<I", body, 16, colors)
+        body[6] = container.bits_for_colors(colors)
+    if flags is not None:
+        body[7] = flags
+    return bytes(body) + zlib.crc32(body).to_bytes(4, "little")
+
+
+def _stream(name: str) -> bytes:
+    data = _vector(name)
+    (length,) = struct.unpack_from("<I", data, 28)
+    return data[32 : 32 + length]
+
+
+def test_a_stream_with_bytes_left_over_is_corrupt():
+    bad = _with_stream("coded-diagram-72x48", _stream("coded-diagram-72x48") + b"\0")
+    with pytest.raises(FormatError, match="palette_bytes is 264 but decoding the palette reads 263 bytes: 1 bytes"):
+        kmcodec.decode(bad)
+    with pytest.raises(SpecError):
+        spec_decode(bad)
+
+
+def test_a_truncated_stream_is_corrupt():
+    bad = _with_stream("coded-diagram-72x48", _stream("coded-diagram-72x48")[:-1])
+    with pytest.raises(FormatError, match="palette"):
+        kmcodec.decode(bad)
+    with pytest.raises(SpecError):
+        spec_decode(bad)
+
+
+def test_more_entries_than_colors_is_corrupt():
+    """The header says K = 255 of the astronaut's 256: the tree holds one too many."""
+    bad = _with_stream("coded-k256-astronaut-64x64", _stream("coded-k256-astronaut-64x64"), colors=255)
+    with pytest.raises(FormatError, match="palette codes more than colors = 255 entries"):
+        kmcodec.decode(bad)
+    with pytest.raises(SpecError):
+        spec_decode(bad)
+
+
+def test_fewer_entries_than_colors_is_corrupt():
+    bad = _with_stream("coded-alpha-k300-40x30", _stream("coded-alpha-k300-40x30"), colors=301)
+    with pytest.raises(FormatError, match="palette codes 300 entries, but colors is 301"):
+        kmcodec.decode(bad)
+    with pytest.raises(SpecError):
+        spec_decode(bad)
+
+
+@pytest.mark.parametrize("flags", [2, 3, 0x80])
+def test_flags_other_than_0_and_1_are_refused_in_version_3(flags):
+    bad = _with_stream("coded-k2-4x1", _stream("coded-k2-4x1"), flags=flags)
+    with pytest.raises(FormatError, match=rf"flags is {flags:#04x}, must be 0x00 or 0x01 \(alpha\) in version 3"):
+        kmcodec.info(bad)
+
+
+@pytest.mark.parametrize("length", [0, 3])
+def test_palette_bytes_below_4_is_refused(length):
+    bad = _with_stream("coded-k2-4x1", b"\0" * length)
+    with pytest.raises(FormatError, match=f"palette_bytes is {length}, must be at least 4"):
+        kmcodec.info(bad)
+
+
+def test_a_version_3_file_shorter_than_its_header_is_truncated():
+    with pytest.raises(FormatError, match="shorter than the 32-byte header of version 3: truncated"):
+        kmcodec.info(_vector("coded-k2-4x1")[:30])
+
+
+def test_the_length_check_counts_the_coded_palette():
+    data = _vector("coded-k2-4x1")
+    with pytest.raises(FormatError, match=r"declares 63 \(32 header \+ 15 palette \+ 12 payload \+ 4 crc32\)"):
+        kmcodec.info(data + b"\0")
+
+
+def test_a_reader_of_versions_1_and_2_names_the_version():
+    data = bytearray(_vector("coded-k2-4x1"))
+    data[4] = 4
+    with pytest.raises(UnsupportedFormatError, match="version is 4; this reader supports versions 1, 2 and 3"):
+        kmcodec.info(bytes(data))
+
+
+def test_info_does_not_decode_the_palette():
+    """Like the payload, the coded palette is left to decoding (section 14.3)."""
+    stream = bytearray(_stream("coded-diagram-72x48"))
+    stream[40] ^= 0x5A
+    bad = _with_stream("coded-diagram-72x48", bytes(stream))
+    assert kmcodec.info(bad).coded_palette
+    with pytest.raises(FormatError, match="palette"):
+        kmcodec.decode(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=st.binary(min_size=4, max_size=64), colors=st.integers(1, 65536), channels=st.sampled_from([3, 4]))
+def test_any_stream_decodes_to_a_canonical_palette_or_fails_cleanly(stream, colors, channels):
+    try:
+        palette = palette_code.decode(stream, colors, channels)
+    except FormatError as exc:
+        error = str(exc)
+    else:
+        error = ""
+        assert palette.shape == (colors, channels) and palette_code.is_canonical(palette)
+    assert error == "" or error.startswith("palette")
+
+
+@pytest.mark.parametrize("fill, error", [
+    (b"\0", "palette codes more than colors = 65536 entries: corrupt"),  # every node 'both': a full tree
+    (b"\xff", "decoding the palette reads 12 bytes: 4084 bytes left over"),
+    (b"\x55", "decoding the palette reads 61 bytes: 4035 bytes left over"),
+])
+def test_garbage_at_the_largest_k_is_refused_quickly(fill, error):
+    """A stream of one repeated byte read as K = 65536 entries of 32-bit keys."""
+    palette_code.decode(palette_code.encode(np.zeros((1, 4), np.uint8)), 1, 4)  # compiled before timing
+    start = time.perf_counter()
+    with pytest.raises(FormatError, match=error):
+        palette_code.decode(fill * 4096, 65536, 4)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_a_coded_palette_and_its_pixels_pass_the_whole_file_checks():
+    """A hand-built file (section 14.1's table, not the container module)
+    decodes to its pixels."""
+    palette = np.array([[0, 0, 0], [0, 0, 1], [255, 0, 0]], np.uint8)
+    indices = np.array([[0, 1, 2], [2, 1, 0]], np.uint8)
+    data = _v3(palette, palette_code.encode(palette), indices)
+    assert np.array_equal(kmcodec.decode(data), palette[indices])
+    with pytest.raises(FormatError, match="palette codes 3 entries, but colors is 4"):
+        kmcodec.decode(_v3(palette, palette_code.encode(palette), indices, colors=4))
