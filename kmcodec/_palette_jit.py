@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._entropy_jit import _code_bit, _update
+from ._entropy_jit import _plain
 from .jitcache import private_cache
 
 #: Parent symbols: 0 only the 0-half, 1 only the 1-half, 2 both; 3 at the root.
@@ -24,14 +24,6 @@ ROOT = 3
 #: Decoder outcomes besides success (0).
 TOO_MANY = 1
 STREAM_LENGTH = 2
-
-
-@njit(inline="always")
-def _plain(dec, x1, x2, xv, pos, inbuf, out, T, c, bit, rate):
-    p = np.int64(T[c] >> 8)
-    x1, x2, xv, pos, bit = _code_bit(dec, x1, x2, xv, pos, inbuf, out, min(max(p, 32), 65504), bit)
-    _update(T, c, bit, rate)
-    return x1, x2, xv, pos, bit
 
 
 @njit

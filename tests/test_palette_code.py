@@ -282,37 +282,31 @@ def _stream(name: str) -> bytes:
     return data[32 : 32 + length]
 
 
-def test_a_stream_with_bytes_left_over_is_corrupt():
-    bad = _with_stream("coded-diagram-72x48", _stream("coded-diagram-72x48") + b"\0")
-    with pytest.raises(FormatError, match="palette_bytes is 264 but decoding the palette reads 263 bytes: 1 bytes"):
+@pytest.mark.parametrize("name, change, colors, error, spec_error", [
+    ("coded-diagram-72x48", "one byte more", None,
+     "palette_bytes is 264 but decoding the palette reads 263 bytes: 1 bytes left over", "has bytes left unread"),
+    # Cut short, the stream is read on as zeros (section 11.3), which here
+    # code more entries than K before the end is reached.
+    ("coded-diagram-72x48", "one byte less", None, "palette codes more than colors = 110 entries",
+     "more than colors = 110"),
+    # The header says K = 255 of the astronaut's 256: the tree holds one too many.
+    ("coded-k256-astronaut-64x64", None, 255, "palette codes more than colors = 255 entries", "more than colors = 255"),
+    ("coded-alpha-k300-40x30", None, 301, "palette codes 300 entries, but colors is 301", "holds 300 entries"),
+])
+def test_a_stream_that_is_not_exactly_k_entries_is_corrupt(name, change, colors, error, spec_error):
+    stream = _stream(name)
+    stream = {"one byte more": stream + b"\0", "one byte less": stream[:-1], None: stream}[change]
+    bad = _with_stream(name, stream, colors=colors)
+    with pytest.raises(FormatError, match=error):
         kmcodec.decode(bad)
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match=spec_error):
         spec_decode(bad)
 
 
-def test_a_truncated_stream_is_corrupt():
-    bad = _with_stream("coded-diagram-72x48", _stream("coded-diagram-72x48")[:-1])
-    with pytest.raises(FormatError, match="palette"):
-        kmcodec.decode(bad)
-    with pytest.raises(SpecError):
-        spec_decode(bad)
-
-
-def test_more_entries_than_colors_is_corrupt():
-    """The header says K = 255 of the astronaut's 256: the tree holds one too many."""
-    bad = _with_stream("coded-k256-astronaut-64x64", _stream("coded-k256-astronaut-64x64"), colors=255)
-    with pytest.raises(FormatError, match="palette codes more than colors = 255 entries"):
-        kmcodec.decode(bad)
-    with pytest.raises(SpecError):
-        spec_decode(bad)
-
-
-def test_fewer_entries_than_colors_is_corrupt():
-    bad = _with_stream("coded-alpha-k300-40x30", _stream("coded-alpha-k300-40x30"), colors=301)
-    with pytest.raises(FormatError, match="palette codes 300 entries, but colors is 301"):
-        kmcodec.decode(bad)
-    with pytest.raises(SpecError):
-        spec_decode(bad)
+def test_a_stream_cut_in_its_final_bytes_is_truncated():
+    """K = 1, (0, 0, 0): the last of x1's four zero bytes missing, read as 0."""
+    with pytest.raises(FormatError, match="palette_bytes is 9 but decoding the palette reads 10 bytes: truncated"):
+        palette_code.decode(b"\xff" * 6 + b"\0" * 3, 1, 3)
 
 
 @pytest.mark.parametrize("flags", [2, 3, 0x80])
