@@ -417,7 +417,8 @@ def _stored_palette(palette: np.ndarray, chosen: Coder, coded: bool | None) -> b
     """The coded palette when it is to be written, else None (raw entries)."""
     from . import palette_code
 
-    if coded is False or (coded is None and chosen.name == "packed"):
+    # A stream is at least 4 bytes, after the 4 of palette_bytes: 8 raw bytes or fewer always win.
+    if coded is False or (coded is None and (chosen.name == "packed" or palette.size <= 8)):
         return None
     if not palette_code.is_canonical(palette):
         if coded:
