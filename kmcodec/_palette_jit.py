@@ -5,8 +5,8 @@ One function walks the binary tree of the palette's keys in either
 direction, as coder 1's stripes do (:mod:`kmcodec._entropy_jit`): the
 encoder knows each node's keys and codes what it sees, the decoder decodes
 the same decisions and rebuilds the keys, so the two cannot drift apart.
-The walk is depth first with an explicit stack of at most ``2 * depth + 1``
-nodes; the decoder stops at the first entry beyond ``colors``, so its work
+The walk is depth first with an explicit stack of at most ``depth + 1``
+nodes (one pending 1-half a level); the decoder stops at the first entry beyond ``colors``, so its work
 is bounded by ``colors * depth`` nodes whatever the stream holds.
 """
 

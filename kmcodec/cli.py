@@ -228,6 +228,9 @@ def _parser() -> argparse.ArgumentParser:
         help=f"how the indices are stored, by name or number (default {Defaults.coder}): "
         + "; ".join(f"{c.name} ({c.id}): {c.summary}" for c in coders()),
     )
+    enc.add_argument("--raw-palette", action="store_true", default=None,
+                     help="store the palette raw (format version 1, or 2 with alpha) even where the entropy"
+                     " and mix coders would code it smaller (version 3), for readers older than version 3")
     enc.add_argument("--skip-if-larger", action="store_true",
                      help="write no .kmc file larger than its input; exit status 98 if one was"
                      " left out (without it, such a file is written with a warning)")
@@ -533,7 +536,7 @@ def _encode_options(args):
     try:
         return options_from(k=args.colors, seed=args.seed, n_init=args.n_init, engine=args.engine,
                             max_iter=args.max_iter, init=args.init, refine=args.refine, coder=args.coder,
-                            target_psnr=args.target_psnr,
+                            raw_palette=args.raw_palette, target_psnr=args.target_psnr,
                             max_bytes=args.max_bytes, background=args.background, space=args.space,
                             dither=args.dither, dither_level=args.dither_level, dither_rate=args.dither_rate,
                             dither_map=dither_map,
@@ -733,7 +736,8 @@ def _print_info(name: str, meta) -> None:
         ("coder", f"{meta.coder} (format version {meta.version})"),
         ("header", f"{meta.header_bytes:>12,} bytes"),
         ("palette", f"{meta.palette_bytes:>12,} bytes  = coded, {8 * meta.palette_bytes / k:.2f} bits per colour"
-                    f" (raw {entry} x {k} = {entry * k:,})" if meta.coded_palette else
+                    f" (raw {entry} x {k} = {entry * k:,}" + (": R, G, B, A)" if meta.alpha else ")")
+                    if meta.coded_palette else
                     f"{meta.palette_bytes:>12,} bytes  = {entry} x {k} ({8 * entry} bits per colour"
                     + (": R, G, B, A)" if meta.alpha else ")")),
         *get_coder(meta.coder).describe(meta),

@@ -143,7 +143,7 @@ def encode(image: ImageLike, k: int | None = None, seed: int | None = None, *,
         ``32 + 4*K + ...`` for an image with transparency (format version 2).
     """
     opts = options_from(options, k=k, seed=seed, **settings)
-    return quantize_auto(image, options=opts).to_bytes(opts.coder)
+    return quantize_auto(image, options=opts).to_bytes(opts.coder, opts.raw_palette)
 
 
 def _as_buffer(data: Any) -> memoryview:
@@ -383,7 +383,8 @@ def quantize_for_bytes(image: ImageLike, max_bytes: int, seed: int | None = None
             q = _quantize(rgb, opts.replace(k=k, max_bytes=None))
             if q.error == 0:  # every distinct colour kept (dithering may leave fewer entries than k)
                 saturated = min(saturated, k)
-            sizes[k] = len(container.build(width, height, q.palette, q.indices, coder))
+            sizes[k] = len(container.build(width, height, q.palette, q.indices, coder,
+                                           False if opts.raw_palette else None))
             if sizes[k] <= max_bytes and (best is None or k > best[0]):
                 best = (k, q)
         return sizes[k] <= max_bytes

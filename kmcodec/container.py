@@ -47,7 +47,7 @@ import numpy as np
 
 from . import bitpack
 from .coder import Coder, coders, find_coder, get_coder
-from .errors import FormatError, PixelLimitError, UnsupportedFormatError
+from .errors import FormatError, ParameterError, PixelLimitError, UnsupportedFormatError
 
 __all__ = [
     "MAGIC",
@@ -68,6 +68,7 @@ __all__ = [
     "write",
     "parse_header",
     "read_header_bytes",
+    "read_palette",
     "parse",
     "info",
     "read_file",
@@ -296,7 +297,8 @@ def read_file(path: str | os.PathLike | BinaryIO) -> bytes:
     ``path`` may also be an open binary file (standard input).  The header
     is read and checked first (against the file's size when it is a regular
     file), so that a device or pipe of endless bytes, or a forged length, is
-    an error after 28 bytes rather than a read of everything.  One byte past
+    an error after the header (28 bytes, 32 in version 3) rather than a read
+    of everything.  One byte past
     the declared end is read, so that trailing bytes are reported by
     :func:`parse`.
     """
@@ -307,7 +309,8 @@ def read_file(path: str | os.PathLike | BinaryIO) -> bytes:
 
 
 def read_header_bytes(fh: IO[bytes]) -> bytes:
-    """The header's bytes from ``fh``: 28, or 32 when the version byte says 3."""
+    """The header's bytes from ``fh``: 28, or 32 when the version byte says 3
+    (spec section 14.1).  Short when the file is; :func:`parse_header` says so."""
     head = fh.read(HEADER_SIZE)
     if head[4:5] == bytes([CODED_VERSION]):
         head += fh.read(CODED_HEADER_SIZE - HEADER_SIZE)
@@ -356,6 +359,23 @@ def _palette(view: memoryview, header: Header) -> np.ndarray:
 
         return palette_code.decode(view[start : start + header.palette_bytes], header.colors, header.channels)
     return np.frombuffer(view, np.uint8, header.palette_bytes, start).reshape(-1, header.channels)
+
+
+def read_palette(data: bytes | memoryview) -> tuple[Header, np.ndarray]:
+    """Check a whole file's header, lengths and CRC-32, then read its palette.
+
+    The palette of a version-3 file is decoded only after the CRC has
+    checked out (spec section 14.3).  The payload is not decoded.
+
+    Returns
+    -------
+    header : Header
+    palette : ndarray of shape (K, 3), or (K, 4) with alpha; uint8
+    """
+    view = memoryview(data).cast("B")
+    header = parse_header(view, len(view))
+    _check_crc(view, header)
+    return header, np.array(_palette(view, header))
 
 
 def info(data: bytes | memoryview) -> KmcInfo:
@@ -422,7 +442,8 @@ def _stored_palette(palette: np.ndarray, chosen: Coder, coded: bool | None) -> b
         return None
     if not palette_code.is_canonical(palette):
         if coded:
-            raise ValueError("coded_palette=True needs a palette strictly ascending by canonical value")
+            raise ParameterError("coded_palette is True but the palette is not strictly ascending by canonical"
+                                 " value (spec sections 4, 12.2): only such a palette can be coded")
         return None
     stream = palette_code.encode(palette)
     if coded is None and _PALETTE_LENGTH.size + len(stream) >= palette.size:

@@ -157,7 +157,7 @@ def encode_file(src: Place, dst: Place, options: EncodeOptions | None = None, *,
     try:
         with _output(dst, overwrite) as fh:
             q = quantize_auto(source, options=opts)
-            size = q.write_to(fh, opts.coder)
+            size = q.write_to(fh, opts.coder, opts.raw_palette)
             if size > size_in and skip_if_larger:
                 raise _Skip
     except _Skip:

@@ -118,6 +118,11 @@ class EncodeOptions:
         Convergence tolerance, relative to the image's colour variance.
     coder : str, default "packed"
         A registered coder's name (an id is accepted and stored as the name).
+    raw_palette : bool, default False
+        Store the palette raw (format version 1, or 2 with alpha) even where
+        coding it would be smaller, for readers that predate format version
+        3 (spec section 14).  By default coders other than "packed" code it
+        when that is smaller; "packed" never does.
     target_psnr : float, optional
         Choose the smallest K whose PSNR reaches this many dB (``k`` is
         then ignored).
@@ -197,6 +202,7 @@ class EncodeOptions:
     max_iter: int = 300
     tol: float = 1e-4
     coder: str = "packed"
+    raw_palette: bool = False
     target_psnr: float | None = None
     max_bytes: int | None = None
     background: tuple[int, int, int] | None = None
@@ -265,6 +271,8 @@ class EncodeOptions:
             raise ParameterError(f"tol is {self.tol!r}; it must be a number >= 0")
         fix(self, "tol", float(self.tol))
         fix(self, "coder", get_coder(self.coder).name)
+        if not isinstance(self.raw_palette, bool):
+            raise ParameterError(f"raw_palette is {self.raw_palette!r}; it must be True or False")
         if self.target_psnr is not None:
             value = self.target_psnr
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:

@@ -8,7 +8,7 @@ two adaptive binary decisions a node at most.  Entries that share leading
 bits share the nodes above them, so palettes whose colours cluster (the
 anti-aliased shades of a few colours in a chart or a screenshot, most of a
 photograph's 256 colours) cost well below their raw 24 bits an entry: 7,491
-bytes down to 1,977 for a flow diagram of 2,497 colours.
+bytes down to 1,981 for a flow diagram of 2,497 colours.
 
 Reading a stream needs the compiled walk of :mod:`kmcodec._palette_jit`,
 loaded only when a version-3 file is decoded.
@@ -96,8 +96,9 @@ def encode(palette: np.ndarray) -> bytes:
 
     depth = 8 * palette.shape[1]
     keys = np.sort(_keys(palette))
-    # At most two decisions a node, colors * depth nodes, 11 bits a decision.
-    out = np.zeros(3 * len(keys) * depth + 16, np.uint8)
+    # At most two decisions a node and colors * (depth + 1) nodes; a decision
+    # emits at most 4 bytes (a carry-less coder's whole range can run out at once).
+    out = np.zeros(8 * len(keys) * (depth + 1) + 16, np.uint8)
     _, _, size = encode_keys(keys, depth, out)
     return out[:size].tobytes()
 
@@ -142,6 +143,6 @@ def decode(stream: bytes | memoryview, colors: int, channels: int) -> np.ndarray
             f"{len(data) - used} bytes left over"
         )
     if found != colors:
-        raise FormatError(f"palette codes {found} entries, but colors is {colors}")
+        raise FormatError(f"palette codes {found} entries, but colors is {colors}: corrupt")
     palette = _entries(keys, channels)
     return palette[np.argsort(canonical_values(palette), kind="stable")]

@@ -1,14 +1,16 @@
 """Pillow plugin: ``Image.open("x.kmc")`` and ``im.save("x.kmc", colors=K)``.
 
-Registered by ``import kmcodec``.  Opening reads only the 28-byte header and
-the palette; pixels are decoded, and the whole file checked, on ``load()``.
+Registered by ``import kmcodec``.  Opening reads only the header and the
+palette (a coded palette, format version 3, after the whole file's CRC-32
+has checked out); pixels are decoded, and the whole file checked, on
+``load()``.
 A file with up to 256 colours opens in mode "P" with its palette (and, for
 a file with alpha, the entries' alphas as ``info["transparency"]``, as
 Pillow's PNG reader gives them); a larger palette does not fit Pillow's
 "P" mode, so such a file opens as "RGB", or "RGBA" with alpha.
 
 Save options: ``colors`` (K, as ``Image.quantize`` names it; ``k`` also
-works), ``seed``, ``n_init``, ``engine``, ``init``, ``refine``, ``max_iter``, ``tol``, ``coder``,
+works), ``seed``, ``n_init``, ``engine``, ``init``, ``refine``, ``max_iter``, ``tol``, ``coder``, ``raw_palette``,
 ``target_psnr``, ``max_bytes``, ``background``, ``space``, ``dither``,
 ``dither_level``, ``dither_rate``, ``dither_map``, ``smooth_weight``, ``chroma_weight``, ``perceptual``: every
 field of :class:`kmcodec.EncodeOptions`, with its defaults; or ``options=EncodeOptions(...)`` with any of them on top.
@@ -59,11 +61,12 @@ class KmcImageFile(ImageFile.ImageFile):
         self.info["coder"] = container.coder_of(header).name
         if header.colors <= _MAX_P_COLORS:
             self._mode = "P"
-            raw = self.fp.read(header.palette_bytes)
             if header.coded_palette:
-                from . import palette_code
-
-                raw = palette_code.decode(raw, header.colors, header.channels).tobytes()
+                # Decoded only behind a good CRC, as every reader must (spec section 14.3).
+                self.fp.seek(0)
+                raw = container.read_palette(self.fp.read(header.total_bytes))[1].tobytes()
+            else:
+                raw = self.fp.read(header.palette_bytes)
             if header.alpha:
                 self.info["transparency"] = raw[3::4]
                 raw = b"".join(raw[i : i + 3] for i in range(0, len(raw), 4))

@@ -76,19 +76,23 @@ class Quantized:
     def shape(self) -> tuple[int, int]:
         return self.indices.shape
 
-    def to_bytes(self, coder: str | int = "packed") -> bytes:
+    def to_bytes(self, coder: str | int = "packed", raw_palette: bool = False) -> bytes:
         """The .kmc file for this palette and these indices.
 
         ``coder`` is a registered coder's name or id (:func:`kmcodec.coder.coders`):
-        "packed" (the formula, default) or "entropy" (smaller; spec section 11).
+        "packed" (the formula, default), "entropy" (smaller; spec section 11)
+        or "mix" (smaller again; section 13).  ``raw_palette`` keeps the
+        palette raw where coding it (format version 3) would be smaller.
         """
         height, width = self.indices.shape
-        return container.build(width, height, self.palette, self.indices, get_coder(coder))
+        return container.build(width, height, self.palette, self.indices, get_coder(coder),
+                               False if raw_palette else None)
 
-    def write_to(self, fh, coder: str | int = "packed") -> int:
+    def write_to(self, fh, coder: str | int = "packed", raw_palette: bool = False) -> int:
         """Write the .kmc file to the binary file ``fh``; return its size in bytes."""
         height, width = self.indices.shape
-        return container.write(fh, width, height, self.palette, self.indices, get_coder(coder))
+        return container.write(fh, width, height, self.palette, self.indices, get_coder(coder),
+                               False if raw_palette else None)
 
     def to_rgb(self) -> np.ndarray:
         """The decoded image: (H, W, 3) uint8, or (H, W, 4) RGBA with alpha."""

@@ -90,10 +90,11 @@ def test_keys_interleave_the_canonical_value_bits(entry, key):
 
 
 def test_the_worked_example_of_section_14_3():
-    """(0,0,0) and (255,255,255): 24 + 23 + 23 = 70 decisions, 47 of them
-    the 'one' question, all predictable after the first few."""
+    """(0,0,0) and (255,255,255): 47 'both' and 46 'one' decisions, nearly
+    all predictable after the first few, in the 15 bytes the spec lists."""
     data = _vector("coded-k2-4x1")
     assert data[4] == 3 and struct.unpack_from("<I", data, 28)[0] == 15
+    assert data[32:47] == bytes.fromhex("7fffffffff fe94000000 aaa8000000")
     header, palette, indices = container.parse(data)
     assert palette.tolist() == [[0, 0, 0], [255, 255, 255]]
     assert indices.tolist() == [0, 1, 1, 0] and header.coded_palette
@@ -212,7 +213,7 @@ def test_a_palette_out_of_canonical_order_is_written_raw():
     palette = np.array([[200, 10, 10], [0, 0, 0]], np.uint8)
     indices = np.array([0, 1, 1, 0], np.uint8)
     assert kmcodec.info(container.build(2, 2, palette, indices, "mix")).version == 1
-    with pytest.raises(ValueError, match="coded_palette=True needs a palette strictly ascending"):
+    with pytest.raises(kmcodec.ParameterError, match="coded_palette is True but the palette is not strictly"):
         container.build(2, 2, palette, indices, "mix", coded_palette=True)
 
 
@@ -387,3 +388,59 @@ def test_a_coded_palette_and_its_pixels_pass_the_whole_file_checks():
     assert np.array_equal(kmcodec.decode(data), palette[indices])
     with pytest.raises(FormatError, match="palette codes 3 entries, but colors is 4"):
         kmcodec.decode(_v3(palette, palette_code.encode(palette), indices, colors=4))
+
+
+def test_the_crc_is_checked_before_the_palette_is_decoded():
+    """Section 14.3: a corrupt stream behind a wrong CRC-32 is a CRC error,
+    for kmcodec, Pillow's open and the spec decoder alike."""
+    data = bytearray(_vector("coded-k256-astronaut-64x64"))
+    data[40] ^= 0x5A  # in the coded palette; the CRC is left as it was
+    with pytest.raises(FormatError, match="crc32 is"):
+        kmcodec.decode(bytes(data))
+    with pytest.raises(FormatError, match="crc32 is"):
+        Image.open(io.BytesIO(bytes(data)))
+    with pytest.raises(SpecError, match="crc32"):
+        spec_decode(bytes(data))
+
+
+def test_pillow_refuses_a_corrupt_coded_palette_at_open():
+    stream = bytearray(_stream("coded-k256-astronaut-64x64"))
+    stream[8] ^= 0x5A
+    bad = _with_stream("coded-k256-astronaut-64x64", bytes(stream))
+    with pytest.raises(FormatError, match="palette"):
+        Image.open(io.BytesIO(bad))
+
+
+def test_an_all_opaque_rgba_palette_is_coded_with_flags_0():
+    """Section 12.2's rule in version 3: the same bytes as the RGB palette."""
+    rgb = np.array([[0, 0, 0], [9, 9, 9], [200, 10, 10], [255, 255, 255]], np.uint8)
+    rgba = np.concatenate([rgb, np.full((4, 1), 255, np.uint8)], 1)
+    indices = np.array([0, 1, 2, 3, 3, 2], np.uint8)
+    data = container.build(3, 2, rgba, indices, "entropy", coded_palette=True)
+    assert (data[4], data[7]) == (3, 0)
+    assert data == container.build(3, 2, rgb, indices, "entropy", coded_palette=True)
+
+
+def test_read_file_takes_the_32_byte_header_from_a_stream():
+    data = _vector("coded-diagram-72x48")
+    assert container.read_file(io.BytesIO(data + b"more")) == data + b"m"
+    with pytest.raises(FormatError, match="file is 31 bytes, shorter than the 32-byte header of version 3"):
+        container.read_file(io.BytesIO(data[:31]))
+
+
+def test_raw_palette_keeps_versions_1_and_2(tmp_path):
+    """For readers older than version 3: the API option and the CLI flag."""
+    y, x = np.mgrid[0:24, 0:32]
+    rgb = np.stack([x * 8, y * 10, (x + y) * 4], -1).astype(np.uint8)
+    coded = kmcodec.encode(rgb, k=768, coder="entropy")
+    raw = kmcodec.encode(rgb, k=768, coder="entropy", raw_palette=True)
+    assert (kmcodec.info(coded).version, kmcodec.info(raw).version) == (3, 1)
+    assert np.array_equal(kmcodec.decode(raw), kmcodec.decode(coded))
+    with pytest.raises(kmcodec.ParameterError, match="raw_palette is 'yes'; it must be True or False"):
+        kmcodec.encode(rgb, k=4, raw_palette="yes")
+    from kmcodec.cli import main
+
+    Image.fromarray(rgb).save(tmp_path / "g.png")
+    assert main(["encode", str(tmp_path / "g.png"), "-k", "768", "--coder", "mix", "--raw-palette", "-q",
+                 "-o", str(tmp_path / "g.kmc")]) == 0
+    assert kmcodec.info((tmp_path / "g.kmc").read_bytes()).version == 1

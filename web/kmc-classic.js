@@ -1070,8 +1070,7 @@ function decodePalette(stream, colors, channels) {
       syms[top++] = sym;
     }
   }
-  // §11.3 stream length: exactly the bytes its decoding reads; then (§14.3) exactly K entries.
-  // (§14.3 gives no order for these two; kmcodec checks the length first.)
+  // §14.3, in its order: the stream length of §11.3 (exactly the bytes its decoding reads), then exactly K entries.
   if (model.pos !== stream.length) {
     throw new KmcError(`coded palette: palette_bytes is ${stream.length} but decoding the stream reads `
       + `${model.pos}; the coded data is corrupt (a stream is exactly as long as its decoding reads, `
