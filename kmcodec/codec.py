@@ -132,8 +132,10 @@ def encode(image: ImageLike, k: int | None = None, seed: int | None = None, *,
     k, seed, options, **settings
         As for :func:`quantize`; ``coder`` (default "packed": bit-packed at
         ceil(log2 K) bits; "entropy": context-modelled arithmetic coding,
-        usually several times smaller), and ``target_psnr`` or ``max_bytes``
-        to choose K (:func:`quantize_auto`).
+        usually several times smaller; "mix": smaller again, slower to
+        decode), ``raw_palette`` (default False: "entropy" and "mix" code the
+        palette, format version 3, where that is smaller), and
+        ``target_psnr`` or ``max_bytes`` to choose K (:func:`quantize_auto`).
 
     Returns
     -------

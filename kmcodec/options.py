@@ -202,7 +202,6 @@ class EncodeOptions:
     max_iter: int = 300
     tol: float = 1e-4
     coder: str = "packed"
-    raw_palette: bool = False
     target_psnr: float | None = None
     max_bytes: int | None = None
     background: tuple[int, int, int] | None = None
@@ -216,6 +215,8 @@ class EncodeOptions:
     perceptual: bool = False
     init: str = "kmeans++"
     refine: str = "full"
+    # Appended last, as init and refine were, so that positional arguments keep their meaning.
+    raw_palette: bool = False
     # Which of PLAIN's fields were given, so that replace() resolves the others again.
     _given: frozenset[str] = dataclasses.field(default=frozenset(), init=False, repr=False, compare=False)
 

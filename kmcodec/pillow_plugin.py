@@ -1,9 +1,9 @@
 """Pillow plugin: ``Image.open("x.kmc")`` and ``im.save("x.kmc", colors=K)``.
 
 Registered by ``import kmcodec``.  Opening reads only the header and the
-palette (a coded palette, format version 3, after the whole file's CRC-32
-has checked out); pixels are decoded, and the whole file checked, on
-``load()``.
+palette, except that a coded palette (format version 3) is decoded only
+after the whole file, read at open, has passed its CRC-32 (spec section
+14.3); pixels are decoded, and the whole file checked, on ``load()``.
 A file with up to 256 colours opens in mode "P" with its palette (and, for
 a file with alpha, the entries' alphas as ``info["transparency"]``, as
 Pillow's PNG reader gives them); a larger palette does not fit Pillow's

@@ -444,3 +444,8 @@ def test_raw_palette_keeps_versions_1_and_2(tmp_path):
     assert main(["encode", str(tmp_path / "g.png"), "-k", "768", "--coder", "mix", "--raw-palette", "-q",
                  "-o", str(tmp_path / "g.kmc")]) == 0
     assert kmcodec.info((tmp_path / "g.kmc").read_bytes()).version == 1
+    Image.fromarray(rgb).save(tmp_path / "p.kmc", colors=768, coder="entropy", raw_palette=True)
+    assert kmcodec.info((tmp_path / "p.kmc").read_bytes()).version == 1
+    # --max-bytes measures the layout it writes: raw, fewer colours fit.
+    fitted = kmcodec.encode(rgb, coder="entropy", max_bytes=len(raw) - 1, raw_palette=True)
+    assert kmcodec.info(fitted).version == 1 and kmcodec.info(fitted).colors < 768
