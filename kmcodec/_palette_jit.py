@@ -6,8 +6,9 @@ direction, as coder 1's stripes do (:mod:`kmcodec._entropy_jit`): the
 encoder knows each node's keys and codes what it sees, the decoder decodes
 the same decisions and rebuilds the keys, so the two cannot drift apart.
 The walk is depth first with an explicit stack of at most ``depth + 1``
-nodes (one pending 1-half a level); the decoder stops at the first entry beyond ``colors``, so its work
-is bounded by ``colors * depth`` nodes whatever the stream holds.
+nodes (one pending 1-half a level, and the pair just pushed); the decoder
+stops at the first entry beyond ``colors``, so its work is bounded by
+``(colors + 1) * (depth + 1)`` nodes whatever the stream holds.
 """
 
 from __future__ import annotations

@@ -729,17 +729,19 @@ def _print_info(name: str, meta) -> None:
     n = meta.width * meta.height
     k, b = meta.colors, meta.bits_per_index
     entry = 4 if meta.alpha else 3
+    channels = ": R, G, B, A)" if meta.alpha else ")"
+    if meta.coded_palette:
+        palette = (f"{meta.palette_bytes:>12,} bytes  = coded, {8 * meta.palette_bytes / k:.2f} bits per colour"
+                   f" (raw {entry} x {k} = {entry * k:,}{channels}")
+    else:
+        palette = f"{meta.palette_bytes:>12,} bytes  = {entry} x {k} ({8 * entry} bits per colour{channels}"
     rows = [
         ("image", f"{meta.width} x {meta.height} = {plural(n, 'pixel', ',')}"
                   + (", with alpha" if meta.alpha else "")),
         ("palette", f"{plural(k, 'colour', ',')}, {plural(b, 'bit')} per index"),
         ("coder", f"{meta.coder} (format version {meta.version})"),
         ("header", f"{meta.header_bytes:>12,} bytes"),
-        ("palette", f"{meta.palette_bytes:>12,} bytes  = coded, {8 * meta.palette_bytes / k:.2f} bits per colour"
-                    f" (raw {entry} x {k} = {entry * k:,}" + (": R, G, B, A)" if meta.alpha else ")")
-                    if meta.coded_palette else
-                    f"{meta.palette_bytes:>12,} bytes  = {entry} x {k} ({8 * entry} bits per colour"
-                    + (": R, G, B, A)" if meta.alpha else ")")),
+        ("palette", palette),
         *get_coder(meta.coder).describe(meta),
         ("trailer", f"{meta.trailer_bytes:>12,} bytes  (CRC-32)"),
         ("total", f"{meta.total_bytes:>12,} bytes"),

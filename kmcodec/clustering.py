@@ -53,6 +53,7 @@ import numpy as np
 from . import _signals
 from .colorspace import from_space, to_space
 from .errors import ParameterError
+from .palette_code import canonical_values
 from .quantized import Quantized
 
 if TYPE_CHECKING:
@@ -249,7 +250,7 @@ def _canonical(palette: np.ndarray, labels: np.ndarray, key=None) -> tuple[np.nd
     for start in range(0, len(labels), _CHUNK):  # bincount's own intp copy stays small on huge images
         counts += np.bincount(labels[start : start + _CHUNK], minlength=len(palette))
     used = np.flatnonzero(counts)
-    value = (palette[used].astype(np.int64) << np.array([16, 8, 0])).sum(1) if key is None else key(palette[used])
+    value = canonical_values(palette[used]) if key is None else key(palette[used])
     order = used[np.argsort(value, kind="stable")]
     remap = np.zeros(len(palette), dtype=np.uint8 if len(order) <= 256 else np.uint16)  # K <= 65536
     remap[order] = np.arange(len(order))

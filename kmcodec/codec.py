@@ -366,15 +366,12 @@ def quantize_for_bytes(image: ImageLike, max_bytes: int, seed: int | None = None
     ParameterError
         If even K = 1 does not fit.
     """
-    from .coder import get_coder
-
     opts = options_from(options, seed=seed, max_bytes=max_bytes, **settings)
     rgb = to_pixels(image, opts.background)
     height, width = rgb.shape[:2]
     if opts.coder == "packed":
         k = k_for_bytes(width, height, max_bytes, alpha=rgb.shape[2] == 4)
         return _quantize(rgb, opts.replace(k=k, max_bytes=None))
-    coder = get_coder(opts.coder)
     sizes: dict[int, int] = {}
     best: tuple[int, Quantized] | None = None
     saturated = MAX_COLORS + 1  # the smallest K known to give every distinct colour
@@ -385,8 +382,7 @@ def quantize_for_bytes(image: ImageLike, max_bytes: int, seed: int | None = None
             q = _quantize(rgb, opts.replace(k=k, max_bytes=None))
             if q.error == 0:  # every distinct colour kept (dithering may leave fewer entries than k)
                 saturated = min(saturated, k)
-            sizes[k] = len(container.build(width, height, q.palette, q.indices, coder,
-                                           False if opts.raw_palette else None))
+            sizes[k] = len(q.to_bytes(opts.coder, opts.raw_palette))  # the very file encode writes
             if sizes[k] <= max_bytes and (best is None or k > best[0]):
                 best = (k, q)
         return sizes[k] <= max_bytes
