@@ -19,17 +19,19 @@ M32 = 0xFFFFFFFF
 HASH_BITS = 18                # the hashed counters
 ICT1_BITS = 17                # last index seen after (L, U, UL, UR, LL)
 ICT2_BITS = 15                # last index seen after (L, U)
-N_SUB = 8                     # sub-predictors of the weighted prediction
+N_SUB = 9                     # sub-predictors of the weighted prediction
 REFINE = 32                   # literal order: entries re-sorted around the exact prediction
-N_HASHED = 4
+N_HASHED = 6                  # hashed inputs of a candidate decision
+N_IN = 1 + N_HASHED           # and its direct one
 # A stripe of at most SMALL_STRIPE pixels logs every table entry it
 # updates, and the next stripe's fresh model is made by resetting only
 # those (at most LOG_PER_PIXEL a pixel), so that a file of many tiny
 # stripes costs O(pixels), not O(stripes * tables).
 SMALL_STRIPE = 4096
-LOG_PER_PIXEL = 8 * 6 + 2 + 16 * 4 + 16 * 3
-# Direct counters of the candidate questions: (i, src, pat, icf).
-N_DIRECT = 8 * 8 * 256 * 4
+LOG_PER_PIXEL = 24 * 12 + 2 + 16 * 4 + 16 * 3
+N_NEAR = 16                   # candidates from the prediction's cell order
+# Direct counters of the candidate questions: (min(i, 7), src, pat, icf).
+N_DIRECT = 8 * 16 * 256 * 4
 # Literal counters.
 OFF_EXP_A = 0                         # (aq, ncx, k): 8 * 9 * 17
 OFF_EXP_S = OFF_EXP_A + 8 * 9 * 17     # (sq, ncx, k): 12 * 9 * 17
@@ -40,10 +42,16 @@ N_LIT = OFF_MAN_S + 12 * 17 * 17 * 4
 FRESH = 32768 << 8
 W_INIT = 20000
 W_MAX = 1 << 31  # weights are clamped to -W_MAX .. W_MAX (spec 13.1)
-# Weight sets: 256 for candidates (6 weights), 17 exponent (4), 17 mantissa (3).
-WS_EXP = 256
+# Weight sets (spec 13.1): 512 for candidates by (i, src, icf), 17 for the
+# exponent, 17 for the mantissa, 96 for candidates by (i, dq), 96 by (i, sq);
+# then the 8 final sets of the candidates' second layer, by i.
+WS_EXP = 512
 WS_MAN = WS_EXP + 17
-N_WS = WS_MAN + 17
+WS_DQ = WS_MAN + 17
+WS_SQ = WS_DQ + 96
+WS_FINAL = WS_SQ + 96
+N_WS = WS_FINAL + 8
+WF_INIT = 21845
 
 
 @njit(inline="always")
@@ -80,7 +88,7 @@ def workspace(colors: int, width: int, channels: int) -> tuple:
     """One thread's tables (their contents on entry do not matter)."""
     return (np.empty(4096, np.int64), np.empty(4096, np.int64), np.empty(256, np.int64),
             np.empty(1 << HASH_BITS, np.int32), np.empty(N_DIRECT, np.int32), np.empty(N_LIT, np.int32),
-            np.empty((N_WS, 6), np.int64),
+            np.empty((N_WS, N_IN + 1), np.int64),
             np.empty(1 << ICT1_BITS, np.int32), np.empty(1 << ICT2_BITS, np.int32),
             np.empty(colors, np.int64), np.empty(colors, np.int64),
             # 48 bytes a column: a forged width costs memory in proportion.
@@ -89,8 +97,10 @@ def workspace(colors: int, width: int, channels: int) -> tuple:
             np.empty((2, width + 3), np.int16),                 # prediction errors (<= 1020): rows y-1, y
             np.empty(4096, np.int64),                           # weight of an error sum
             np.empty((N_SUB, 4), np.int64), np.empty(4, np.int64),
-            np.empty((6, 16), np.int64),
-            np.empty(SMALL_STRIPE * LOG_PER_PIXEL + 16, np.int64))
+            np.empty((6, 8 + N_NEAR), np.int64),
+            np.empty(SMALL_STRIPE * LOG_PER_PIXEL + 16, np.int64),
+            np.full(colors, -1, np.int64),                      # the pixel that last took an entry as candidate
+            np.empty(colors, np.int64))                         # positions in the re-sorted literal order
 
 
 @njit(inline="always")
@@ -109,8 +119,8 @@ def _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged):
         ict1[:] = -1
         ict2[:] = -1
         for i in range(N_WS):
-            for j in range(6):
-                Wt[i, j] = W_INIT
+            for j in range(N_IN + 1):
+                Wt[i, j] = W_INIT if i < WS_FINAL else WF_INIT
         return
     for k in range(nlog):
         table = lg[k] >> 32
@@ -126,8 +136,8 @@ def _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged):
         elif table == 4:
             ict2[i] = -1
         else:
-            for j in range(6):
-                Wt[i, j] = W_INIT
+            for j in range(N_IN + 1):
+                Wt[i, j] = W_INIT if i < WS_FINAL else WF_INIT
 
 
 @njit
@@ -137,7 +147,8 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     H, W = img.shape
     K = pal.shape[0]
     nch = pal.shape[1]
-    (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, small, lg) = work
+    (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, small, lg,
+     taken, place) = work
     _tables(_SQUASH_KNOTS, squash, stretch, rate)
     rw[0] = 1 << 28
     for e in range(1, 4096):
@@ -191,6 +202,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 for x in range(W):
                     row[x + 2] = img[y0 + y, x]
             for x in range(2, W + 2):
+                tick = (y0 + y) * (W + 2) + x  # this pixel, for ``taken``
                 L = row[x - 1]
                 U = up[x]
                 UL = up[x - 1]
@@ -220,7 +232,8 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                         acc = (sub[0, 3] * (a + b - c) + sub[1, 3] * (a + ((d - c) >> 1))
                                + sub[2, 3] * (b + ((a - c) >> 1)) + sub[3, 3] * ((a + d + 1) >> 1)
                                + sub[4, 3] * (2 * a - ll) + sub[5, 3] * (2 * b - u2)
-                               + sub[6, 3] * ((a + b + 1) >> 1) + sub[7, 3] * (a + d - b))
+                               + sub[6, 3] * ((a + b + 1) >> 1) + sub[7, 3] * (a + d - b)
+                               + sub[8, 3] * ((a + b + c + d + 2) >> 2))
                         wp[ch] = min(max((acc + (wsum >> 1)) // wsum, 0), 255)
                 else:
                     for ch in range(nch):
@@ -234,30 +247,62 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 h2 = _hash5(L, U, 7, 7, 7) >> (32 - ICT2_BITS)
                 p1 = np.int64(ict1[h1])
                 p2 = np.int64(ict2[h2])
+                # The order of the prediction's cell: its first entries are
+                # candidates too, and literals are ranked in it.
+                cell = np.int64(0)
+                pc = np.int64(0)
+                for ch in range(nch):
+                    cell = (cell << g) | (wp[ch] >> sh)
+                    pc = (pc << 4) | (wp[ch] >> 4)
+                row_of = slot[cell]
+                if row_of < 0:
+                    row_of = slot[slot.shape[0] - 1]
+                    slot[slot.shape[0] - 1] = row_of + 1
+                    slot[cell] = row_of
+                    half = (1 << sh) >> 1
+                    for i in range(K):
+                        d2 = np.int64(0)
+                        for ch in range(nch):
+                            centre = (((cell >> (g * (nch - 1 - ch))) & ((1 << g) - 1)) << sh) + half
+                            dc = pal[i, ch] - centre
+                            d2 += dc * dc
+                        keys[i] = d2 * 65536 + i
+                    ranked = _sort(keys, spare, K)
+                    for r in range(K):
+                        o = ranked[r] & 0xFFFF
+                        order[row_of, r] = o
+                        rank[row_of, o] = r
                 nc = 0
-                for t in range(8):
+                lo = 0
+                for t in range(8 + min(N_NEAR, K)):
+                    if t == 8 and p1 >= 0 and p1 == p2:
+                        # Both context tables agree: nothing near the
+                        # prediction is asked before their index.
+                        for i in range(nc):
+                            if cand[i] == p1:
+                                lo = i + 1
                     v = (p1 if t == 0 else p2 if t == 1 else L if t == 2 else U if t == 3
-                         else UR if t == 4 else UL if t == 5 else LL if t == 6 else UU)
+                         else UR if t == 4 else UL if t == 5 else LL if t == 6 else UU if t == 7
+                         else np.int64(order[row_of, t - 8]))
                     if v < 0:
                         continue
-                    dup = False
-                    for i in range(nc):
-                        if cand[i] == v:
-                            dup = True
-                    if dup:
+                    if taken[v] == tick:
                         continue
+                    taken[v] = tick
                     d2 = np.int64(0)
                     for ch in range(nch):
                         dc = pal[v, ch] - wp[ch]
                         d2 += dc * dc
+                    if t >= 8:
+                        d2 = d2 * 2 + 1
                     j = nc  # insertion by distance, stable
-                    while j > 0 and dist[j - 1] > d2:
+                    while j > (lo if t >= 8 else 0) and dist[j - 1] > d2:
                         cand[j] = cand[j - 1]
                         src[j] = src[j - 1]
                         dist[j] = dist[j - 1]
                         j -= 1
                     cand[j] = v
-                    src[j] = t
+                    src[j] = min(t, 15)
                     dist[j] = d2
                     nc += 1
                 hit = -1
@@ -269,20 +314,29 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     icf = np.int64(c == p1) | (np.int64(c == p2) << 1)
                     fl = (np.int64(c == L) | (np.int64(c == U) << 1) | (np.int64(c == UR) << 2)
                           | (np.int64(c == UL) << 3))
-                    ix[0] = (((i * 8 + src[i]) * 256 + pat) * 4 + icf)
-                    ix[1] = _hash5(100 + i, c, L, U, dq) >> (32 - HASH_BITS)
+                    i7 = min(i, 7)
+                    ix[0] = (((i7 * 16 + src[i]) * 256 + pat) * 4 + icf)
+                    ix[1] = _hash5(100 + i7, c, L, U, dq) >> (32 - HASH_BITS)
                     ix[2] = _hash5(300 + src[i], c, L, U, UR * 65536 + UL) >> (32 - HASH_BITS)
                     ix[3] = _hash5(400 + src[i], dq, fl, icf, pat) >> (32 - HASH_BITS)
-                    ix[4] = _hash5(500 + i, dq, sq, 0, 0) >> (32 - HASH_BITS)
-                    ws = (i * 8 + src[i]) * 4 + icf
+                    ix[4] = _hash5(500 + i7, dq, sq, 0, 0) >> (32 - HASH_BITS)
+                    ix[5] = _hash5(600, c, dq, L, 0) >> (32 - HASH_BITS)
+                    ix[6] = _hash5(700, c, pc, 0, 0) >> (32 - HASH_BITS)
+                    ws = (i7 * 16 + src[i]) * 4 + icf
                     b = np.int64(c == X)
-                    x1, x2, xv, pos, b = _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, b,
+                    wsb = WS_DQ + i7 * 12 + dq
+                    wsc = WS_SQ + i7 * 12 + sq
+                    wsf = WS_FINAL + i7
+                    x1, x2, xv, pos, b = _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, wsb, wsc, wsf, b,
                                                squash, stretch, rate, st)
                     if logged:
                         nlog = _log(lg, nlog, 1, ix[0])
                         for k in range(1, 1 + N_HASHED):
                             nlog = _log(lg, nlog, 0, ix[k])
                         nlog = _log(lg, nlog, 5, ws)
+                        nlog = _log(lg, nlog, 5, wsb)
+                        nlog = _log(lg, nlog, 5, wsc)
+                        nlog = _log(lg, nlog, 5, wsf)
                     if b:
                         hit = i
                         break
@@ -291,30 +345,9 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 else:
                     # A literal: its rank among the entries that are not
                     # candidates, in order of distance to the prediction.
-                    cell = np.int64(0)
-                    for ch in range(nch):
-                        cell = (cell << g) | (wp[ch] >> sh)
                     aq = 0
                     while aq < 7 and act >= (4 << aq):
                         aq += 1
-                    row_of = slot[cell]
-                    if row_of < 0:
-                        row_of = slot[slot.shape[0] - 1]
-                        slot[slot.shape[0] - 1] = row_of + 1
-                        slot[cell] = row_of
-                        half = (1 << sh) >> 1
-                        for i in range(K):
-                            d2 = np.int64(0)
-                            for ch in range(nch):
-                                centre = (((cell >> (g * (nch - 1 - ch))) & ((1 << g) - 1)) << sh) + half
-                                dc = pal[i, ch] - centre
-                                d2 += dc * dc
-                            keys[i] = d2 * 65536 + i
-                        ranked = _sort(keys, spare, K)
-                        for r in range(K):
-                            o = ranked[r] & 0xFFFF
-                            order[row_of, r] = o
-                            rank[row_of, o] = r
                     # The first nt entries of the cell's order, re-sorted
                     # around the exact prediction (insertion sort).
                     for r in range(nt):
@@ -329,15 +362,14 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                             spare[j] = spare[j - 1]
                             j -= 1
                         spare[j] = kk
+                    for r in range(nt):
+                        place[spare[r] & 0xFFFF] = r
                     # Ranks of the candidates in that order, sorted.
                     for i in range(nc):
                         c = cand[i]
                         rc = np.int64(rank[row_of, c])
                         if rc < nt:
-                            for j in range(nt):
-                                if (spare[j] & 0xFFFF) == c:
-                                    rc = j
-                                    break
+                            rc = place[c]
                         j = i
                         while j > 0 and crank[j - 1] > rc:
                             crank[j] = crank[j - 1]
@@ -355,10 +387,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     if not dec:
                         r0 = np.int64(rank[row_of, X])
                         if r0 < nt:
-                            for j in range(nt):
-                                if (spare[j] & 0xFFFF) == X:
-                                    r0 = j
-                                    break
+                            r0 = place[X]
                         rx = r0
                         for i in range(nc):
                             if crank[i] < r0:
@@ -366,7 +395,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                         v = rx + 1
                         while (v >> (e + 1)) > 0:
                             e += 1
-                    ncx = nc
+                    ncx = min(nc, 8)
                     ee = 0
                     while ee < emax:
                         ix[0] = OFF_EXP_A + (aq * 9 + ncx) * 17 + ee
@@ -433,6 +462,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                         se_row[5, x] += abs(xc - min(max(2 * b2 - u2, 0), 255))
                         se_row[6, x] += abs(xc - ((a + b2 + 1) >> 1))
                         se_row[7, x] += abs(xc - min(max(a + d - b2, 0), 255))
+                        se_row[8, x] += abs(xc - ((a + b2 + c + d + 2) >> 2))
                 else:
                     for i in range(N_SUB):
                         se_row[i, x] = 0
@@ -445,27 +475,48 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
 
 
 @njit(inline="always")
-def _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, bit, squash, stretch, rate, st):
-    """A candidate decision: one direct counter ``TD[ix[0]]`` and four hashed ones."""
-    dot = np.int64(0)
-    s = stretch[TD[ix[0]] >> 12]
-    st[0] = s
-    dot += Wt[ws, 0] * s
-    for i in range(1, 1 + N_HASHED):
-        s = stretch[T[ix[i]] >> 12]
-        st[i] = s
-        dot += Wt[ws, i] * s
-    dot += Wt[ws, 5] * 256
-    dot = min(max(dot >> 16, -2047), 2047)
+def _learn(Wt, w, st, d, bit, squash):
+    """A first-layer set's update, from its own output ``d``."""
+    p = min(max(squash[d + 2048] * 16 + 8, 32), 65504)
+    err = ((bit << 16) - p) >> 4
+    for i in range(N_IN):
+        Wt[w, i] = min(max(Wt[w, i] + ((st[i] * err) >> 12), -W_MAX), W_MAX)
+    Wt[w, N_IN] = min(max(Wt[w, N_IN] + ((256 * err) >> 12), -W_MAX), W_MAX)
+
+
+@njit(inline="always")
+def _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, wsb, wsc, wsf, bit, squash, stretch, rate, st):
+    """A candidate decision (spec 13.1, two layers): the direct counter
+    ``TD[ix[0]]`` and the hashed ``T[ix[1..]]`` mixed by weight sets ``ws``,
+    ``wsb`` and ``wsc``, whose outputs are mixed by the final set ``wsf``."""
+    n = N_IN
+    st[0] = stretch[TD[ix[0]] >> 12]
+    for i in range(1, n):
+        st[i] = stretch[T[ix[i]] >> 12]
+    d0 = np.int64(0)
+    d1 = np.int64(0)
+    d2 = np.int64(0)
+    for i in range(n):
+        d0 += Wt[ws, i] * st[i]
+        d1 += Wt[wsb, i] * st[i]
+        d2 += Wt[wsc, i] * st[i]
+    d0 = min(max((d0 + Wt[ws, n] * 256) >> 16, -2047), 2047)
+    d1 = min(max((d1 + Wt[wsb, n] * 256) >> 16, -2047), 2047)
+    d2 = min(max((d2 + Wt[wsc, n] * 256) >> 16, -2047), 2047)
+    dot = (Wt[wsf, 0] * d0 + Wt[wsf, 1] * d1 + Wt[wsf, 2] * d2) >> 16
+    dot = min(max(dot, -2047), 2047)
     p = min(max(squash[dot + 2048] * 16 + 8, 32), 65504)
     x1, x2, xv, pos, bit = _code_bit(dec, x1, x2, xv, pos, inbuf, out, p, bit)
     _update(TD, ix[0], bit, rate)
-    for i in range(1, 1 + N_HASHED):
+    for i in range(1, n):
         _update(T, ix[i], bit, rate)
-    err = ((bit << 16) - p) >> 4
-    for i in range(1 + N_HASHED):
-        Wt[ws, i] = min(max(Wt[ws, i] + ((st[i] * err) >> 12), -W_MAX), W_MAX)
-    Wt[ws, 5] = min(max(Wt[ws, 5] + ((256 * err) >> 12), -W_MAX), W_MAX)
+    _learn(Wt, ws, st, d0, bit, squash)
+    _learn(Wt, wsb, st, d1, bit, squash)
+    _learn(Wt, wsc, st, d2, bit, squash)
+    err = ((bit << 16) - p) >> 6
+    Wt[wsf, 0] = min(max(Wt[wsf, 0] + ((d0 * err) >> 12), -W_MAX), W_MAX)
+    Wt[wsf, 1] = min(max(Wt[wsf, 1] + ((d1 * err) >> 12), -W_MAX), W_MAX)
+    Wt[wsf, 2] = min(max(Wt[wsf, 2] + ((d2 * err) >> 12), -W_MAX), W_MAX)
     return x1, x2, xv, pos, bit
 
 

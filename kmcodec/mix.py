@@ -1,10 +1,11 @@
 """Coder 2, "mix": the executable form of section 13 of ``spec/kmc-format.md``.
 
-Each index is asked against up to eight candidates (the last index seen
-after the same neighbourhood in two context tables, and the neighbours),
+Each index is asked against up to 24 candidates (the last index seen
+after the same neighbourhood in two context tables, the neighbours, and
+the 16 entries first in the palette order of the prediction's cell),
 ordered by their distance to a weighted prediction of the colour, each
-question a mix of five adaptive counters; an index that is none of them is
-coded by its rank around the prediction.  The payload layout (stripe table,
+question a two-layer mix of seven adaptive counters; an index that is none
+of them is coded by its rank around the prediction.  The payload layout (stripe table,
 one arithmetic-coded stream per stripe) and the surfaces are coder 1's; the
 model is in :mod:`kmcodec._mix_jit`.
 """

@@ -531,9 +531,12 @@ def _decode_literal(
 # §13 coder 2, "mix"
 
 MIX_HASH_BITS = 18  # §13.1 H: 2^18
-MIX_D = 65536  # §13.1 D
+MIX_D = 131072  # §13.1 D
 MIX_E = 19720  # §13.5 E
-MIX_SETS = 290  # §13.1 weight sets of 6, initially 20000
+MIX_SETS = 738  # §13.1 weight sets w of 8, initially 20000
+MIX_FINAL = 8  # §13.1 final weight sets f of 3, initially 21845
+N_SUB = 9  # §13.2 sub-predictors
+N_CELL_SOURCES = 16  # §13.3 sources t = 8..23 from the cell's order
 T1_BITS = 17
 T2_BITS = 15
 # §13.5 offsets in E
@@ -566,7 +569,8 @@ class MixStripeDecoder(StripeDecoder):
             name: ([32768] * size, [0] * size)
             for name, size in (("H", 1 << MIX_HASH_BITS), ("D", MIX_D), ("E", MIX_E))
         }
-        self.w = [[20000] * 6 for _ in range(MIX_SETS)]
+        self.w = [[20000] * 8 for _ in range(MIX_SETS)]
+        self.f = [[21845] * 3 for _ in range(MIX_FINAL)]
         self.T1 = [-1] * (1 << T1_BITS)
         self.T2 = [-1] * (1 << T2_BITS)
 
@@ -585,6 +589,34 @@ class MixStripeDecoder(StripeDecoder):
         for j in range(n):
             w[j] = min(max(w[j] + ((t[j] * e) >> 12), -(2**31)), 2**31)
         w[n] = min(max(w[n] + ((256 * e) >> 12), -(2**31)), 2**31)
+        return bit
+
+    def mix2(self, inputs: list[tuple[str, int]], sets: tuple[int, int, int], r: int) -> int:
+        """§13.1: a two-layer decision of 7 inputs (table, index), with first-layer
+        weight sets s0, s1, s2 and final set f[r]."""
+        n = len(inputs)
+        t = [STRETCH[self.tables[name][0][i] >> 4] for name, i in inputs]
+        ds = []
+        for s in sets:
+            w = self.w[s]
+            ds.append(min(max((sum(w[j] * t[j] for j in range(n)) + w[n] * 256) >> 16, -2047), 2047))
+        f = self.f[r]
+        d = min(max((f[0] * ds[0] + f[1] * ds[1] + f[2] * ds[2]) >> 16, -2047), 2047)
+        p = min(max(squash(d) * 16 + 8, 32), 65504)
+        bit = self.code(p)
+        for name, i in inputs:  # in order; a shared counter is updated twice
+            ps, ns = self.tables[name]
+            self._update(ps, ns, i, bit)
+        for s, d_k in zip(sets, ds):
+            w = self.w[s]
+            p_k = min(max(squash(d_k) * 16 + 8, 32), 65504)
+            e = ((bit * 65536) - p_k) >> 4
+            for j in range(n):
+                w[j] = min(max(w[j] + ((t[j] * e) >> 12), -(2**31)), 2**31)
+            w[n] = min(max(w[n] + ((256 * e) >> 12), -(2**31)), 2**31)
+        e = ((bit * 65536) - p) >> 6  # the final set learns from the coded p
+        for k in range(3):
+            f[k] = min(max(f[k] + ((ds[k] * e) >> 12), -(2**31)), 2**31)
         return bit
 
 
@@ -613,7 +645,7 @@ def _decode_mix_stripe(
     C = len(palette[0])
     err: dict[int, int] = {}  # §13.4 err(p) of the stripe's pixels (absent: 0)
     serr: dict[int, list[int]] = {}  # serr(p, i)
-    zero8 = [0] * 8
+    zero9 = [0] * N_SUB
 
     def at(x: int, y: int) -> int:
         # §11.4: absent outside the image's columns or above the stripe
@@ -638,14 +670,14 @@ def _decode_mix_stripe(
                 return err.get(py * width + px, 0) if at(px, py) != ABSENT else 0
 
             def s_at(px: int, py: int) -> list[int]:
-                return serr.get(py * width + px, zero8) if at(px, py) != ABSENT else zero8
+                return serr.get(py * width + px, zero9) if at(px, py) != ABSENT else zero9
 
             # §13.2 the prediction
             full = L != ABSENT and U != ABSENT
             q: list[list[int]] = []
             if full:
                 weights = []
-                for i in range(8):
+                for i in range(N_SUB):
                     e_i = s_at(x - 1, y)[i] + s_at(x, y - 1)[i] + s_at(x - 1, y - 1)[i] + s_at(x + 1, y - 1)[i] + 1
                     weights.append(RW[min(e_i, 4095)])
                 S = sum(weights)
@@ -656,7 +688,7 @@ def _decode_mix_stripe(
                     ll = palette[LL][ch] if LL != ABSENT else a
                     uu = palette[UU][ch] if UU != ABSENT else b
                     qs = [a + b - cc, a + ((d - cc) >> 1), b + ((a - cc) >> 1), (a + d + 1) >> 1,
-                          2 * a - ll, 2 * b - uu, (a + b + 1) >> 1, a + d - b]  # fmt: skip
+                          2 * a - ll, 2 * b - uu, (a + b + 1) >> 1, a + d - b, (a + b + cc + d + 2) >> 2]  # fmt: skip
                     q.append(qs)
                     A = sum(w_i * q_i for w_i, q_i in zip(weights, qs))
                     wp.append(min(max((A + (S >> 1)) // S, 0), 255))  # Python // is floor
@@ -672,47 +704,65 @@ def _decode_mix_stripe(
             h1 = slot(hash5(L, U, UL, UR, LL), T1_BITS)
             h2 = slot(hash5(L, U, 7, 7, 7), T2_BITS)
             p1, p2 = dec.T1[h1], dec.T2[h2]
-            taken: list[tuple[int, int, int]] = []  # (v, src, dist)
-            for t, v in enumerate((p1, p2, L, U, UR, UL, LL, UU)):
-                if v == -1 or any(v == c for c, _, _ in taken):
+            # sources t = 0..7, then t = 8..23: the first 16 entries of the cell's order (§13.5)
+            cell_order = orders.order(wp)
+            sources = [p1, p2, L, U, UR, UL, LL, UU, *cell_order[:N_CELL_SOURCES]]
+            cands: list[tuple[int, int, int]] = []  # (v, src, dist), kept in order of dist
+            lo = 0
+            for t, v in enumerate(sources):
+                if t == 8 and p1 != -1 and p1 == p2:  # lo is fixed when the scan reaches t = 8
+                    lo = [c for c, _, _ in cands].index(p1) + 1  # one past p1's position
+                if v == -1 or any(v == c for c, _, _ in cands):
                     continue
-                taken.append((v, t, sum((palette[v][ch] - wp[ch]) ** 2 for ch in range(C))))
-            cands = sorted(taken, key=lambda c: c[2])  # stable
+                d2 = sum((palette[v][ch] - wp[ch]) ** 2 for ch in range(C))
+                dist = d2 if t < 8 else 2 * d2 + 1
+                # stable insertion, never before position lo
+                j = len(cands)
+                while j > lo and cands[j - 1][2] > dist:
+                    j -= 1
+                cands.insert(j, (v, min(t, 15), dist))
 
             # §13.4 one decision per candidate
+            pc = 0  # the prediction's coarse colour
+            for ch in range(C):
+                pc = pc * 16 + (wp[ch] >> 4)
             X = -1
             for i, (v, src, dist) in enumerate(cands):
+                i7 = min(i, 7)
                 dq = next((k for k in range(1, 12) if dist < 4 << k), 11)
                 icf = (v == p1) | (v == p2) << 1
                 fl = (v == L) | (v == U) << 1 | (v == UR) << 2 | (v == UL) << 3
                 inputs = [
-                    ("D", 4 * (256 * (8 * i + src) + pat) + icf),
-                    ("H", slot(hash5(100 + i, v, L, U, dq), MIX_HASH_BITS)),
+                    ("D", 4 * (256 * (16 * i7 + src) + pat) + icf),
+                    ("H", slot(hash5(100 + i7, v, L, U, dq), MIX_HASH_BITS)),
                     ("H", slot(hash5(300 + src, v, L, U, UR * 65536 + UL), MIX_HASH_BITS)),
                     ("H", slot(hash5(400 + src, dq, fl, icf, pat), MIX_HASH_BITS)),
-                    ("H", slot(hash5(500 + i, dq, sq, 0, 0), MIX_HASH_BITS)),
+                    ("H", slot(hash5(500 + i7, dq, sq, 0, 0), MIX_HASH_BITS)),
+                    ("H", slot(hash5(600, v, dq, L, 0), MIX_HASH_BITS)),
+                    ("H", slot(hash5(700, v, pc, 0, 0), MIX_HASH_BITS)),
                 ]
-                if dec.mix(inputs, 4 * (8 * i + src) + icf):
+                sets = (4 * (16 * i7 + src) + icf, 546 + 12 * i7 + dq, 642 + 12 * i7 + sq)
+                if dec.mix2(inputs, sets, i7):
                     X = v
                     break
             if X == -1:
-                X = _decode_mix_literal(dec, palette, orders, wp, [c for c, _, _ in cands], aq, sq, K, C)
+                X = _decode_mix_literal(dec, palette, cell_order, wp, [c for c, _, _ in cands], aq, sq, K, C)
 
             indices[y * width + x] = X
             dec.T1[h1] = X
             dec.T2[h2] = X
             err[y * width + x] = sum(abs(palette[X][ch] - wp[ch]) for ch in range(C))
             serr[y * width + x] = (
-                [sum(abs(palette[X][ch] - min(max(q[ch][i], 0), 255)) for ch in range(C)) for i in range(8)]
+                [sum(abs(palette[X][ch] - min(max(q[ch][i], 0), 255)) for ch in range(C)) for i in range(N_SUB)]
                 if full
-                else zero8
+                else zero9
             )
 
 
 def _decode_mix_literal(
     dec: MixStripeDecoder,
     palette: Palette,
-    orders: CellOrders,
+    cell_order: list[int],
     wp: list[int],
     cands: list[int],
     aq: int,
@@ -720,9 +770,9 @@ def _decode_mix_literal(
     K: int,
     C: int,
 ) -> int:
-    """§13.5: a literal."""
+    """§13.5: a literal (``cell_order``: the order of the cell of wp)."""
     nc = len(cands)
-    cell_order = orders.order(wp)
+    n8 = min(nc, 8)
     top = min(32, K)
 
     def dist(v: int) -> int:
@@ -735,14 +785,14 @@ def _decode_mix_literal(
     emax = left.bit_length() - 1
     e = 0
     while e < emax and dec.mix(
-        [("E", EXP_AQ + 17 * (9 * aq + nc) + e), ("E", EXP_SQ + 17 * (9 * sq + nc) + e),
-         ("E", EXP_SA + 17 * (8 * sq + aq) + e)], 256 + e):  # fmt: skip
+        [("E", EXP_AQ + 17 * (9 * aq + n8) + e), ("E", EXP_SQ + 17 * (9 * sq + n8) + e),
+         ("E", EXP_SA + 17 * (8 * sq + aq) + e)], 512 + e):  # fmt: skip
         e += 1
     v = 1
     for k in range(e - 1, -1, -1):
         c = v if k >= e - 2 else 0
         v = (v << 1) | dec.mix(
-            [("E", MAN_E + 4 * (17 * e + k) + c), ("E", MAN_SQ + 4 * (17 * (17 * sq + e) + k) + c)], 273 + e)
+            [("E", MAN_E + 4 * (17 * e + k) + c), ("E", MAN_SQ + 4 * (17 * (17 * sq + e) + k) + c)], 529 + e)
     r = v - 1
     if r >= left:
         raise SpecError(f"literal rank r = {r} is not below left = {left}")

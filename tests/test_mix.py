@@ -31,30 +31,30 @@ VECTORS_DIR = Path(__file__).resolve().parent / "vectors"
 # name -> (width, height, colors, stripe_rows, file size, sha256), recorded
 # once from the committed files (also in vectors/mix-README.md).
 VECTORS = {
-    "mix-k2-4x3": (4, 3, 2, None, 51, "8f7380b5e8e94c0b0f6eda37e7bf91f9b75a8995056eca48daec2b6e6d678e41"),
+    "mix-k2-4x3": (4, 3, 2, None, 52, "11f5662673bd7b2689a4918be0aed8a05b0d3c6751d9ed56a25426959ce74536"),
     "mix-k1-9x4": (9, 4, 1, None, 47, "8fe4dc7c078cfc795d72567d53a0fa48a0843413a83ed5a587a8e48afa44f990"),
-    "mix-k16-coffee-48x40": (48, 40, 16, None, 385,
-                             "b205f5a3af7e2100556298db2fd7837265753234586386978f4d70e23b2ba45b"),
-    "mix-k256-astronaut-64x64": (64, 64, 256, None, 3395,
-                                 "a37c4c0474295e8b785a46958d4533e200aca1537e3bd09dcca10ccccf5c682f"),
-    "mix-k3-shapes-60x40": (60, 40, 3, None, 58, "47f7547af634e7459852ca89a0721e9b7684e3b5c4ed83a837e1b5f4d4d5bf1b"),
-    "mix-text-64x40": (64, 40, 4, None, 148, "a791fa681a09104e07cbe083137d221a623e19359cf92763ff2d9cba43e25535"),
+    "mix-k16-coffee-48x40": (48, 40, 16, None, 384,
+                             "7d384b4510edf1df7b84e180274b3e9b89165c47033e4a052a0a065024fbb3bc"),
+    "mix-k256-astronaut-64x64": (64, 64, 256, None, 3392,
+                                 "9e654145664b522ef276c3ff9aafd0d0ffb881eb742378a8f13151dbe91ba3c3"),
+    "mix-k3-shapes-60x40": (60, 40, 3, None, 58, "57ce0cb5afc6dd0609d537c40974e9f2a455a7d63c7291f8a385914ed3bff745"),
+    "mix-text-64x40": (64, 40, 4, None, 150, "c6f14247c22fc5b5ff8caa4aa0e813c7995a1b28ffcb754818bb54f373a00e6e"),
     "mix-k5-noise-40x30-rows7": (40, 30, 5, 7, 504,
-                                 "d172738aa4475d9703a7813abbae8c33985c86455139c1551424dd0037434bf3"),
-    "mix-k4-rows1-23x9": (23, 9, 4, 1, 150, "db8e80d8b5d136eeab580a379bf7fe3459b5e2b635100ffbe698d8162ab73728"),
-    "mix-k300-37x23": (37, 23, 300, None, 1624, "b430677966de7cf8b90818bcf0d5b5293b07f2751e3ab5f2b835d898433fa9da"),
-    "mix-k257-g4-40x30": (40, 30, 257, None, 2055,
-                          "d8e31da39e5ef58bc4dee9b3cfc933a578c4c350b9bf0c1e074ff19ecbaa46d1"),
-    "mix-k2049-g3-64x48": (64, 48, 2049, None, 10467,
-                           "4d74730f6a07c3f87eadf509bf3299b9a67d95e704a1aef226191f3493e2d505"),
-    "mix-alpha-sprite-k13-48x40": (48, 40, 13, None, 197,
-                                   "89e49163a2360642ecb32c2330aa000360471efb4f9a31719b432dfa57f7ca36"),
-    "mix-alpha-k129-g3-40x30": (40, 30, 129, None, 1652,
-                                "c9c760ccb58db7db3b703659d1922b0b019c3131fada290ed1bae76a65530e46"),
-    "mix-k16385-g2-48x32": (48, 32, 16385, None, 51937,
-                            "098483c108cbcca6c9f78a732e96df9ef69855c98b3f645542073b8e2edac450"),
-    "mix-alpha-k32769-g1-48x32": (48, 32, 32769, None, 134051,
-                                  "ec70ceaf2a52e237bdd1496a659013bd848b2172ad15733d399fddd71059909e"),
+                                 "f7405e0b536cd968c4a6be7dddd0e9ace4be9f1cb1036e8585ca186c1bb1ff03"),
+    "mix-k4-rows1-23x9": (23, 9, 4, 1, 156, "3f597757f3b8a2794ed74b1db6923d03b3ae764053839e58b2634c042a15e4bf"),
+    "mix-k300-37x23": (37, 23, 300, None, 1647, "f73a1affac2ea1d4b0b8e7c40b09a2a7349cd0c45070b9d912f8b9071327a178"),
+    "mix-k257-g4-40x30": (40, 30, 257, None, 2080,
+                          "bfa2407a84a9fc610459b39cc81dab4855528ca5440555e860cb7a16df57c4e1"),
+    "mix-k2049-g3-64x48": (64, 48, 2049, None, 10491,
+                           "1fd29ae2fbcbb873878c333739b607a9ebf9f4633047978dbac6554558b4e1bb"),
+    "mix-alpha-sprite-k13-48x40": (48, 40, 13, None, 189,
+                                   "8436e606975050d08d5a3b92d6531189accb7847900846a3eff211d8a83b3a8e"),
+    "mix-alpha-k129-g3-40x30": (40, 30, 129, None, 1671,
+                                "4f9e3f0c4ec3ea37f4aa97a7490fe17f011214b85b59bd078f053b1c1630e455"),
+    "mix-k16385-g2-48x32": (48, 32, 16385, None, 51955,
+                            "1fbb7be22fdfb033678d66537dcabb50a3c1eef48bd5510ceca0b4546cf79f1d"),
+    "mix-alpha-k32769-g1-48x32": (48, 32, 32769, None, 134059,
+                                  "efbe8b96c31536fa4971332cc623d2e99670097f44cc5b4abccc695e699bf4be"),
 }
 
 
@@ -251,14 +251,15 @@ def test_a_stream_is_exactly_as_long_as_its_decoding_reads(name, change):
 
 
 def test_a_literal_with_no_entry_left_is_corrupt():
-    """K = 1: a stream of 0xff bytes says 'not candidate 0' (the left
-    neighbour, the only entry), which leaves no entry for a literal (spec 13.5)."""
+    """K = 1: a stream of 0xff bytes says 'not candidate 0' (the only entry,
+    first in the cell's order, so a candidate from the first pixel on), which
+    leaves no entry for a literal (spec 13.3, 13.5)."""
     palette = np.zeros((1, 3), np.uint8)
     payload = struct.pack("<II", 3, 8) + b"\xff" * 8
     body = struct.pack("<4sBBBBIIIQ", b"KMCF", 1, 2, 0, 0, 3, 3, 1, len(payload)) + palette.tobytes() + payload
     data = body + zlib.crc32(body).to_bytes(4, "little")
     with pytest.raises(FormatError, match=r"mix payload: stripe 0 decodes to a literal where every palette entry"
-                                          r" is a candidate at pixel \(x=1, y=0\); the coded data is corrupt"):
+                                          r" is a candidate at pixel \(x=0, y=0\); the coded data is corrupt"):
         kmcodec.decode(data)
     with pytest.raises(ValueError, match="left = 0"):
         spec_decode(data)
@@ -277,7 +278,7 @@ def test_the_error_names_the_first_bad_stripe_and_its_pixel(bad):
         payload[at : at + lengths[s]] = b"\xff" * lengths[s]
     body = struct.pack("<4sBBBBIIIQ", b"KMCF", 1, 2, 0, 0, 2, height, 1, len(payload)) + palette.tobytes() + payload
     with pytest.raises(FormatError, match=rf"stripe {bad[0]} decodes to a literal where every palette entry is a"
-                                          rf" candidate at pixel \(x=1, y={bad[0]}\)"):
+                                          rf" candidate at pixel \(x=0, y={bad[0]}\)"):
         kmcodec.decode_palette(body + zlib.crc32(body).to_bytes(4, "little"))
 
 

@@ -658,7 +658,7 @@ function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout
     "pixel-limit");
   }
   const orders = new CellOrders(palette, h.colors, h.channels);
-  const model = mix ? new MixModel() : new StripeModel();
+  const model = mix ? new MixModel(h.colors) : new StripeModel();
   let offset = tableEnd;
   for (let s = 0; s < first; s++) offset += lengths[s];
   for (let s = first; s < end; s++) {
@@ -697,15 +697,22 @@ function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout
 // --- §13 coder 2, "mix" -------------------------------------------------------------
 
 const MIX_H_BITS = 18, T1_BITS = 17, T2_BITS = 15;
-const MIX_D = 65536, MIX_E = 19720, MIX_SETS = 290;
+const MIX_D = 131072, MIX_E = 19720, MIX_SETS = 738, MIX_FINAL = 8;
 const EXP_AQ = 0, EXP_SQ = 1224, EXP_SA = 3060, MAN_E = 4692, MAN_SQ = 5848;
-// §13.1 weights are clamped to -2^31 .. 2^31, so the mixer's sums (below
-// 2^46) are exact in doubles whatever the stripe's size.
+// §13.4, §13.5 weight sets: candidates' s1 and s2 bases, the literals' exponent and mantissa.
+const SET_DQ = 546, SET_SQ = 642, SET_EXP = 512, SET_MAN = 529;
+// §13.3 sources: 8 neighbours and context tables, then up to 16 entries of the cell's order.
+const MIX_SOURCES = 24, MIX_ORDER_SOURCES = 16;
+// §13.1 weights are clamped to -2^31 .. 2^31, so the mixers' sums (below
+// 2^47) are exact in doubles whatever the stripe's size.
 const W_MAX = 2 ** 31;
+const W_FRESH = 20000, F_FRESH = 21845;
 // After a stripe of at most this many pixels only the entries it changed
 // are made fresh again (a log of them), so tiny stripes cost their pixels.
+// The log has a fixed size; a stripe that changes more entries than it holds
+// makes every table fresh instead (about what filling the log cost).
 const MIX_SMALL_STRIPE = 4096;
-const MIX_LOG_PER_PIXEL = 8 * 6 + 2 + 16 * 4 + 16 * 3;
+const MIX_LOG_SIZE = 1 << 19;
 // §13.2 rw(e) = max(1, 2^28 div e^2), e in 1..4095
 const RW = new Float64Array(4096);
 for (let e = 1; e < 4096; e++) RW[e] = Math.max(1, Math.floor(2 ** 28 / (e * e)));
@@ -727,17 +734,48 @@ function floorDiv(a, b) {
   return q;
 }
 
-/** One stripe's coder (§11.3) with coder 2's tables (§13.1). */
+/** §13.1 a mixer's output: clamp(sum >> 16, -2047, 2047), for an integer sum |sum| < 2^53. */
+function mixerOut(sum) {
+  const d = Math.floor(sum * TWO_TO_MINUS_16);
+  return d < -2047 ? -2047 : d > 2047 ? 2047 : d;
+}
+
+/** §13.1 p = clamp(squash(d)*16 + 8, 32, 65504). */
+function probability(d) {
+  const p = SQUASH[d + 2047] * 16 + 8;
+  return p < 32 ? 32 : p > 65504 ? 65504 : p;
+}
+
+/** §13.1 a weight clamped to -2^31 .. 2^31. */
+function clampW(w) {
+  return w < -W_MAX ? -W_MAX : w > W_MAX ? W_MAX : w;
+}
+
+/**
+ * §13.1 a first-layer set of 8 weights at W[b] learns from its own p: the
+ * products t[j] * e (|t| <= 2047, |e| <= 4094) and 256 * e fit in 32 bits.
+ */
+function learn(W, b, t, bit, p) {
+  const e = (bit * 65536 - p) >> 4;
+  for (let j = 0; j < 7; j++) W[b + j] = clampW(W[b + j] + ((t[j] * e) >> 12));
+  W[b + 7] = clampW(W[b + 7] + ((256 * e) >> 12));
+}
+
+/** One stripe's coder (§11.3) with coder 2's tables (§13.1), for a palette of `colors`. */
 class MixModel extends StripeModel {
-  constructor() {
+  constructor(colors) {
     super(false);
     this.H = new Int32Array(1 << MIX_H_BITS).fill(FRESH);
     this.D = new Int32Array(MIX_D).fill(FRESH);
     this.E = new Int32Array(MIX_E).fill(FRESH);
-    this.W = new Float64Array(6 * MIX_SETS).fill(20000);
+    this.W = new Float64Array(8 * MIX_SETS).fill(W_FRESH);
+    this.F = new Float64Array(3 * MIX_FINAL).fill(F_FRESH);
     this.T1 = new Int32Array(1 << T1_BITS).fill(-1);
     this.T2 = new Int32Array(1 << T2_BITS).fill(-1);
-    this.t = new Float64Array(6);
+    this.t = new Float64Array(7);
+    // §13.3 candidates already taken: seen[v] === stamp, a stamp per pixel.
+    this.seen = new Int32Array(colors);
+    this.stamp = 0;
     this.log = null;
     this.logged = 0;
     this.logging = false;
@@ -755,16 +793,17 @@ class MixModel extends StripeModel {
     this.st[2] = x;
     this.logging = pixels <= MIX_SMALL_STRIPE;
     this.logged = 0;
-    if (this.logging && this.log === null) this.log = new Int32Array(MIX_SMALL_STRIPE * MIX_LOG_PER_PIXEL);
+    if (this.logging && this.log === null) this.log = new Int32Array(MIX_LOG_SIZE);
   }
 
   /** Every table fresh again: all of it, or after a small stripe the entries it logged. */
   fresh() {
+    this.F.fill(F_FRESH);
     if (!this.logging) {
       this.H.fill(FRESH);
       this.D.fill(FRESH);
       this.E.fill(FRESH);
-      this.W.fill(20000);
+      this.W.fill(W_FRESH);
       this.T1.fill(-1);
       this.T2.fill(-1);
       return;
@@ -776,34 +815,67 @@ class MixModel extends StripeModel {
       if (table < 3) tables[table][i] = FRESH;
       else if (table === 3) this.T1[i] = -1;
       else if (table === 4) this.T2[i] = -1;
-      else this.W.fill(20000, 6 * i, 6 * i + 6);
+      else this.W.fill(W_FRESH, 8 * i, 8 * i + 8);
     }
   }
 
+  /** Log entry i of table (0 H, 1 D, 2 E, 3 T1, 4 T2, 5 a weight set); a full log ends the logging. */
   note(table, i) {
-    if (this.logging) this.log[this.logged++] = (table << 20) | i;
+    if (this.logging) {
+      if (this.logged < MIX_LOG_SIZE) this.log[this.logged++] = (table << 20) | i;
+      else this.logging = false;
+    }
   }
 
   /** §13.1 a mixed decision: inputs `n` counters (tables[k][index[k]]), weight set `set`. */
   mix(n, tables, index, set) {
-    const W = this.W, t = this.t, k = 6 * set;
+    const W = this.W, t = this.t, k = 8 * set;
     let sum = 0;
     for (let j = 0; j < n; j++) {
       t[j] = STRETCH[(tables[j][index[j]] >> 8) >> 4];
       sum += W[k + j] * t[j];
     }
     sum += W[k + n] * 256;
-    let d = Math.floor(sum * TWO_TO_MINUS_16);
-    d = d < -2047 ? -2047 : d > 2047 ? 2047 : d;
-    let p = SQUASH[d + 2047] * 16 + 8;
-    p = p < 32 ? 32 : p > 65504 ? 65504 : p;
+    const p = probability(mixerOut(sum));
     const bit = this.code(p);
     for (let j = 0; j < n; j++) tables[j][index[j]] = updated(tables[j][index[j]], bit);
     const e = (bit * 65536 - p) >> 4;
-    for (let j = 0; j <= n; j++) {
-      const w = W[k + j] + Math.floor(((j < n ? t[j] : 256) * e) / 4096);
-      W[k + j] = w < -W_MAX ? -W_MAX : w > W_MAX ? W_MAX : w;
+    for (let j = 0; j <= n; j++) W[k + j] = clampW(W[k + j] + (((j < n ? t[j] : 256) * e) >> 12));
+    return bit;
+  }
+
+  /**
+   * §13.1 a two-layer decision: inputs D[index[0]] and H[index[1..6]],
+   * first-layer weight sets s0, s1, s2 (three different sets), final set r.
+   * Each weight * stretch product is below 2^42, each sum below 2^47, and
+   * f * d_k below 2^42: all exact in doubles.
+   */
+  twoLayer(index, s0, s1, s2, r) {
+    const W = this.W, F = this.F, t = this.t, D = this.D, H = this.H;
+    t[0] = STRETCH[(D[index[0]] >> 8) >> 4];
+    for (let j = 1; j < 7; j++) t[j] = STRETCH[(H[index[j]] >> 8) >> 4];
+    const b0 = 8 * s0, b1 = 8 * s1, b2 = 8 * s2, f = 3 * r;
+    let a0 = W[b0 + 7] * 256, a1 = W[b1 + 7] * 256, a2 = W[b2 + 7] * 256;
+    for (let j = 0; j < 7; j++) {
+      const tj = t[j];
+      a0 += W[b0 + j] * tj;
+      a1 += W[b1 + j] * tj;
+      a2 += W[b2 + j] * tj;
     }
+    const d0 = mixerOut(a0), d1 = mixerOut(a1), d2 = mixerOut(a2);
+    const p = probability(mixerOut(F[f] * d0 + F[f + 1] * d1 + F[f + 2] * d2));
+    const bit = this.code(p);
+    // In order, each read again: a slot shared by two inputs is updated twice.
+    D[index[0]] = updated(D[index[0]], bit);
+    for (let j = 1; j < 7; j++) H[index[j]] = updated(H[index[j]], bit);
+    learn(W, b0, t, bit, probability(d0));
+    learn(W, b1, t, bit, probability(d1));
+    learn(W, b2, t, bit, probability(d2));
+    // The final set learns from the coded p: |d_k * e| <= 2047 * 1023.
+    const e = (bit * 65536 - p) >> 6;
+    F[f] = clampW(F[f] + ((d0 * e) >> 12));
+    F[f + 1] = clampW(F[f + 1] + ((d1 * e) >> 12));
+    F[f + 2] = clampW(F[f + 2] + ((d2 * e) >> 12));
     return bit;
   }
 }
@@ -813,13 +885,15 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
   const C = channels;
   // Errors are at most 4 * 255: 16 bits, so that a forged width costs little memory.
   const errs = [new Int16Array(width + 2), new Int16Array(width + 2)];
-  const serrs = [new Int16Array(8 * (width + 2)), new Int16Array(8 * (width + 2))];
-  const q = new Float64Array(8 * 4), weight = new Float64Array(8), wp = new Int32Array(4);
-  const cand = new Int32Array(8), src = new Int32Array(8), dist = new Float64Array(8);
-  const top = new Float64Array(32), crank = new Int32Array(8);
-  const candTables = [model.D, model.H, model.H, model.H, model.H], candIndex = new Int32Array(5);
+  const serrs = [new Int16Array(9 * (width + 2)), new Int16Array(9 * (width + 2))];
+  const q = new Float64Array(9 * 4), weight = new Float64Array(9), wp = new Int32Array(4);
+  const cand = new Int32Array(MIX_SOURCES), src = new Int32Array(MIX_SOURCES), dist = new Int32Array(MIX_SOURCES);
+  const top = new Float64Array(32), crank = new Int32Array(MIX_SOURCES);
+  const candIndex = new Int32Array(7);
   const litTables = [model.E, model.E, model.E], litIndex = new Int32Array(3);
-  const nt = Math.min(32, colors);
+  const nt = Math.min(32, colors), no = Math.min(MIX_ORDER_SOURCES, colors);
+  const seen = model.seen;
+  let stamp = model.stamp;
   for (let y = y0; y < y1; y++) {
     const row = y * width, hasU = y - 1 >= y0, hasUU = y - 2 >= y0;
     // Errors of the row above and this one, each pixel at x + 1 (0 and width + 1: absent).
@@ -848,8 +922,8 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       let act = 0;
       if (full) {
         let S = 0;
-        for (let i = 0; i < 8; i++) {
-          const e = serrRow[8 * xx + i] + serrUp[8 * (xx + 1) + i] + serrUp[8 * xx + i] + serrUp[8 * (xx + 2) + i] + 1;
+        for (let i = 0; i < 9; i++) {
+          const e = serrRow[9 * xx + i] + serrUp[9 * (xx + 1) + i] + serrUp[9 * xx + i] + serrUp[9 * (xx + 2) + i] + 1;
           weight[i] = RW[e < 4095 ? e : 4095];
           S += weight[i];
         }
@@ -859,7 +933,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           const d = UR !== -1 ? palette[UR * C + ch] : b;
           const ll = LL !== -1 ? palette[LL * C + ch] : a;
           const uu = UU !== -1 ? palette[UU * C + ch] : b;
-          const k = 8 * ch;
+          const k = 9 * ch;
           q[k] = a + b - cc;
           q[k + 1] = a + ((d - cc) >> 1);
           q[k + 2] = b + ((a - cc) >> 1);
@@ -868,8 +942,9 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           q[k + 5] = 2 * b - uu;
           q[k + 6] = (a + b + 1) >> 1;
           q[k + 7] = a + d - b;
+          q[k + 8] = (a + b + cc + d + 2) >> 2;
           let A = 0;
-          for (let i = 0; i < 8; i++) A += weight[i] * q[k + i];
+          for (let i = 0; i < 9; i++) A += weight[i] * q[k + i];
           const v = floorDiv(A + half, S);
           wp[ch] = v < 0 ? 0 : v > 255 ? 255 : v;
           act += Math.abs(a - cc) + Math.abs(b - cc);
@@ -881,53 +956,74 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       const esum = 2 * errRow[xx] + 2 * errUp[xx + 1] + errUp[xx] + errUp[xx + 2];
       let sq = 0;
       while (sq < 11 && esum >= 6 << sq) sq++;
-      // §13.3 candidates.
+      // §13.3 candidates: sources t = 0..7, then the first entries of the cell's order (t = 8..23).
       const h1 = hash5(L, U, UL, UR, LL, T1_BITS), h2 = hash5(L, U, 7, 7, 7, T2_BITS);
       const p1 = model.T1[h1], p2 = model.T2[h2];
-      let nc = 0;
-      for (let t = 0; t < 8; t++) {
-        const v = t === 0 ? p1 : t === 1 ? p2 : t === 2 ? L : t === 3 ? U : t === 4 ? UR : t === 5 ? UL
-          : t === 6 ? LL : UU;
-        if (v === -1) continue;
-        let dup = false;
-        for (let i = 0; i < nc; i++) if (cand[i] === v) dup = true;
-        if (dup) continue;
+      const order = orders.order(wp[0], wp[1], wp[2], wp[3]);
+      if (stamp === 0x7fffffff) {
+        seen.fill(0);
+        stamp = 0;
+      }
+      stamp++;
+      let nc = 0, lo = 0;
+      for (let t = 0; t < 8 + no; t++) {
+        let v;
+        if (t < 8) {
+          v = t === 0 ? p1 : t === 1 ? p2 : t === 2 ? L : t === 3 ? U : t === 4 ? UR : t === 5 ? UL
+            : t === 6 ? LL : UU;
+        } else {
+          if (t === 8 && p1 !== -1 && p1 === p2) {
+            lo = 0;
+            while (cand[lo] !== p1) lo++;
+            lo++;
+          }
+          v = order[t - 8];
+        }
+        if (v === -1 || seen[v] === stamp) continue;
+        seen[v] = stamp;
         let d2 = 0;
         for (let ch = 0; ch < C; ch++) {
           const dc = palette[v * C + ch] - wp[ch];
           d2 += dc * dc;
         }
+        if (t >= 8) d2 = 2 * d2 + 1;
         let j = nc;
-        while (j > 0 && dist[j - 1] > d2) {
+        while (j > lo && dist[j - 1] > d2) {
           cand[j] = cand[j - 1];
           src[j] = src[j - 1];
           dist[j] = dist[j - 1];
           j--;
         }
         cand[j] = v;
-        src[j] = t;
+        src[j] = t < 15 ? t : 15;
         dist[j] = d2;
         nc++;
       }
-      // §13.4 one decision per candidate.
+      // §13.4 one two-layer decision per candidate.
+      let pc = wp[0] >> 4;
+      for (let ch = 1; ch < C; ch++) pc = pc * 16 + (wp[ch] >> 4);
       let X = -1;
       for (let i = 0; i < nc; i++) {
-        const v = cand[i], s = src[i];
+        const v = cand[i], s = src[i], i7 = i < 7 ? i : 7;
         let dq = 1;
         while (dq < 11 && dist[i] >= 4 << dq) dq++;
         const icf = (v === p1 ? 1 : 0) | (v === p2 ? 2 : 0);
         const fl = (v === L ? 1 : 0) | (v === U ? 2 : 0) | (v === UR ? 4 : 0) | (v === UL ? 8 : 0);
-        candIndex[0] = 4 * (256 * (8 * i + s) + pat) + icf;
-        candIndex[1] = hash5(100 + i, v, L, U, dq, MIX_H_BITS);
+        candIndex[0] = 4 * (256 * (16 * i7 + s) + pat) + icf;
+        candIndex[1] = hash5(100 + i7, v, L, U, dq, MIX_H_BITS);
         candIndex[2] = hash5(300 + s, v, L, U, (Math.imul(UR, 65536) + UL) | 0, MIX_H_BITS);
         candIndex[3] = hash5(400 + s, dq, fl, icf, pat, MIX_H_BITS);
-        candIndex[4] = hash5(500 + i, dq, sq, 0, 0, MIX_H_BITS);
-        const set = 4 * (8 * i + s) + icf;
-        const bit = model.mix(5, candTables, candIndex, set);
+        candIndex[4] = hash5(500 + i7, dq, sq, 0, 0, MIX_H_BITS);
+        candIndex[5] = hash5(600, v, dq, L, 0, MIX_H_BITS);
+        candIndex[6] = hash5(700, v, pc, 0, 0, MIX_H_BITS);
+        const s0 = 4 * (16 * i7 + s) + icf, s1 = SET_DQ + 12 * i7 + dq, s2 = SET_SQ + 12 * i7 + sq;
+        const bit = model.twoLayer(candIndex, s0, s1, s2, i7);
         if (model.logging) {
           model.note(1, candIndex[0]);
-          for (let k = 1; k < 5; k++) model.note(0, candIndex[k]);
-          model.note(5, set);
+          for (let k = 1; k < 7; k++) model.note(0, candIndex[k]);
+          model.note(5, s0);
+          model.note(5, s1);
+          model.note(5, s2);
         }
         if (bit) {
           X = v;
@@ -936,7 +1032,6 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       }
       if (X === -1) {
         // §13.5 a literal: its rank among the non-candidates of the literal order.
-        const order = orders.order(wp[0], wp[1], wp[2], wp[3]);
         for (let r = 0; r < nt; r++) {
           const o = order[r];
           let d2 = 0;
@@ -952,12 +1047,16 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           }
           top[j] = key;
         }
+        // The candidates' places in the literal order, ascending: those among
+        // its first nt entries, then the others (at their place in the cell's order).
+        let m = 0;
+        for (let j = 0; j < nt; j++) if (seen[top[j] % 65536] === stamp) crank[m++] = j;
+        const inTop = m;
         for (let i = 0; i < nc; i++) {
-          const c = cand[i];
-          let rc = order[colors + c];
-          if (rc < nt) for (let j = 0; j < nt; j++) if (top[j] % 65536 === c) { rc = j; break; }
-          let j = i;
-          while (j > 0 && crank[j - 1] > rc) {
+          const rc = order[colors + cand[i]];
+          if (rc < nt) continue;
+          let j = m++;
+          while (j > inTop && crank[j - 1] > rc) {
             crank[j] = crank[j - 1];
             j--;
           }
@@ -967,16 +1066,17 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
         if (left <= 0) throw new StripeFault("a literal where every palette entry is a candidate", xx, y);
         let aq = 0;
         while (aq < 7 && act >= 4 << aq) aq++;
+        const n8 = nc < 8 ? nc : 8;
         const emax = bitLength(left) - 1;
         let e = 0;
         while (e < emax) {
-          litIndex[0] = EXP_AQ + 17 * (9 * aq + nc) + e;
-          litIndex[1] = EXP_SQ + 17 * (9 * sq + nc) + e;
+          litIndex[0] = EXP_AQ + 17 * (9 * aq + n8) + e;
+          litIndex[1] = EXP_SQ + 17 * (9 * sq + n8) + e;
           litIndex[2] = EXP_SA + 17 * (8 * sq + aq) + e;
-          const bit = model.mix(3, litTables, litIndex, 256 + e);
+          const bit = model.mix(3, litTables, litIndex, SET_EXP + e);
           if (model.logging) {
             for (let k = 0; k < 3; k++) model.note(2, litIndex[k]);
-            model.note(5, 256 + e);
+            model.note(5, SET_EXP + e);
           }
           if (!bit) break;
           e++;
@@ -986,11 +1086,11 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           const c = k >= e - 2 ? v : 0;
           litIndex[0] = MAN_E + 4 * (17 * e + k) + c;
           litIndex[1] = MAN_SQ + 4 * (17 * (17 * sq + e) + k) + c;
-          v = (v << 1) | model.mix(2, litTables, litIndex, 273 + e);
+          v = (v << 1) | model.mix(2, litTables, litIndex, SET_MAN + e);
           if (model.logging) {
             model.note(2, litIndex[0]);
             model.note(2, litIndex[1]);
-            model.note(5, 273 + e);
+            model.note(5, SET_MAN + e);
           }
         }
         const r = v - 1;
@@ -1008,17 +1108,18 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       for (let ch = 0; ch < C; ch++) eo += Math.abs(palette[X * C + ch] - wp[ch]);
       errRow[xx + 1] = eo;
       if (full) {
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < 9; i++) {
           let s = 0;
           for (let ch = 0; ch < C; ch++) {
-            const qi = q[8 * ch + i];
+            const qi = q[9 * ch + i];
             s += Math.abs(palette[X * C + ch] - (qi < 0 ? 0 : qi > 255 ? 255 : qi));
           }
-          serrRow[8 * (xx + 1) + i] = s;
+          serrRow[9 * (xx + 1) + i] = s;
         }
       }
     }
   }
+  model.stamp = stamp;
   return model.pos;
 }
 
