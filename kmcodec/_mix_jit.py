@@ -28,8 +28,14 @@ N_IN = 1 + N_HASHED           # and its direct one
 # those (at most LOG_PER_PIXEL a pixel), so that a file of many tiny
 # stripes costs O(pixels), not O(stripes * tables).
 SMALL_STRIPE = 4096
-LOG_PER_PIXEL = 24 * 12 + 2 + 16 * 4 + 16 * 3
 N_NEAR = 16                   # candidates from the prediction's cell order
+# A candidate decision logs its direct, hashed and four weight-set entries;
+# a literal at most 16 exponent (3 counters, 1 set) and 16 mantissa (2, 1)
+# decisions; every pixel its two context-table slots.
+LOG_PER_PIXEL = (8 + N_NEAR) * (N_IN + 4) + 16 * 4 + 16 * 3 + 2
+# The encoder's room for one row: a decision's p is at least 32/65536, so
+# it adds at most 11 bits and some rounding to the stream; 12 bits each.
+ROOM_PER_PIXEL = ((8 + N_NEAR) + 2 * 16) * 12 // 8 + 1
 # Direct counters of the candidate questions: (min(i, 7), src, pat, icf).
 N_DIRECT = 8 * 16 * 256 * 4
 # Literal counters.
@@ -51,7 +57,7 @@ WS_DQ = WS_MAN + 17
 WS_SQ = WS_DQ + 96
 WS_FINAL = WS_SQ + 96
 N_WS = WS_FINAL + 8
-WF_INIT = 21845
+WF_INIT = 21845  # about 2^16 / 3: the final mix starts as the mean of the three
 
 
 @njit(inline="always")
@@ -85,13 +91,14 @@ def _mix(dec, x1, x2, xv, pos, inbuf, out, T, ix, n, Wt, ws, bit, squash, stretc
 
 
 def workspace(colors: int, width: int, channels: int) -> tuple:
-    """One thread's tables (their contents on entry do not matter)."""
+    """One thread's tables (their contents on entry do not matter: every call
+    of the coder initialises what it reads)."""
     return (np.empty(4096, np.int64), np.empty(4096, np.int64), np.empty(256, np.int64),
             np.empty(1 << HASH_BITS, np.int32), np.empty(N_DIRECT, np.int32), np.empty(N_LIT, np.int32),
             np.empty((N_WS, N_IN + 1), np.int64),
             np.empty(1 << ICT1_BITS, np.int32), np.empty(1 << ICT2_BITS, np.int32),
             np.empty(colors, np.int64), np.empty(colors, np.int64),
-            # 48 bytes a column: a forged width costs memory in proportion.
+            # 52 bytes a column: a forged width costs memory in proportion.
             np.empty((3, width + 3), np.int32),                 # indices: rows y-2, y-1, y
             np.empty((2, N_SUB, width + 3), np.int16),          # sub-predictor errors (<= 1020): rows y-1, y
             np.empty((2, width + 3), np.int16),                 # prediction errors (<= 1020): rows y-1, y
@@ -150,6 +157,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, small, lg,
      taken, place) = work
     _tables(_SQUASH_KNOTS, squash, stretch, rate)
+    taken[:] = -1
     rw[0] = 1 << 28
     for e in range(1, 4096):
         rw[e] = max(1, (1 << 28) // (e * e))
@@ -186,8 +194,8 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
         else:
             inbuf = data[:0]
         for y in range(R):
-            if not dec and pos + 80 * W + 64 > out.shape[0]:
-                out = _room(dec, out, 2 * out.shape[0] + 80 * W + 64)
+            if not dec and pos + ROOM_PER_PIXEL * W + 64 > out.shape[0]:
+                out = _room(dec, out, 2 * out.shape[0] + ROOM_PER_PIXEL * W + 64)
             row = win[y % 3]
             up = win[(y + 2) % 3]
             uu = win[(y + 1) % 3]
@@ -242,7 +250,8 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 sq = 0
                 while sq < 11 and esum >= (6 << sq):
                     sq += 1
-                # Candidates: the last index seen in two contexts, then the neighbours.
+                # Candidates: the last index seen in two contexts, the
+                # neighbours, then the entries first in the cell's order.
                 h1 = _hash5(L, U, UL, UR, LL) >> (32 - ICT1_BITS)
                 h2 = _hash5(L, U, 7, 7, 7) >> (32 - ICT2_BITS)
                 p1 = np.int64(ict1[h1])

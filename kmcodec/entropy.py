@@ -135,8 +135,9 @@ def _run_ranges(count: int, job, colors: int, channels: int, width: int, rows: i
     def run(w: int):
         s0, s1 = w * count // workers, (w + 1) * count // workers
         pixels = width * max(0, min(s1 * rows, height) - s0 * rows)
-        # One order row per cell used, and a literal uses at most one new
-        # cell: memory stays within min(cells, pixels) rows.
+        # One order row per cell used, and a pixel opens at most one new
+        # cell (coder 1's literals, every pixel of coder 2): memory stays
+        # within min(cells, pixels) rows.
         cells = max(1, min(ncell, pixels))
         slot = np.full(ncell + 1, -1, np.int32)
         slot[-1] = 0
