@@ -245,6 +245,36 @@ def _sort(a, spare, n):
     return src
 
 
+@njit(inline="always")
+def _cell_row(cell, slot, order, rank, pal, keys, spare, centre, g, sh):
+    """The row of ``order`` and ``rank`` that holds ``cell``'s order (the
+    palette by squared distance to the cell's centre, ties by index; spec
+    11.6), made the first time the cell is used."""
+    row_of = slot[cell]
+    if row_of < 0:
+        K, nch = pal.shape
+        row_of = slot[slot.shape[0] - 1]
+        slot[slot.shape[0] - 1] = row_of + 1
+        slot[cell] = row_of
+        half = (1 << sh) >> 1
+        for ch in range(nch):
+            centre[ch] = (((cell >> (g * (nch - 1 - ch))) & ((1 << g) - 1)) << sh) + half
+        for i in range(K):
+            d2 = np.int64(0)
+            for ch in range(nch):
+                dc = pal[i, ch] - centre[ch]
+                d2 += dc * dc
+            keys[i] = d2 * 65536 + i
+        # The keys are distinct; their low 16 bits are the entries
+        # (K <= 65536), in the order np.argsort gives.
+        ranked = _sort(keys, spare, K)
+        for r in range(K):
+            o = ranked[r] & 0xFFFF
+            order[row_of, r] = o
+            rank[row_of, o] = r
+    return row_of
+
+
 @njit
 def _grown(out, size):
     """The encoder's output buffer copied into a larger one of ``size`` bytes."""
@@ -508,27 +538,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 aq = 0
                 while aq < 7 and act >= (4 << aq):
                     aq += 1
-                row_of = slot[cell]
-                if row_of < 0:
-                    row_of = slot[slot.shape[0] - 1]
-                    slot[slot.shape[0] - 1] = row_of + 1
-                    slot[cell] = row_of
-                    half = (1 << sh) >> 1
-                    for ch in range(nch):
-                        centre[ch] = (((cell >> (g * (nch - 1 - ch))) & ((1 << g) - 1)) << sh) + half
-                    for i in range(K):
-                        d2 = np.int64(0)
-                        for ch in range(nch):
-                            dc = pal[i, ch] - centre[ch]
-                            d2 += dc * dc
-                        keys[i] = d2 * 65536 + i
-                    # The keys are distinct; their low 16 bits are the
-                    # entries (K <= 65536), in the order np.argsort gives.
-                    ranked = _sort(keys, spare, K)
-                    for r in range(K):
-                        o = ranked[r] & 0xFFFF
-                        order[row_of, r] = o
-                        rank[row_of, o] = r
+                row_of = _cell_row(cell, slot, order, rank, pal, keys, spare, centre, g, sh)
                 # The excluded entries: every neighbour value (none is X).
                 for i in range(m):
                     v = rest[i]

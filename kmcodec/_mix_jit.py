@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._entropy_jit import (_SQUASH_KNOTS, _code_bit, _end_row, _end_stripe, _pattern, _room, _sort, _tables,
+from ._entropy_jit import (_SQUASH_KNOTS, _cell_row, _code_bit, _end_row, _end_stripe, _pattern, _room, _tables,
                            _update, cell_bits)
 from .jitcache import private_cache
 
@@ -103,7 +103,7 @@ def workspace(colors: int, width: int, channels: int) -> tuple:
             np.empty((2, N_SUB, width + 3), np.int16),          # sub-predictor errors (<= 1020): rows y-1, y
             np.empty((2, width + 3), np.int16),                 # prediction errors (<= 1020): rows y-1, y
             np.empty(4096, np.int64),                           # weight of an error sum
-            np.empty((N_SUB, 4), np.int64), np.empty(4, np.int64),
+            np.empty((N_SUB, 4), np.int64), np.empty(4, np.int64), np.empty(4, np.int64),
             np.empty((6, 8 + N_NEAR), np.int64),
             np.empty(SMALL_STRIPE * LOG_PER_PIXEL + 16, np.int64),
             np.full(colors, -1, np.int64),                      # the pixel that last took an entry as candidate
@@ -154,7 +154,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     H, W = img.shape
     K = pal.shape[0]
     nch = pal.shape[1]
-    (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, small, lg,
+    (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, centre, small, lg,
      taken, place) = work
     _tables(_SQUASH_KNOTS, squash, stretch, rate)
     taken[:] = -1
@@ -263,24 +263,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 for ch in range(nch):
                     cell = (cell << g) | (wp[ch] >> sh)
                     pc = (pc << 4) | (wp[ch] >> 4)
-                row_of = slot[cell]
-                if row_of < 0:
-                    row_of = slot[slot.shape[0] - 1]
-                    slot[slot.shape[0] - 1] = row_of + 1
-                    slot[cell] = row_of
-                    half = (1 << sh) >> 1
-                    for i in range(K):
-                        d2 = np.int64(0)
-                        for ch in range(nch):
-                            centre = (((cell >> (g * (nch - 1 - ch))) & ((1 << g) - 1)) << sh) + half
-                            dc = pal[i, ch] - centre
-                            d2 += dc * dc
-                        keys[i] = d2 * 65536 + i
-                    ranked = _sort(keys, spare, K)
-                    for r in range(K):
-                        o = ranked[r] & 0xFFFF
-                        order[row_of, r] = o
-                        rank[row_of, o] = r
+                row_of = _cell_row(cell, slot, order, rank, pal, keys, spare, centre, g, sh)
                 nc = 0
                 lo = 0
                 for t in range(8 + min(N_NEAR, K)):
