@@ -300,9 +300,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 hit = -1
                 for i in range(nc):
                     c = cand[i]
-                    dq = 1
-                    while dq < 11 and dist[i] >= (4 << dq):
-                        dq += 1
+                    dq = min(max(_bit_length(dist[i] >> 2), 1), 11)
                     icf = np.int64(c == p1) | (np.int64(c == p2) << 1)
                     fl = (np.int64(c == L) | (np.int64(c == U) << 1) | (np.int64(c == UR) << 2)
                           | (np.int64(c == UL) << 3))
@@ -464,6 +462,28 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
         if failed:
             return out, pos
     return out, pos
+
+
+@njit(inline="always")
+def _bit_length(v):
+    """The bits of v >= 0 (0 for 0), in five steps rather than a loop."""
+    n = 0
+    if v >= 1 << 16:
+        v >>= 16
+        n += 16
+    if v >= 1 << 8:
+        v >>= 8
+        n += 8
+    if v >= 1 << 4:
+        v >>= 4
+        n += 4
+    if v >= 1 << 2:
+        v >>= 2
+        n += 2
+    if v >= 1 << 1:
+        v >>= 1
+        n += 1
+    return n + v
 
 
 @njit(inline="always")
