@@ -288,7 +288,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     if t >= 8:
                         d2 = d2 * 2 + 1
                     j = nc  # insertion by distance, stable
-                    while j > (lo if t >= 8 else 0) and dist[j - 1] > d2:
+                    while j > lo and dist[j - 1] > d2:  # lo is 0 until t = 8
                         cand[j] = cand[j - 1]
                         src[j] = src[j - 1]
                         dist[j] = dist[j - 1]
