@@ -20,6 +20,17 @@ HASH_BITS = 18                # the hashed counters
 ICT1_BITS = 17                # last index seen after (L, U, UL, UR, LL)
 ICT2_BITS = 15                # last index seen after (L, U)
 N_SUB = 9                     # sub-predictors of the weighted prediction
+# The prediction's bias correction (spec 13.4): its contexts (sq, 8 sign
+# bits), the count at which a context's sums are halved, and the count
+# below which it is not used.
+N_BIAS = 12 * 256
+BIAS_HALVE = 128
+BIAS_MIN = 16
+# The candidate decisions' two adaptive probability maps (spec 13.1): by
+# (position, error level), then by the entry (mod 1024); 33 knots each.
+APM_ENTRY = 96
+N_APM = APM_ENTRY + 1024
+APM_RATE = 6
 REFINE = 32                   # literal order: entries re-sorted around the exact prediction
 N_HASHED = 6                  # hashed inputs of a candidate decision
 N_IN = 1 + N_HASHED           # and its direct one
@@ -29,10 +40,11 @@ N_IN = 1 + N_HASHED           # and its direct one
 # stripes costs O(pixels), not O(stripes * tables).
 SMALL_STRIPE = 4096
 N_NEAR = 16                   # candidates from the prediction's cell order
-# A candidate decision logs its direct, hashed and four weight-set entries;
-# a literal at most 16 exponent (3 counters, 1 set) and 16 mantissa (2, 1)
-# decisions; every pixel its two context-table slots.
-LOG_PER_PIXEL = (8 + N_NEAR) * (N_IN + 4) + 16 * 4 + 16 * 3 + 2
+# A candidate decision logs its direct, hashed and four weight-set entries
+# and its two maps; a literal at most 16 exponent (3 counters, 1 set) and 16
+# mantissa (2, 1) decisions; every pixel its two context-table slots and
+# its bias context.
+LOG_PER_PIXEL = (8 + N_NEAR) * (N_IN + 6) + 16 * 4 + 16 * 3 + 3
 # The encoder's room for one row: a decision's p is at least 32/65536, so
 # it adds at most 11 bits and some rounding to the stream; 12 bits each.
 ROOM_PER_PIXEL = ((8 + N_NEAR) + 2 * 16) * 12 // 8 + 1
@@ -107,7 +119,10 @@ def workspace(colors: int, width: int, channels: int) -> tuple:
             np.empty((6, 8 + N_NEAR), np.int64),
             np.empty(SMALL_STRIPE * LOG_PER_PIXEL + 16, np.int64),
             np.full(colors, -1, np.int64),                      # the pixel that last took an entry as candidate
-            np.empty(colors, np.int64))                         # positions in the re-sorted literal order
+            np.empty(colors, np.int64),                         # positions in the re-sorted literal order
+            np.empty((N_BIAS, 6), np.int64),                    # bias: error sums (4), count, gain
+            np.empty((2, 4), np.int64),                         # the prediction before and after correction
+            np.empty((N_APM, 33), np.int64))
 
 
 @njit(inline="always")
@@ -117,7 +132,14 @@ def _log(lg, nlog, table, i):
 
 
 @njit(inline="always")
-def _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged):
+def _fresh_apm(apm, i, squash):
+    """Map ``i`` fresh: each knot j at squash(128 j - 2048), the identity."""
+    for j in range(33):
+        apm[i, j] = squash[min(j * 128, 4095)] * 16
+
+
+@njit(inline="always")
+def _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, squash, lg, nlog, logged):
     """Make every table fresh: all of it, or only the entries logged."""
     if not logged:
         T[:] = FRESH
@@ -128,6 +150,9 @@ def _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged):
         for i in range(N_WS):
             for j in range(N_IN + 1):
                 Wt[i, j] = W_INIT if i < WS_FINAL else WF_INIT
+        bias[:, :] = 0
+        for i in range(N_APM):
+            _fresh_apm(apm, i, squash)
         return
     for k in range(nlog):
         table = lg[k] >> 32
@@ -142,6 +167,10 @@ def _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged):
             ict1[i] = -1
         elif table == 4:
             ict2[i] = -1
+        elif table == 6:
+            bias[i, :] = 0
+        elif table == 7:
+            _fresh_apm(apm, i, squash)
         else:
             for j in range(N_IN + 1):
                 Wt[i, j] = W_INIT if i < WS_FINAL else WF_INIT
@@ -155,7 +184,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     K = pal.shape[0]
     nch = pal.shape[1]
     (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, centre, small, lg,
-     taken, place) = work
+     taken, place, bias, wpb, apm) = work
     _tables(_SQUASH_KNOTS, squash, stretch, rate)
     taken[:] = -1
     rw[0] = 1 << 28
@@ -177,7 +206,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     for s in range(s0, s1):
         y0 = s * rows
         R = min(rows, H - y0)
-        _fresh(T, TD, TL, Wt, ict1, ict2, lg, nlog, logged)
+        _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, squash, lg, nlog, logged)
         logged = R * W <= SMALL_STRIPE
         nlog = 0
         win[:, :] = -1
@@ -250,6 +279,23 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 sq = 0
                 while sq < 11 and esum >= (6 << sq):
                     sq += 1
+                # The bias correction: the mean error in this context is
+                # added, where it has made the errors smaller.
+                bctx = -1
+                for ch in range(nch):
+                    wpb[0, ch] = wp[ch]
+                    wpb[1, ch] = wp[ch]
+                if full:
+                    bctx = sq * 256 + _bias_bits(pal, wp, nch, L, U, UL, UR, LL, UU)
+                    cn = bias[bctx, 4]
+                    if cn >= BIAS_MIN:
+                        for ch in range(nch):
+                            bs = bias[bctx, ch]
+                            corr = (bs + (cn >> 1)) // cn if bs >= 0 else -((-bs + (cn >> 1)) // cn)
+                            wpb[1, ch] = min(max(wp[ch] + corr, 0), 255)
+                        if bias[bctx, 5] > 0:
+                            for ch in range(nch):
+                                wp[ch] = wpb[1, ch]
                 # Candidates: the last index seen in two contexts, the
                 # neighbours, then the entries first in the cell's order.
                 h1 = _hash5(L, U, UL, UR, LL) >> (32 - ICT1_BITS)
@@ -318,8 +364,10 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     wsc = WS_SQ + i7 * 12 + sq
                     wsf = WS_FINAL + i7
                     x1, x2, xv, pos, b = _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, wsb, wsc, wsf, b,
-                                               squash, stretch, rate, st)
+                                               squash, stretch, rate, st, apm, i7 * 12 + sq, APM_ENTRY + (c & 1023))
                     if logged:
+                        nlog = _log(lg, nlog, 7, i7 * 12 + sq)
+                        nlog = _log(lg, nlog, 7, APM_ENTRY + (c & 1023))
                         nlog = _log(lg, nlog, 1, ix[0])
                         for k in range(1, 1 + N_HASHED):
                             nlog = _log(lg, nlog, 0, ix[k])
@@ -433,6 +481,19 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 for ch in range(nch):
                     eo += abs(pal[X, ch] - wp[ch])
                 er_row[x] = eo
+                if bctx >= 0:
+                    gain = np.int64(0)
+                    for ch in range(nch):
+                        gain += abs(pal[X, ch] - wpb[0, ch]) - abs(pal[X, ch] - wpb[1, ch])
+                        bias[bctx, ch] += pal[X, ch] - wpb[0, ch]
+                    bias[bctx, 5] += gain * 16 - (bias[bctx, 5] >> 6)
+                    bias[bctx, 4] += 1
+                    if bias[bctx, 4] == BIAS_HALVE:
+                        bias[bctx, 4] >>= 1
+                        for ch in range(nch):
+                            bias[bctx, ch] >>= 1
+                    if logged:
+                        nlog = _log(lg, nlog, 6, bctx)
                 if full:
                     for i in range(N_SUB):
                         se_row[i, x] = 0
@@ -462,6 +523,30 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
         if failed:
             return out, pos
     return out, pos
+
+
+@njit(inline="always")
+def _bias_bits(pal, wp, nch, L, U, UL, UR, LL, UU):
+    """The bias context's sign bits: which of L, U, UL, UR, LL, UU, 2L - LL
+    and 2U - UU (a missing one read as in the prediction) sum above the
+    prediction over the channels."""
+    s0 = np.int64(0)
+    sa = np.int64(0)
+    sb = np.int64(0)
+    for ch in range(nch):
+        s0 += wp[ch]
+        a = pal[L, ch]
+        b = pal[U, ch]
+        sa += 2 * a - (pal[LL, ch] if LL >= 0 else a)
+        sb += 2 * b - (pal[UU, ch] if UU >= 0 else b)
+    bits = np.int64(0)
+    for k, v in enumerate((L, U, UL, UR, LL, UU)):
+        if v >= 0:
+            s1 = np.int64(0)
+            for ch in range(nch):
+                s1 += pal[v, ch]
+            bits |= np.int64(s1 > s0) << k
+    return bits | (np.int64(sa > s0) << 6) | (np.int64(sb > s0) << 7)
 
 
 @njit(inline="always")
@@ -497,10 +582,12 @@ def _learn(Wt, w, st, d, bit, squash):
 
 
 @njit(inline="always")
-def _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, wsb, wsc, wsf, bit, squash, stretch, rate, st):
+def _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, wsb, wsc, wsf, bit, squash, stretch, rate, st, apm,
+          m1, m2):
     """A candidate decision (spec 13.1, two layers): the direct counter
     ``TD[ix[0]]`` and the hashed ``T[ix[1..]]`` mixed by weight sets ``ws``,
-    ``wsb`` and ``wsc``, whose outputs are mixed by the final set ``wsf``."""
+    ``wsb`` and ``wsc``, whose outputs are mixed by the final set ``wsf``;
+    that p is refined by the probability maps ``m1`` and ``m2``."""
     n = N_IN
     st[0] = stretch[TD[ix[0]] >> 12]
     for i in range(1, n):
@@ -518,7 +605,15 @@ def _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, wsb, wsc, wsf, bi
     dot = (Wt[wsf, 0] * d0 + Wt[wsf, 1] * d1 + Wt[wsf, 2] * d2) >> 16
     dot = min(max(dot, -2047), 2047)
     p = min(max(squash[dot + 2048] * 16 + 8, 32), 65504)
-    x1, x2, xv, pos, bit = _code_bit(dec, x1, x2, xv, pos, inbuf, out, p, bit)
+    j = (dot + 2048) >> 7
+    w = (dot + 2048) & 127
+    p1 = (apm[m1, j] * (128 - w) + apm[m1, j + 1] * w) >> 7
+    p2 = (apm[m2, j] * (128 - w) + apm[m2, j + 1] * w) >> 7
+    x1, x2, xv, pos, bit = _code_bit(dec, x1, x2, xv, pos, inbuf, out, min(max((p + p1 + 2 * p2) >> 2, 32), 65504),
+                                     bit)
+    for k in range(j, j + 2):
+        apm[m1, k] += ((bit << 16) - apm[m1, k]) >> APM_RATE
+        apm[m2, k] += ((bit << 16) - apm[m2, k]) >> APM_RATE
     _update(TD, ix[0], bit, rate)
     for i in range(1, n):
         _update(T, ix[i], bit, rate)

@@ -3,9 +3,11 @@
 Each index is asked against up to 24 candidates (the last index seen
 after the same neighbourhood in two context tables, the neighbours, and
 the 16 entries first in the palette order of the prediction's cell),
-ordered by their distance to a weighted prediction of the colour, each
-question a two-layer mix of seven adaptive counters; an index that is none
-of them is coded by its rank around the prediction.  The payload layout (stripe table,
+ordered by their distance to a weighted prediction of the colour (less
+the mean error of its context, where that has helped), each question a
+two-layer mix of seven adaptive counters refined by two adaptive
+probability maps; an index that is none of them is coded by its rank
+around the prediction.  The payload layout (stripe table,
 one arithmetic-coded stream per stripe) and the surfaces are coder 1's; the
 model is in :mod:`kmcodec._mix_jit`.
 """

@@ -543,6 +543,10 @@ T2_BITS = 15
 EXP_AQ, EXP_SQ, EXP_SA, MAN_E, MAN_SQ = 0, 1224, 3060, 4692, 5848
 # §13.2 sub-predictor weights: rw(e) = max(1, 2^28 div e^2)
 RW = [0] + [max(1, 2**28 // (e * e)) for e in range(1, 4096)]
+MIX_BIAS = 3072  # §13.1 bias records B[bc], bc = 0..3071
+MIX_MAPS = 1120  # §13.1 probability maps maps[m], m = 0..1119, of 33 knots
+# §13.1 a fresh map's knots: 16 * squash(min(128*j - 2048, 2047)), j = 0..32
+MAP_INIT = [16 * squash(min(128 * j - 2048, 2047)) for j in range(33)]
 
 
 def hash5(a: int, b: int, c: int, d: int, e: int) -> int:
@@ -559,10 +563,20 @@ def slot(h: int, n: int) -> int:
     return h >> (32 - n)
 
 
-class MixStripeDecoder(StripeDecoder):
-    """§13.1: the binary decoder of §11.3 with coder 2's tables, all fresh."""
+class BiasRecord:
+    """§13.2: a bias record B[bc]: sums s[0..C-1], count n and gain g, fresh 0."""
 
-    def __init__(self, stream: bytes) -> None:
+    def __init__(self, C: int) -> None:
+        self.s = [0] * C
+        self.n = 0
+        self.g = 0
+
+
+class MixStripeDecoder(StripeDecoder):
+    """§13.1: the binary decoder of §11.3 with coder 2's tables, all fresh
+    (C: the number of channels, for the bias records' sums)."""
+
+    def __init__(self, stream: bytes, C: int) -> None:
         super().__init__(stream)
         # counters as (table of p, table of n): "H", "D", "E"
         self.tables = {
@@ -573,6 +587,8 @@ class MixStripeDecoder(StripeDecoder):
         self.f = [[21845] * 3 for _ in range(MIX_FINAL)]
         self.T1 = [-1] * (1 << T1_BITS)
         self.T2 = [-1] * (1 << T2_BITS)
+        self.B = [BiasRecord(C) for _ in range(MIX_BIAS)]
+        self.maps = [list(MAP_INIT) for _ in range(MIX_MAPS)]
 
     def mix(self, inputs: list[tuple[str, int]], s: int) -> int:
         """§13.1: a mixed decision of n inputs (table, index) with weight set s."""
@@ -591,9 +607,9 @@ class MixStripeDecoder(StripeDecoder):
         w[n] = min(max(w[n] + ((256 * e) >> 12), -(2**31)), 2**31)
         return bit
 
-    def mix2(self, inputs: list[tuple[str, int]], sets: tuple[int, int, int], r: int) -> int:
+    def mix2(self, inputs: list[tuple[str, int]], sets: tuple[int, int, int], r: int, maps: tuple[int, int]) -> int:
         """§13.1: a two-layer decision of 7 inputs (table, index), with first-layer
-        weight sets s0, s1, s2 and final set f[r]."""
+        weight sets s0, s1, s2, final set f[r] and probability maps m1, m2."""
         n = len(inputs)
         t = [STRETCH[self.tables[name][0][i] >> 4] for name, i in inputs]
         ds = []
@@ -603,7 +619,16 @@ class MixStripeDecoder(StripeDecoder):
         f = self.f[r]
         d = min(max((f[0] * ds[0] + f[1] * ds[1] + f[2] * ds[2]) >> 16, -2047), 2047)
         p = min(max(squash(d) * 16 + 8, 32), 65504)
-        bit = self.code(p)
+        # the maps refine p: knots kn and kn+1, interpolated by fr
+        kn = (d + 2048) >> 7  # 0..31
+        fr = (d + 2048) & 127
+        m1, m2 = (self.maps[m] for m in maps)
+        q1 = (m1[kn] * (128 - fr) + m1[kn + 1] * fr) >> 7
+        q2 = (m2[kn] * (128 - fr) + m2[kn + 1] * fr) >> 7
+        bit = self.code(min(max((p + q1 + 2 * q2) >> 2, 32), 65504))
+        for knots in (m1, m2):
+            for k in (kn, kn + 1):
+                knots[k] += ((bit * 65536) - knots[k]) >> 6
         for name, i in inputs:  # in order; a shared counter is updated twice
             ps, ns = self.tables[name]
             self._update(ps, ns, i, bit)
@@ -614,7 +639,7 @@ class MixStripeDecoder(StripeDecoder):
             for j in range(n):
                 w[j] = min(max(w[j] + ((t[j] * e) >> 12), -(2**31)), 2**31)
             w[n] = min(max(w[n] + ((256 * e) >> 12), -(2**31)), 2**31)
-        e = ((bit * 65536) - p) >> 6  # the final set learns from the coded p
+        e = ((bit * 65536) - p) >> 6  # the final set learns from the mixed p, not the coded one
         for k in range(3):
             f[k] = min(max(f[k] + ((ds[k] * e) >> 12), -(2**31)), 2**31)
         return bit
@@ -626,7 +651,7 @@ def decode_mix(payload: bytes, width: int, height: int, palette: Palette) -> lis
     orders = CellOrders(palette)  # §13.5 uses §11.6's cells and orders
     indices = [0] * (width * height)
     for s, (stream, y0, y1) in enumerate(stripes):
-        dec = MixStripeDecoder(stream)
+        dec = MixStripeDecoder(stream, len(palette[0]))
         _decode_mix_stripe(dec, indices, width, y0, y1, palette, orders)
         _check_length(dec, stream, f"stripe {s}")
     return indices
@@ -700,6 +725,29 @@ def _decode_mix_stripe(
             sq = next((k for k in range(12) if esum < 6 << k), 11)
             aq = next((k for k in range(8) if act < 4 << k), 7)
 
+            # §13.2 bias correction (only when the prediction is full)
+            if full:
+                w0 = wp
+                S0 = sum(w0)
+                bits = 0
+                for k, nb in enumerate((L, U, UL, UR, LL, UU)):
+                    if nb != ABSENT and sum(palette[nb]) > S0:
+                        bits |= 1 << k
+                # 2a - ll and 2b - uu, summed over channels: q_4 and q_5 of the sub-predictions
+                bits |= (sum(q[ch][4] for ch in range(C)) > S0) << 6
+                bits |= (sum(q[ch][5] for ch in range(C)) > S0) << 7
+                bc = 256 * sq + bits
+                rec = dec.B[bc]
+                w1 = w0
+                if rec.n >= 16:
+                    w1 = []
+                    for ch in range(C):
+                        sc, n = rec.s[ch], rec.n
+                        corr = (sc + (n >> 1)) // n if sc >= 0 else -((-sc + (n >> 1)) // n)
+                        w1.append(min(max(w0[ch] + corr, 0), 255))
+                    if rec.g > 0:
+                        wp = w1
+
             # §13.3 candidates
             h1 = slot(hash5(L, U, UL, UR, LL), T1_BITS)
             h2 = slot(hash5(L, U, 7, 7, 7), T2_BITS)
@@ -742,7 +790,8 @@ def _decode_mix_stripe(
                     ("H", slot(hash5(700, v, pc, 0, 0), MIX_HASH_BITS)),
                 ]
                 sets = (4 * (16 * i7 + src) + icf, 546 + 12 * i7 + dq, 642 + 12 * i7 + sq)
-                if dec.mix2(inputs, sets, i7):
+                maps = (12 * i7 + sq, 96 + v % 1024)
+                if dec.mix2(inputs, sets, i7, maps):
                     X = v
                     break
             if X == -1:
@@ -751,7 +800,17 @@ def _decode_mix_stripe(
             indices[y * width + x] = X
             dec.T1[h1] = X
             dec.T2[h2] = X
-            err[y * width + x] = sum(abs(palette[X][ch] - wp[ch]) for ch in range(C))
+            err[y * width + x] = sum(abs(palette[X][ch] - wp[ch]) for ch in range(C))  # wp after 13.2's step
+            if full:  # §13.2: B[bc] learns, in this order
+                cX = palette[X]
+                gain = sum(abs(cX[ch] - w0[ch]) - abs(cX[ch] - w1[ch]) for ch in range(C))
+                for ch in range(C):
+                    rec.s[ch] += cX[ch] - w0[ch]
+                rec.g += 16 * gain - (rec.g >> 6)
+                rec.n += 1
+                if rec.n == 128:
+                    rec.n = 64
+                    rec.s = [sc >> 1 for sc in rec.s]
             serr[y * width + x] = (
                 [sum(abs(palette[X][ch] - min(max(q[ch][i], 0), 255)) for ch in range(C)) for i in range(N_SUB)]
                 if full

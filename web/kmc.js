@@ -658,7 +658,7 @@ function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout
     "pixel-limit");
   }
   const orders = new CellOrders(palette, h.colors, h.channels);
-  const model = mix ? new MixModel(h.colors) : new StripeModel();
+  const model = mix ? new MixModel(palette, h.colors, h.channels) : new StripeModel();
   let offset = tableEnd;
   for (let s = 0; s < first; s++) offset += lengths[s];
   for (let s = first; s < end; s++) {
@@ -707,6 +707,13 @@ const MIX_SOURCES = 24, MIX_ORDER_SOURCES = 16;
 // 2^47) are exact in doubles whatever the stripe's size.
 const W_MAX = 2 ** 31;
 const W_FRESH = 20000, F_FRESH = 21845;
+// §13.2 bias records B[bc], bc = 256*sq + 8 sign bits: sums s[0..3], count n, gain g (6 int32 each).
+const MIX_BIAS = 3072, BIAS_SIZE = 6, BIAS_N = 4, BIAS_G = 5;
+// §13.1 probability maps maps[m][j]: 1120 maps of 33 knots, 0..95 by i7 and sq, 96 + (v mod 1024) by entry.
+const MIX_MAPS = 1120, MAP_KNOTS = 33, MAP_ENTRY = 96;
+// §13.1 a fresh map's knots: 16 * squash(min(128*j - 2048, 2047)).
+const MAP_FRESH = new Int32Array(MAP_KNOTS);
+for (let j = 0; j < MAP_KNOTS; j++) MAP_FRESH[j] = 16 * squashOf(Math.min(128 * j - 2048, 2047));
 // After a stripe of at most this many pixels only the entries it changed
 // are made fresh again (a log of them), so tiny stripes cost their pixels.
 // The log has a fixed size; a stripe that changes more entries than it holds
@@ -761,9 +768,9 @@ function learn(W, b, t, bit, p) {
   W[b + 7] = clampW(W[b + 7] + ((256 * e) >> 12));
 }
 
-/** One stripe's coder (§11.3) with coder 2's tables (§13.1), for a palette of `colors`. */
+/** One stripe's coder (§11.3) with coder 2's tables (§13.1), for a palette of `colors` entries of C channels. */
 class MixModel extends StripeModel {
-  constructor(colors) {
+  constructor(palette, colors, channels) {
     super(false);
     this.H = new Int32Array(1 << MIX_H_BITS).fill(FRESH);
     this.D = new Int32Array(MIX_D).fill(FRESH);
@@ -772,7 +779,17 @@ class MixModel extends StripeModel {
     this.F = new Float64Array(3 * MIX_FINAL).fill(F_FRESH);
     this.T1 = new Int32Array(1 << T1_BITS).fill(-1);
     this.T2 = new Int32Array(1 << T2_BITS).fill(-1);
+    this.B = new Int32Array(BIAS_SIZE * MIX_BIAS);
+    this.M = new Int32Array(MAP_KNOTS * MIX_MAPS);
+    for (let m = 0; m < MIX_MAPS; m++) this.M.set(MAP_FRESH, MAP_KNOTS * m);
     this.t = new Float64Array(7);
+    // §13.2 Σ(v), the sum of c(v)'s channels, for each palette entry (at most 4 * 255).
+    this.sums = new Int32Array(colors);
+    for (let v = 0; v < colors; v++) {
+      let s = 0;
+      for (let ch = 0; ch < channels; ch++) s += palette[v * channels + ch];
+      this.sums[v] = s;
+    }
     // §13.3 candidates already taken: seen[v] === stamp, a stamp per pixel.
     this.seen = new Int32Array(colors);
     this.stamp = 0;
@@ -806,6 +823,8 @@ class MixModel extends StripeModel {
       this.W.fill(W_FRESH);
       this.T1.fill(-1);
       this.T2.fill(-1);
+      this.B.fill(0);
+      for (let m = 0; m < MIX_MAPS; m++) this.M.set(MAP_FRESH, MAP_KNOTS * m);
       return;
     }
     const log = this.log;
@@ -815,11 +834,16 @@ class MixModel extends StripeModel {
       if (table < 3) tables[table][i] = FRESH;
       else if (table === 3) this.T1[i] = -1;
       else if (table === 4) this.T2[i] = -1;
-      else this.W.fill(W_FRESH, 8 * i, 8 * i + 8);
+      else if (table === 5) this.W.fill(W_FRESH, 8 * i, 8 * i + 8);
+      else if (table === 6) this.B.fill(0, BIAS_SIZE * i, BIAS_SIZE * i + BIAS_SIZE);
+      else this.M.set(MAP_FRESH, MAP_KNOTS * i);
     }
   }
 
-  /** Log entry i of table (0 H, 1 D, 2 E, 3 T1, 4 T2, 5 a weight set); a full log ends the logging. */
+  /**
+   * Log entry i of table (0 H, 1 D, 2 E, 3 T1, 4 T2, 5 a weight set, 6 a bias
+   * record, 7 a probability map); a full log ends the logging.
+   */
   note(table, i) {
     if (this.logging) {
       if (this.logged < MIX_LOG_SIZE) this.log[this.logged++] = (table << 20) | i;
@@ -846,11 +870,12 @@ class MixModel extends StripeModel {
 
   /**
    * §13.1 a two-layer decision: inputs D[index[0]] and H[index[1..6]],
-   * first-layer weight sets s0, s1, s2 (three different sets), final set r.
+   * first-layer weight sets s0, s1, s2 (three different sets), final set r,
+   * probability maps m1 and m2 (two different maps).
    * Each weight * stretch product is below 2^42, each sum below 2^47, and
    * f * d_k below 2^42: all exact in doubles.
    */
-  twoLayer(index, s0, s1, s2, r) {
+  twoLayer(index, s0, s1, s2, r, m1, m2) {
     const W = this.W, F = this.F, t = this.t, D = this.D, H = this.H;
     t[0] = STRETCH[(D[index[0]] >> 8) >> 4];
     for (let j = 1; j < 7; j++) t[j] = STRETCH[(H[index[j]] >> 8) >> 4];
@@ -863,15 +888,27 @@ class MixModel extends StripeModel {
       a2 += W[b2 + j] * tj;
     }
     const d0 = mixerOut(a0), d1 = mixerOut(a1), d2 = mixerOut(a2);
-    const p = probability(mixerOut(F[f] * d0 + F[f + 1] * d1 + F[f + 2] * d2));
-    const bit = this.code(p);
+    const d = mixerOut(F[f] * d0 + F[f + 1] * d1 + F[f + 2] * d2);
+    const p = probability(d);
+    // The maps' knots j and j+1 around d, interpolated: knots <= 65536, so the products fit in 24 bits.
+    const M = this.M, j = (d + 2048) >> 7, fr = (d + 2048) & 127;
+    const k1 = MAP_KNOTS * m1 + j, k2 = MAP_KNOTS * m2 + j;
+    const q1 = (M[k1] * (128 - fr) + M[k1 + 1] * fr) >> 7;
+    const q2 = (M[k2] * (128 - fr) + M[k2 + 1] * fr) >> 7;
+    const pq = (p + q1 + 2 * q2) >> 2;
+    const bit = this.code(pq < 32 ? 32 : pq > 65504 ? 65504 : pq);
+    const target = bit * 65536;
+    M[k1] += (target - M[k1]) >> 6;
+    M[k1 + 1] += (target - M[k1 + 1]) >> 6;
+    M[k2] += (target - M[k2]) >> 6;
+    M[k2 + 1] += (target - M[k2 + 1]) >> 6;
     // In order, each read again: a slot shared by two inputs is updated twice.
     D[index[0]] = updated(D[index[0]], bit);
     for (let j = 1; j < 7; j++) H[index[j]] = updated(H[index[j]], bit);
     learn(W, b0, t, bit, probability(d0));
     learn(W, b1, t, bit, probability(d1));
     learn(W, b2, t, bit, probability(d2));
-    // The final set learns from the coded p: |d_k * e| <= 2047 * 1023.
+    // The final set learns from the mixed p (not the one coded with): |d_k * e| <= 2047 * 1023.
     const e = (bit * 65536 - p) >> 6;
     F[f] = clampW(F[f] + ((d0 * e) >> 12));
     F[f + 1] = clampW(F[f + 1] + ((d1 * e) >> 12));
@@ -887,6 +924,8 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
   const errs = [new Int16Array(width + 2), new Int16Array(width + 2)];
   const serrs = [new Int16Array(9 * (width + 2)), new Int16Array(9 * (width + 2))];
   const q = new Float64Array(9 * 4), weight = new Float64Array(9), wp = new Int32Array(4);
+  const w0 = new Int32Array(4), w1 = new Int32Array(4);
+  const B = model.B, sums = model.sums;
   const cand = new Int32Array(MIX_SOURCES), src = new Int32Array(MIX_SOURCES), dist = new Int32Array(MIX_SOURCES);
   const top = new Float64Array(32), crank = new Int32Array(MIX_SOURCES);
   const candIndex = new Int32Array(7);
@@ -918,8 +957,11 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       const UU = hasUU ? out[row - 2 * width + xx] : -1;
       const pat = pattern(L, U, UL, UR, LL, UU);
       // §13.2 the prediction.
+      const esum = 2 * errRow[xx] + 2 * errUp[xx + 1] + errUp[xx] + errUp[xx + 2];
+      let sq = 0;
+      while (sq < 11 && esum >= 6 << sq) sq++;
       const full = L !== -1 && U !== -1;
-      let act = 0;
+      let act = 0, rb = 0;
       if (full) {
         let S = 0;
         for (let i = 0; i < 9; i++) {
@@ -928,6 +970,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           S += weight[i];
         }
         const half = Math.floor(S / 2);
+        let s4 = 0, s5 = 0, S0 = 0;
         for (let ch = 0; ch < C; ch++) {
           const a = palette[L * C + ch], b = palette[U * C + ch], cc = palette[UL * C + ch];
           const d = UR !== -1 ? palette[UR * C + ch] : b;
@@ -948,14 +991,32 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           const v = floorDiv(A + half, S);
           wp[ch] = v < 0 ? 0 : v > 255 ? 255 : v;
           act += Math.abs(a - cc) + Math.abs(b - cc);
+          s4 += q[k + 4];
+          s5 += q[k + 5];
+          S0 += wp[ch];
+        }
+        // §13.2 bias correction: the record of sq and eight sign bits against S0 = Σ(w0).
+        const bits = (sums[L] > S0 ? 1 : 0) | (sums[U] > S0 ? 2 : 0) | (sums[UL] > S0 ? 4 : 0)
+          | (UR !== -1 && sums[UR] > S0 ? 8 : 0) | (LL !== -1 && sums[LL] > S0 ? 16 : 0)
+          | (UU !== -1 && sums[UU] > S0 ? 32 : 0) | (s4 > S0 ? 64 : 0) | (s5 > S0 ? 128 : 0);
+        rb = BIAS_SIZE * (256 * sq + bits);
+        const n = B[rb + BIAS_N];
+        for (let ch = 0; ch < C; ch++) w0[ch] = w1[ch] = wp[ch];
+        if (n >= 16) {
+          // |s| < 2^15: the quotients are exact in doubles.
+          const hn = n >> 1;
+          for (let ch = 0; ch < C; ch++) {
+            const s = B[rb + ch];
+            const corr = s >= 0 ? Math.floor((s + hn) / n) : -Math.floor((-s + hn) / n);
+            const v = w0[ch] + corr;
+            w1[ch] = v < 0 ? 0 : v > 255 ? 255 : v;
+          }
+          if (B[rb + BIAS_G] > 0) for (let ch = 0; ch < C; ch++) wp[ch] = w1[ch];
         }
       } else {
         const j = L !== -1 ? L : U;
         for (let ch = 0; ch < C; ch++) wp[ch] = j !== -1 ? palette[j * C + ch] : 128;
       }
-      const esum = 2 * errRow[xx] + 2 * errUp[xx + 1] + errUp[xx] + errUp[xx + 2];
-      let sq = 0;
-      while (sq < 11 && esum >= 6 << sq) sq++;
       // §13.3 candidates: sources t = 0..7, then the first entries of the cell's order (t = 8..23).
       const h1 = hash5(L, U, UL, UR, LL, T1_BITS), h2 = hash5(L, U, 7, 7, 7, T2_BITS);
       const p1 = model.T1[h1], p2 = model.T2[h2];
@@ -1017,13 +1078,16 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
         candIndex[5] = hash5(600, v, dq, L, 0, MIX_H_BITS);
         candIndex[6] = hash5(700, v, pc, 0, 0, MIX_H_BITS);
         const s0 = 4 * (16 * i7 + s) + icf, s1 = SET_DQ + 12 * i7 + dq, s2 = SET_SQ + 12 * i7 + sq;
-        const bit = model.twoLayer(candIndex, s0, s1, s2, i7);
+        const m1 = 12 * i7 + sq, m2 = MAP_ENTRY + (v & 1023);
+        const bit = model.twoLayer(candIndex, s0, s1, s2, i7, m1, m2);
         if (model.logging) {
           model.note(1, candIndex[0]);
           for (let k = 1; k < 7; k++) model.note(0, candIndex[k]);
           model.note(5, s0);
           model.note(5, s1);
           model.note(5, s2);
+          model.note(7, m1);
+          model.note(7, m2);
         }
         if (bit) {
           X = v;
@@ -1108,6 +1172,20 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       for (let ch = 0; ch < C; ch++) eo += Math.abs(palette[X * C + ch] - wp[ch]);
       errRow[xx + 1] = eo;
       if (full) {
+        // §13.2 B[bc] learns, in this order; |g| < 2^21 and |s| < 2^15.
+        let gain = 0;
+        for (let ch = 0; ch < C; ch++) {
+          const xc = palette[X * C + ch];
+          gain += Math.abs(xc - w0[ch]) - Math.abs(xc - w1[ch]);
+          B[rb + ch] += xc - w0[ch];
+        }
+        const g = B[rb + BIAS_G];
+        B[rb + BIAS_G] = g + 16 * gain - (g >> 6);
+        if (++B[rb + BIAS_N] === 128) {
+          B[rb + BIAS_N] = 64;
+          for (let ch = 0; ch < C; ch++) B[rb + ch] >>= 1;  // a floor, also below 0
+        }
+        model.note(6, rb / BIAS_SIZE);
         for (let i = 0; i < 9; i++) {
           let s = 0;
           for (let ch = 0; ch < C; ch++) {
