@@ -20,7 +20,7 @@ HASH_BITS = 18                # the hashed counters
 ICT1_BITS = 17                # last index seen after (L, U, UL, UR, LL)
 ICT2_BITS = 15                # last index seen after (L, U)
 N_SUB = 9                     # sub-predictors of the weighted prediction
-# The prediction's bias correction (spec 13.4): its contexts (sq, 8 sign
+# The prediction's bias correction (spec 13.2): its contexts (sq, 8 sign
 # bits), the count at which a context's sums are halved, and the count
 # below which it is not used.
 N_BIAS = 12 * 256
@@ -154,6 +154,15 @@ def _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, squash, lg, nlog, logged):
         for i in range(N_APM):
             _fresh_apm(apm, i, squash)
         return
+    # Each decision logs its two maps again: past N_APM entries, making
+    # every map fresh once is cheaper than 33 knots an entry.
+    maps = 0
+    for k in range(nlog):
+        maps += np.int64((lg[k] >> 32) == 7)
+    whole = maps > N_APM
+    if whole:
+        for i in range(N_APM):
+            _fresh_apm(apm, i, squash)
     for k in range(nlog):
         table = lg[k] >> 32
         i = lg[k] & M32
@@ -170,7 +179,8 @@ def _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, squash, lg, nlog, logged):
         elif table == 6:
             bias[i, :] = 0
         elif table == 7:
-            _fresh_apm(apm, i, squash)
+            if not whole:
+                _fresh_apm(apm, i, squash)
         else:
             for j in range(N_IN + 1):
                 Wt[i, j] = W_INIT if i < WS_FINAL else WF_INIT
