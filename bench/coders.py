@@ -2,7 +2,7 @@
 
     python bench/coders.py [--quick] [--only NAMES] [--markdown F]
 
-Part 1, size: for each image of ``common.coder_images`` (13 photographs of
+Part 1, size: for each image of ``common.coder_images`` (16 photographs of
 different kinds and 9 graphics) at K = 16, 64, 256, and each graphic also
 at its own colour count (lossless), the same quantised pixels (same palette
 and indices) stored as .kmc packed, .kmc entropy (coder 1), .kmc mix

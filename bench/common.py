@@ -318,7 +318,9 @@ def coder_images() -> dict[str, tuple[str, np.ndarray]]:
     an animal, food, a street scene, architecture, a macro flower, an old
     greyscale portrait, a greyscale camera shot, the Hubble deep field (dark,
     star points), a microscope slide, a retina scan, a photograph with
-    seeded sensor noise (sigma 3) and a 64 x 64 thumbnail.  Graphics drawn
+    seeded sensor noise (sigma 3), a 64 x 64 thumbnail, and three more
+    greyscale ones, the kind where coder 2 is weakest (scikit-image's
+    moon, brick wall and clock: smooth, a texture, an object).  Graphics drawn
     here reproducibly: a bar chart with anti-aliased text labels, an opaque
     UI screenshot, a street map with labels, a flow diagram, pixel art
     scaled 6x, scikit-image's logo on white, the bundled ``shapes.png``,
@@ -336,7 +338,7 @@ def coder_images() -> dict[str, tuple[str, np.ndarray]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sk = {n: getattr(skimage.data, n)() for n in ("astronaut", "immunohistochemistry", "hubble_deep_field",
-                                                      "retina", "camera", "page")}
+                                                      "retina", "camera", "page", "moon", "brick", "clock")}
     photos = {
         "astronaut": sk["astronaut"], "chelsea": to_rgb_array(ROOT / "samples" / "chelsea.png"),
         "coffee": to_rgb_array(ROOT / "samples" / "coffee.png"),
@@ -349,6 +351,7 @@ def coder_images() -> dict[str, tuple[str, np.ndarray]]:
     noise = np.random.default_rng(3).normal(0, 3, photos["chelsea"].shape)
     photos["grain"] = np.clip(photos["chelsea"] + noise, 0, 255).round().astype(np.uint8)
     photos["thumb"] = np.asarray(Image.fromarray(sk["astronaut"]).resize((64, 64), Image.Resampling.LANCZOS))
+    photos.update({name: rgb(sk[name]) for name in ("moon", "brick", "clock")})
     out = {k: ("photo", rgb(v)) for k, v in photos.items()}
     graphics = {"bars": _bar_chart(), "ui": _ui_screenshot(), "map": _street_map(), "diagram": _flow_diagram(),
                 "pixelart": _pixel_art(), "shapes": to_rgb_array(ROOT / "samples" / "shapes.png"),
