@@ -373,11 +373,13 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     wsb = WS_DQ + i7 * 12 + dq
                     wsc = WS_SQ + i7 * 12 + sq
                     wsf = WS_FINAL + i7
+                    m1 = i7 * 12 + sq
+                    m2 = APM_ENTRY + (c & 1023)
                     x1, x2, xv, pos, b = _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, wsb, wsc, wsf, b,
-                                               squash, stretch, rate, st, apm, i7 * 12 + sq, APM_ENTRY + (c & 1023))
+                                               squash, stretch, rate, st, apm, m1, m2)
                     if logged:
-                        nlog = _log(lg, nlog, 7, i7 * 12 + sq)
-                        nlog = _log(lg, nlog, 7, APM_ENTRY + (c & 1023))
+                        nlog = _log(lg, nlog, 7, m1)
+                        nlog = _log(lg, nlog, 7, m2)
                         nlog = _log(lg, nlog, 1, ix[0])
                         for k in range(1, 1 + N_HASHED):
                             nlog = _log(lg, nlog, 0, ix[k])
