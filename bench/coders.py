@@ -17,13 +17,18 @@ Part 2, speed: 12 MP photographs at each K, a canvas of photographs
 (bench/common.tiled) and, at K = 256, the same with sensor noise ("grain",
 the hardest for the entropy coders); ``kmcodec.decode`` of each coded file
 against the packed file, and each coder's whole encode time (quantize +
-write) against the packed encode's.
+write) against the packed encode's.  Beside them, for scale, the rivals'
+decoders on the same pixels: libjxl (imagecodecs, effort 7, its default:
+effort 10 takes minutes at 12 MP; on as many threads as this machine has
+cores, as coder 2), and lossless WebP and PNG through Pillow (one thread).
 External tools that are missing are reported and skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import shutil
 import subprocess
 import sys
@@ -90,7 +95,29 @@ def sizes(rgb: np.ndarray, k: int, tmp: Path, jxl) -> dict:
     return row
 
 
-def speed(image: str, rgb: np.ndarray, k: int, repeats: int) -> dict:
+def _rival_codecs() -> dict:
+    """Name -> (encode, decode) of the rivals timed in part 2: libjxl if
+    imagecodecs has it, lossless WebP and PNG through Pillow."""
+    def pillow(fmt, **params):
+        def enc(px):
+            buf = io.BytesIO()
+            Image.fromarray(px).save(buf, fmt, **params)
+            return buf.getvalue()
+        return enc, lambda data: np.asarray(Image.open(io.BytesIO(data)))
+
+    rivals = {"webp": pillow("WEBP", lossless=True, quality=100, method=4), "png": pillow("PNG")}
+    try:
+        import imagecodecs
+
+        threads = os.cpu_count() or 1
+        rivals["jxl-e7"] = (lambda px: imagecodecs.jpegxl_encode(px, lossless=True, effort=7, numthreads=threads),
+                            lambda data: imagecodecs.jpegxl_decode(data, numthreads=threads))
+    except ImportError:
+        pass
+    return rivals
+
+
+def speed(image: str, rgb: np.ndarray, k: int, repeats: int, rivals: dict) -> dict:
     t = time.perf_counter()
     q = kmcodec.quantize(rgb, k, 0)
     t_quant = time.perf_counter() - t
@@ -114,6 +141,17 @@ def speed(image: str, rgb: np.ndarray, k: int, repeats: int) -> dict:
         row[f"decode {c} MP/s"] = n / med[c] / 1e6
         row[f"encode total {c} s"] = t_quant + med["enc_" + c]
         row[f"{c} encode / packed"] = (t_quant + med["enc_" + c]) / (t_quant + med["enc_packed"])
+    pixels = np.ascontiguousarray(q.to_rgb())
+    for name, (encode, decode) in rivals.items():
+        data = encode(pixels)
+        taken = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            out = decode(data)
+            taken.append(time.perf_counter() - t)
+        assert np.array_equal(out, pixels), name
+        row[f"{name} bytes"] = len(data)
+        row[f"decode {name} MP/s"] = n / float(np.median(taken)) / 1e6
     return row
 
 
@@ -189,10 +227,11 @@ def main(argv=None) -> None:
     md = [*head, _table(rows, keys, True), "", *summary]
     if not args.quick:
         canvas = tiled(PHOTOS, 4000, 3000)
-        sp = [speed("canvas", canvas, k, args.repeats) for k in KS]
+        rivals = _rival_codecs()
+        sp = [speed("canvas", canvas, k, args.repeats, rivals) for k in KS]
         grain = photographs(4000, 3000).get("grain")  # needs the extra photographs
         if grain is not None:
-            sp.append(speed("grain", grain, 256, args.repeats))
+            sp.append(speed("grain", grain, 256, args.repeats, rivals))
         lines += ["", "12 MP canvas of photographs, medians of interleaved runs:", "", _table(sp, list(sp[0]))]
         md += ["", "12 MP canvas of photographs, medians of interleaved runs:", "", _table(sp, list(sp[0]), True)]
     print("\n".join(lines))
