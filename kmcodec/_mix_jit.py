@@ -40,14 +40,17 @@ N_IN = 1 + N_HASHED           # and its direct one
 # stripes costs O(pixels), not O(stripes * tables).
 SMALL_STRIPE = 4096
 N_NEAR = 16                   # candidates from the prediction's cell order
+N_CAND = 9 + N_NEAR           # candidates at most: the match, 8 sources, the cell's
+MATCH_BITS = 18               # the match table: last position of a neighbourhood
+MATCH_PIN = 8                 # a match that has held this long is asked first
 # A candidate decision logs its direct, hashed and four weight-set entries
 # and its two maps; a literal at most 16 exponent (3 counters, 1 set) and 16
 # mantissa (2, 1) decisions; every pixel its two context-table slots and
 # its bias context.
-LOG_PER_PIXEL = (8 + N_NEAR) * (N_IN + 6) + 16 * 4 + 16 * 3 + 3
+LOG_PER_PIXEL = N_CAND * (N_IN + 6) + 16 * 4 + 16 * 3 + 4
 # The encoder's room for one row: a decision's p is at least 32/65536, so
 # it adds at most 11 bits and some rounding to the stream; 12 bits each.
-ROOM_PER_PIXEL = ((8 + N_NEAR) + 2 * 16) * 12 // 8 + 1
+ROOM_PER_PIXEL = (N_CAND + 2 * 16) * 12 // 8 + 1
 # Direct counters of the candidate questions: (min(i, 7), src, pat, icf).
 N_DIRECT = 8 * 16 * 256 * 4
 # Literal counters.
@@ -116,13 +119,14 @@ def workspace(colors: int, width: int, channels: int) -> tuple:
             np.empty((2, width + 3), np.int16),                 # prediction errors (<= 1020): rows y-1, y
             np.empty(4096, np.int64),                           # weight of an error sum
             np.empty((N_SUB, 4), np.int64), np.empty(4, np.int64), np.empty(4, np.int64),
-            np.empty((6, 8 + N_NEAR), np.int64),
+            np.empty((6, N_CAND), np.int64),
             np.empty(SMALL_STRIPE * LOG_PER_PIXEL + 16, np.int64),
             np.full(colors, -1, np.int64),                      # the pixel that last took an entry as candidate
             np.empty(colors, np.int64),                         # positions in the re-sorted literal order
             np.empty((N_BIAS, 6), np.int64),                    # bias: error sums (4), count, gain
             np.empty((2, 4), np.int64),                         # the prediction before and after correction
-            np.empty((N_APM, 33), np.int64))
+            np.empty((N_APM, 33), np.int64),
+            np.empty(1 << MATCH_BITS, np.int64))                # the match table: positions in the stripe
 
 
 @njit(inline="always")
@@ -139,7 +143,7 @@ def _fresh_apm(apm, i, squash):
 
 
 @njit(inline="always")
-def _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, squash, lg, nlog, logged):
+def _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, mt, squash, lg, nlog, logged):
     """Make every table fresh: all of it, or only the entries logged."""
     if not logged:
         T[:] = FRESH
@@ -147,6 +151,7 @@ def _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, squash, lg, nlog, logged):
         TL[:] = FRESH
         ict1[:] = -1
         ict2[:] = -1
+        mt[:] = -1
         for i in range(N_WS):
             for j in range(N_IN + 1):
                 Wt[i, j] = W_INIT if i < WS_FINAL else WF_INIT
@@ -178,6 +183,8 @@ def _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, squash, lg, nlog, logged):
             ict2[i] = -1
         elif table == 6:
             bias[i, :] = 0
+        elif table == 8:
+            mt[i] = -1
         elif table == 7:
             if not whole:
                 _fresh_apm(apm, i, squash)
@@ -194,7 +201,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     K = pal.shape[0]
     nch = pal.shape[1]
     (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, centre, small, lg,
-     taken, place, bias, wpb, apm) = work
+     taken, place, bias, wpb, apm, mt) = work
     _tables(_SQUASH_KNOTS, squash, stretch, rate)
     taken[:] = -1
     rw[0] = 1 << 28
@@ -216,7 +223,9 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     for s in range(s0, s1):
         y0 = s * rows
         R = min(rows, H - y0)
-        _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, squash, lg, nlog, logged)
+        _fresh(T, TD, TL, Wt, ict1, ict2, bias, apm, mt, squash, lg, nlog, logged)
+        moff = np.int64(0)
+        mlen = np.int64(0)
         logged = R * W <= SMALL_STRIPE
         nlog = 0
         win[:, :] = -1
@@ -312,6 +321,27 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 h2 = _hash5(L, U, 7, 7, 7) >> (32 - ICT2_BITS)
                 p1 = np.int64(ict1[h1])
                 p2 = np.int64(ict2[h2])
+                # The match: the index that followed the last occurrence of
+                # this neighbourhood, displaced by the same offset while it
+                # keeps predicting.
+                here = np.int64(y) * W + (x - 2)
+                L3 = row[x - 3] if x >= 3 else np.int64(-1)
+                L4 = row[x - 4] if x >= 4 else np.int64(-1)
+                UR2 = up[x + 2] if x + 2 < W + 2 else np.int64(-1)
+                hm = _hash5(_hash5(L, LL, L3, L4, U), UL, UR, UR2, UU) >> (32 - MATCH_BITS)
+                # A flat neighbourhood says nothing about where a copy is,
+                # and offsets of the neighbours repeat candidates.
+                flat = L == LL and L == L3 and L == L4 and L == U and L == UL and L == UR and L == UR2 and L == UU
+                if moff == 0 and not flat and mt[hm] >= 0:
+                    moff = here - mt[hm]
+                    mlen = 0
+                    if moff <= 2 or moff == W - 1 or moff == W or moff == W + 1 or moff == 2 * W:
+                        moff = 0
+                mv = np.int64(-1)
+                if moff > 0:
+                    qq = here - moff
+                    yq = qq // W
+                    mv = np.int64(row[qq - yq * W + 2]) if yq == y else np.int64(img[y0 + yq, qq - yq * W])
                 # The order of the prediction's cell: its first entries are
                 # candidates too, and literals are ranked in it.
                 cell = np.int64(0)
@@ -322,6 +352,20 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 row_of = _cell_row(cell, slot, order, rank, pal, keys, spare, centre, g, sh)
                 nc = 0
                 lo = 0
+                mb = 0
+                if mv >= 0:
+                    mb = 1 + min(_bit_length(mlen), 7)
+                    taken[mv] = tick
+                    cand[0] = mv
+                    src[0] = 15
+                    d2 = np.int64(0)
+                    for ch in range(nch):
+                        dc = pal[mv, ch] - wp[ch]
+                        d2 += dc * dc
+                    dist[0] = d2
+                    nc = 1
+                    if mlen >= MATCH_PIN:
+                        lo = 1  # nothing is asked before a match that has held
                 for t in range(8 + min(N_NEAR, K)):
                     if t == 8 and p1 >= 0 and p1 == p2:
                         # Both context tables agree: nothing near the
@@ -344,13 +388,13 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     if t >= 8:
                         d2 = d2 * 2 + 1
                     j = nc  # insertion by distance, stable
-                    while j > lo and dist[j - 1] > d2:  # lo is 0 until t = 8
+                    while j > lo and dist[j - 1] > d2:
                         cand[j] = cand[j - 1]
                         src[j] = src[j - 1]
                         dist[j] = dist[j - 1]
                         j -= 1
                     cand[j] = v
-                    src[j] = min(t, 15)
+                    src[j] = min(t, 14)
                     dist[j] = d2
                     nc += 1
                 hit = -1
@@ -365,7 +409,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     ix[1] = _hash5(100 + i7, c, L, U, dq) >> (32 - HASH_BITS)
                     ix[2] = _hash5(300 + src[i], c, L, U, UR * 65536 + UL) >> (32 - HASH_BITS)
                     ix[3] = _hash5(400 + src[i], dq, fl, icf, pat) >> (32 - HASH_BITS)
-                    ix[4] = _hash5(500 + i7, dq, sq, 0, 0) >> (32 - HASH_BITS)
+                    ix[4] = _hash5(500 + i7, dq, sq, mb if c == mv else 0, 0) >> (32 - HASH_BITS)
                     ix[5] = _hash5(600, c, dq, L, 0) >> (32 - HASH_BITS)
                     ix[6] = _hash5(700, c, pc, 0, 0) >> (32 - HASH_BITS)
                     ws = (i7 * 16 + src[i]) * 4 + icf
@@ -485,9 +529,18 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 row[x] = X
                 ict1[h1] = X
                 ict2[h2] = X
+                if moff > 0:
+                    if mv == X:
+                        mlen += 1
+                    else:
+                        moff = 0
+                        mlen = 0
+                if not flat:
+                    mt[hm] = here
                 if logged:
                     nlog = _log(lg, nlog, 3, h1)
                     nlog = _log(lg, nlog, 4, h2)
+                    nlog = _log(lg, nlog, 8, hm)
                 # Errors of this pixel, for the next predictions.
                 eo = np.int64(0)
                 for ch in range(nch):

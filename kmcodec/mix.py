@@ -1,8 +1,10 @@
 """Coder 2, "mix": the executable form of section 13 of ``spec/kmc-format.md``.
 
-Each index is asked against up to 24 candidates (the last index seen
-after the same neighbourhood in two context tables, the neighbours, and
-the 16 entries first in the palette order of the prediction's cell),
+Each index is asked against up to 25 candidates (the match: the index
+that followed the last copy of a wider neighbourhood, at the same offset
+while it keeps predicting; the last index seen after the same
+neighbourhood in two context tables, the neighbours, and the 16 entries
+first in the palette order of the prediction's cell),
 ordered by their distance to a weighted prediction of the colour (less
 the mean error of its context, where that has helped), each question a
 two-layer mix of seven adaptive counters refined by two adaptive

@@ -539,6 +539,9 @@ N_SUB = 9  # §13.2 sub-predictors
 N_CELL_SOURCES = 16  # §13.3 sources t = 8..23 from the cell's order
 T1_BITS = 17
 T2_BITS = 15
+MT_BITS = 18  # §13.1 match table MT: 2^18
+MATCH_SRC = 15  # §13.3 the match value's source, src[0] = 15
+MATCH_PIN = 8  # §13.3 a match with mlen >= 8 is pinned
 # §13.5 offsets in E
 EXP_AQ, EXP_SQ, EXP_SA, MAN_E, MAN_SQ = 0, 1224, 3060, 4692, 5848
 # §13.2 sub-predictor weights: rw(e) = max(1, 2^28 div e^2)
@@ -587,6 +590,10 @@ class MixStripeDecoder(StripeDecoder):
         self.f = [[21845] * 3 for _ in range(MIX_FINAL)]
         self.T1 = [-1] * (1 << T1_BITS)
         self.T2 = [-1] * (1 << T2_BITS)
+        self.MT = [-1] * (1 << MT_BITS)
+        # §13.3 the match's offset and length (carried from pixel to pixel within the stripe)
+        self.moff = 0
+        self.mlen = 0
         self.B = [BiasRecord(C) for _ in range(MIX_BIAS)]
         self.maps = [list(MAP_INIT) for _ in range(MIX_MAPS)]
 
@@ -752,11 +759,29 @@ def _decode_mix_stripe(
             h1 = slot(hash5(L, U, UL, UR, LL), T1_BITS)
             h2 = slot(hash5(L, U, 7, 7, 7), T2_BITS)
             p1, p2 = dec.T1[h1], dec.T2[h2]
+
+            # §13.3 the match: L3, L4, UR2 absent by the same rule; here = position in the stripe
+            L3, L4, UR2 = at(x - 3, y), at(x - 4, y), at(x + 2, y - 1)
+            here = (y - y0) * width + x
+            hm = slot(hash5(hash5(L, LL, L3, L4, U), UL, UR, UR2, UU), MT_BITS)
+            flat = L == LL == L3 == L4 == U == UL == UR == UR2 == UU
+            if dec.moff == 0 and not flat and dec.MT[hm] != -1:
+                dec.moff = here - dec.MT[hm]
+                dec.mlen = 0
+                if dec.moff <= 2 or dec.moff in (width - 1, width, width + 1, 2 * width):
+                    dec.moff = 0
+            # the match value: the pixel at position here - moff of the stripe (already coded)
+            mv = indices[y0 * width + here - dec.moff] if dec.moff > 0 else -1
+
+            # §13.3 the list: the match value first (src 15, distance not doubled), if any
+            cands: list[tuple[int, int, int]] = []  # (v, src, dist), kept in order of dist
+            if mv != -1:
+                cands.append((mv, MATCH_SRC, sum((palette[mv][ch] - wp[ch]) ** 2 for ch in range(C))))
+            pinned = mv != -1 and dec.mlen >= MATCH_PIN  # nothing is inserted before it
+            lo = 1 if pinned else 0  # lo for t < 8
             # sources t = 0..7, then t = 8..23: the first 16 entries of the cell's order (§13.5)
             cell_order = orders.order(wp)
             sources = [p1, p2, L, U, UR, UL, LL, UU, *cell_order[:N_CELL_SOURCES]]
-            cands: list[tuple[int, int, int]] = []  # (v, src, dist), kept in order of dist
-            lo = 0
             for t, v in enumerate(sources):
                 if t == 8 and p1 != -1 and p1 == p2:  # lo is fixed when the scan reaches t = 8
                     lo = [c for c, _, _ in cands].index(p1) + 1  # one past p1's position
@@ -768,7 +793,7 @@ def _decode_mix_stripe(
                 j = len(cands)
                 while j > lo and cands[j - 1][2] > dist:
                     j -= 1
-                cands.insert(j, (v, min(t, 15), dist))
+                cands.insert(j, (v, min(t, 14), dist))
 
             # §13.4 one decision per candidate
             pc = 0  # the prediction's coarse colour
@@ -780,12 +805,13 @@ def _decode_mix_stripe(
                 dq = next((k for k in range(1, 12) if dist < 4 << k), 11)
                 icf = (v == p1) | (v == p2) << 1
                 fl = (v == L) | (v == U) << 1 | (v == UR) << 2 | (v == UL) << 3
+                mm = 0 if v != mv else 1 + next((b for b in range(8) if dec.mlen < 2**b), 7)
                 inputs = [
                     ("D", 4 * (256 * (16 * i7 + src) + pat) + icf),
                     ("H", slot(hash5(100 + i7, v, L, U, dq), MIX_HASH_BITS)),
                     ("H", slot(hash5(300 + src, v, L, U, UR * 65536 + UL), MIX_HASH_BITS)),
                     ("H", slot(hash5(400 + src, dq, fl, icf, pat), MIX_HASH_BITS)),
-                    ("H", slot(hash5(500 + i7, dq, sq, 0, 0), MIX_HASH_BITS)),
+                    ("H", slot(hash5(500 + i7, dq, sq, mm, 0), MIX_HASH_BITS)),
                     ("H", slot(hash5(600, v, dq, L, 0), MIX_HASH_BITS)),
                     ("H", slot(hash5(700, v, pc, 0, 0), MIX_HASH_BITS)),
                 ]
@@ -800,6 +826,15 @@ def _decode_mix_stripe(
             indices[y * width + x] = X
             dec.T1[h1] = X
             dec.T2[h2] = X
+            # §13.3 the match learns, in this order
+            if dec.moff > 0:
+                if mv == X:
+                    dec.mlen += 1
+                else:
+                    dec.moff = 0
+                    dec.mlen = 0
+            if not flat:
+                dec.MT[hm] = here
             err[y * width + x] = sum(abs(palette[X][ch] - wp[ch]) for ch in range(C))  # wp after 13.2's step
             if full:  # §13.2: B[bc] learns, in this order
                 cX = palette[X]

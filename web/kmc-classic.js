@@ -699,13 +699,14 @@ function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout
 
 // --- §13 coder 2, "mix" -------------------------------------------------------------
 
-const MIX_H_BITS = 18, T1_BITS = 17, T2_BITS = 15;
+const MIX_H_BITS = 18, T1_BITS = 17, T2_BITS = 15, MT_BITS = 18;
 const MIX_D = 131072, MIX_E = 19720, MIX_SETS = 738, MIX_FINAL = 8;
 const EXP_AQ = 0, EXP_SQ = 1224, EXP_SA = 3060, MAN_E = 4692, MAN_SQ = 5848;
 // §13.4, §13.5 weight sets: candidates' s1 and s2 bases, the literals' exponent and mantissa.
 const SET_DQ = 546, SET_SQ = 642, SET_EXP = 512, SET_MAN = 529;
-// §13.3 sources: 8 neighbours and context tables, then up to 16 entries of the cell's order.
-const MIX_SOURCES = 24, MIX_ORDER_SOURCES = 16;
+// §13.3 sources: 8 neighbours and context tables, then up to 16 entries of the cell's order;
+// the list holds them and the match value (up to 25 candidates).
+const MIX_SOURCES = 24, MIX_ORDER_SOURCES = 16, MIX_LIST = MIX_SOURCES + 1;
 // §13.1 weights are clamped to -2^31 .. 2^31, so the mixers' sums (below
 // 2^47) are exact in doubles whatever the stripe's size.
 const W_MAX = 2 ** 31;
@@ -782,6 +783,8 @@ class MixModel extends StripeModel {
     this.F = new Float64Array(3 * MIX_FINAL).fill(F_FRESH);
     this.T1 = new Int32Array(1 << T1_BITS).fill(-1);
     this.T2 = new Int32Array(1 << T2_BITS).fill(-1);
+    // §13.3 match table MT: positions in the stripe, which can pass 2^31 (doubles are exact to 2^53).
+    this.MT = new Float64Array(1 << MT_BITS).fill(-1);
     this.B = new Int32Array(BIAS_SIZE * MIX_BIAS);
     this.M = new Int32Array(MAP_KNOTS * MIX_MAPS);
     for (let m = 0; m < MIX_MAPS; m++) this.M.set(MAP_FRESH, MAP_KNOTS * m);
@@ -826,6 +829,7 @@ class MixModel extends StripeModel {
       this.W.fill(W_FRESH);
       this.T1.fill(-1);
       this.T2.fill(-1);
+      this.MT.fill(-1);
       this.B.fill(0);
       for (let m = 0; m < MIX_MAPS; m++) this.M.set(MAP_FRESH, MAP_KNOTS * m);
       return;
@@ -839,13 +843,14 @@ class MixModel extends StripeModel {
       else if (table === 4) this.T2[i] = -1;
       else if (table === 5) this.W.fill(W_FRESH, 8 * i, 8 * i + 8);
       else if (table === 6) this.B.fill(0, BIAS_SIZE * i, BIAS_SIZE * i + BIAS_SIZE);
-      else this.M.set(MAP_FRESH, MAP_KNOTS * i);
+      else if (table === 7) this.M.set(MAP_FRESH, MAP_KNOTS * i);
+      else this.MT[i] = -1;
     }
   }
 
   /**
    * Log entry i of table (0 H, 1 D, 2 E, 3 T1, 4 T2, 5 a weight set, 6 a bias
-   * record, 7 a probability map); a full log ends the logging.
+   * record, 7 a probability map, 8 MT); a full log ends the logging.
    */
   note(table, i) {
     if (this.logging) {
@@ -929,15 +934,18 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
   const q = new Float64Array(9 * 4), weight = new Float64Array(9), wp = new Int32Array(4);
   const w0 = new Int32Array(4), w1 = new Int32Array(4);
   const B = model.B, sums = model.sums;
-  const cand = new Int32Array(MIX_SOURCES), src = new Int32Array(MIX_SOURCES), dist = new Int32Array(MIX_SOURCES);
-  const top = new Float64Array(32), crank = new Int32Array(MIX_SOURCES);
+  const cand = new Int32Array(MIX_LIST), src = new Int32Array(MIX_LIST), dist = new Int32Array(MIX_LIST);
+  const top = new Float64Array(32), crank = new Int32Array(MIX_LIST);
   const candIndex = new Int32Array(7);
   const litTables = [model.E, model.E, model.E], litIndex = new Int32Array(3);
   const nt = Math.min(32, colors), no = Math.min(MIX_ORDER_SOURCES, colors);
-  const seen = model.seen;
+  const seen = model.seen, MT = model.MT;
   let stamp = model.stamp;
+  // §13.3 the match: offset and length carry from pixel to pixel within the stripe, 0 at its start.
+  let moff = 0, mlen = 0;
   for (let y = y0; y < y1; y++) {
     const row = y * width, hasU = y - 1 >= y0, hasUU = y - 2 >= y0;
+    const rowHere = (y - y0) * width;
     // Errors of the row above and this one, each pixel at x + 1 (0 and width + 1: absent).
     const errUp = errs[(y - y0 + 1) & 1], errRow = errs[(y - y0) & 1];
     const serrUp = serrs[(y - y0 + 1) & 1], serrRow = serrs[(y - y0) & 1];
@@ -950,12 +958,14 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
     for (let xx = 0; xx < width; xx++) {
       const L = xx >= 1 ? out[row + xx - 1] : -1;
       const LL = xx >= 2 ? out[row + xx - 2] : -1;
-      let U = -1, UL = -1, UR = -1;
+      const L3 = xx >= 3 ? out[row + xx - 3] : -1, L4 = xx >= 4 ? out[row + xx - 4] : -1;
+      let U = -1, UL = -1, UR = -1, UR2 = -1;
       if (hasU) {
         const up = row - width + xx;
         U = out[up];
         if (xx >= 1) UL = out[up - 1];
         if (xx + 1 < width) UR = out[up + 1];
+        if (xx + 2 < width) UR2 = out[up + 2];
       }
       const UU = hasUU ? out[row - 2 * width + xx] : -1;
       const pat = pattern(L, U, UL, UR, LL, UU);
@@ -1023,13 +1033,41 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       // §13.3 candidates: sources t = 0..7, then the first entries of the cell's order (t = 8..23).
       const h1 = hash5(L, U, UL, UR, LL, T1_BITS), h2 = hash5(L, U, 7, 7, 7, T2_BITS);
       const p1 = model.T1[h1], p2 = model.T2[h2];
+      // §13.3 the match: an earlier copy of the neighbourhood (the inner hash5 whole, 32 bits).
+      const here = rowHere + xx;
+      const hm = hash5(hash5(L, LL, L3, L4, U, 32), UL, UR, UR2, UU, MT_BITS);
+      const flat = L === LL && L === L3 && L === L4 && L === U && L === UL && L === UR && L === UR2 && L === UU;
+      if (moff === 0 && !flat && MT[hm] !== -1) {
+        moff = here - MT[hm];
+        mlen = 0;
+        if (moff <= 2 || moff === width - 1 || moff === width || moff === width + 1 || moff === 2 * width) moff = 0;
+      }
+      const mv = moff > 0 ? out[row + xx - moff] : -1;
       const order = orders.order(wp[0], wp[1], wp[2], wp[3]);
       if (stamp === 0x7fffffff) {
         seen.fill(0);
         stamp = 0;
       }
       stamp++;
-      let nc = 0, lo = 0;
+      // §13.3 the list: the match value first (source 15); a match held 8 times is pinned (lo = 1).
+      let nc = 0, lo = 0, mm = 0;
+      if (mv !== -1) {
+        seen[mv] = stamp;
+        let d2 = 0;
+        for (let ch = 0; ch < C; ch++) {
+          const dc = palette[mv * C + ch] - wp[ch];
+          d2 += dc * dc;
+        }
+        cand[0] = mv;
+        src[0] = 15;
+        dist[0] = d2;
+        nc = 1;
+        if (mlen >= 8) lo = 1;
+        // §13.4 mm of the match value: 1 + the smallest b in 0..7 with mlen < 2^b, or 7.
+        let b = 0;
+        while (b < 7 && mlen >= 1 << b) b++;
+        mm = 1 + b;
+      }
       for (let t = 0; t < 8 + no; t++) {
         let v;
         if (t < 8) {
@@ -1059,7 +1097,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           j--;
         }
         cand[j] = v;
-        src[j] = t < 15 ? t : 15;
+        src[j] = t < 14 ? t : 14;
         dist[j] = d2;
         nc++;
       }
@@ -1077,7 +1115,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
         candIndex[1] = hash5(100 + i7, v, L, U, dq, MIX_H_BITS);
         candIndex[2] = hash5(300 + s, v, L, U, (Math.imul(UR, 65536) + UL) | 0, MIX_H_BITS);
         candIndex[3] = hash5(400 + s, dq, fl, icf, pat, MIX_H_BITS);
-        candIndex[4] = hash5(500 + i7, dq, sq, 0, 0, MIX_H_BITS);
+        candIndex[4] = hash5(500 + i7, dq, sq, v === mv ? mm : 0, 0, MIX_H_BITS);
         candIndex[5] = hash5(600, v, dq, L, 0, MIX_H_BITS);
         candIndex[6] = hash5(700, v, pc, 0, 0, MIX_H_BITS);
         const s0 = 4 * (16 * i7 + s) + icf, s1 = SET_DQ + 12 * i7 + dq, s2 = SET_SQ + 12 * i7 + sq;
@@ -1171,6 +1209,15 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       model.T2[h2] = X;
       model.note(3, h1);
       model.note(4, h2);
+      // §13.3 the match learns.
+      if (moff > 0) {
+        if (mv === X) mlen++;
+        else moff = mlen = 0;
+      }
+      if (!flat) {
+        MT[hm] = here;
+        model.note(8, hm);
+      }
       let eo = 0;
       for (let ch = 0; ch < C; ch++) eo += Math.abs(palette[X * C + ch] - wp[ch]);
       errRow[xx + 1] = eo;

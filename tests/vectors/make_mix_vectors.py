@@ -61,6 +61,11 @@ def vectors():
            "a photograph at K = 256: weighted prediction, literals")
     yield "mix-k3-shapes-60x40", *photo("shapes.png", 8, (100, 100, 160, 140)), None, "a flat graphic"
     yield "mix-text-64x40", *text_lines(), None, "repeated glyphs: the context tables"
+    own = np.random.default_rng(4816)  # its own draws: the vectors after it stay as they were
+    tile = own.integers(0, 6, (8, 12)).astype(np.uint8)
+    tile[0, :6] = np.arange(6)
+    yield ("mix-tiles-k6-48x16", rgb_palette(own, 6), np.tile(tile, (2, 4)), None,
+           "a random 12 x 8 tile repeated: the match (13.3)")
     pal = rgb_palette(rng, 5)
     idx = rng.integers(0, 5, (30, 40)).astype(np.uint8)
     idx.reshape(-1)[:5] = np.arange(5)
