@@ -45,8 +45,8 @@ MATCH_BITS = 18               # the match table: last position of a neighbourhoo
 MATCH_PIN = 8                 # a match that has held this long is asked first
 # A candidate decision logs its direct, hashed and four weight-set entries
 # and its two maps; a literal at most 16 exponent (3 counters, 1 set) and 16
-# mantissa (2, 1) decisions; every pixel its two context-table slots and
-# its bias context.
+# mantissa (2, 1) decisions; every pixel its two context-table slots, its
+# match-table slot and its bias context.
 LOG_PER_PIXEL = N_CAND * (N_IN + 6) + 16 * 4 + 16 * 3 + 4
 # The encoder's room for one row: a decision's p is at least 32/65536, so
 # it adds at most 11 bits and some rounding to the stream; 12 bits each.
@@ -315,8 +315,9 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                         if bias[bctx, 5] > 0:
                             for ch in range(nch):
                                 wp[ch] = wpb[1, ch]
-                # Candidates: the last index seen in two contexts, the
-                # neighbours, then the entries first in the cell's order.
+                # Candidates: the match value (below), the last index seen in
+                # two contexts, the neighbours, then the entries first in the
+                # cell's order.
                 h1 = _hash5(L, U, UL, UR, LL) >> (32 - ICT1_BITS)
                 h2 = _hash5(L, U, 7, 7, 7) >> (32 - ICT2_BITS)
                 p1 = np.int64(ict1[h1])

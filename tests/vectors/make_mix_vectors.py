@@ -66,6 +66,9 @@ def vectors():
     tile[0, :6] = np.arange(6)
     yield ("mix-tiles-k6-48x16", rgb_palette(own, 6), np.tile(tile, (2, 4)), None,
            "a random 12 x 8 tile repeated: the match (13.3)")
+    # Copies above, in a second stripe (y0 = 16): the match reads earlier rows of its own stripe.
+    yield ("mix-tiles-rows16-k6-24x32", rgb_palette(own, 6), np.tile(tile, (4, 2)), 16,
+           "the same tile, 2 stripes of 16 rows: copies 8 rows up")
     pal = rgb_palette(rng, 5)
     idx = rng.integers(0, 5, (30, 40)).astype(np.uint8)
     idx.reshape(-1)[:5] = np.arange(5)
