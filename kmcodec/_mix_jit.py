@@ -359,11 +359,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     taken[mv] = tick
                     cand[0] = mv
                     src[0] = 15
-                    d2 = np.int64(0)
-                    for ch in range(nch):
-                        dc = pal[mv, ch] - wp[ch]
-                        d2 += dc * dc
-                    dist[0] = d2
+                    dist[0] = _dist2(pal, mv, wp, nch)
                     nc = 1
                     if mlen >= MATCH_PIN:
                         lo = 1  # nothing is asked before a match that has held
@@ -382,10 +378,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     if taken[v] == tick:
                         continue
                     taken[v] = tick
-                    d2 = np.int64(0)
-                    for ch in range(nch):
-                        dc = pal[v, ch] - wp[ch]
-                        d2 += dc * dc
+                    d2 = _dist2(pal, v, wp, nch)
                     if t >= 8:
                         d2 = d2 * 2 + 1
                     j = nc  # insertion by distance, stable
@@ -447,11 +440,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     # around the exact prediction (insertion sort).
                     for r in range(nt):
                         o = np.int64(order[row_of, r])
-                        d2 = np.int64(0)
-                        for ch in range(nch):
-                            dc = pal[o, ch] - wp[ch]
-                            d2 += dc * dc
-                        kk = d2 * 65536 + o
+                        kk = _dist2(pal, o, wp, nch) * 65536 + o
                         j = r
                         while j > 0 and spare[j - 1] > kk:
                             spare[j] = spare[j - 1]
@@ -536,12 +525,13 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     else:
                         moff = 0
                         mlen = 0
-                if not flat:
-                    mt[hm] = here
                 if logged:
                     nlog = _log(lg, nlog, 3, h1)
                     nlog = _log(lg, nlog, 4, h2)
-                    nlog = _log(lg, nlog, 8, hm)
+                if not flat:
+                    mt[hm] = here
+                    if logged:
+                        nlog = _log(lg, nlog, 8, hm)
                 # Errors of this pixel, for the next predictions.
                 eo = np.int64(0)
                 for ch in range(nch):
@@ -613,6 +603,16 @@ def _bias_bits(pal, wp, nch, L, U, UL, UR, LL, UU):
                 s1 += pal[v, ch]
             bits |= np.int64(s1 > s0) << k
     return bits | (np.int64(sa > s0) << 6) | (np.int64(sb > s0) << 7)
+
+
+@njit(inline="always")
+def _dist2(pal, v, wp, nch):
+    """Squared distance from entry v to the prediction, summed over the channels."""
+    d2 = np.int64(0)
+    for ch in range(nch):
+        dc = pal[v, ch] - wp[ch]
+        d2 += dc * dc
+    return d2
 
 
 @njit(inline="always")
