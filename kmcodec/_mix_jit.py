@@ -27,12 +27,13 @@ N_BIAS = 12 * 256
 BIAS_HALVE = 128
 BIAS_MIN = 16
 # The candidate decisions' two adaptive probability maps (spec 13.1): by
-# (position, error level), then by the entry (mod 1024); 33 knots each.
-APM_ENTRY = 96
+# (position, error level, side of the prediction, whether L and U lie on
+# opposite sides of the candidate), then by the entry (mod 1024); 33 knots each.
+APM_ENTRY = 96 * 4
 N_APM = APM_ENTRY + 1024
 APM_RATE = 6
 REFINE = 32                   # literal order: entries re-sorted around the exact prediction
-N_HASHED = 6                  # hashed inputs of a candidate decision
+N_HASHED = 9                  # hashed inputs of a candidate decision
 N_IN = 1 + N_HASHED           # and its direct one
 # A stripe of at most SMALL_STRIPE pixels logs every table entry it
 # updates, and the next stripe's fresh model is made by resetting only
@@ -126,7 +127,8 @@ def workspace(colors: int, width: int, channels: int) -> tuple:
             np.empty((N_BIAS, 6), np.int64),                    # bias: error sums (4), count, gain
             np.empty((2, 4), np.int64),                         # the prediction before and after correction
             np.empty((N_APM, 33), np.int64),
-            np.empty(1 << MATCH_BITS, np.int64))                # the match table: positions in the stripe
+            np.empty(1 << MATCH_BITS, np.int64),                # the match table: positions in the stripe
+            np.empty(colors, np.int64))                         # each entry's channel sum
 
 
 @njit(inline="always")
@@ -201,9 +203,13 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
     K = pal.shape[0]
     nch = pal.shape[1]
     (squash, stretch, rate, T, TD, TL, Wt, ict1, ict2, keys, spare, win, se, er, rw, sub, wp, centre, small, lg,
-     taken, place, bias, wpb, apm, mt) = work
+     taken, place, bias, wpb, apm, mt, tone) = work
     _tables(_SQUASH_KNOTS, squash, stretch, rate)
     taken[:] = -1
+    for v in range(K):
+        tone[v] = 0
+        for ch in range(nch):
+            tone[v] += pal[v, ch]
     rw[0] = 1 << 28
     for e in range(1, 4096):
         rw[e] = max(1, (1 << 28) // (e * e))
@@ -392,6 +398,12 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     dist[j] = d2
                     nc += 1
                 hit = -1
+                # The candidates' relative contexts: differences of channel
+                # sums, which carry over between levels and palettes.
+                wps = np.int64(0)
+                for ch in range(nch):
+                    wps += wp[ch]
+                gq = (_qs(tone[U] - tone[UL]) * 32 + _qs(tone[L] - tone[UL])) if full else 0
                 for i in range(nc):
                     c = cand[i]
                     dq = min(max(_bit_length(dist[i] >> 2), 1), 11)
@@ -401,17 +413,28 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     i7 = min(i, 7)
                     ix[0] = (((i7 * 16 + src[i]) * 256 + pat) * 4 + icf)
                     ix[1] = _hash5(100 + i7, c, L, U, dq) >> (32 - HASH_BITS)
-                    ix[2] = _hash5(300 + src[i], c, L, U, UR * 65536 + UL) >> (32 - HASH_BITS)
+                    tc = tone[c]
+                    dl = tc - tone[L] if L >= 0 else 0
+                    du = tc - tone[U] if U >= 0 else 0
+                    dr = tc - tone[UR] if UR >= 0 else 0
+                    rl = _qs(dl)
+                    ru = _qs(du)
+                    rp = _qs(tc - wps)
+                    ix[2] = _hash5(200 + i7, rl, ru, _qs(tc - tone[LL] if LL >= 0 else 0),
+                                   _qs(tc - tone[UU] if UU >= 0 else 0)) >> (32 - HASH_BITS)
                     ix[3] = _hash5(400 + src[i], dq, fl, icf, pat) >> (32 - HASH_BITS)
                     ix[4] = _hash5(500 + i7, dq, sq, mb if c == mv else 0, 0) >> (32 - HASH_BITS)
                     ix[5] = _hash5(600, c, dq, L, 0) >> (32 - HASH_BITS)
                     ix[6] = _hash5(700, c, pc, 0, 0) >> (32 - HASH_BITS)
+                    ix[7] = _hash5(800 + i7, rl, ru, gq, rp) >> (32 - HASH_BITS)
+                    ix[8] = _hash5(900 + i7, rl, ru, _qs(dr), _qs(tc - tone[UL] if UL >= 0 else 0)) >> (32 - HASH_BITS)
+                    ix[9] = _hash5(1000 + i7, ru, _qs(dr), _qs(dr - du), rp) >> (32 - HASH_BITS)
                     ws = (i7 * 16 + src[i]) * 4 + icf
                     b = np.int64(c == X)
                     wsb = WS_DQ + i7 * 12 + dq
                     wsc = WS_SQ + i7 * 12 + sq
                     wsf = WS_FINAL + i7
-                    m1 = i7 * 12 + sq
+                    m1 = (i7 * 12 + sq) * 4 + 2 * np.int64(tc < wps) + np.int64(dl * du < 0)
                     m2 = APM_ENTRY + (c & 1023)
                     x1, x2, xv, pos, b = _mix2(dec, x1, x2, xv, pos, inbuf, out, TD, T, ix, Wt, ws, wsb, wsc, wsf, b,
                                                squash, stretch, rate, st, apm, m1, m2)
@@ -603,6 +626,14 @@ def _bias_bits(pal, wp, nch, L, U, UL, UR, LL, UU):
                 s1 += pal[v, ch]
             bits |= np.int64(s1 > s0) << k
     return bits | (np.int64(sa > s0) << 6) | (np.int64(sb > s0) << 7)
+
+
+@njit(inline="always")
+def _qs(v):
+    """A signed difference in 15 steps (spec 13.4): the bit length of |v| up
+    to 7, plus 16 when v < 0."""
+    a = min(_bit_length(abs(v)), 7)
+    return a if v >= 0 else 16 + a
 
 
 @njit(inline="always")

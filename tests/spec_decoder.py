@@ -533,7 +533,8 @@ def _decode_literal(
 MIX_HASH_BITS = 18  # §13.1 H: 2^18
 MIX_D = 131072  # §13.1 D
 MIX_E = 19720  # §13.5 E
-MIX_SETS = 738  # §13.1 weight sets w of 8, initially 20000
+MIX_SETS = 738  # §13.1 weight sets w[s], s = 0..737, initially 20000
+MIX_SET_SIZE = 11  # §13.1 of 11 weights each (a two-layer decision: 10 inputs and a bias)
 MIX_FINAL = 8  # §13.1 final weight sets f of 3, initially 21845
 N_SUB = 9  # §13.2 sub-predictors
 N_CELL_SOURCES = 16  # §13.3 sources t = 8..23 from the cell's order
@@ -547,7 +548,8 @@ EXP_AQ, EXP_SQ, EXP_SA, MAN_E, MAN_SQ = 0, 1224, 3060, 4692, 5848
 # §13.2 sub-predictor weights: rw(e) = max(1, 2^28 div e^2)
 RW = [0] + [max(1, 2**28 // (e * e)) for e in range(1, 4096)]
 MIX_BIAS = 3072  # §13.1 bias records B[bc], bc = 0..3071
-MIX_MAPS = 1120  # §13.1 probability maps maps[m], m = 0..1119, of 33 knots
+MIX_MAPS = 1408  # §13.1 probability maps maps[m], m = 0..1407, of 33 knots
+MAPS_BY_ENTRY = 384  # §13.4 m2 = 384 + (v mod 1024)
 # §13.1 a fresh map's knots: 16 * squash(min(128*j - 2048, 2047)), j = 0..32
 MAP_INIT = [16 * squash(min(128 * j - 2048, 2047)) for j in range(33)]
 
@@ -564,6 +566,12 @@ def hash5(a: int, b: int, c: int, d: int, e: int) -> int:
 def slot(h: int, n: int) -> int:
     """§13.1: the top n bits of h."""
     return h >> (32 - n)
+
+
+def qs(e: int) -> int:
+    """§13.4: a signed difference reduced to a step, 0..7 for e >= 0 and 17..23
+    for e < 0 (16 never occurs); bitlen is Python's int.bit_length (bitlen(0) = 0)."""
+    return min(e.bit_length(), 7) if e >= 0 else 16 + min((-e).bit_length(), 7)
 
 
 class BiasRecord:
@@ -586,7 +594,7 @@ class MixStripeDecoder(StripeDecoder):
             name: ([32768] * size, [0] * size)
             for name, size in (("H", 1 << MIX_HASH_BITS), ("D", MIX_D), ("E", MIX_E))
         }
-        self.w = [[20000] * 8 for _ in range(MIX_SETS)]
+        self.w = [[20000] * MIX_SET_SIZE for _ in range(MIX_SETS)]
         self.f = [[21845] * 3 for _ in range(MIX_FINAL)]
         self.T1 = [-1] * (1 << T1_BITS)
         self.T2 = [-1] * (1 << T2_BITS)
@@ -615,7 +623,7 @@ class MixStripeDecoder(StripeDecoder):
         return bit
 
     def mix2(self, inputs: list[tuple[str, int]], sets: tuple[int, int, int], r: int, maps: tuple[int, int]) -> int:
-        """§13.1: a two-layer decision of 7 inputs (table, index), with first-layer
+        """§13.1: a two-layer decision of 10 inputs (table, index), with first-layer
         weight sets s0, s1, s2, final set f[r] and probability maps m1, m2."""
         n = len(inputs)
         t = [STRETCH[self.tables[name][0][i] >> 4] for name, i in inputs]
@@ -683,6 +691,15 @@ def _decode_mix_stripe(
         # §11.4: absent outside the image's columns or above the stripe
         return indices[y * width + x] if 0 <= x < width and y >= y0 else ABSENT
 
+    tones = [sum(c) for c in palette]  # §13.4 tone(v) = Σ(v), the sum of c(v)'s channels
+
+    def tone(v: int) -> int:
+        return tones[v]
+
+    def rel(v: int, nb: int) -> int:
+        # §13.4 rel(v, N) = tone(v) - tone(N), or 0 if N is absent
+        return tones[v] - tones[nb] if nb != ABSENT else 0
+
     for y in range(y0, y1):
         for x in range(width):
             L, LL = at(x - 1, y), at(x - 2, y)
@@ -719,10 +736,10 @@ def _decode_mix_stripe(
                     d = palette[UR][ch] if UR != ABSENT else b
                     ll = palette[LL][ch] if LL != ABSENT else a
                     uu = palette[UU][ch] if UU != ABSENT else b
-                    qs = [a + b - cc, a + ((d - cc) >> 1), b + ((a - cc) >> 1), (a + d + 1) >> 1,
-                          2 * a - ll, 2 * b - uu, (a + b + 1) >> 1, a + d - b, (a + b + cc + d + 2) >> 2]  # fmt: skip
-                    q.append(qs)
-                    A = sum(w_i * q_i for w_i, q_i in zip(weights, qs))
+                    q_ch = [a + b - cc, a + ((d - cc) >> 1), b + ((a - cc) >> 1), (a + d + 1) >> 1,
+                            2 * a - ll, 2 * b - uu, (a + b + 1) >> 1, a + d - b, (a + b + cc + d + 2) >> 2]  # fmt: skip
+                    q.append(q_ch)
+                    A = sum(w_i * q_i for w_i, q_i in zip(weights, q_ch))
                     wp.append(min(max((A + (S >> 1)) // S, 0), 255))  # Python // is floor
                     act += abs(a - cc) + abs(b - cc)
             else:
@@ -799,6 +816,10 @@ def _decode_mix_stripe(
             pc = 0  # the prediction's coarse colour
             for ch in range(C):
                 pc = pc * 16 + (wp[ch] >> 4)
+
+            # §13.4 relative contexts
+            wps = sum(wp)  # wp after the bias correction
+            gq = 32 * qs(tone(U) - tone(UL)) + qs(tone(L) - tone(UL)) if full else 0  # once per pixel
             X = -1
             for i, (v, src, dist) in enumerate(cands):
                 i7 = min(i, 7)
@@ -806,17 +827,23 @@ def _decode_mix_stripe(
                 icf = (v == p1) | (v == p2) << 1
                 fl = (v == L) | (v == U) << 1 | (v == UR) << 2 | (v == UL) << 3
                 mm = 0 if v != mv else 1 + next((b for b in range(8) if dec.mlen < 2**b), 7)
+                rel_l, rel_u, rel_ur = rel(v, L), rel(v, U), rel(v, UR)
+                rl, ru, rp = qs(rel_l), qs(rel_u), qs(tone(v) - wps)
+                sg = 2 * (tone(v) < wps) + (rel_l * rel_u < 0)
                 inputs = [
                     ("D", 4 * (256 * (16 * i7 + src) + pat) + icf),
                     ("H", slot(hash5(100 + i7, v, L, U, dq), MIX_HASH_BITS)),
-                    ("H", slot(hash5(300 + src, v, L, U, UR * 65536 + UL), MIX_HASH_BITS)),
+                    ("H", slot(hash5(200 + i7, rl, ru, qs(rel(v, LL)), qs(rel(v, UU))), MIX_HASH_BITS)),
                     ("H", slot(hash5(400 + src, dq, fl, icf, pat), MIX_HASH_BITS)),
                     ("H", slot(hash5(500 + i7, dq, sq, mm, 0), MIX_HASH_BITS)),
                     ("H", slot(hash5(600, v, dq, L, 0), MIX_HASH_BITS)),
                     ("H", slot(hash5(700, v, pc, 0, 0), MIX_HASH_BITS)),
+                    ("H", slot(hash5(800 + i7, rl, ru, gq, rp), MIX_HASH_BITS)),
+                    ("H", slot(hash5(900 + i7, rl, ru, qs(rel_ur), qs(rel(v, UL))), MIX_HASH_BITS)),
+                    ("H", slot(hash5(1000 + i7, ru, qs(rel_ur), qs(rel_ur - rel_u), rp), MIX_HASH_BITS)),
                 ]
                 sets = (4 * (16 * i7 + src) + icf, 546 + 12 * i7 + dq, 642 + 12 * i7 + sq)
-                maps = (12 * i7 + sq, 96 + v % 1024)
+                maps = (4 * (12 * i7 + sq) + sg, MAPS_BY_ENTRY + v % 1024)
                 if dec.mix2(inputs, sets, i7, maps):
                     X = v
                     break

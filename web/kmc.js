@@ -710,8 +710,11 @@ const W_MAX = 2 ** 31;
 const W_FRESH = 20000, F_FRESH = 21845;
 // §13.2 bias records B[bc], bc = 256*sq + 8 sign bits: sums s[0..3], count n, gain g (6 int32 each).
 const MIX_BIAS = 3072, BIAS_SIZE = 6, BIAS_N = 4, BIAS_G = 5;
-// §13.1 probability maps maps[m][j]: 1120 maps of 33 knots, 0..95 by i7 and sq, 96 + (v mod 1024) by entry.
-const MIX_MAPS = 1120, MAP_KNOTS = 33, MAP_ENTRY = 96;
+// §13.1 weight sets w[s][j]: 11 weights each, the two-layer decisions' 10 inputs and a bias weight.
+const W_SIZE = 11, MIX_INPUTS = 10;
+// §13.1 probability maps maps[m][j]: 1408 maps of 33 knots, 0..383 by i7, sq and the two signs sg
+// (§13.4), 384 + (v mod 1024) by entry.
+const MIX_MAPS = 1408, MAP_KNOTS = 33, MAP_ENTRY = 384;
 // §13.1 a fresh map's knots: 16 * squash(min(128*j - 2048, 2047)).
 const MAP_FRESH = new Int32Array(MAP_KNOTS);
 for (let j = 0; j < MAP_KNOTS; j++) MAP_FRESH[j] = 16 * squashOf(Math.min(128 * j - 2048, 2047));
@@ -760,13 +763,27 @@ function clampW(w) {
 }
 
 /**
- * §13.1 a first-layer set of 8 weights at W[b] learns from its own p: the
- * products t[j] * e (|t| <= 2047, |e| <= 4094) and 256 * e fit in 32 bits.
+ * §13.1 a first-layer set of 11 weights at W[b] (10 inputs and the bias) learns
+ * from its own p: the products t[j] * e (|t| <= 2047, |e| <= 4094) and 256 * e
+ * fit in 32 bits.
  */
 function learn(W, b, t, bit, p) {
   const e = (bit * 65536 - p) >> 4;
-  for (let j = 0; j < 7; j++) W[b + j] = clampW(W[b + j] + ((t[j] * e) >> 12));
-  W[b + 7] = clampW(W[b + 7] + ((256 * e) >> 12));
+  for (let j = 0; j < MIX_INPUTS; j++) W[b + j] = clampW(W[b + j] + ((t[j] * e) >> 12));
+  W[b + MIX_INPUTS] = clampW(W[b + MIX_INPUTS] + ((256 * e) >> 12));
+}
+
+/**
+ * §13.4 qs(e): a signed difference reduced to one of 16 steps, min(bitlen(|e|), 7),
+ * plus 16 when e < 0 (bitlen(0) = 0; |e| < 2^31 here, tones being at most 4 * 255).
+ */
+function qs(e) {
+  if (e >= 0) {
+    const b = 32 - Math.clz32(e);
+    return b < 7 ? b : 7;
+  }
+  const b = 32 - Math.clz32(-e);
+  return 16 + (b < 7 ? b : 7);
 }
 
 /** One stripe's coder (§11.3) with coder 2's tables (§13.1), for a palette of `colors` entries of C channels. */
@@ -776,7 +793,7 @@ class MixModel extends StripeModel {
     this.H = new Int32Array(1 << MIX_H_BITS).fill(FRESH);
     this.D = new Int32Array(MIX_D).fill(FRESH);
     this.E = new Int32Array(MIX_E).fill(FRESH);
-    this.W = new Float64Array(8 * MIX_SETS).fill(W_FRESH);
+    this.W = new Float64Array(W_SIZE * MIX_SETS).fill(W_FRESH);
     this.F = new Float64Array(3 * MIX_FINAL).fill(F_FRESH);
     this.T1 = new Int32Array(1 << T1_BITS).fill(-1);
     this.T2 = new Int32Array(1 << T2_BITS).fill(-1);
@@ -785,7 +802,7 @@ class MixModel extends StripeModel {
     this.B = new Int32Array(BIAS_SIZE * MIX_BIAS);
     this.M = new Int32Array(MAP_KNOTS * MIX_MAPS);
     for (let m = 0; m < MIX_MAPS; m++) this.M.set(MAP_FRESH, MAP_KNOTS * m);
-    this.t = new Float64Array(7);
+    this.t = new Float64Array(MIX_INPUTS);
     // §13.2 Σ(v), the sum of c(v)'s channels, for each palette entry (at most 4 * 255).
     this.sums = new Int32Array(colors);
     for (let v = 0; v < colors; v++) {
@@ -838,7 +855,7 @@ class MixModel extends StripeModel {
       if (table < 3) tables[table][i] = FRESH;
       else if (table === 3) this.T1[i] = -1;
       else if (table === 4) this.T2[i] = -1;
-      else if (table === 5) this.W.fill(W_FRESH, 8 * i, 8 * i + 8);
+      else if (table === 5) this.W.fill(W_FRESH, W_SIZE * i, W_SIZE * i + W_SIZE);
       else if (table === 6) this.B.fill(0, BIAS_SIZE * i, BIAS_SIZE * i + BIAS_SIZE);
       else if (table === 7) this.M.set(MAP_FRESH, MAP_KNOTS * i);
       else this.MT[i] = -1;
@@ -856,9 +873,12 @@ class MixModel extends StripeModel {
     }
   }
 
-  /** §13.1 a mixed decision: inputs `n` counters (tables[k][index[k]]), weight set `set`. */
+  /**
+   * §13.1 a mixed decision: inputs `n` counters (tables[k][index[k]]), weight set `set`,
+   * of whose 11 weights it uses the first n + 1.
+   */
   mix(n, tables, index, set) {
-    const W = this.W, t = this.t, k = 8 * set;
+    const W = this.W, t = this.t, k = W_SIZE * set;
     let sum = 0;
     for (let j = 0; j < n; j++) {
       t[j] = STRETCH[(tables[j][index[j]] >> 8) >> 4];
@@ -874,19 +894,19 @@ class MixModel extends StripeModel {
   }
 
   /**
-   * §13.1 a two-layer decision: inputs D[index[0]] and H[index[1..6]],
+   * §13.1 a two-layer decision: inputs D[index[0]] and H[index[1..9]] (ten),
    * first-layer weight sets s0, s1, s2 (three different sets), final set r,
    * probability maps m1 and m2 (two different maps).
-   * Each weight * stretch product is below 2^42, each sum below 2^47, and
-   * f * d_k below 2^42: all exact in doubles.
+   * Each weight * stretch product is below 2^42, each sum of eleven below 2^46
+   * (the spec's bound is 2^47), and f * d_k below 2^42: all exact in doubles.
    */
   twoLayer(index, s0, s1, s2, r, m1, m2) {
-    const W = this.W, F = this.F, t = this.t, D = this.D, H = this.H;
+    const W = this.W, F = this.F, t = this.t, D = this.D, H = this.H, n = MIX_INPUTS;
     t[0] = STRETCH[(D[index[0]] >> 8) >> 4];
-    for (let j = 1; j < 7; j++) t[j] = STRETCH[(H[index[j]] >> 8) >> 4];
-    const b0 = 8 * s0, b1 = 8 * s1, b2 = 8 * s2, f = 3 * r;
-    let a0 = W[b0 + 7] * 256, a1 = W[b1 + 7] * 256, a2 = W[b2 + 7] * 256;
-    for (let j = 0; j < 7; j++) {
+    for (let j = 1; j < n; j++) t[j] = STRETCH[(H[index[j]] >> 8) >> 4];
+    const b0 = W_SIZE * s0, b1 = W_SIZE * s1, b2 = W_SIZE * s2, f = 3 * r;
+    let a0 = W[b0 + n] * 256, a1 = W[b1 + n] * 256, a2 = W[b2 + n] * 256;
+    for (let j = 0; j < n; j++) {
       const tj = t[j];
       a0 += W[b0 + j] * tj;
       a1 += W[b1 + j] * tj;
@@ -909,7 +929,7 @@ class MixModel extends StripeModel {
     M[k2 + 1] += (target - M[k2 + 1]) >> 6;
     // In order, each read again: a slot shared by two inputs is updated twice.
     D[index[0]] = updated(D[index[0]], bit);
-    for (let j = 1; j < 7; j++) H[index[j]] = updated(H[index[j]], bit);
+    for (let j = 1; j < n; j++) H[index[j]] = updated(H[index[j]], bit);
     learn(W, b0, t, bit, probability(d0));
     learn(W, b1, t, bit, probability(d1));
     learn(W, b2, t, bit, probability(d2));
@@ -933,7 +953,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
   const B = model.B, sums = model.sums;
   const cand = new Int32Array(MIX_LIST), src = new Int32Array(MIX_LIST), dist = new Int32Array(MIX_LIST);
   const top = new Float64Array(32), crank = new Int32Array(MIX_LIST);
-  const candIndex = new Int32Array(7);
+  const candIndex = new Int32Array(MIX_INPUTS);
   const litTables = [model.E, model.E, model.E], litIndex = new Int32Array(3);
   const nt = Math.min(32, colors), no = Math.min(MIX_ORDER_SOURCES, colors);
   const seen = model.seen, MT = model.MT;
@@ -1098,9 +1118,18 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
         dist[j] = d2;
         nc++;
       }
-      // §13.4 one two-layer decision per candidate.
-      let pc = wp[0] >> 4;
-      for (let ch = 1; ch < C; ch++) pc = pc * 16 + (wp[ch] >> 4);
+      // §13.4 one two-layer decision per candidate: first pc, the prediction's coarse
+      // colour, and the relative contexts' per-pixel parts: wps = Σ(wp) (wp after the
+      // bias correction), the neighbours' tones Σ(N) (0 for an absent N, never used:
+      // rel(v, N) is 0 then), and gq.
+      let pc = wp[0] >> 4, wps = wp[0];
+      for (let ch = 1; ch < C; ch++) {
+        pc = pc * 16 + (wp[ch] >> 4);
+        wps += wp[ch];
+      }
+      const tL = L !== -1 ? sums[L] : 0, tU = U !== -1 ? sums[U] : 0, tUL = UL !== -1 ? sums[UL] : 0;
+      const tUR = UR !== -1 ? sums[UR] : 0, tLL = LL !== -1 ? sums[LL] : 0, tUU = UU !== -1 ? sums[UU] : 0;
+      const gq = full ? 32 * qs(tU - tUL) + qs(tL - tUL) : 0;
       let X = -1;
       for (let i = 0; i < nc; i++) {
         const v = cand[i], s = src[i], i7 = i < 7 ? i : 7;
@@ -1108,19 +1137,28 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
         while (dq < 11 && dist[i] >= 4 << dq) dq++;
         const icf = (v === p1 ? 1 : 0) | (v === p2 ? 2 : 0);
         const fl = (v === L ? 1 : 0) | (v === U ? 2 : 0) | (v === UR ? 4 : 0) | (v === UL ? 8 : 0);
+        // §13.4 relative contexts: rel(v, N) = tone(v) - tone(N), 0 if N is absent.
+        const tv = sums[v];
+        const relL = L !== -1 ? tv - tL : 0, relU = U !== -1 ? tv - tU : 0, relUR = UR !== -1 ? tv - tUR : 0;
+        const rl = qs(relL), ru = qs(relU), rp = qs(tv - wps), rur = qs(relUR);
+        const sg = (tv < wps ? 2 : 0) + (relL * relU < 0 ? 1 : 0);
         candIndex[0] = 4 * (256 * (16 * i7 + s) + pat) + icf;
         candIndex[1] = hash5(100 + i7, v, L, U, dq, MIX_H_BITS);
-        candIndex[2] = hash5(300 + s, v, L, U, (Math.imul(UR, 65536) + UL) | 0, MIX_H_BITS);
+        candIndex[2] = hash5(200 + i7, rl, ru, qs(LL !== -1 ? tv - tLL : 0), qs(UU !== -1 ? tv - tUU : 0),
+          MIX_H_BITS);
         candIndex[3] = hash5(400 + s, dq, fl, icf, pat, MIX_H_BITS);
         candIndex[4] = hash5(500 + i7, dq, sq, v === mv ? mm : 0, 0, MIX_H_BITS);
         candIndex[5] = hash5(600, v, dq, L, 0, MIX_H_BITS);
         candIndex[6] = hash5(700, v, pc, 0, 0, MIX_H_BITS);
+        candIndex[7] = hash5(800 + i7, rl, ru, gq, rp, MIX_H_BITS);
+        candIndex[8] = hash5(900 + i7, rl, ru, rur, qs(UL !== -1 ? tv - tUL : 0), MIX_H_BITS);
+        candIndex[9] = hash5(1000 + i7, ru, rur, qs(relUR - relU), rp, MIX_H_BITS);
         const s0 = 4 * (16 * i7 + s) + icf, s1 = SET_DQ + 12 * i7 + dq, s2 = SET_SQ + 12 * i7 + sq;
-        const m1 = 12 * i7 + sq, m2 = MAP_ENTRY + (v & 1023);
+        const m1 = 4 * (12 * i7 + sq) + sg, m2 = MAP_ENTRY + (v & 1023);
         const bit = model.twoLayer(candIndex, s0, s1, s2, i7, m1, m2);
         if (model.logging) {
           model.note(1, candIndex[0]);
-          for (let k = 1; k < 7; k++) model.note(0, candIndex[k]);
+          for (let k = 1; k < MIX_INPUTS; k++) model.note(0, candIndex[k]);
           model.note(5, s0);
           model.note(5, s1);
           model.note(5, s2);
