@@ -62,7 +62,7 @@ OFF_MAN_A = OFF_EXP_SA + 12 * 8 * 17   # (e, k, c): 17 * 17 * 4
 OFF_MAN_S = OFF_MAN_A + 17 * 17 * 4    # (sq, e, k, c): 12 * 17 * 17 * 4
 N_LIT = OFF_MAN_S + 12 * 17 * 17 * 4
 FRESH = 32768 << 8
-W_INIT = 20000
+W_INIT = 10000
 W_MAX = 1 << 31  # weights are clamped to -W_MAX .. W_MAX (spec 13.1)
 # Weight sets (spec 13.1): 512 for candidates by (i, src, icf), 17 for the
 # exponent, 17 for the mantissa, 96 for candidates by (i, dq), 96 by (i, sq);

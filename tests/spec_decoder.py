@@ -533,7 +533,7 @@ def _decode_literal(
 MIX_HASH_BITS = 18  # §13.1 H: 2^18
 MIX_D = 131072  # §13.1 D
 MIX_E = 19720  # §13.5 E
-MIX_SETS = 738  # §13.1 weight sets w[s], s = 0..737, initially 20000
+MIX_SETS = 738  # §13.1 weight sets w[s], s = 0..737, initially 10000
 MIX_SET_SIZE = 11  # §13.1 of 11 weights each (a two-layer decision: 10 inputs and a bias)
 MIX_FINAL = 8  # §13.1 final weight sets f of 3, initially 21845
 N_SUB = 9  # §13.2 sub-predictors
@@ -594,7 +594,7 @@ class MixStripeDecoder(StripeDecoder):
             name: ([32768] * size, [0] * size)
             for name, size in (("H", 1 << MIX_HASH_BITS), ("D", MIX_D), ("E", MIX_E))
         }
-        self.w = [[20000] * MIX_SET_SIZE for _ in range(MIX_SETS)]
+        self.w = [[10000] * MIX_SET_SIZE for _ in range(MIX_SETS)]
         self.f = [[21845] * 3 for _ in range(MIX_FINAL)]
         self.T1 = [-1] * (1 << T1_BITS)
         self.T2 = [-1] * (1 << T2_BITS)

@@ -710,7 +710,7 @@ const MIX_SOURCES = 24, MIX_ORDER_SOURCES = 16, MIX_LIST = MIX_SOURCES + 1;
 // §13.1 weights are clamped to -2^31 .. 2^31, so the mixers' sums (below
 // 2^47) are exact in doubles whatever the stripe's size.
 const W_MAX = 2 ** 31;
-const W_FRESH = 20000, F_FRESH = 21845;
+const W_FRESH = 10000, F_FRESH = 21845;
 // §13.2 bias records B[bc], bc = 256*sq + 8 sign bits: sums s[0..3], count n, gain g (6 int32 each).
 const MIX_BIAS = 3072, BIAS_SIZE = 6, BIAS_N = 4, BIAS_G = 5;
 // §13.1 weight sets w[s][j]: 11 weights each, the two-layer decisions' 10 inputs and a bias weight.
@@ -777,7 +777,7 @@ function learn(W, b, t, bit, p) {
 }
 
 /**
- * §13.4 qs(e): a signed difference reduced to one of 16 steps, min(bitlen(|e|), 7),
+ * §13.4 qs(e): a signed difference reduced to one of 15 steps, min(bitlen(|e|), 7),
  * plus 16 when e < 0 (bitlen(0) = 0; |e| < 2^31 here, tones being at most 4 * 255).
  */
 function qs(e) {
