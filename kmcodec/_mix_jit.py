@@ -277,6 +277,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 # weighted by the inverse square of its recent errors.
                 full = L >= 0 and U >= 0 and UL >= 0
                 act = np.int64(0)
+                grad = np.int64(0)  # the clamped gradient a + b - c, summed over the channels
                 if full:
                     wsum = np.int64(0)
                     for i in range(N_SUB):
@@ -291,6 +292,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                         ll = pal[LL, ch] if LL >= 0 else a
                         u2 = pal[UU, ch] if UU >= 0 else b
                         act += abs(a - c) + abs(b - c)
+                        grad += min(max(a + b - c, 0), 255)
                         acc = (sub[0, 3] * (a + b - c) + sub[1, 3] * (a + ((d - c) >> 1))
                                + sub[2, 3] * (b + ((a - c) >> 1)) + sub[3, 3] * ((a + d + 1) >> 1)
                                + sub[4, 3] * (2 * a - ll) + sub[5, 3] * (2 * b - u2)
@@ -403,7 +405,14 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 wps = np.int64(0)
                 for ch in range(nch):
                     wps += wp[ch]
-                gq = (_qs(tone[U] - tone[UL]) * 32 + _qs(tone[L] - tone[UL])) if full else 0
+                # How the gradient predictor differs from the weighted one
+                # (before its bias correction): smooth shading shows there.
+                gw = np.int64(15)  # a value _qs never gives: no full prediction
+                if full:
+                    s0w = np.int64(0)
+                    for ch in range(nch):
+                        s0w += wpb[0, ch]
+                    gw = _qs(grad - s0w)
                 for i in range(nc):
                     c = cand[i]
                     dq = min(max(_bit_length(dist[i] >> 2), 1), 11)
@@ -426,7 +435,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     ix[4] = _hash5(500 + i7, dq, sq, mb if c == mv else 0, 0) >> (32 - HASH_BITS)
                     ix[5] = _hash5(600, c, dq, L, 0) >> (32 - HASH_BITS)
                     ix[6] = _hash5(700, c, pc, 0, 0) >> (32 - HASH_BITS)
-                    ix[7] = _hash5(800 + i7, rl, ru, gq, rp) >> (32 - HASH_BITS)
+                    ix[7] = _hash5(800, _qs(tc - grad) if full else 15, gw, sq, min(i7, 1)) >> (32 - HASH_BITS)
                     ix[8] = _hash5(900 + i7, rl, ru, _qs(dr), _qs(tc - tone[UL] if UL >= 0 else 0)) >> (32 - HASH_BITS)
                     ix[9] = _hash5(1000 + i7, ru, _qs(dr), _qs(dr - du), rp) >> (32 - HASH_BITS)
                     ws = (i7 * 16 + src[i]) * 4 + icf

@@ -819,7 +819,13 @@ def _decode_mix_stripe(
 
             # §13.4 relative contexts
             wps = sum(wp)  # wp after the bias correction
-            gq = 32 * qs(tone(U) - tone(UL)) + qs(tone(L) - tone(UL)) if full else 0  # once per pixel
+            # once per pixel: G = sum over channels of clamp(a + b - cc, 0, 255) (q_0, clamped), and
+            # gw = qs(G - S0), S0 the sum of wp's channels *before* the bias correction; else 15
+            if full:
+                G = sum(min(max(q[ch][0], 0), 255) for ch in range(C))
+                gw = qs(G - S0)
+            else:
+                G, gw = 0, 15  # (G is then unused)
             X = -1
             for i, (v, src, dist) in enumerate(cands):
                 i7 = min(i, 7)
@@ -829,6 +835,7 @@ def _decode_mix_stripe(
                 mm = 0 if v != mv else 1 + next((b for b in range(8) if dec.mlen < 2**b), 7)
                 rel_l, rel_u, rel_ur = rel(v, L), rel(v, U), rel(v, UR)
                 rl, ru, rp = qs(rel_l), qs(rel_u), qs(tone(v) - wps)
+                gv = qs(tone(v) - G) if full else 15  # 15: a value qs never gives
                 sg = 2 * (tone(v) < wps) + (rel_l * rel_u < 0)
                 inputs = [
                     ("D", 4 * (256 * (16 * i7 + src) + pat) + icf),
@@ -838,7 +845,7 @@ def _decode_mix_stripe(
                     ("H", slot(hash5(500 + i7, dq, sq, mm, 0), MIX_HASH_BITS)),
                     ("H", slot(hash5(600, v, dq, L, 0), MIX_HASH_BITS)),
                     ("H", slot(hash5(700, v, pc, 0, 0), MIX_HASH_BITS)),
-                    ("H", slot(hash5(800 + i7, rl, ru, gq, rp), MIX_HASH_BITS)),
+                    ("H", slot(hash5(800, gv, gw, sq, min(i, 1)), MIX_HASH_BITS)),
                     ("H", slot(hash5(900 + i7, rl, ru, qs(rel_ur), qs(rel(v, UL))), MIX_HASH_BITS)),
                     ("H", slot(hash5(1000 + i7, ru, qs(rel_ur), qs(rel_ur - rel_u), rp), MIX_HASH_BITS)),
                 ]

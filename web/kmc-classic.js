@@ -994,7 +994,9 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       let sq = 0;
       while (sq < 11 && esum >= 6 << sq) sq++;
       const full = L !== -1 && U !== -1;
-      let act = 0, rb = 0;
+      // §13.4 G, the sum of q_0 clamped, and gw = qs(G - S0) (S0 before the bias correction):
+      // 15 when the prediction is not full.
+      let act = 0, rb = 0, G = 0, gw = 15;
       if (full) {
         let S = 0;
         for (let i = 0; i < 9; i++) {
@@ -1024,10 +1026,13 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           const v = floorDiv(A + half, S);
           wp[ch] = v < 0 ? 0 : v > 255 ? 255 : v;
           act += Math.abs(a - cc) + Math.abs(b - cc);
+          const g0 = q[k];
+          G += g0 < 0 ? 0 : g0 > 255 ? 255 : g0;
           s4 += q[k + 4];
           s5 += q[k + 5];
           S0 += wp[ch];
         }
+        gw = qs(G - S0);
         // §13.2 bias correction: the record of sq and eight sign bits against S0 = Σ(w0).
         const bits = (sums[L] > S0 ? 1 : 0) | (sums[U] > S0 ? 2 : 0) | (sums[UL] > S0 ? 4 : 0)
           | (UR !== -1 && sums[UR] > S0 ? 8 : 0) | (LL !== -1 && sums[LL] > S0 ? 16 : 0)
@@ -1124,7 +1129,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       // §13.4 one two-layer decision per candidate: first pc, the prediction's coarse
       // colour, and the relative contexts' per-pixel parts: wps = Σ(wp) (wp after the
       // bias correction), the neighbours' tones Σ(N) (0 for an absent N, never used:
-      // rel(v, N) is 0 then), and gq.
+      // rel(v, N) is 0 then); G and gw are above (§13.2).
       let pc = wp[0] >> 4, wps = wp[0];
       for (let ch = 1; ch < C; ch++) {
         pc = pc * 16 + (wp[ch] >> 4);
@@ -1132,7 +1137,6 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       }
       const tL = L !== -1 ? sums[L] : 0, tU = U !== -1 ? sums[U] : 0, tUL = UL !== -1 ? sums[UL] : 0;
       const tUR = UR !== -1 ? sums[UR] : 0, tLL = LL !== -1 ? sums[LL] : 0, tUU = UU !== -1 ? sums[UU] : 0;
-      const gq = full ? 32 * qs(tU - tUL) + qs(tL - tUL) : 0;
       let X = -1;
       for (let i = 0; i < nc; i++) {
         const v = cand[i], s = src[i], i7 = i < 7 ? i : 7;
@@ -1144,6 +1148,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
         const tv = sums[v];
         const relL = L !== -1 ? tv - tL : 0, relU = U !== -1 ? tv - tU : 0, relUR = UR !== -1 ? tv - tUR : 0;
         const rl = qs(relL), ru = qs(relU), rp = qs(tv - wps), rur = qs(relUR);
+        const gv = full ? qs(tv - G) : 15;
         const sg = (tv < wps ? 2 : 0) + (relL * relU < 0 ? 1 : 0);
         candIndex[0] = 4 * (256 * (16 * i7 + s) + pat) + icf;
         candIndex[1] = hash5(100 + i7, v, L, U, dq, MIX_H_BITS);
@@ -1153,7 +1158,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
         candIndex[4] = hash5(500 + i7, dq, sq, v === mv ? mm : 0, 0, MIX_H_BITS);
         candIndex[5] = hash5(600, v, dq, L, 0, MIX_H_BITS);
         candIndex[6] = hash5(700, v, pc, 0, 0, MIX_H_BITS);
-        candIndex[7] = hash5(800 + i7, rl, ru, gq, rp, MIX_H_BITS);
+        candIndex[7] = hash5(800, gv, gw, sq, i < 1 ? i : 1, MIX_H_BITS);
         candIndex[8] = hash5(900 + i7, rl, ru, rur, qs(UL !== -1 ? tv - tUL : 0), MIX_H_BITS);
         candIndex[9] = hash5(1000 + i7, ru, rur, qs(relUR - relU), rp, MIX_H_BITS);
         const s0 = 4 * (16 * i7 + s) + icf, s1 = SET_DQ + 12 * i7 + dq, s2 = SET_SQ + 12 * i7 + sq;
