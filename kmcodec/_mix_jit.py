@@ -277,7 +277,9 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 # weighted by the inverse square of its recent errors.
                 full = L >= 0 and U >= 0 and UL >= 0
                 act = np.int64(0)
-                grad = np.int64(0)  # the clamped gradient a + b - c, summed over the channels
+                # G of spec 13.4: the clamped gradient a + b - c summed over the
+                # channels, a second opinion beside the weighted prediction.
+                grad = np.int64(0)
                 if full:
                     wsum = np.int64(0)
                     for i in range(N_SUB):
@@ -435,7 +437,8 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     ix[4] = _hash5(500 + i7, dq, sq, mb if c == mv else 0, 0) >> (32 - HASH_BITS)
                     ix[5] = _hash5(600, c, dq, L, 0) >> (32 - HASH_BITS)
                     ix[6] = _hash5(700, c, pc, 0, 0) >> (32 - HASH_BITS)
-                    ix[7] = _hash5(800, _qs(tc - grad) if full else 15, gw, sq, min(i7, 1)) >> (32 - HASH_BITS)
+                    gv = _qs(tc - grad) if full else 15
+                    ix[7] = _hash5(800, gv, gw, sq, min(i7, 1)) >> (32 - HASH_BITS)
                     ix[8] = _hash5(900 + i7, rl, ru, _qs(dr), _qs(tc - tone[UL] if UL >= 0 else 0)) >> (32 - HASH_BITS)
                     ix[9] = _hash5(1000 + i7, ru, _qs(dr), _qs(dr - du), rp) >> (32 - HASH_BITS)
                     ws = (i7 * 16 + src[i]) * 4 + icf

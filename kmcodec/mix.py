@@ -8,10 +8,9 @@ first in the palette order of the prediction's cell),
 ordered by their distance to a weighted prediction of the colour (less
 the mean error of its context, where that has helped), each question a
 two-layer mix of ten adaptive counters (four of them relative: the
-candidate's brightness against its neighbours', the prediction's and the
-gradient a + b - c's)
-refined by two adaptive
-probability maps; an index that is none of them is coded by its rank
+candidate's brightness against its neighbours', against the prediction
+and against the gradient a + b - c) refined by two adaptive probability
+maps; an index that is none of them is coded by its rank
 around the prediction.  The payload layout (stripe table,
 one arithmetic-coded stream per stripe) and the surfaces are coder 1's; the
 model is in :mod:`kmcodec._mix_jit`.

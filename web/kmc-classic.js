@@ -1129,7 +1129,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       // §13.4 one two-layer decision per candidate: first pc, the prediction's coarse
       // colour, and the relative contexts' per-pixel parts: wps = Σ(wp) (wp after the
       // bias correction), the neighbours' tones Σ(N) (0 for an absent N, never used:
-      // rel(v, N) is 0 then); G and gw are above (§13.2).
+      // rel(v, N) is 0 then); §13.4's G and gw are computed in the §13.2 loop above.
       let pc = wp[0] >> 4, wps = wp[0];
       for (let ch = 1; ch < C; ch++) {
         pc = pc * 16 + (wp[ch] >> 4);
