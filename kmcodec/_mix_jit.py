@@ -311,11 +311,13 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                 # The bias correction: the mean error in this context is
                 # added, where it has made the errors smaller.
                 bctx = -1
+                pred_sum = np.int64(0)  # S0 of spec 13.2: the prediction's channel sum before correction
                 for ch in range(nch):
                     wpb[0, ch] = wp[ch]
                     wpb[1, ch] = wp[ch]
+                    pred_sum += wp[ch]
                 if full:
-                    bctx = sq * 256 + _bias_bits(pal, wp, nch, L, U, UL, UR, LL, UU)
+                    bctx = sq * 256 + _bias_bits(pal, tone, pred_sum, nch, L, U, UL, UR, LL, UU)
                     cn = bias[bctx, 4]
                     if cn >= BIAS_MIN:
                         for ch in range(nch):
@@ -409,12 +411,7 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                     wps += wp[ch]
                 # How the gradient predictor differs from the weighted one
                 # (before its bias correction): smooth shading shows there.
-                gw = np.int64(15)  # a value _qs never gives: no full prediction
-                if full:
-                    s0w = np.int64(0)
-                    for ch in range(nch):
-                        s0w += wpb[0, ch]
-                    gw = _qs(grad - s0w)
+                gw = _qs(grad - pred_sum) if full else 15  # 15: a value _qs never gives
                 for i in range(nc):
                     c = cand[i]
                     dq = min(max(_bit_length(dist[i] >> 2), 1), 11)
@@ -617,15 +614,14 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
 
 
 @njit(inline="always")
-def _bias_bits(pal, wp, nch, L, U, UL, UR, LL, UU):
+def _bias_bits(pal, tone, s0, nch, L, U, UL, UR, LL, UU):
     """The bias context's sign bits: which of L, U, UL, UR, LL, UU, 2L - LL
     and 2U - UU (a missing one read as in the prediction) sum above the
-    prediction over the channels."""
-    s0 = np.int64(0)
+    prediction's channel sum ``s0`` over the channels (``tone``: each
+    entry's channel sum)."""
     sa = np.int64(0)
     sb = np.int64(0)
     for ch in range(nch):
-        s0 += wp[ch]
         a = pal[L, ch]
         b = pal[U, ch]
         sa += 2 * a - (pal[LL, ch] if LL >= 0 else a)
@@ -633,10 +629,7 @@ def _bias_bits(pal, wp, nch, L, U, UL, UR, LL, UU):
     bits = np.int64(0)
     for k, v in enumerate((L, U, UL, UR, LL, UU)):
         if v >= 0:
-            s1 = np.int64(0)
-            for ch in range(nch):
-                s1 += pal[v, ch]
-            bits |= np.int64(s1 > s0) << k
+            bits |= np.int64(tone[v] > s0) << k
     return bits | (np.int64(sa > s0) << 6) | (np.int64(sb > s0) << 7)
 
 
