@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -204,7 +204,7 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
 
 
 def decode_payload(payload: bytes | memoryview, width: int, height: int, palette: np.ndarray,
-                   out: np.ndarray, engine: str = "entropy") -> None:
+                   out: np.ndarray, engine: str = "entropy", transposed: bool = False) -> None:
     """Decode a coder-1 payload into ``out``.
 
     Parameters
@@ -218,6 +218,11 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
     out : (H, W) integer ndarray
         Receives the indices; uint8 (K <= 256) or uint16 C-contiguous
         arrays are written in place, others through a copy.
+    engine : {"entropy", "mix"}
+        The model: coder 1's or coder 2's.
+    transposed : bool
+        The stripes code the stored image's transpose (coder 2's
+        orientation byte): a message names the stored image's pixel.
 
     Raises
     ------
@@ -251,7 +256,8 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
     except MemoryError:
         # A forged width makes the coder's row window (24 bytes a column a
         # thread) more than memory, before any pixel is decoded.
-        raise PixelLimitError(f"width is {width}: the decoder's row buffers for so wide an image"
+        side, wide = ("height", "tall") if transposed else ("width", "wide")
+        raise PixelLimitError(f"{side} is {width}: the decoder's row buffers for so {wide} an image"
                               " are more than this machine's memory") from None
     for status in statuses:
         if status[0] == _BAD_END:
@@ -262,6 +268,8 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
                 " spec section 11.3)")
         if status[0] != _OK:
             what, s, y, x = (int(v) for v in status)
+            if transposed:
+                x, y = y, x
             rule = ("a literal rank beyond the palette entries left" if what == _BAD_RANK
                     else f"a literal where every palette entry is a {'candidate' if engine == 'mix' else 'neighbour'}")
             raise FormatError(f"{engine} payload: stripe {s} decodes to {rule} at pixel"
@@ -271,6 +279,8 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
 
 
 class EntropyCoder(Coder):
+    #: Payload bytes before the stripe table (coder 2's orientation byte).
+    head_bytes: ClassVar[int] = 0
     id = 1
     name = "entropy"
     compare_row = "kmc-entropy"
@@ -296,7 +306,7 @@ class EntropyCoder(Coder):
         return [
             *super().describe(meta),
             ("  table", f"{table:>12,} bytes  (stripe_rows and {stripes} stripe length{plural})"),
-            ("  streams", (f"{meta.index_bytes - table:>12,} bytes  ({stripes} arithmetic-coded"
+            ("  streams", (f"{meta.index_bytes - self.head_bytes - table:>12,} bytes  ({stripes} arithmetic-coded"
                           f" stripe{plural})")),
         ]
 

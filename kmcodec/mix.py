@@ -11,23 +11,146 @@ two-layer mix of ten adaptive counters (four of them relative: the
 candidate's brightness against its neighbours', against the prediction
 and against the gradient a + b - c) refined by two adaptive probability
 maps; an index that is none of them is coded by its rank
-around the prediction.  The payload layout (stripe table,
-one arithmetic-coded stream per stripe) and the surfaces are coder 1's; the
-model is in :mod:`kmcodec._mix_jit`.
+around the prediction.  The payload is one orientation byte (the index
+image coded row by row, or transposed: the model looks left and up, and
+some images are cheaper seen the other way) and then coder 1's layout
+(stripe table, one arithmetic-coded stream per stripe) of the image in
+that orientation; the model is in :mod:`kmcodec._mix_jit`.
 """
 
 from __future__ import annotations
 
-from .coder import register
-from .entropy import EntropyCoder
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import entropy
+from .coder import allocate_indices, register
+from .errors import FormatError
+
+if TYPE_CHECKING:
+    from .container import Header, KmcInfo
+
+__all__ = ["MixCoder", "encode_payload", "decode_payload", "choose_orientation", "ROWS", "COLUMNS"]
+
+#: The orientation byte (spec section 13): the index image coded as
+#: stored, or its transpose (the stored image's columns coded as rows).
+ROWS, COLUMNS = 0, 1
+#: Images up to this many pixels are coded both ways and the smaller kept;
+#: larger ones choose on a centred crop of this many pixels.
+TRIAL_PIXELS = 1 << 20
 
 
-class MixCoder(EntropyCoder):
+def _both(indices: np.ndarray, palette: np.ndarray, stripe_rows: int | None) -> list[bytes]:
+    """The stripe payloads of ``indices`` and of its transpose, on two
+    threads (an image of one stripe leaves the second core idle)."""
+    from . import _signals
+
+    views = (indices, indices.T)
+    return _signals.threaded(
+        lambda view: entropy.encode_payload(view, len(palette), palette, stripe_rows, engine="mix"), views, 2)
+
+
+def choose_orientation(indices: np.ndarray, palette: np.ndarray) -> int:
+    """The orientation this encoder codes ``indices`` in: the smaller of
+    the two codings of a centred crop of at most :data:`TRIAL_PIXELS`."""
+    height, width = indices.shape
+    rows = min(height, 1024)
+    cols = min(width, max(1, TRIAL_PIXELS // rows))
+    y0, x0 = (height - rows) // 2, (width - cols) // 2
+    plain, transposed = _both(indices[y0 : y0 + rows, x0 : x0 + cols], palette, None)
+    return COLUMNS if len(transposed) < len(plain) else ROWS
+
+
+def encode_payload(indices: np.ndarray, palette: np.ndarray, stripe_rows: int | None = None,
+                   orientation: int | None = None) -> bytes:
+    """Code an (H, W) index array; return the whole coder-2 payload.
+
+    Parameters
+    ----------
+    indices : (H, W) integer ndarray
+        Trusted to lie in ``[0, len(palette))`` (validated upstream).
+    palette : (K, 3) ndarray, or (K, 4) with alpha
+        The palette colours.
+    stripe_rows : int, optional
+        Rows per stripe of the image as coded (the transpose's rows when
+        the orientation is :data:`COLUMNS`); defaults to
+        :func:`kmcodec.entropy.stripe_rows_for`.
+    orientation : {None, 0, 1}, optional
+        :data:`ROWS` or :data:`COLUMNS`; None (the default) codes an image
+        of at most :data:`TRIAL_PIXELS` both ways and keeps the smaller
+        (``ROWS`` on a tie), and chooses a larger image's by
+        :func:`choose_orientation`.
+
+    Returns
+    -------
+    bytes
+        The orientation byte, the stripe table and the streams.
+    """
+    if orientation is None:
+        if indices.size <= TRIAL_PIXELS:
+            plain, transposed = _both(indices, palette, stripe_rows)
+            return bytes([COLUMNS]) + transposed if len(transposed) < len(plain) else bytes([ROWS]) + plain
+        orientation = choose_orientation(indices, palette)
+    view = indices.T if orientation == COLUMNS else indices
+    return bytes([orientation]) + entropy.encode_payload(view, len(palette), palette, stripe_rows, engine="mix")
+
+
+def _orientation(payload: bytes | memoryview) -> int:
+    """The payload's orientation byte, checked (spec section 13.6)."""
+    if len(payload) < 1:
+        raise FormatError("mix payload: 0 bytes, too short for the orientation field (1 byte)")
+    if payload[0] not in (ROWS, COLUMNS):
+        raise FormatError(f"mix payload: orientation is {payload[0]}; it must be 0 (rows) or 1 (columns)")
+    return int(payload[0])
+
+
+def decode_payload(payload: bytes | memoryview, width: int, height: int, palette: np.ndarray,
+                   out: np.ndarray) -> None:
+    """Decode a coder-2 payload into ``out``, an (H, W) integer ndarray.
+
+    Raises FormatError when the payload is malformed; time and memory are
+    as :func:`kmcodec.entropy.decode_payload`'s, and a transposed payload
+    needs one more index array while it is turned back.
+    """
+    if _orientation(payload) == ROWS:
+        entropy.decode_payload(memoryview(payload)[1:], width, height, palette, out, engine="mix")
+        return
+    coded = np.empty((width, height), out.dtype)
+    entropy.decode_payload(memoryview(payload)[1:], height, width, palette, coded, engine="mix", transposed=True)
+    out[...] = coded.T
+
+
+class MixCoder(entropy.EntropyCoder):
+    head_bytes = 1
     id = 2
     name = "mix"
     compare_row = "kmc-mix"
     summary = ("context mixing over candidate indices and a weighted prediction (spec section 13):"
                " smaller than entropy, several times slower")
+
+    def encode(self, indices: np.ndarray, palette: np.ndarray) -> bytes:
+        return encode_payload(indices, palette)
+
+    def _coded_height(self, payload: memoryview, header: Header) -> int:
+        return header.width if _orientation(payload) == COLUMNS else header.height
+
+    def decode(self, payload: memoryview, header: Header, palette: np.ndarray) -> np.ndarray:
+        # Checked before any pixel memory.
+        entropy.payload_layout(payload[1:], self._coded_height(payload, header), self.name)
+        indices = allocate_indices(header)
+        decode_payload(payload, header.width, header.height, palette, indices)
+        return indices.reshape(-1)
+
+    def layout(self, payload: memoryview, header: Header) -> dict[str, int]:
+        coded_height = self._coded_height(payload, header)
+        stripes = len(entropy.payload_layout(payload[1:], coded_height, self.name)[1])
+        return {"orientation": int(payload[0]), "stripes": stripes, "stripe_table_bytes": 4 + 4 * stripes}
+
+    def describe(self, meta: KmcInfo) -> list[tuple[str, str]]:
+        lines = super().describe(meta)
+        seen = "columns: the image coded transposed" if meta.details["orientation"] else "rows: the image as stored"
+        return [lines[0], ("  orientation", f"{1:>12,} byte   ({seen})"), *lines[1:]]
 
 
 register(MixCoder())

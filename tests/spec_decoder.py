@@ -350,11 +350,13 @@ class CellOrders:
 
 def _stripes(payload: bytes, height: int, coder: int) -> list[tuple[bytes, int, int]]:
     """§11.1 / §11.7 (and §13.6): the stripe table's checks, in their order;
-    returns each stripe's stream and its rows y0 .. y1-1."""
+    returns each stripe's stream and its rows y0 .. y1-1.  For coder 2,
+    ``payload`` is the bytes after the orientation byte (§13)."""
     P = len(payload)
+    what = f"coder {coder} payload" if coder == 1 else "coder 2 payload after the orientation byte"
     # §11.7: the payload is at least 4 bytes
     if P < 4:
-        raise SpecError(f"coder {coder} payload of {P} bytes is shorter than 4")
+        raise SpecError(f"{what}: {P} bytes, shorter than 4")
     # §11.1 / §11.7: stripe_rows >= 1
     (R,) = struct.unpack_from("<I", payload, 0)
     if R < 1:
@@ -362,11 +364,11 @@ def _stripes(payload: bytes, height: int, coder: int) -> list[tuple[bytes, int, 
     S = (height + R - 1) // R
     # §11.7: the stripe table fits
     if 4 + 4 * S > P:
-        raise SpecError(f"stripe table of {S} entries does not fit in {P} payload bytes")
+        raise SpecError(f"stripe table of {S} entries does not fit in the {P} bytes of the {what}")
     stripe_bytes = struct.unpack_from(f"<{S}I", payload, 4)
     # §11.1 / §11.7: 4 + 4S + sum(stripe_bytes) MUST equal payload_bytes
     if 4 + 4 * S + sum(stripe_bytes) != P:
-        raise SpecError("stripe lengths do not add up to payload_bytes")
+        raise SpecError(f"stripe lengths do not add up to the {P} bytes of the {what}")
     out = []
     offset = 4 + 4 * S
     for s in range(S):
@@ -536,7 +538,7 @@ MIX_E = 19720  # §13.5 E
 MIX_SETS = 738  # §13.1 weight sets w[s], s = 0..737, initially 10000
 MIX_SET_SIZE = 11  # §13.1 of 11 weights each (a two-layer decision: 10 inputs and a bias)
 MIX_FINAL = 8  # §13.1 final weight sets f of 3, initially 21845
-N_SUB = 9  # §13.2 sub-predictors
+N_SUB = 11  # §13.2 sub-predictors q_0 .. q_10
 N_CELL_SOURCES = 16  # §13.3 sources t = 8..23 from the cell's order
 T1_BITS = 17
 T2_BITS = 15
@@ -661,15 +663,31 @@ class MixStripeDecoder(StripeDecoder):
 
 
 def decode_mix(payload: bytes, width: int, height: int, palette: Palette) -> list[int]:
-    """§13: coder 2's payload; the checks of §13.6 (those of §11.7) in order."""
-    stripes = _stripes(payload, height, 2)
+    """§13: coder 2's payload; the checks of §13.6 in order: the orientation
+    byte, then those of §11.7 on the bytes after it and the coded image."""
+    # §13.6: the payload is at least 1 byte and orientation is 0 or 1
+    if len(payload) < 1:
+        raise SpecError("coder 2 payload of 0 bytes has no orientation byte")
+    orientation = payload[0]
+    if orientation not in (0, 1):
+        raise SpecError(f"orientation must be 0 or 1, got {orientation}")
+    # §13: the coded image is the stored one (0) or its transpose (1): width and
+    # height swapped, its pixel (x, y) the stored image's pixel (y, x)
+    cw, cht = (width, height) if orientation == 0 else (height, width)
+    stripes = _stripes(payload[1:], cht, 2)  # §11.1 of the coded image
     orders = CellOrders(palette)  # §13.5 uses §11.6's cells and orders
-    indices = [0] * (width * height)
+    coded = [0] * (cw * cht)
     for s, (stream, y0, y1) in enumerate(stripes):
         dec = MixStripeDecoder(stream, len(palette[0]))
-        _decode_mix_stripe(dec, indices, width, y0, y1, palette, orders)
+        try:
+            _decode_mix_stripe(dec, coded, cw, y0, y1, palette, orders)
+        except SpecError as e:  # §13.5's literal checks: name the stripe, as _check_length does
+            raise SpecError(f"stripe {s}: {e}") from None
         _check_length(dec, stream, f"stripe {s}")
-    return indices
+    if orientation == 0:
+        return coded
+    # §13 / §6: back in the stored image's row-major order; stored (x, y) is coded (y, x)
+    return [coded[x * cw + y] for y in range(height) for x in range(width)]
 
 
 def _decode_mix_stripe(
@@ -685,7 +703,7 @@ def _decode_mix_stripe(
     C = len(palette[0])
     err: dict[int, int] = {}  # §13.4 err(p) of the stripe's pixels (absent: 0)
     serr: dict[int, list[int]] = {}  # serr(p, i)
-    zero9 = [0] * N_SUB
+    zero_serr = [0] * N_SUB
 
     def at(x: int, y: int) -> int:
         # §11.4: absent outside the image's columns or above the stripe
@@ -719,7 +737,7 @@ def _decode_mix_stripe(
                 return err.get(py * width + px, 0) if at(px, py) != ABSENT else 0
 
             def s_at(px: int, py: int) -> list[int]:
-                return serr.get(py * width + px, zero9) if at(px, py) != ABSENT else zero9
+                return serr.get(py * width + px, zero_serr) if at(px, py) != ABSENT else zero_serr
 
             # §13.2 the prediction
             full = L != ABSENT and U != ABSENT
@@ -737,7 +755,8 @@ def _decode_mix_stripe(
                     ll = palette[LL][ch] if LL != ABSENT else a
                     uu = palette[UU][ch] if UU != ABSENT else b
                     q_ch = [a + b - cc, a + ((d - cc) >> 1), b + ((a - cc) >> 1), (a + d + 1) >> 1,
-                            2 * a - ll, 2 * b - uu, (a + b + 1) >> 1, a + d - b, (a + b + cc + d + 2) >> 2]  # fmt: skip
+                            2 * a - ll, 2 * b - uu, (a + b + 1) >> 1, a + d - b, (a + b + cc + d + 2) >> 2,
+                            b, a]  # fmt: skip
                     q.append(q_ch)
                     A = sum(w_i * q_i for w_i, q_i in zip(weights, q_ch))
                     wp.append(min(max((A + (S >> 1)) // S, 0), 255))  # Python // is floor
@@ -883,7 +902,7 @@ def _decode_mix_stripe(
             serr[y * width + x] = (
                 [sum(abs(palette[X][ch] - min(max(q[ch][i], 0), 255)) for ch in range(C)) for i in range(N_SUB)]
                 if full
-                else zero9
+                else zero_serr
             )
 
 

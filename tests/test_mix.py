@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import kmcodec
-from kmcodec import container, entropy
+from kmcodec import container, entropy, mix
 from kmcodec.errors import FormatError
 
 from .spec_decoder import decode as spec_decode
@@ -31,38 +31,44 @@ VECTORS_DIR = Path(__file__).resolve().parent / "vectors"
 # name -> (width, height, colors, stripe_rows, file size, sha256), recorded
 # once from the committed files (also in vectors/mix-README.md).
 VECTORS = {
-    "mix-k2-4x3": (4, 3, 2, None, 51, "ae94bd520cd1d791bc8456b724fda83322a07c408fe9999ff06832836719b9d1"),
-    "mix-k1-9x4": (9, 4, 1, None, 47, "8fe4dc7c078cfc795d72567d53a0fa48a0843413a83ed5a587a8e48afa44f990"),
-    "mix-k16-coffee-48x40": (48, 40, 16, None, 367, "428ac9fafb0f254e516b9bf3a6be7242b1691739d950bfaa5024e09142940dfc"),
+    "mix-k2-4x3": (4, 3, 2, None, 52, "a47ae60e8b3ebea80c32fe94bc9940eef38c360f1deb5752d572c9f2b1988e2d"),
+    "mix-k1-9x4": (9, 4, 1, None, 48, "ce8ca2be3c00da4dd027e146f64e7e0428d90e23522b5b9866ea76bf90b9f53e"),
+    "mix-k16-coffee-48x40": (48, 40, 16, None, 366, "17398ef5a8c3333833dd9ba129d4622f7f60c8bb2d3bc10206339c1369cecb1d"),
     "mix-k256-astronaut-64x64": (64, 64, 256, None, 3345,
-                                 "1c5ae8936b1a57a0e98801d43ed0cd18ad6b2e5367611106fcc00ce42eaaf68a"),
-    "mix-k3-shapes-60x40": (60, 40, 3, None, 59, "11dc9de76332a96ba424b68b7ee704e0a39e5a4c11a12313b43a0f276bc08398"),
-    "mix-text-64x40": (64, 40, 4, None, 133, "a3020d25f2effc9e800bde1fddd0a284f41ac76bab9d4ac783928f5ceeaf50ad"),
-    "mix-tiles-k6-48x16": (48, 16, 6, None, 126, "4c835f759447eed014fa8c000d108757707761b0ecb91ea743cac6b2ebe309b2"),
-    "mix-tiles-rows16-k6-24x32": (24, 32, 6, 16, 200,
-                                  "357ddf0c2fb128eed39218bb61ba0d94465a8dd05cece38977940a49d3c8a363"),
-    "mix-k5-noise-40x30-rows7": (40, 30, 5, 7, 478, "f2772fb94b8d143a0fcae89c4b0f15b5dae5b076063b8f1c7e6c997854fac1d7"),
-    "mix-k4-rows1-23x9": (23, 9, 4, 1, 150, "654fa0809297aeed8dee86674c57200ba91a6aa88292aac54f073160ffc2e232"),
-    "mix-k300-37x23": (37, 23, 300, None, 1653, "cb329dc109d2e581fb45b0f7f550a5ed1223284eb0c364d34d33612ff6a71e22"),
-    "mix-k257-g4-40x30": (40, 30, 257, None, 2075, "7eafaa201ebbfb0d8c7f26f3cc670ffab89ce0e02e22c785f5f0a55b0030efe6"),
-    "mix-k2049-g3-64x48": (64, 48, 2049, None, 10487,
-                           "5d39fca65aee9a87433b3cdd1639f14c85f4cd0fc34d46c25c345c60cb6cd683"),
-    "mix-alpha-sprite-k13-48x40": (48, 40, 13, None, 188,
-                                   "300c3194ea70bb4db7c54bf1877b593bcf8013422de5e686b4d20a621e49799f"),
-    "mix-alpha-k129-g3-40x30": (40, 30, 129, None, 1666,
-                                "91810c191c0a5acc9984e56d59847a8732c8c4d249edf3d8f839ced037e65bac"),
+                                 "bc0a4b187ea57b18cd47e483a664e28a93f92af729fc5322574294d18b78b59e"),
+    "mix-k3-shapes-60x40": (60, 40, 3, None, 59, "813c0e8d717e68b417b0c7c58038139cbdf0a5da33ad42c2d7d77b39ff0d3586"),
+    "mix-text-64x40": (64, 40, 4, None, 120, "f2ad0a80a77f72e875b88cad2053d9c3d8041df2fd10d6b53f982d71d8cf179b"),
+    "mix-tiles-k6-48x16": (48, 16, 6, None, 127, "305228e1107c920dd45a82ded091176f0796ef03e04781d52b3fb70a1d9ce15e"),
+    "mix-tiles-rows16-k6-24x32": (24, 32, 6, 16, 205,
+                                  "37c74eb1e9492582050b695e9efff24a47d5ecd625929d1c7938d2d614a820be"),
+    "mix-k5-noise-40x30-rows7": (40, 30, 5, 7, 482, "ce9abf3e2e25f062b2005c2d4db5c449ac345673f86a1b2a14aa22ccf695e5c3"),
+    "mix-k4-rows1-23x9": (23, 9, 4, 1, 151, "0b0a6f98a853b1818f225c89906a7677ce354a9f98439ac705ef2335558972a5"),
+    "mix-columns-k5-23x37-rows10": (23, 37, 5, 10, 128,
+                                    "4d40a1d79d588b043d3edfe28e1e3a7823e0aca8289e740dd71f4838c236580e"),
+    "mix-k300-37x23": (37, 23, 300, None, 1652, "c662b367ac2f18bdb9ef43da72747cef740e79f06191410c09bd8629d190257d"),
+    "mix-k257-g4-40x30": (40, 30, 257, None, 2076, "6aca931040ca21d66f4e4ae37aaa97704df172f9b3c7080a7989a29c5ef59dd7"),
+    "mix-k2049-g3-64x48": (64, 48, 2049, None, 10484,
+                           "6a39ca30f4d6c96a6402fd139d43bb57f57afa86b6c226092f2ad3509b675a49"),
+    "mix-alpha-sprite-k13-48x40": (48, 40, 13, None, 191,
+                                   "35fe3176b373d6fd50783c535297728f54c83eb35356b8366a2bd0559e3d26bc"),
+    "mix-alpha-k129-g3-40x30": (40, 30, 129, None, 1667,
+                                "e119425e81a2500852e90bd9e1eb0c5e963e4eb373826f4a9d32adc358342100"),
     "mix-k16385-g2-48x32": (48, 32, 16385, None, 51957,
-                            "1da5b81dd8db2976211efb3c4632ddfb793aa04bc282cfa5cc51196284182727"),
-    "mix-alpha-k32769-g1-48x32": (48, 32, 32769, None, 134062,
-                                  "38770aa5e78c722278350da0c13a67e9a8fe08a72d9609b9ad847784afba0ca2"),
+                            "0c728a0db0fd175e28fe0b3b1a90e74c07c80cf9fe6a6473cecc5ddfc5282cb6"),
+    "mix-alpha-k32769-g1-48x32": (48, 32, 32769, None, 134063,
+                                  "e6c2b6e4583113ee86ca593342a01f45ac3e19e08f3b2cdc6c10d6bc71bf02c9"),
 }
 
 
-def _file(palette: np.ndarray, indices: np.ndarray, rows: int | None = None) -> bytes:
+#: Vectors made in a set orientation (the others in the encoder's choice).
+ORIENTED = {"mix-columns-k5-23x37-rows10": mix.COLUMNS, "mix-tiles-rows16-k6-24x32": mix.ROWS}
+
+
+def _file(palette: np.ndarray, indices: np.ndarray, rows: int | None = None, orientation: int | None = None) -> bytes:
     """A coder-2 file built field by field from the spec's table."""
     height, width = indices.shape
     version = 2 if palette.shape[1] == 4 else 1
-    payload = entropy.encode_payload(indices, len(palette), palette, rows, engine="mix")
+    payload = mix.encode_payload(indices, palette, rows, orientation)
     body = struct.pack("<4sBBBBIIIQ", b"KMCF", version, 2, container.bits_for_colors(len(palette)), version - 1,
                        width, height, len(palette), len(payload)) + palette.tobytes() + payload
     return body + zlib.crc32(body).to_bytes(4, "little")
@@ -92,7 +98,7 @@ def test_frozen_vector(name):
     # Re-encoding the indices reproduces the file byte for byte.
     palette, indices = kmcodec.decode_palette(data)
     assert np.array_equal(palette[indices], expected)
-    assert _file(palette, indices, rows) == data
+    assert _file(palette, indices, rows, ORIENTED.get(name)) == data
 
 
 @pytest.mark.parametrize("name", sorted(VECTORS))
@@ -118,14 +124,14 @@ def test_same_pixels_as_packed_and_smaller_than_coder_1(k):
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 70), st.integers(1, 19), st.integers(1, 20), st.integers(1, 25), st.booleans(),
-       st.integers(0, 2**32 - 1))
-def test_round_trip_any_indices(k, width, height, rows, alpha, seed):
+       st.sampled_from([None, mix.ROWS, mix.COLUMNS]), st.integers(0, 2**32 - 1))
+def test_round_trip_any_indices(k, width, height, rows, alpha, orientation, seed):
     rng = np.random.default_rng(seed)
     palette = rng.integers(0, 256, (k, 4 if alpha else 3), dtype=np.uint8)
     indices = rng.integers(0, k, (height, width))
     indices[rng.random((height, width)) < 0.5] = 0
     indices = indices.astype(np.uint8 if k <= 256 else np.uint16)
-    data = _file(palette, indices, rows)
+    data = _file(palette, indices, rows, orientation)
     assert np.array_equal(kmcodec.decode_palette(data)[1], indices)
 
 
@@ -199,11 +205,11 @@ def test_stripes_on_either_side_of_the_small_stripe_limit(rows):
     indices = rng.integers(0, 40, (height, width)).astype(np.uint8)
     indices[:, 3] = indices[:, 2]
     palette = rng.integers(0, 256, (40, 3), dtype=np.uint8)
-    data = _file(palette, indices, rows)
+    data = _file(palette, indices, rows, mix.ROWS)
     assert np.array_equal(kmcodec.decode_palette(data)[1], indices)
     # Each stripe alone codes to the bytes it has inside the whole payload:
     # nothing a stripe changed leaks into the next one's model.
-    payload = data[28 + 120 : -4]
+    payload = data[28 + 120 + 1 : -4]
     _, lengths = entropy.payload_layout(payload, height)
     at = 4 + 4 * len(lengths)
     for s, length in enumerate(lengths):
@@ -220,7 +226,7 @@ def test_many_garbage_stripes_decode_or_fail_quickly(fill):
              "ones": np.full(height, 6), "noise": rng.integers(0, 12, height)}[fill]
     streams = {"empty": b"", "zeros": bytes(int(sizes.sum())), "ones": b"\xff" * int(sizes.sum()),
                "noise": rng.integers(0, 256, int(sizes.sum()), dtype=np.uint8).tobytes()}[fill]
-    payload = struct.pack("<I", 1) + sizes.astype("<u4").tobytes() + streams
+    payload = b"\0" + struct.pack("<I", 1) + sizes.astype("<u4").tobytes() + streams
     palette = rng.integers(0, 256, (colors, 3), dtype=np.uint8)
     body = struct.pack("<4sBBBBIIIQ", b"KMCF", 1, 2, 3, 0, width, height, colors, len(payload))
     body += palette.tobytes() + payload
@@ -242,22 +248,22 @@ def test_many_garbage_stripes_decode_or_fail_quickly(fill):
     assert time.perf_counter() - start < 2.0
 
 
-@pytest.mark.parametrize("name", ["mix-k16-coffee-48x40", "mix-k5-noise-40x30-rows7"])
+@pytest.mark.parametrize("name", ["mix-k16-coffee-48x40", "mix-k5-noise-40x30-rows7", "mix-columns-k5-23x37-rows10"])
 @pytest.mark.parametrize("change", ["one byte more", "one byte less"])
 def test_a_stream_is_exactly_as_long_as_its_decoding_reads(name, change):
     data = (VECTORS_DIR / f"{name}.kmc").read_bytes()
     colors = VECTORS[name][2]
     payload = bytearray(data[28 + 3 * colors : -4])
-    (rows,) = struct.unpack_from("<I", payload, 0)
-    first = struct.unpack_from("<I", payload, 4)[0]
-    stripes = -(-VECTORS[name][1] // rows)
-    at = 4 + 4 * stripes + first
+    (rows,) = struct.unpack_from("<I", payload, 1)
+    first = struct.unpack_from("<I", payload, 5)[0]
+    coded_height = VECTORS[name][0] if payload[0] == mix.COLUMNS else VECTORS[name][1]
+    at = 1 + 4 + 4 * -(-coded_height // rows) + first
     if change == "one byte more":
         payload[at:at] = b"\0"
-        struct.pack_into("<I", payload, 4, first + 1)
+        struct.pack_into("<I", payload, 5, first + 1)
     else:
         del payload[at - 1]
-        struct.pack_into("<I", payload, 4, first - 1)
+        struct.pack_into("<I", payload, 5, first - 1)
     head = bytearray(data[: 28 + 3 * colors])
     struct.pack_into("<Q", head, 20, len(payload))
     body = bytes(head) + bytes(payload)
@@ -273,7 +279,7 @@ def test_a_literal_with_no_entry_left_is_corrupt():
     first in the cell's order, so a candidate from the first pixel on), which
     leaves no entry for a literal (spec 13.3, 13.5)."""
     palette = np.zeros((1, 3), np.uint8)
-    payload = struct.pack("<II", 3, 8) + b"\xff" * 8
+    payload = b"\0" + struct.pack("<II", 3, 8) + b"\xff" * 8
     body = struct.pack("<4sBBBBIIIQ", b"KMCF", 1, 2, 0, 0, 3, 3, 1, len(payload)) + palette.tobytes() + payload
     data = body + zlib.crc32(body).to_bytes(4, "little")
     with pytest.raises(FormatError, match=r"mix payload: stripe 0 decodes to a literal where every palette entry"
@@ -288,9 +294,9 @@ def test_the_error_names_the_first_bad_stripe_and_its_pixel(bad):
     """As coder 1's: one-row stripes of a K = 1 image, some overwritten
     with 0xff; the first of them is named, with the pixel where it fails."""
     height, palette = 2_000, np.zeros((1, 3), np.uint8)
-    payload = bytearray(entropy.encode_payload(np.zeros((height, 2), np.uint8), 1, palette, 1, engine="mix"))
-    lengths = entropy.payload_layout(bytes(payload), height, "mix")[1]
-    start = 4 + 4 * height
+    payload = bytearray(mix.encode_payload(np.zeros((height, 2), np.uint8), palette, 1, mix.ROWS))
+    lengths = entropy.payload_layout(bytes(payload[1:]), height, "mix")[1]
+    start = 1 + 4 + 4 * height
     for s in bad:
         at = start + sum(lengths[:s])
         payload[at : at + lengths[s]] = b"\xff" * lengths[s]
@@ -311,3 +317,94 @@ def test_cli_encode_with_coder_2(tmp_path, capsys):
     assert (tmp_path / "s0.kmc").read_bytes() == (tmp_path / "s1.kmc").read_bytes()
     assert main(["info", str(tmp_path / "s0.kmc")]) == 0
     assert "mix" in capsys.readouterr().out
+
+
+def _wrapped(payload: bytes, width: int, height: int, palette: np.ndarray) -> bytes:
+    body = struct.pack("<4sBBBBIIIQ", b"KMCF", 1, 2, container.bits_for_colors(len(palette)), 0, width, height,
+                       len(palette), len(payload)) + palette.tobytes() + payload
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def test_orientation_1_codes_the_transpose():
+    """Spec 13: after the orientation byte 1 come exactly the stripes of the
+    transposed image, whose rows are the stored image's columns."""
+    rng = np.random.default_rng(8)
+    palette = rng.integers(0, 256, (7, 3), dtype=np.uint8)
+    indices = rng.integers(0, 7, (9, 20)).astype(np.uint8)
+    payload = mix.encode_payload(indices, palette, 4, mix.COLUMNS)
+    assert payload == b"\x01" + entropy.encode_payload(indices.T, 7, palette, 4, engine="mix")
+    data = _wrapped(payload, 20, 9, palette)
+    assert np.array_equal(kmcodec.decode_palette(data)[1], indices)
+    width, height, _, decoded = spec_decode(data)
+    assert (width, height) == (20, 9) and np.array_equal(np.array(decoded).reshape(9, 20), indices)
+    assert kmcodec.info(data).details == {"orientation": 1, "stripes": 5, "stripe_table_bytes": 24}
+
+
+def test_the_encoder_keeps_the_smaller_orientation():
+    """Stripes and their transpose: each is coded in its cheaper orientation."""
+    stripes, palette = _stripes()
+    for indices in (stripes, np.ascontiguousarray(stripes.T)):
+        sizes = [len(mix.encode_payload(indices, palette, None, o)) for o in (mix.ROWS, mix.COLUMNS)]
+        chosen = mix.encode_payload(indices, palette)
+        assert sizes[0] != sizes[1]
+        assert len(chosen) == min(sizes) and chosen[0] == int(np.argmin(sizes))
+
+
+def _stripes(width: int = 40, height: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical stripes, a few pixels changed, and 5 colours."""
+    rng = np.random.default_rng(2)
+    stripes = np.tile((np.arange(width) * 7 % 5).astype(np.uint8)[None, :], (height, 1))
+    stripes[rng.random((height, width)) < 0.02] = 4
+    return stripes, rng.integers(0, 256, (5, 3), dtype=np.uint8)
+
+
+def test_a_large_image_is_oriented_by_a_crop(monkeypatch):
+    """Above TRIAL_PIXELS the encoder codes a centred crop of at most
+    TRIAL_PIXELS both ways, then the whole image once, in the crop's
+    better orientation."""
+    monkeypatch.setattr(mix, "TRIAL_PIXELS", 600)
+    stripes, palette = _stripes(60, 40)
+    chosen_ones = []
+    for indices in (stripes, np.ascontiguousarray(stripes.T)):
+        height, width = indices.shape
+        rows = height  # at most 1024
+        cols = 600 // rows
+        crop = indices[:, (width - cols) // 2 : (width - cols) // 2 + cols]
+        sizes = [len(mix.encode_payload(crop, palette, None, o)) for o in (mix.ROWS, mix.COLUMNS)]
+        chosen = mix.choose_orientation(indices, palette)
+        assert chosen == int(np.argmin(sizes))  # ROWS on a tie
+        chosen_ones.append(chosen)
+        payload = mix.encode_payload(indices, palette)
+        assert payload == mix.encode_payload(indices, palette, None, chosen)
+        assert np.array_equal(kmcodec.decode_palette(_wrapped(payload, width, height, palette))[1], indices)
+    assert chosen_ones == [mix.ROWS, mix.COLUMNS]
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    (b"", r"mix payload: 0 bytes, too short for the orientation field \(1 byte\)"),
+    (b"\x02" + struct.pack("<II", 3, 8) + b"\xff" * 8, r"mix payload: orientation is 2; it must be 0 \(rows\) or 1"),
+    # As rows, 1 stripe of 8 bytes; transposed (5 rows), 2 stripes and a table of 12 bytes.
+    (b"\x01" + struct.pack("<II", 3, 8) + b"\0" * 8, r"mix payload: stripe lengths sum to 8 bytes but 4 follow"),
+])
+def test_a_bad_orientation_field(payload, message):
+    data = _wrapped(payload, 5, 3, np.zeros((1, 3), np.uint8))
+    with pytest.raises(FormatError, match=message):
+        kmcodec.decode(data)
+    with pytest.raises(FormatError, match=message):
+        kmcodec.info(data)
+    with pytest.raises(ValueError, match="orientation|stripe"):
+        spec_decode(data)
+
+
+def test_a_transposed_stream_error_names_the_stored_pixel():
+    """K = 1, 0xff: the first pixel coded fails; in the transpose of a
+    3-row image its second stripe starts at the stored pixel (x=0, y=...)."""
+    palette = np.zeros((1, 3), np.uint8)
+    good = mix.encode_payload(np.zeros((3, 8), np.uint8), palette, 1, mix.COLUMNS)
+    lengths = entropy.payload_layout(good[1:], 8, "mix")[1]
+    payload = bytearray(good)
+    at = 1 + 4 + 4 * 8 + lengths[0]
+    payload[at : at + lengths[1]] = b"\xff" * lengths[1]
+    with pytest.raises(FormatError, match=r"stripe 1 decodes to a literal where every palette entry is a candidate"
+                                          r" at pixel \(x=1, y=0\)"):
+        kmcodec.decode(_wrapped(bytes(payload), 8, 3, palette))

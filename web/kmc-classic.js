@@ -313,6 +313,30 @@ function stripeLayout(payload, height, label) {
   return { rows, lengths, tableEnd };
 }
 
+/**
+ * The payload's layout: for coder 2 first §13's orientation byte, checked
+ * (§13.6), then §11.1's stripe layout of the *coded image* (for orientation
+ * 1 the transpose: width and height swapped) on the bytes after it; for
+ * coder 1 the stripe layout of the image as stored.  `body` holds the
+ * stripe table and streams, `width` and `height` are the coded image's.
+ */
+function payloadLayout(payload, h) {
+  const label = CODERS[h.coder];
+  let orientation = 0, body = payload;
+  if (h.coder === 2) {
+    if (payload.length < 1) {
+      throw new KmcError(`${label} payload: 0 bytes, too short for the orientation field (1 byte)`);
+    }
+    orientation = payload[0];
+    if (orientation > 1) {
+      throw new KmcError(`${label} payload: orientation is ${orientation}; it must be 0 (rows) or 1 (columns)`);
+    }
+    body = payload.subarray(1);
+  }
+  const width = orientation === 1 ? h.height : h.width, height = orientation === 1 ? h.width : h.height;
+  return Object.assign(stripeLayout(body, height, label), { orientation, body, width, height });
+}
+
 /** §11.6: the grid bits, the largest g <= 5 with 2^(C*g) * K <= 2^23 (C = 3, or 4 with alpha). */
 function gridBits(colors, channels) {
   let g = 5;
@@ -647,9 +671,13 @@ class StripeFault extends Error {
   }
 }
 
-/** Stripes first .. end-1 into `out`, each checked (§11.7, §13.6) as it is decoded: coder 1 or 2. */
-function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout.lengths.length) {
-  const { rows, lengths, tableEnd } = layout;
+/**
+ * Stripes first .. end-1 into `out` (in the stored image's pixel order),
+ * each checked (§11.7, §13.6) as it is decoded: coder 1 or 2.  `layout` is
+ * payloadLayout's: the stripes are the coded image's rows.
+ */
+function decodeEntropy(h, palette, out, layout, first = 0, end = layout.lengths.length) {
+  const { rows, lengths, tableEnd, body, orientation } = layout;
   const mix = h.coder === 2, label = CODERS[h.coder];
   // Coder 1's weights grow by at most 16370 a pixel (§11.3); in doubles its
   // sums are exact while a stripe has under 2^27 pixels, which the default
@@ -665,15 +693,18 @@ function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout
   let offset = tableEnd;
   for (let s = 0; s < first; s++) offset += lengths[s];
   for (let s = first; s < end; s++) {
-    const stream = payload.subarray(offset, offset + lengths[s]);
+    const stream = body.subarray(offset, offset + lengths[s]);
     offset += lengths[s];
-    const y0 = s * rows, y1 = Math.min(y0 + rows, h.height);
+    const y0 = s * rows, y1 = Math.min(y0 + rows, layout.height);
     let used;
     try {
       if (mix) {
         if (s > first) model.fresh();
-        model.begin(stream, (y1 - y0) * h.width);
-        used = decodeMixStripe(model, out, h.width, y0, y1, palette, h.colors, h.channels, orders);
+        model.begin(stream, (y1 - y0) * layout.width);
+        // §13: the coded image's pixel (x, y) is out[y * ys + x * xs], the stored image's
+        // (x, y) for orientation 0, its (y, x) for orientation 1.
+        const xs = orientation === 1 ? h.width : 1, ys = orientation === 1 ? 1 : h.width;
+        used = decodeMixStripe(model, out, layout.width, y0, y1, xs, ys, palette, h.colors, h.channels, orders);
       } else {
         if (s > first) {
           const prev = (s - 1) * rows;
@@ -685,8 +716,10 @@ function decodeEntropy(payload, h, palette, out, layout, first = 0, end = layout
       }
     } catch (err) {
       if (!(err instanceof StripeFault)) throw err;
-      throw new KmcError(`${label} payload: stripe ${s} decodes to ${err.rule} at pixel (x=${err.x}, `
-        + `y=${err.y}); the coded data is corrupt`);
+      // The stored image's pixel: for orientation 1 the coded image's (x, y) is the stored (y, x).
+      const x = orientation === 1 ? err.y : err.x, y = orientation === 1 ? err.x : err.y;
+      throw new KmcError(`${label} payload: stripe ${s} decodes to ${err.rule} at pixel (x=${x}, `
+        + `y=${y}); the coded data is corrupt`);
     }
     // §11.3 stream length: exactly the bytes its decoding reads.
     if (used !== stream.length) {
@@ -727,6 +760,8 @@ for (let j = 0; j < MAP_KNOTS; j++) MAP_FRESH[j] = 16 * squashOf(Math.min(128 * 
 // makes every table fresh instead (about what filling the log cost).
 const MIX_SMALL_STRIPE = 4096;
 const MIX_LOG_SIZE = 1 << 19;
+// §13.2 the sub-predictors q_0 .. q_10, each with its errors serr(p, i).
+const MIX_SUB = 11;
 // §13.2 rw(e) = max(1, 2^28 div e^2), e in 1..4095
 const RW = new Float64Array(4096);
 for (let e = 1; e < 4096; e++) RW[e] = Math.max(1, Math.floor(2 ** 28 / (e * e)));
@@ -945,13 +980,18 @@ class MixModel extends StripeModel {
   }
 }
 
-/** Rows y0 .. y1-1 of one coder-2 stripe (§13.2 to §13.5) into `out`; returns the bytes read. */
-function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, orders) {
-  const C = channels;
+/**
+ * Rows y0 .. y1-1 of one coder-2 stripe (§13.2 to §13.5) of the coded image,
+ * `width` pixels wide, into `out`, where its pixel (x, y) is out[y * ys + x * xs]
+ * (§13: xs = 1, ys = width for orientation 0; for orientation 1, the
+ * transpose, xs = the stored width, ys = 1); returns the bytes read.
+ */
+function decodeMixStripe(model, out, width, y0, y1, xs, ys, palette, colors, channels, orders) {
+  const C = channels, NS = MIX_SUB;
   // Errors are at most 4 * 255: 16 bits, so that a forged width costs little memory.
   const errs = [new Int16Array(width + 2), new Int16Array(width + 2)];
-  const serrs = [new Int16Array(9 * (width + 2)), new Int16Array(9 * (width + 2))];
-  const q = new Float64Array(9 * 4), weight = new Float64Array(9), wp = new Int32Array(4);
+  const serrs = [new Int16Array(NS * (width + 2)), new Int16Array(NS * (width + 2))];
+  const q = new Float64Array(NS * 4), weight = new Float64Array(NS), wp = new Int32Array(4);
   const w0 = new Int32Array(4), w1 = new Int32Array(4);
   const B = model.B, sums = model.sums;
   const cand = new Int32Array(MIX_LIST), src = new Int32Array(MIX_LIST), dist = new Int32Array(MIX_LIST);
@@ -964,7 +1004,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
   // §13.3 the match: offset and length carry from pixel to pixel within the stripe, 0 at its start.
   let moff = 0, mlen = 0;
   for (let y = y0; y < y1; y++) {
-    const row = y * width, hasU = y - 1 >= y0, hasUU = y - 2 >= y0;
+    const row = y * ys, hasU = y - 1 >= y0, hasUU = y - 2 >= y0;
     const rowHere = (y - y0) * width;
     // Errors of the row above and this one, each pixel at x + 1 (0 and width + 1: absent).
     const errUp = errs[(y - y0 + 1) & 1], errRow = errs[(y - y0) & 1];
@@ -976,18 +1016,19 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
     errRow.fill(0);
     serrRow.fill(0);
     for (let xx = 0; xx < width; xx++) {
-      const L = xx >= 1 ? out[row + xx - 1] : -1;
-      const LL = xx >= 2 ? out[row + xx - 2] : -1;
-      const L3 = xx >= 3 ? out[row + xx - 3] : -1, L4 = xx >= 4 ? out[row + xx - 4] : -1;
+      const at = row + xx * xs; // the pixel (xx, y) of the coded image in `out`
+      const L = xx >= 1 ? out[at - xs] : -1;
+      const LL = xx >= 2 ? out[at - 2 * xs] : -1;
+      const L3 = xx >= 3 ? out[at - 3 * xs] : -1, L4 = xx >= 4 ? out[at - 4 * xs] : -1;
       let U = -1, UL = -1, UR = -1, UR2 = -1;
       if (hasU) {
-        const up = row - width + xx;
+        const up = at - ys;
         U = out[up];
-        if (xx >= 1) UL = out[up - 1];
-        if (xx + 1 < width) UR = out[up + 1];
-        if (xx + 2 < width) UR2 = out[up + 2];
+        if (xx >= 1) UL = out[up - xs];
+        if (xx + 1 < width) UR = out[up + xs];
+        if (xx + 2 < width) UR2 = out[up + 2 * xs];
       }
-      const UU = hasUU ? out[row - 2 * width + xx] : -1;
+      const UU = hasUU ? out[at - 2 * ys] : -1;
       const pat = pattern(L, U, UL, UR, LL, UU);
       // §13.2 the prediction.
       const esum = 2 * errRow[xx] + 2 * errUp[xx + 1] + errUp[xx] + errUp[xx + 2];
@@ -999,8 +1040,9 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
       let act = 0, rb = 0, G = 0, gw = 15;
       if (full) {
         let S = 0;
-        for (let i = 0; i < 9; i++) {
-          const e = serrRow[9 * xx + i] + serrUp[9 * (xx + 1) + i] + serrUp[9 * xx + i] + serrUp[9 * (xx + 2) + i] + 1;
+        for (let i = 0; i < NS; i++) {
+          const e = serrRow[NS * xx + i] + serrUp[NS * (xx + 1) + i] + serrUp[NS * xx + i] + serrUp[NS * (xx + 2) + i]
+            + 1;
           weight[i] = RW[e < 4095 ? e : 4095];
           S += weight[i];
         }
@@ -1011,7 +1053,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           const d = UR !== -1 ? palette[UR * C + ch] : b;
           const ll = LL !== -1 ? palette[LL * C + ch] : a;
           const uu = UU !== -1 ? palette[UU * C + ch] : b;
-          const k = 9 * ch;
+          const k = NS * ch;
           q[k] = a + b - cc;
           q[k + 1] = a + ((d - cc) >> 1);
           q[k + 2] = b + ((a - cc) >> 1);
@@ -1021,8 +1063,10 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           q[k + 6] = (a + b + 1) >> 1;
           q[k + 7] = a + d - b;
           q[k + 8] = (a + b + cc + d + 2) >> 2;
+          q[k + 9] = b;
+          q[k + 10] = a;
           let A = 0;
-          for (let i = 0; i < 9; i++) A += weight[i] * q[k + i];
+          for (let i = 0; i < NS; i++) A += weight[i] * q[k + i];
           const v = floorDiv(A + half, S);
           wp[ch] = v < 0 ? 0 : v > 255 ? 255 : v;
           act += Math.abs(a - cc) + Math.abs(b - cc);
@@ -1067,7 +1111,12 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
         mlen = 0;
         if (moff <= 2 || moff === width - 1 || moff === width || moff === width + 1 || moff === 2 * width) moff = 0;
       }
-      const mv = moff > 0 ? out[row + xx - moff] : -1;
+      // The pixel at position here - moff of the stripe: row (here - moff) div width, column mod width.
+      let mv = -1;
+      if (moff > 0) {
+        const back = here - moff, yb = Math.floor(back / width);
+        mv = out[(y0 + yb) * ys + (back - yb * width) * xs];
+      }
       const order = orders.order(wp[0], wp[1], wp[2], wp[3]);
       if (stamp === 0x7fffffff) {
         seen.fill(0);
@@ -1247,7 +1296,7 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
         for (let i = 0; i < nc; i++) if (crank[i] <= t) t++;
         X = t < nt ? top[t] % 65536 : order[t];
       }
-      out[row + xx] = X;
+      out[at] = X;
       model.T1[h1] = X;
       model.T2[h2] = X;
       model.note(3, h1);
@@ -1279,13 +1328,13 @@ function decodeMixStripe(model, out, width, y0, y1, palette, colors, channels, o
           for (let ch = 0; ch < C; ch++) B[rb + ch] >>= 1;  // a floor, also below 0
         }
         model.note(6, rb / BIAS_SIZE);
-        for (let i = 0; i < 9; i++) {
+        for (let i = 0; i < NS; i++) {
           let s = 0;
           for (let ch = 0; ch < C; ch++) {
-            const qi = q[9 * ch + i];
+            const qi = q[NS * ch + i];
             s += Math.abs(palette[X * C + ch] - (qi < 0 ? 0 : qi > 255 ? 255 : qi));
           }
-          serrRow[9 * (xx + 1) + i] = s;
+          serrRow[NS * (xx + 1) + i] = s;
         }
       }
     }
@@ -1402,10 +1451,10 @@ function decode(bytes, options) {
   checkCrc(bytes, h);
   const { palette, payload } = parts(bytes, h);
   const n = h.width * h.height;
-  const layout = h.coder === 0 ? null : stripeLayout(payload, h.height, CODERS[h.coder]);
+  const layout = h.coder === 0 ? null : payloadLayout(payload, h);
   const indices = pixelMemory(h, () => (h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n)));
   if (h.coder === 0) decodePacked(payload, h, indices);
-  else decodeEntropy(payload, h, palette, indices, layout);
+  else decodeEntropy(h, palette, indices, layout);
   const alpha = h.channels === 4;
   return {
     width: h.width, height: h.height, colors: h.colors, coder: h.coder, alpha, version: h.version,
@@ -1453,7 +1502,9 @@ function rgbaOf(palette, alpha, indices) {
 /**
  * Decode stripes `first` .. `end`-1 of a coder-1 or coder-2 file into
  * `indices` (width*height entries, K <= 256: Uint8Array, else Uint16Array),
- * so that workers can share a file's stripes (see parallel.mjs).  Makes
+ * so that workers can share a file's stripes (see parallel.mjs).  The
+ * indices land in the stored image's pixel order whatever coder 2's
+ * orientation (§13: with orientation 1 a stripe is a run of columns).  Makes
  * the header and stripe-table checks again, not the CRC: check the file
  * with info() first.  A bad stripe throws as decode() would; so does a bad
  * coded palette (version 3), which each call decodes again.
@@ -1463,14 +1514,14 @@ function decodeStripes(bytes, first, end, indices, options) {
   const h = parseHeader(bytes, checkLimit(options));
   if (h.coder === 0) throw new TypeError("decodeStripes is for the striped coders (1 and 2); this file's coder is 0");
   const { palette, payload } = parts(bytes, h);
-  const layout = stripeLayout(payload, h.height, CODERS[h.coder]);
+  const layout = payloadLayout(payload, h);
   if (!(first >= 0 && first <= end && end <= layout.lengths.length)) {
     throw new RangeError(`stripes ${first} to ${end} are not within 0 to ${layout.lengths.length}`);
   }
   if (indices.length !== h.width * h.height) {
     throw new RangeError(`indices has ${indices.length} entries; the image has ${h.width * h.height} pixels`);
   }
-  decodeEntropy(payload, h, palette, indices, layout, first, end);
+  decodeEntropy(h, palette, indices, layout, first, end);
 }
 
 /**
@@ -1510,8 +1561,11 @@ function info(bytes, options) {
     const n = h.width * h.height;
     decodePacked(payload, h, pixelMemory(h, () => (h.colors <= 256 ? new Uint8Array(n) : new Uint16Array(n))));
   } else {
-    const stripes = stripeLayout(payload, h.height, CODERS[h.coder]).lengths.length;
-    details = { stripes, stripe_table_bytes: 4 + 4 * stripes };
+    const layout = payloadLayout(payload, h);
+    const stripes = layout.lengths.length;
+    // As kmc info: coder 2's orientation (§13), then the stripe table's size (after that byte).
+    details = h.coder === 2 ? { orientation: layout.orientation } : {};
+    Object.assign(details, { stripes, stripe_table_bytes: 4 + 4 * stripes });
   }
   const out = options && options.file !== undefined ? { file: options.file } : {};
   return Object.assign(out, {

@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 from make_alpha_vectors import random_palette, sprite, using_all  # noqa: E402
 from make_entropy_vectors import canonical, photo  # noqa: E402
 
-from kmcodec import container, entropy  # noqa: E402
+from kmcodec import container, mix  # noqa: E402
 
 
 def rgb_palette(rng, k: int) -> np.ndarray:
@@ -76,6 +76,11 @@ def vectors():
     pal = rgb_palette(rng, 4)
     idx = ((np.arange(9)[:, None] // 3 + np.arange(23)[None, :] // 5) % 4).astype(np.uint8)
     yield "mix-k4-rows1-23x9", pal, idx, 1, "9 one-row stripes: fresh tables each"
+    pal = rgb_palette(np.random.default_rng(1301), 5)
+    yy, xx = np.mgrid[0:37, 0:23]
+    idx = ((xx // 4 + (yy * 3) // 7) % 5).astype(np.uint8)
+    idx[5:9, 3:17] = 4
+    yield "mix-columns-k5-23x37-rows10", pal, idx, 10, "orientation 1: 3 stripes of 10, 10 and 3 columns"
     pal = rgb_palette(rng, 300)
     yy, xx = np.mgrid[0:23, 0:37]
     idx = ((yy * 13 + xx * 7) // 3 % 300).astype(np.uint16)
@@ -98,9 +103,13 @@ def vectors():
            "version 2, K = 32769, four-channel grid g = 1; most entries unused")
 
 
-def build(palette: np.ndarray, indices: np.ndarray, rows: int | None) -> bytes:
+#: Vectors coded in a set orientation; the others in the one the encoder chooses.
+ORIENTED = {"mix-columns-k5-23x37-rows10": mix.COLUMNS, "mix-tiles-rows16-k6-24x32": mix.ROWS}
+
+
+def build(palette: np.ndarray, indices: np.ndarray, rows: int | None, orientation: int | None = None) -> bytes:
     height, width = indices.shape
-    payload = entropy.encode_payload(indices, len(palette), palette, rows, engine="mix")
+    payload = mix.encode_payload(indices, palette, rows, orientation)
     version = 2 if palette.shape[1] == 4 else 1
     head = container._HEADER.pack(container.MAGIC, version, 2, container.bits_for_colors(len(palette)),
                                   version - 1, width, height, len(palette), len(payload))
@@ -111,7 +120,7 @@ def build(palette: np.ndarray, indices: np.ndarray, rows: int | None) -> bytes:
 def main() -> int:
     rows = []
     for name, palette, indices, stripe_rows, note in vectors():
-        data = build(palette, indices, stripe_rows)
+        data = build(palette, indices, stripe_rows, ORIENTED.get(name))
         path = HERE / f"{name}.kmc"
         if path.exists():
             # Frozen: a vector is written once.
@@ -122,7 +131,9 @@ def main() -> int:
             Image.fromarray(palette[indices], mode).save(HERE / f"{name}.png", optimize=True)
         height, width = indices.shape
         sha = hashlib.sha256(data).hexdigest()
-        rows.append(f"| `{name}.kmc` | {width} | {height} | {len(palette)} | {stripe_rows or '-'} | {len(data)} "
+        orientation = data[container.HEADER_SIZE + palette.size]
+        rows.append(f"| `{name}.kmc` | {width} | {height} | {len(palette)} | {orientation} | {stripe_rows or '-'}"
+                    f" | {len(data)} "
                     f"| `{sha}` | {note} |")
         print(f"{name:30} {len(data):7} {sha}")
     (HERE / "mix-README.md").write_text("\n".join([
@@ -131,8 +142,8 @@ def main() -> int:
         "Made by `make_mix_vectors.py` (fixed seeds, no k-means); checked on every run by",
         "`tests/test_mix.py`. Each `NAME.kmc` decodes to the pixels of `NAME.png`.",
         "",
-        "| file | width | height | K | stripe_rows | bytes | sha256 | covers |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "| file | width | height | K | orientation | stripe_rows (of the coded image) | bytes | sha256 | covers |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
         *rows,
         "",
     ]))

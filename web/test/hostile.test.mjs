@@ -109,6 +109,58 @@ test("every header check names its field, value and rule", () => {
   assert.throws(() => decode("not bytes"), TypeError);
 });
 
+test("every coder-2 payload check names its field, value and rule, for either orientation", () => {
+  // A K = 1 coder-2 file of 5 x 3 pixels around `payload` (coder 2 has no payload_bytes rule).
+  const mix = (payload, width = 5, height = 3) => {
+    const out = new Uint8Array(28 + 3 + payload.length + 4);
+    const dv = new DataView(out.buffer);
+    out.set([0x4b, 0x4d, 0x43, 0x46, 1, 2, 0, 0]);
+    dv.setUint32(8, width, true);
+    dv.setUint32(12, height, true);
+    dv.setUint32(16, 1, true);
+    dv.setUint32(20, payload.length, true);
+    out.set(payload, 31);
+    return withCrc(out);
+  };
+  const cases = [
+    // Spec 13.6: first the orientation byte, then coder 1's checks on the bytes after it.
+    [mix([]), /^mix payload: 0 bytes, too short for the orientation field \(1 byte\)$/],
+    [mix([2, 3, 0, 0, 0, 8, 0, 0, 0, ...new Array(8).fill(0xff)]),
+      /^mix payload: orientation is 2; it must be 0 \(rows\) or 1 \(columns\)$/],
+    [mix([255]), /^mix payload: orientation is 255; it must be 0 \(rows\) or 1 \(columns\)$/],
+    [mix([0]), /^mix payload: 0 bytes, too short for the stripe_rows field \(4 bytes\)$/],
+    [mix([1, 0, 0, 0, 0]), /^mix payload: stripe_rows is 0; it must be at least 1$/],
+    // The stripe table is the coded image's: 3 rows a stripe are 1 stripe of the 3 stored rows but
+    // 2 of the transpose's 5 rows (the stored columns).
+    [mix([1, 3, 0, 0, 0, 0, 0, 0, 0]),
+      /^mix payload: 8 bytes cannot hold the stripe table of 2 stripes \(12 bytes for stripe_rows 3 and height 5\)$/],
+  ];
+  for (const [bytes, message] of cases) {
+    for (const check of [decode, info]) {
+      assert.throws(() => check(bytes), (e) => e instanceof KmcError && e.kind === "format" && message.test(e.message),
+        `${check.name}: ${message}`);
+    }
+  }
+  // The same stripe table of 3 rows a stripe: 1 stripe as stored, 2 of the transpose.
+  const rows = info(mix([0, 3, 0, 0, 0, 0, 0, 0, 0])), columns = info(mix([1, 3, 0, 0, 0, ...new Array(8).fill(0)]));
+  assert.deepEqual([rows.orientation, rows.stripes, columns.orientation, columns.stripes], [0, 1, 1, 2]);
+
+  // A corrupt stream names the stored image's pixel: in mix-columns-k5-23x37-rows10.kmc
+  // (orientation 1, 10 rows a stripe of the 37 x 23 transpose) stripe 1 starts at
+  // the coded pixel (0, 10), the stored (10, 0).  0xff bytes reject every candidate;
+  // with K = 5 all five are candidates, so the first pixel's literal has no entry left.
+  const file = Uint8Array.from(readFileSync(VECTORS + "mix-columns-k5-23x37-rows10.kmc"));
+  const start = 28 + 3 * 5;
+  assert.equal(file[start], 1);
+  const dv = new DataView(file.buffer);
+  const lengths = [0, 1, 2].map((s) => dv.getUint32(start + 5 + 4 * s, true));
+  const at = start + 1 + 4 + 4 * 3 + lengths[0];
+  file.fill(0xff, at, at + lengths[1]);
+  assert.throws(() => decode(withCrc(file)), (e) => e instanceof KmcError && e.message
+    === "mix payload: stripe 1 decodes to a literal where every palette entry is a candidate at pixel (x=10, y=0); "
+    + "the coded data is corrupt");
+});
+
 test("numbers past 2^53 are shown exactly, and an undefined maxPixels is the default", () => {
   const out = new Uint8Array(28 + 3 + 4);
   const dv = new DataView(out.buffer);

@@ -10,8 +10,10 @@ import { toVersion3, withCrc } from "./helpers.mjs";
 const VECTORS = fileURLToPath(new URL("../../tests/vectors/", import.meta.url));
 
 test("stripes shared among workers give decode()'s pixels", async () => {
+  // mix-columns-k5-23x37-rows10.kmc: coder 2, orientation 1 (spec section 13), stripes of columns.
   for (const name of ["entropy-k4-rows1-23x9.kmc", "entropy-k5-noise-40x30-rows7.kmc",
-    "alpha-entropy-sprite-k13-48x40.kmc", "k2-7x5.kmc"]) {
+    "alpha-entropy-sprite-k13-48x40.kmc", "k2-7x5.kmc", "mix-columns-k5-23x37-rows10.kmc",
+    "mix-k5-noise-40x30-rows7.kmc"]) {
     const bytes = readFileSync(VECTORS + name);
     for (const threads of [1, 2, 3, 9]) {
       const image = await decodeParallel(bytes, { threads });
@@ -31,6 +33,27 @@ test("a bad stripe gives the error of the first bad stripe, as decode() does", a
   let expected;
   assert.throws(() => decode(bad), (e) => { expected = e.message; return e instanceof KmcError; });
   await assert.rejects(decodeParallel(bad, { threads: 3 }), (e) => e instanceof KmcError && e.message === expected);
+});
+
+test("coder 2 in orientation 1: a bad stripe gives decode()'s error, naming the stored pixel", async () => {
+  // Stripe 2 of mix-columns-k5-23x37-rows10.kmc (the transpose's rows 20 to 22, the stored
+  // columns 20 to 22) filled with 0xff: its first pixel is a literal with no entry left.
+  const bytes = Uint8Array.from(readFileSync(VECTORS + "mix-columns-k5-23x37-rows10.kmc"));
+  const start = 28 + 3 * 5, dv = new DataView(bytes.buffer);
+  const at = start + 1 + 4 + 4 * 3 + dv.getUint32(start + 5, true) + dv.getUint32(start + 9, true);
+  bytes.fill(0xff, at, at + dv.getUint32(start + 13, true));
+  const bad = withCrc(bytes);
+  const message = "mix payload: stripe 2 decodes to a literal where every palette entry is a candidate at pixel "
+    + "(x=20, y=0); the coded data is corrupt";
+  assert.throws(() => decode(bad), (e) => e instanceof KmcError && e.message === message);
+  for (const threads of [2, 3]) {
+    await assert.rejects(decodeParallel(bad, { threads }), (e) => e instanceof KmcError && e.message === message);
+  }
+  // An orientation byte of 2 is refused before any worker starts, as decode() refuses it.
+  const wrong = Uint8Array.from(readFileSync(VECTORS + "mix-columns-k5-23x37-rows10.kmc"));
+  wrong[start] = 2;
+  await assert.rejects(decodeParallel(withCrc(wrong), { threads: 2 }),
+    /^KmcError: mix payload: orientation is 2; it must be 0 \(rows\) or 1 \(columns\)$/);
 });
 
 test("decodeStripes checks its arguments", () => {
