@@ -160,8 +160,9 @@ class KmcInfo:
     (header 28 + trailer 4) for the packed coder.  ``index_bytes`` is the
     whole payload.  ``coded_palette`` says whether the palette is coded
     (version 3): then ``palette_bytes`` is the coded length.  ``details`` holds what the coder reports of its
-    payload's structure (the entropy coder: ``stripes``, the number of
-    coded streams, and ``stripe_table_bytes``); :meth:`to_dict` puts those
+    payload's structure (coders 1 and 2: ``stripes``, the number of
+    coded streams, and ``stripe_table_bytes``; coder 2 also ``orientation``,
+    0 or 1); :meth:`to_dict` puts those
     keys beside the others.
     """
 

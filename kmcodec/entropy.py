@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,41 +50,53 @@ def stripe_rows_for(width: int, height: int) -> int:
     return max(1, min(height, -(-STRIPE_PIXELS // width)))
 
 
-def _stripe_table(payload: bytes | memoryview, height: int, label: str = "entropy") -> tuple[int, np.ndarray]:
-    """``stripe_rows`` and the stripe lengths as a uint32 array, checked
-    (``label`` names the coder in messages: coders 1 and 2 share the layout)."""
+def _stripe_table(payload: bytes | memoryview, height: int, label: str = "entropy", subject: str | None = None,
+                  height_name: str = "height") -> tuple[int, np.ndarray]:
+    """``stripe_rows`` and the stripe lengths as a uint32 array, checked.
+
+    ``label`` names the coder in messages (coders 1 and 2 share the layout);
+    ``subject`` replaces ``"{label} payload"`` and ``height_name`` the word
+    "height" (coder 2: the bytes after its orientation byte, and the coded
+    image's height).
+    """
+    subject = subject or f"{label} payload"
     size = len(payload)
     if size < 4:
-        raise FormatError(f"{label} payload: {size} bytes, too short for the stripe_rows field (4 bytes)")
+        raise FormatError(f"{subject}: {size} bytes, too short for the stripe_rows field (4 bytes)")
     (rows,) = struct.unpack_from("<I", payload, 0)
     if rows < 1:
-        raise FormatError(f"{label} payload: stripe_rows is 0; it must be at least 1")
+        raise FormatError(f"{subject}: stripe_rows is 0; it must be at least 1")
     stripes = -(-height // rows)
     table_end = 4 + 4 * stripes
     if size < table_end:
         raise FormatError(
-            f"{label} payload: {size} bytes cannot hold the stripe table of {stripes} stripes"
-            f" ({table_end} bytes for stripe_rows {rows} and height {height})"
+            f"{subject}: {size} bytes cannot hold the stripe table of {stripes} stripes"
+            f" ({table_end} bytes for stripe_rows {rows} and {height_name} {height})"
         )
     lengths = np.frombuffer(payload, "<u4", stripes, 4)
     total = table_end + int(lengths.sum(dtype=np.int64))
     if total != size:
         raise FormatError(
-            f"{label} payload: stripe lengths sum to {total - table_end} bytes but"
+            f"{subject}: stripe lengths sum to {total - table_end} bytes but"
             f" {size - table_end} follow the stripe table"
         )
     return rows, lengths
 
 
-def payload_layout(payload: bytes | memoryview, height: int, label: str = "entropy") -> tuple[int, list[int]]:
-    """Parse the stripe table at the start of a coder-1 payload.
+def payload_layout(payload: bytes | memoryview, height: int, label: str = "entropy", subject: str | None = None,
+                   height_name: str = "height") -> tuple[int, list[int]]:
+    """Parse the stripe table at the start of a coder-1 payload (of coder
+    2's after its orientation byte).
 
     Parameters
     ----------
     payload : bytes or memoryview
         The whole coder-1 payload.
     height : int
-        The image height, which fixes the number of stripes.
+        The image height (the coded image's for coder 2), which fixes the
+        number of stripes.
+    label, subject, height_name : str, optional
+        Names in messages (see :func:`_stripe_table`).
 
     Returns
     -------
@@ -99,7 +111,7 @@ def payload_layout(payload: bytes | memoryview, height: int, label: str = "entro
         11.1).  The check reads only the table, so it is cheap enough to
         make before any pixel memory is allocated.
     """
-    rows, lengths = _stripe_table(payload, height, label)
+    rows, lengths = _stripe_table(payload, height, label, subject, height_name)
     return rows, lengths.tolist()
 
 
@@ -157,7 +169,9 @@ def _index_dtype(colors: int, engine: str = "entropy") -> type:
 
 def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
                    stripe_rows: int | None = None, engine: str = "entropy") -> bytes:
-    """Code an (H, W) index array; return the whole coder-1 payload.
+    """Code an (H, W) index array; return the whole coder-1 payload (with
+    ``engine="mix"``, coder 2's payload after its orientation byte: see
+    :func:`kmcodec.mix.encode_payload`).
 
     Parameters
     ----------
@@ -205,14 +219,16 @@ def encode_payload(indices: np.ndarray, colors: int, palette: np.ndarray,
 
 def decode_payload(payload: bytes | memoryview, width: int, height: int, palette: np.ndarray,
                    out: np.ndarray, engine: str = "entropy", transposed: bool = False) -> None:
-    """Decode a coder-1 payload into ``out``.
+    """Decode a coder-1 payload into ``out`` (with ``engine="mix"``, coder
+    2's payload after its orientation byte: see :func:`kmcodec.mix.decode_payload`).
 
     Parameters
     ----------
     payload : bytes or memoryview
         The whole coder-1 payload.
     width, height : int
-        The image size.
+        The size of the image as coded (coder 2's transpose when its
+        orientation is 1).
     palette : (K, 3) ndarray, or (K, 4) with alpha
         The palette colours.
     out : (H, W) integer ndarray
@@ -254,8 +270,8 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
     try:
         statuses = _run_ranges(len(lengths), job, colors, pal.shape[1], width, rows, height, engine)
     except MemoryError:
-        # A forged width makes the coder's row window (24 bytes a column a
-        # thread) more than memory, before any pixel is decoded.
+        # A forged width makes the coder's row window (24 bytes a column a thread for
+        # coder 1, 60 for coder 2) more than memory, before any pixel is decoded.
         side, wide = ("height", "tall") if transposed else ("width", "wide")
         raise PixelLimitError(f"{side} is {width}: the decoder's row buffers for so {wide} an image"
                               " are more than this machine's memory") from None
@@ -279,8 +295,6 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
 
 
 class EntropyCoder(Coder):
-    #: Payload bytes before the stripe table (coder 2's orientation byte).
-    head_bytes: ClassVar[int] = 0
     id = 1
     name = "entropy"
     compare_row = "kmc-entropy"
@@ -300,13 +314,19 @@ class EntropyCoder(Coder):
         stripes = len(payload_layout(payload, header.height, self.name)[1])
         return {"stripes": stripes, "stripe_table_bytes": 4 + 4 * stripes}
 
+    def head(self, meta: KmcInfo) -> tuple[int, str]:
+        """The payload's bytes before its stripe table, and their words in
+        ``kmc info`` (coder 2's orientation byte; none here)."""
+        return 0, ""
+
     def describe(self, meta: KmcInfo) -> list[tuple[str, str]]:
         stripes, table = meta.details["stripes"], meta.details["stripe_table_bytes"]
         plural = "s" if stripes > 1 else ""
+        head, words = self.head(meta)
         return [
             *super().describe(meta),
-            ("  table", f"{table:>12,} bytes  (stripe_rows and {stripes} stripe length{plural})"),
-            ("  streams", (f"{meta.index_bytes - self.head_bytes - table:>12,} bytes  ({stripes} arithmetic-coded"
+            ("  table", f"{head + table:>12,} bytes  ({words}stripe_rows and {stripes} stripe length{plural})"),
+            ("  streams", (f"{meta.index_bytes - head - table:>12,} bytes  ({stripes} arithmetic-coded"
                           f" stripe{plural})")),
         ]
 

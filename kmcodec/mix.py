@@ -25,19 +25,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import entropy
-from .coder import allocate_indices, register
-from .errors import FormatError
+from .coder import allocate_indices, fits_in_memory, register, too_big
+from .errors import FormatError, PixelLimitError
 
 if TYPE_CHECKING:
     from .container import Header, KmcInfo
 
-__all__ = ["MixCoder", "encode_payload", "decode_payload", "choose_orientation", "ROWS", "COLUMNS"]
+__all__ = ["MixCoder", "encode_payload", "decode_payload", "payload_layout", "choose_orientation", "ROWS", "COLUMNS"]
 
 #: The orientation byte (spec section 13): the index image coded as
 #: stored, or its transpose (the stored image's columns coded as rows).
 ROWS, COLUMNS = 0, 1
 #: Images up to this many pixels are coded both ways and the smaller kept;
-#: larger ones choose on a centred crop of this many pixels.
+#: larger ones choose on a centred crop of at most this many pixels.
 TRIAL_PIXELS = 1 << 20
 
 
@@ -55,7 +55,7 @@ def choose_orientation(indices: np.ndarray, palette: np.ndarray) -> int:
     """The orientation this encoder codes ``indices`` in: the smaller of
     the two codings of a centred crop of at most :data:`TRIAL_PIXELS`."""
     height, width = indices.shape
-    rows = min(height, 1024)
+    rows = min(height, max(1024, TRIAL_PIXELS // width))  # a narrow image's crop is tall
     cols = min(width, max(1, TRIAL_PIXELS // rows))
     y0, x0 = (height - rows) // 2, (width - cols) // 2
     plain, transposed = _both(indices[y0 : y0 + rows, x0 : x0 + cols], palette, None)
@@ -105,24 +105,38 @@ def _orientation(payload: bytes | memoryview) -> int:
     return int(payload[0])
 
 
+def payload_layout(payload: bytes | memoryview, width: int, height: int) -> tuple[int, int, list[int]]:
+    """The orientation, ``stripe_rows`` and stripe lengths of a coder-2
+    payload for an image of ``width`` x ``height`` (as stored), checked in
+    the order of spec section 13.6 without decoding."""
+    orientation = _orientation(payload)
+    coded_height, name = (width, "the transposed image's height") if orientation == COLUMNS else (height, "height")
+    rows, lengths = entropy.payload_layout(memoryview(payload)[1:], coded_height, "mix",
+                                           "mix payload after the orientation byte", name)
+    return orientation, rows, lengths
+
+
 def decode_payload(payload: bytes | memoryview, width: int, height: int, palette: np.ndarray,
                    out: np.ndarray) -> None:
     """Decode a coder-2 payload into ``out``, an (H, W) integer ndarray.
 
     Raises FormatError when the payload is malformed; time and memory are
     as :func:`kmcodec.entropy.decode_payload`'s, and a transposed payload
-    needs one more index array while it is turned back.
+    is decoded into a uint16 (W, H) array first, then turned back.
     """
-    if _orientation(payload) == ROWS:
+    if payload_layout(payload, width, height)[0] == ROWS:
         entropy.decode_payload(memoryview(payload)[1:], width, height, palette, out, engine="mix")
         return
-    coded = np.empty((width, height), out.dtype)
+    try:
+        coded = np.empty((width, height), np.uint16)  # the type the compiled coder writes in place
+    except MemoryError:
+        raise PixelLimitError(f"width x height is {width} x {height}: the transposed image's indices are more"
+                              " than this machine's memory") from None
     entropy.decode_payload(memoryview(payload)[1:], height, width, palette, coded, engine="mix", transposed=True)
     out[...] = coded.T
 
 
 class MixCoder(entropy.EntropyCoder):
-    head_bytes = 1
     id = 2
     name = "mix"
     compare_row = "kmc-mix"
@@ -132,25 +146,24 @@ class MixCoder(entropy.EntropyCoder):
     def encode(self, indices: np.ndarray, palette: np.ndarray) -> bytes:
         return encode_payload(indices, palette)
 
-    def _coded_height(self, payload: memoryview, header: Header) -> int:
-        return header.width if _orientation(payload) == COLUMNS else header.height
-
     def decode(self, payload: memoryview, header: Header, palette: np.ndarray) -> np.ndarray:
-        # Checked before any pixel memory.
-        entropy.payload_layout(payload[1:], self._coded_height(payload, header), self.name)
+        # Checked before any pixel memory; a transposed payload needs a
+        # second, uint16 index array while it is turned back.
+        if payload_layout(payload, header.width, header.height)[0] == COLUMNS:
+            index_bytes = 1 if header.colors <= 256 else 2
+            if not fits_in_memory(header.pixels * (index_bytes + 2)):
+                raise too_big(header)
         indices = allocate_indices(header)
         decode_payload(payload, header.width, header.height, palette, indices)
         return indices.reshape(-1)
 
     def layout(self, payload: memoryview, header: Header) -> dict[str, int]:
-        coded_height = self._coded_height(payload, header)
-        stripes = len(entropy.payload_layout(payload[1:], coded_height, self.name)[1])
-        return {"orientation": int(payload[0]), "stripes": stripes, "stripe_table_bytes": 4 + 4 * stripes}
+        orientation, _, lengths = payload_layout(payload, header.width, header.height)
+        return {"orientation": orientation, "stripes": len(lengths), "stripe_table_bytes": 4 + 4 * len(lengths)}
 
-    def describe(self, meta: KmcInfo) -> list[tuple[str, str]]:
-        lines = super().describe(meta)
-        seen = "columns: the image coded transposed" if meta.details["orientation"] else "rows: the image as stored"
-        return [lines[0], ("  orientation", f"{1:>12,} byte   ({seen})"), *lines[1:]]
+    def head(self, meta: KmcInfo) -> tuple[int, str]:
+        coded = "columns as rows" if meta.details["orientation"] == COLUMNS else "rows"
+        return 1, f"orientation {meta.details['orientation']}: {coded}; "
 
 
 register(MixCoder())

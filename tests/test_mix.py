@@ -61,7 +61,8 @@ VECTORS = {
 
 
 #: Vectors made in a set orientation (the others in the encoder's choice).
-ORIENTED = {"mix-columns-k5-23x37-rows10": mix.COLUMNS, "mix-tiles-rows16-k6-24x32": mix.ROWS}
+ORIENTED = {"mix-columns-k5-23x37-rows10": mix.COLUMNS, "mix-tiles-rows16-k6-24x32": mix.ROWS,
+            "mix-k5-noise-40x30-rows7": mix.ROWS, "mix-k4-rows1-23x9": mix.ROWS}
 
 
 def _file(palette: np.ndarray, indices: np.ndarray, rows: int | None = None, orientation: int | None = None) -> bytes:
@@ -380,25 +381,61 @@ def test_a_large_image_is_oriented_by_a_crop(monkeypatch):
     assert chosen_ones == [mix.ROWS, mix.COLUMNS]
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    (b"", r"mix payload: 0 bytes, too short for the orientation field \(1 byte\)"),
-    (b"\x02" + struct.pack("<II", 3, 8) + b"\xff" * 8, r"mix payload: orientation is 2; it must be 0 \(rows\) or 1"),
-    # As rows, 1 stripe of 8 bytes; transposed (5 rows), 2 stripes and a table of 12 bytes.
-    (b"\x01" + struct.pack("<II", 3, 8) + b"\0" * 8, r"mix payload: stripe lengths sum to 8 bytes but 4 follow"),
+AFTER = "mix payload after the orientation byte"
+
+
+@pytest.mark.parametrize(("payload", "message", "spec_message"), [
+    (b"", r"mix payload: 0 bytes, too short for the orientation field \(1 byte\)", "no orientation byte"),
+    (b"\x02" + struct.pack("<II", 3, 8) + b"\xff" * 8, r"mix payload: orientation is 2; it must be 0 \(rows\) or 1",
+     "orientation must be 0 or 1, got 2"),
+    (b"\x00", AFTER + ": 0 bytes, too short for the stripe_rows field", "shorter than 4"),
+    # 3 rows a stripe: 1 stripe of the stored 3 rows, 2 of the transpose's 5.
+    (b"\x01" + struct.pack("<II", 3, 0), AFTER + r": 8 bytes cannot hold the stripe table of 2 stripes \(12 bytes"
+     + r" for stripe_rows 3 and the transposed image's height 5\)", "does not fit"),
+    (b"\x01" + struct.pack("<II", 3, 8) + b"\0" * 8, AFTER + ": stripe lengths sum to 8 bytes but 4 follow",
+     "do not add up"),
 ])
-def test_a_bad_orientation_field(payload, message):
+def test_a_bad_orientation_field(payload, message, spec_message):
     data = _wrapped(payload, 5, 3, np.zeros((1, 3), np.uint8))
     with pytest.raises(FormatError, match=message):
         kmcodec.decode(data)
     with pytest.raises(FormatError, match=message):
         kmcodec.info(data)
-    with pytest.raises(ValueError, match="orientation|stripe"):
+    with pytest.raises(ValueError, match=spec_message):
         spec_decode(data)
 
 
+def test_kmc_info_shows_the_orientation(tmp_path, capsys):
+    from kmcodec.cli import main
+
+    palette = np.zeros((1, 3), np.uint8)
+    path = tmp_path / "t.kmc"
+    path.write_bytes(_wrapped(mix.encode_payload(np.zeros((3, 8), np.uint8), palette, 1, mix.COLUMNS), 8, 3, palette))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "(orientation 1: columns as rows; stripe_rows and 8 stripe lengths)" in out
+    assert f"{1 + 4 + 4 * 8:>12,} bytes  (orientation 1" in out
+
+
+def test_a_transposed_payload_too_big_for_memory_is_a_pixel_limit(monkeypatch):
+    """Orientation 1 decodes into a second (W, H) array: memory for both is
+    checked before either is allocated."""
+    from kmcodec import coder
+
+    palette = np.zeros((1, 3), np.uint8)
+    data = _wrapped(mix.encode_payload(np.zeros((3, 8), np.uint8), palette, None, mix.COLUMNS), 8, 3, palette)
+    monkeypatch.setattr(coder, "fits_in_memory", lambda nbytes: nbytes < 24 * 3)
+    monkeypatch.setattr(mix, "fits_in_memory", coder.fits_in_memory)
+    with pytest.raises(kmcodec.PixelLimitError, match="more than this machine's memory"):
+        kmcodec.decode(data)
+    monkeypatch.setattr(mix, "fits_in_memory", lambda nbytes: True)
+    assert kmcodec.decode_palette(data)[1].shape == (3, 8)
+
+
 def test_a_transposed_stream_error_names_the_stored_pixel():
-    """K = 1, 0xff: the first pixel coded fails; in the transpose of a
-    3-row image its second stripe starts at the stored pixel (x=0, y=...)."""
+    """K = 1, 0xff: a stripe's first pixel fails.  The transpose of an
+    8 x 3 image in stripes of one row: stripe 1 is the stored column 1,
+    which starts at the stored pixel (x=1, y=0)."""
     palette = np.zeros((1, 3), np.uint8)
     good = mix.encode_payload(np.zeros((3, 8), np.uint8), palette, 1, mix.COLUMNS)
     lengths = entropy.payload_layout(good[1:], 8, "mix")[1]

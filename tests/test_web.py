@@ -90,9 +90,12 @@ def test_the_browser_decoder_gives_the_python_decoders_pixels(tmp_path):
                                  ("small-k40-rgba", _rgba_image(30, 40, 6), 40, 3),
                                  ("large-k300", photo_like(150, 100, 7), 300, 50),
                                  ("large-k12-rgba", _rgba_image(150, 100, 8), 12, 45)):
-        for coder in ("entropy", "mix"):
-            files.append(tmp_path / f"{name}-rows{rows}-{coder}.kmc")
-            files[-1].write_bytes(_restriped(kmcodec.quantize(image, k), rows, coder))
+        q = kmcodec.quantize(image, k)
+        files.append(tmp_path / f"{name}-rows{rows}-entropy.kmc")
+        files[-1].write_bytes(_restriped(q, rows, "entropy"))
+        for orientation in (0, 1):  # coder 2 coded as stored and transposed (spec 13)
+            files.append(tmp_path / f"{name}-rows{rows}-mix-o{orientation}.kmc")
+            files[-1].write_bytes(_restriped(q, rows, "mix", orientation))
     decoded = _decoded_by_node(files)
     assert len(decoded) == len(files)
     kinds = set()
@@ -107,13 +110,15 @@ def test_the_browser_decoder_gives_the_python_decoders_pixels(tmp_path):
     assert kinds == {(0, False), (0, True), (1, False), (1, True), (2, False), (2, True)}
 
 
-def _restriped(q, rows: int, coder: str) -> bytes:
-    """The file of ``q`` with coder 1 or 2 and ``rows`` rows a stripe."""
+def _restriped(q, rows: int, coder: str, orientation: int | None = None) -> bytes:
+    """The file of ``q`` with coder 1 or 2 and ``rows`` rows a stripe (of the
+    coded image: coder 2's transpose in ``orientation`` 1)."""
     from kmcodec import entropy, mix
 
     data = q.to_bytes(coder)
     if coder == "mix":  # its orientation byte first, then the stripes
-        payload = mix.encode_payload(q.indices, q.palette, rows)
+        payload = mix.encode_payload(q.indices, q.palette, rows, orientation)
+        assert payload[0] == orientation
     else:
         payload = entropy.encode_payload(q.indices, len(q.palette), q.palette, stripe_rows=rows)
     head = 1 if coder == "mix" else 0

@@ -285,17 +285,20 @@ const TWO_TO_MINUS_16 = 1 / 65536;
 const N_DIRECT = 12740;
 const Q2_BASE = 256, Q2B_BASE = 2304, EXP_BASE = 10496, MANT_BASE = 11584;
 
-/** §11.1: stripe_rows and the stripe lengths, with the checks of §11.7 (§13.6: coder 2's too). */
-function stripeLayout(payload, height, label) {
+/**
+ * §11.1: stripe_rows and the stripe lengths, with the checks of §11.7 (§13.6: coder 2's too).
+ * `subject` and `heightName` name the bytes and the height in messages.
+ */
+function stripeLayout(payload, height, subject, heightName = "height") {
   const size = payload.length;
-  if (size < 4) throw new KmcError(`${label} payload: ${size} bytes, too short for the stripe_rows field (4 bytes)`);
+  if (size < 4) throw new KmcError(`${subject}: ${size} bytes, too short for the stripe_rows field (4 bytes)`);
   const rows = u32(payload, 0);
-  if (rows < 1) throw new KmcError(`${label} payload: stripe_rows is 0; it must be at least 1`);
+  if (rows < 1) throw new KmcError(`${subject}: stripe_rows is 0; it must be at least 1`);
   const stripes = Math.ceil(height / rows);
   const tableEnd = 4 + 4 * stripes;
   if (size < tableEnd) {
-    throw new KmcError(`${label} payload: ${size} bytes cannot hold the stripe table of ${stripes} stripes `
-      + `(${tableEnd} bytes for stripe_rows ${rows} and height ${height})`);
+    throw new KmcError(`${subject}: ${size} bytes cannot hold the stripe table of ${stripes} stripes `
+      + `(${tableEnd} bytes for stripe_rows ${rows} and ${heightName} ${height})`);
   }
   const lengths = new Array(stripes);
   let total = tableEnd;
@@ -304,7 +307,7 @@ function stripeLayout(payload, height, label) {
     total += lengths[s];
   }
   if (total !== size) {
-    throw new KmcError(`${label} payload: stripe lengths sum to ${total - tableEnd} bytes but `
+    throw new KmcError(`${subject}: stripe lengths sum to ${total - tableEnd} bytes but `
       + `${size - tableEnd} follow the stripe table`);
   }
   return { rows, lengths, tableEnd };
@@ -331,7 +334,9 @@ function payloadLayout(payload, h) {
     body = payload.subarray(1);
   }
   const width = orientation === 1 ? h.height : h.width, height = orientation === 1 ? h.width : h.height;
-  return Object.assign(stripeLayout(body, height, label), { orientation, body, width, height });
+  const subject = h.coder === 2 ? `${label} payload after the orientation byte` : `${label} payload`;
+  const heightName = orientation === 1 ? "the transposed image's height" : "height";
+  return Object.assign(stripeLayout(body, height, subject, heightName), { orientation, body, width, height });
 }
 
 /** §11.6: the grid bits, the largest g <= 5 with 2^(C*g) * K <= 2^23 (C = 3, or 4 with alpha). */

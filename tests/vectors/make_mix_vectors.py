@@ -104,7 +104,8 @@ def vectors():
 
 
 #: Vectors coded in a set orientation; the others in the one the encoder chooses.
-ORIENTED = {"mix-columns-k5-23x37-rows10": mix.COLUMNS, "mix-tiles-rows16-k6-24x32": mix.ROWS}
+ORIENTED = {"mix-columns-k5-23x37-rows10": mix.COLUMNS, "mix-tiles-rows16-k6-24x32": mix.ROWS,
+            "mix-k5-noise-40x30-rows7": mix.ROWS, "mix-k4-rows1-23x9": mix.ROWS}
 
 
 def build(palette: np.ndarray, indices: np.ndarray, rows: int | None, orientation: int | None = None) -> bytes:

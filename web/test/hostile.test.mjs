@@ -128,12 +128,13 @@ test("every coder-2 payload check names its field, value and rule, for either or
     [mix([2, 3, 0, 0, 0, 8, 0, 0, 0, ...new Array(8).fill(0xff)]),
       /^mix payload: orientation is 2; it must be 0 \(rows\) or 1 \(columns\)$/],
     [mix([255]), /^mix payload: orientation is 255; it must be 0 \(rows\) or 1 \(columns\)$/],
-    [mix([0]), /^mix payload: 0 bytes, too short for the stripe_rows field \(4 bytes\)$/],
-    [mix([1, 0, 0, 0, 0]), /^mix payload: stripe_rows is 0; it must be at least 1$/],
+    [mix([0]), /^mix payload after the orientation byte: 0 bytes, too short for the stripe_rows field \(4 bytes\)$/],
+    [mix([1, 0, 0, 0, 0]), /^mix payload after the orientation byte: stripe_rows is 0; it must be at least 1$/],
     // The stripe table is the coded image's: 3 rows a stripe are 1 stripe of the 3 stored rows but
     // 2 of the transpose's 5 rows (the stored columns).
     [mix([1, 3, 0, 0, 0, 0, 0, 0, 0]),
-      /^mix payload: 8 bytes cannot hold the stripe table of 2 stripes \(12 bytes for stripe_rows 3 and height 5\)$/],
+      new RegExp("^mix payload after the orientation byte: 8 bytes cannot hold the stripe table of 2 stripes "
+        + "\\(12 bytes for stripe_rows 3 and the transposed image's height 5\\)$")],
   ];
   for (const [bytes, message] of cases) {
     for (const check of [decode, info]) {
