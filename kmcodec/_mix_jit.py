@@ -641,6 +641,7 @@ def _bias_bits(pal, tone, s0, nch, L, U, UL, UR, LL, UU):
 QS_RANGE = 4096
 _QS_TABLE = np.array([min(abs(v).bit_length(), 7) + (16 if v < 0 else 0) for v in range(-QS_RANGE, QS_RANGE + 1)],
                      np.int64)
+_QS_TABLE.flags.writeable = False  # frozen into the compiled code
 
 
 @njit(inline="always")

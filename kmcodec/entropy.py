@@ -260,7 +260,11 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
     dtype = _index_dtype(colors, engine)
     direct = (out.dtype == dtype and out.shape == (height, width) and out.flags.c_contiguous
               and out.flags.writeable)
-    img = out if direct else np.empty((height, width), dtype)
+    try:
+        img = out if direct else np.empty((height, width), dtype)
+    except (MemoryError, ValueError):  # ValueError: more than the address space
+        raise PixelLimitError(f"width x height is {width} x {height}: the decoder's index array is more than"
+                              " this machine's memory") from None
 
     def job(s0: int, s1: int, tables) -> np.ndarray:
         status = np.zeros(4, np.int64)

@@ -71,7 +71,7 @@ def encode_payload(indices: np.ndarray, palette: np.ndarray, stripe_rows: int | 
     indices : (H, W) integer ndarray
         Trusted to lie in ``[0, len(palette))`` (validated upstream).
     palette : (K, 3) ndarray, or (K, 4) with alpha
-        The palette colours.
+        The palette colours, 0 to 255 (uint8 values).
     stripe_rows : int, optional
         Rows per stripe of the image as coded (the transpose's rows when
         the orientation is :data:`COLUMNS`); defaults to
@@ -129,7 +129,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         return
     try:
         coded = np.empty((width, height), np.uint16)  # the type the compiled coder writes in place
-    except MemoryError:
+    except (MemoryError, ValueError):  # ValueError: more than the address space
         raise PixelLimitError(f"width x height is {width} x {height}: the transposed image's indices are more"
                               " than this machine's memory") from None
     entropy.decode_payload(memoryview(payload)[1:], height, width, palette, coded, engine="mix", transposed=True)
@@ -147,12 +147,13 @@ class MixCoder(entropy.EntropyCoder):
         return encode_payload(indices, palette)
 
     def decode(self, payload: memoryview, header: Header, palette: np.ndarray) -> np.ndarray:
-        # Checked before any pixel memory; a transposed payload needs a
-        # second, uint16 index array while it is turned back.
-        if payload_layout(payload, header.width, header.height)[0] == COLUMNS:
-            index_bytes = 1 if header.colors <= 256 else 2
-            if not fits_in_memory(header.pixels * (index_bytes + 2)):
-                raise too_big(header)
+        # Checked before any pixel memory: the compiled coder writes uint16
+        # indices, so a uint8 result (K <= 256) or a transposed payload
+        # needs a second, uint16 array while they are copied over.
+        orientation = payload_layout(payload, header.width, header.height)[0]
+        index_bytes = 1 if header.colors <= 256 else 2
+        if (index_bytes == 1 or orientation == COLUMNS) and not fits_in_memory(header.pixels * (index_bytes + 2)):
+            raise too_big(header)
         indices = allocate_indices(header)
         decode_payload(payload, header.width, header.height, palette, indices)
         return indices.reshape(-1)

@@ -417,13 +417,15 @@ def test_kmc_info_shows_the_orientation(tmp_path, capsys):
     assert f"{1 + 4 + 4 * 8:>12,} bytes  (orientation 1" in out
 
 
-def test_a_transposed_payload_too_big_for_memory_is_a_pixel_limit(monkeypatch):
-    """Orientation 1 decodes into a second (W, H) array: memory for both is
-    checked before either is allocated."""
+@pytest.mark.parametrize("orientation", [mix.ROWS, mix.COLUMNS])
+def test_a_payload_too_big_for_memory_is_a_pixel_limit(monkeypatch, orientation):
+    """The compiled coder writes uint16 indices: a K <= 256 result (uint8)
+    and a transposed payload (turned back) each need a second array, and
+    memory for both is checked before either is allocated."""
     from kmcodec import coder
 
     palette = np.zeros((1, 3), np.uint8)
-    data = _wrapped(mix.encode_payload(np.zeros((3, 8), np.uint8), palette, None, mix.COLUMNS), 8, 3, palette)
+    data = _wrapped(mix.encode_payload(np.zeros((3, 8), np.uint8), palette, None, orientation), 8, 3, palette)
     monkeypatch.setattr(coder, "fits_in_memory", lambda nbytes: nbytes < 24 * 3)
     monkeypatch.setattr(mix, "fits_in_memory", coder.fits_in_memory)
     with pytest.raises(kmcodec.PixelLimitError, match="more than this machine's memory"):
