@@ -19,7 +19,7 @@ M32 = 0xFFFFFFFF
 HASH_BITS = 18                # the hashed counters
 ICT1_BITS = 17                # last index seen after (L, U, UL, UR, LL)
 ICT2_BITS = 15                # last index seen after (L, U)
-N_SUB = 11                    # sub-predictors of the weighted prediction
+N_SUB = 13                    # sub-predictors of the weighted prediction
 # The prediction's bias correction (spec 13.2): its contexts (sq, 8 sign
 # bits), the count at which a context's sums are halved, and the count
 # below which it is not used.
@@ -114,7 +114,7 @@ def workspace(colors: int, width: int, channels: int) -> tuple:
             np.empty((N_WS, N_IN + 1), np.int64),
             np.empty(1 << ICT1_BITS, np.int32), np.empty(1 << ICT2_BITS, np.int32),
             np.empty(colors, np.int64), np.empty(colors, np.int64),
-            # 60 bytes a column: a forged width costs memory in proportion.
+            # 68 bytes a column: a forged width costs memory in proportion.
             np.empty((3, width + 3), np.int32),                 # indices: rows y-2, y-1, y
             np.empty((2, N_SUB, width + 3), np.int16),          # sub-predictor errors (<= 1020): rows y-1, y
             np.empty((2, width + 3), np.int16),                 # prediction errors (<= 1020): rows y-1, y
@@ -299,7 +299,8 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                                + sub[2, 3] * (b + ((a - c) >> 1)) + sub[3, 3] * ((a + d + 1) >> 1)
                                + sub[4, 3] * (2 * a - ll) + sub[5, 3] * (2 * b - u2)
                                + sub[6, 3] * ((a + b + 1) >> 1) + sub[7, 3] * (a + d - b)
-                               + sub[8, 3] * ((a + b + c + d + 2) >> 2) + sub[9, 3] * b + sub[10, 3] * a)
+                               + sub[8, 3] * ((a + b + c + d + 2) >> 2) + sub[9, 3] * b + sub[10, 3] * a
+                               + sub[11, 3] * d + sub[12, 3] * c)
                         wp[ch] = min(max((acc + (wsum >> 1)) // wsum, 0), 255)
                 else:
                     for ch in range(nch):
@@ -604,6 +605,8 @@ def _code_stripes(dec, img, rows, s0, s1, pal, data, bounds, out, status, order,
                         se_row[8, x] += abs(xc - ((a + b2 + c + d + 2) >> 2))
                         se_row[9, x] += abs(xc - b2)
                         se_row[10, x] += abs(xc - a)
+                        se_row[11, x] += abs(xc - d)
+                        se_row[12, x] += abs(xc - c)
                 else:
                     for i in range(N_SUB):
                         se_row[i, x] = 0

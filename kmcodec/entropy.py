@@ -275,7 +275,7 @@ def decode_payload(payload: bytes | memoryview, width: int, height: int, palette
         statuses = _run_ranges(len(lengths), job, colors, pal.shape[1], width, rows, height, engine)
     except MemoryError:
         # A forged width makes the coder's row window (24 bytes a column a thread for
-        # coder 1, 60 for coder 2) more than memory, before any pixel is decoded.
+        # coder 1, 68 for coder 2) more than memory, before any pixel is decoded.
         side, wide = ("height", "tall") if transposed else ("width", "wide")
         raise PixelLimitError(f"{side} is {width}: the decoder's row buffers for so {wide} an image"
                               " are more than this machine's memory") from None

@@ -538,7 +538,7 @@ MIX_E = 19720  # §13.5 E
 MIX_SETS = 738  # §13.1 weight sets w[s], s = 0..737, initially 10000
 MIX_SET_SIZE = 11  # §13.1 of 11 weights each (a two-layer decision: 10 inputs and a bias)
 MIX_FINAL = 8  # §13.1 final weight sets f of 3, initially 21845
-N_SUB = 11  # §13.2 sub-predictors q_0 .. q_10
+N_SUB = 13  # §13.2 sub-predictors q_0 .. q_12
 N_CELL_SOURCES = 16  # §13.3 sources t = 8..23 from the cell's order
 T1_BITS = 17
 T2_BITS = 15
@@ -756,7 +756,7 @@ def _decode_mix_stripe(
                     uu = palette[UU][ch] if UU != ABSENT else b
                     q_ch = [a + b - cc, a + ((d - cc) >> 1), b + ((a - cc) >> 1), (a + d + 1) >> 1,
                             2 * a - ll, 2 * b - uu, (a + b + 1) >> 1, a + d - b, (a + b + cc + d + 2) >> 2,
-                            b, a]  # fmt: skip
+                            b, a, d, cc]  # fmt: skip
                     q.append(q_ch)
                     A = sum(w_i * q_i for w_i, q_i in zip(weights, q_ch))
                     wp.append(min(max((A + (S >> 1)) // S, 0), 255))  # Python // is floor

@@ -34,13 +34,13 @@ VECTORS = {
     "coded-k2-4x1": (2, 15, 63, "df9ca1dc22b4a7b4249de8a6253458c6c433bcabd62f116ddff6ba64255e71ca"),
     "coded-k1-5x3": (1, 10, 59, "f7be6433b6d1149697434601d9e225144a513caeb22db43c17fa9e0b1d7b9b52"),
     "coded-packed-k5-11x7": (5, 21, 86, "b39e7227824b25a3557eb60ae56cde521d7fa44ce207ff73d31540fbdba5edc7"),
-    "coded-k256-astronaut-64x64": (256, 452, 3033,
-                                   "d7c192cc709c7af8c7dc46a2973f31f86d402b63346a95d064c6a0e32037178d"),
-    "coded-diagram-72x48": (None, 263, 641, "91984866e922cc01457847c1039fd43239f761b14870bbf008bea8d0e8678106"),
+    "coded-k256-astronaut-64x64": (256, 452, 3025,
+                                   "da3de92ff94610a53cd6e4c7f16262a2c44fd2d089f1db04fc2ff3347271326a"),
+    "coded-diagram-72x48": (None, 263, 636, "caee3cadd539cdada802320c14133c8dfc86e5c611a0f85f6f05512e30ed08dc"),
     "coded-gradient-k4096-64x64": (4096, 1699, 4840,
                                    "3efab2d0f8491c93a85565b9a32905b7797b73f8d883b272c24a2a29a364c956"),
     "coded-alpha-sprite-48x40": (None, 45, 221, "65433200a280e3d0283772d7166682204b7be96ebb04f5f7dff1f415bb644128"),
-    "coded-alpha-k300-40x30": (300, 978, 2318, "6ad1dbbd4e199b212e0ef69e82fe873b8a74a879b90aed08b1808b14f22468fa"),
+    "coded-alpha-k300-40x30": (300, 978, 2316, "2e4604dadf2b9ce00ed9803df8f0cb28d2d96a9b9a913a0c9ac9b2e6ebf6fcf6"),
 }
 
 

@@ -762,8 +762,8 @@ for (let j = 0; j < MAP_KNOTS; j++) MAP_FRESH[j] = 16 * squashOf(Math.min(128 * 
 // makes every table fresh instead (about what filling the log cost).
 const MIX_SMALL_STRIPE = 4096;
 const MIX_LOG_SIZE = 1 << 19;
-// §13.2 the sub-predictors q_0 .. q_10, each with its errors serr(p, i).
-const MIX_SUB = 11;
+// §13.2 the thirteen sub-predictors q_0 .. q_12, each with its errors serr(p, i).
+const MIX_SUB = 13;
 // §13.2 rw(e) = max(1, 2^28 div e^2), e in 1..4095
 const RW = new Float64Array(4096);
 for (let e = 1; e < 4096; e++) RW[e] = Math.max(1, Math.floor(2 ** 28 / (e * e)));
@@ -1067,6 +1067,8 @@ function decodeMixStripe(model, out, width, y0, y1, xs, ys, palette, colors, cha
           q[k + 8] = (a + b + cc + d + 2) >> 2;
           q[k + 9] = b;
           q[k + 10] = a;
+          q[k + 11] = d;
+          q[k + 12] = cc;
           let A = 0;
           for (let i = 0; i < NS; i++) A += weight[i] * q[k + i];
           const v = floorDiv(A + half, S);
